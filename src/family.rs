@@ -1,0 +1,362 @@
+//! Metric families: the plain data every parser produces and the exposition consumes.
+//!
+//! [`FamilySet`] is the one place where names are sanitised, kinds checked and families from
+//! several sources merged, so parsers can stay simple and the page can never hold a repeated
+//! block or a duplicate series.
+
+use std::collections::{HashMap, HashSet};
+
+/// The kind of a metric family, as far as the text formats can express it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetricKind {
+    Gauge,
+    /// Monotonic; the exposition appends `_total`.
+    Counter,
+    /// One series of value 1 carrying string data as labels; the exposition appends `_info`.
+    Info,
+    /// One gauge series per state (label `<family name>` = state), exactly one of them 1.
+    StateSet,
+    Untyped,
+}
+
+impl MetricKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "gauge" => Self::Gauge,
+            "counter" => Self::Counter,
+            "info" => Self::Info,
+            "stateset" => Self::StateSet,
+            "untyped" | "unknown" => Self::Untyped,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Gauge => "gauge",
+            Self::Counter => "counter",
+            Self::Info => "info",
+            Self::StateSet => "stateset",
+            Self::Untyped => "untyped",
+        }
+    }
+}
+
+/// Label pairs in the order they are written.
+pub type Labels = Vec<(String, String)>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub labels: Labels,
+    pub value: f64,
+}
+
+/// One metric family. `name` is the base name: no `_total` for counters, no `_info` for infos.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Family {
+    pub name: String,
+    pub help: String,
+    pub kind: MetricKind,
+    pub samples: Vec<Sample>,
+}
+
+impl Family {
+    pub fn new(name: impl Into<String>, kind: MetricKind, help: impl Into<String>) -> Self {
+        Family {
+            name: name.into(),
+            help: help.into(),
+            kind,
+            samples: Vec::new(),
+        }
+    }
+
+    pub fn with_sample(mut self, labels: Labels, value: f64) -> Self {
+        self.samples.push(Sample { labels, value });
+        self
+    }
+}
+
+/// A problem found while assembling families; the offending data is dropped, never emitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict(pub String);
+
+/// An ordered, validated collection of families with unique names and unique series.
+#[derive(Debug, Default, Clone)]
+pub struct FamilySet {
+    families: Vec<Family>,
+    index: HashMap<String, usize>,
+    series: HashSet<(usize, Labels)>,
+}
+
+impl FamilySet {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn families(&self) -> &[Family] {
+        &self.families
+    }
+
+    pub fn len(&self) -> usize {
+        self.families.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.families.is_empty()
+    }
+
+    /// Number of series (samples) held.
+    pub fn series_count(&self) -> usize {
+        self.families.iter().map(|f| f.samples.len()).sum()
+    }
+
+    /// Adds a family, merging it into an existing one of the same name. Names and label names
+    /// are sanitised; a kind clash or a repeated series is dropped and reported.
+    pub fn push(&mut self, mut family: Family, conflicts: &mut Vec<Conflict>) {
+        family.name = sanitize_metric_name(strip_kind_suffix(&family.name, family.kind));
+        family.help = single_line(&family.help);
+        let idx = match self.index.get(&family.name) {
+            Some(&idx) => {
+                if self.families[idx].kind != family.kind {
+                    conflicts.push(Conflict(format!(
+                        "metric {} is both {} and {}; dropped the {} samples",
+                        family.name,
+                        self.families[idx].kind.as_str(),
+                        family.kind.as_str(),
+                        family.kind.as_str()
+                    )));
+                    return;
+                }
+                idx
+            }
+            None => {
+                let idx = self.families.len();
+                self.index.insert(family.name.clone(), idx);
+                self.families.push(Family {
+                    samples: Vec::with_capacity(family.samples.len()),
+                    ..Family::new(family.name.clone(), family.kind, family.help.clone())
+                });
+                idx
+            }
+        };
+        for mut sample in family.samples {
+            for (name, _) in sample.labels.iter_mut() {
+                if !is_valid_label_name(name) {
+                    *name = sanitize_label_name(name);
+                }
+            }
+            if has_repeated_label(&sample.labels) {
+                conflicts.push(Conflict(format!(
+                    "metric {} has a repeated label name in {:?}; sample dropped",
+                    family.name, sample.labels
+                )));
+                continue;
+            }
+            let mut key = sample.labels.clone();
+            key.sort();
+            if !self.series.insert((idx, key)) {
+                conflicts.push(Conflict(format!(
+                    "duplicate series {}{:?}; kept the first",
+                    family.name, sample.labels
+                )));
+                continue;
+            }
+            self.families[idx].samples.push(sample);
+        }
+    }
+
+    /// Adds every family of `other`.
+    pub fn extend(
+        &mut self,
+        other: impl IntoIterator<Item = Family>,
+        conflicts: &mut Vec<Conflict>,
+    ) {
+        for family in other {
+            self.push(family, conflicts);
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Family> {
+        self.index.get(name).map(|&i| &self.families[i])
+    }
+}
+
+fn has_repeated_label(labels: &Labels) -> bool {
+    labels.len() > 1
+        && labels
+            .iter()
+            .enumerate()
+            .any(|(i, (a, _))| labels[..i].iter().any(|(b, _)| a == b))
+}
+
+/// Counters are written with `_total` and infos with `_info` by the encoder: a name that
+/// already carries the suffix would otherwise get it twice.
+fn strip_kind_suffix(name: &str, kind: MetricKind) -> &str {
+    let suffix = match kind {
+        MetricKind::Counter => "_total",
+        MetricKind::Info => "_info",
+        _ => return name,
+    };
+    match name.strip_suffix(suffix) {
+        Some(base) if !base.is_empty() => base,
+        _ => name,
+    }
+}
+
+fn single_line(help: &str) -> String {
+    if help.contains(['\n', '\r']) {
+        help.replace(['\n', '\r'], " ")
+    } else {
+        help.to_string()
+    }
+}
+
+pub fn is_valid_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+pub fn is_valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with("__")
+}
+
+/// Replaces every character a metric name may not hold with `_`; prefixes `_` to a leading digit.
+pub fn sanitize_metric_name(name: &str) -> String {
+    if is_valid_metric_name(name) {
+        return name.to_string();
+    }
+    let mut out = String::with_capacity(name.len() + 1);
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        out.push('_');
+    }
+    out.extend(name.chars().map(|c| {
+        if c.is_ascii_alphanumeric() || c == '_' || c == ':' {
+            c
+        } else {
+            '_'
+        }
+    }));
+    out
+}
+
+pub fn sanitize_label_name(name: &str) -> String {
+    let mut out = sanitize_metric_name(name).replace(':', "_");
+    while out.starts_with("__") {
+        out.remove(0);
+    }
+    out
+}
+
+/// Turns a free-form key (`Active(anon)`, `Total Accesses`, `cmd-get`) into a name part:
+/// runs of other characters become one `_`, none at either end (`Active_anon`).
+pub fn name_part(key: &str) -> String {
+    let mut out = String::with_capacity(key.len());
+    let mut pending = false;
+    for c in key.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' {
+            if pending && !out.is_empty() {
+                out.push('_');
+            }
+            pending = false;
+            out.push(c);
+        } else {
+            pending = true;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn l(pairs: &[(&str, &str)]) -> Labels {
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn merges_same_name_and_drops_duplicate_series() {
+        let mut set = FamilySet::new();
+        let mut conflicts = Vec::new();
+        set.push(
+            Family::new("x", MetricKind::Gauge, "h").with_sample(l(&[("a", "1")]), 1.0),
+            &mut conflicts,
+        );
+        set.push(
+            Family::new("x", MetricKind::Gauge, "h")
+                .with_sample(l(&[("a", "2")]), 2.0)
+                .with_sample(l(&[("a", "1")]), 9.0),
+            &mut conflicts,
+        );
+        assert_eq!(set.len(), 1);
+        let f = set.get("x").unwrap();
+        assert_eq!(f.samples.len(), 2);
+        assert_eq!(f.samples[0].value, 1.0);
+        assert_eq!(f.samples[1].value, 2.0);
+        assert_eq!(conflicts.len(), 1);
+    }
+
+    #[test]
+    fn kind_clash_is_dropped() {
+        let mut set = FamilySet::new();
+        let mut conflicts = Vec::new();
+        set.push(
+            Family::new("x", MetricKind::Gauge, "").with_sample(vec![], 1.0),
+            &mut conflicts,
+        );
+        set.push(
+            Family::new("x", MetricKind::Counter, "").with_sample(vec![], 2.0),
+            &mut conflicts,
+        );
+        assert_eq!(set.get("x").unwrap().samples.len(), 1);
+        assert_eq!(set.get("x").unwrap().kind, MetricKind::Gauge);
+        assert_eq!(conflicts.len(), 1);
+    }
+
+    #[test]
+    fn names_are_sanitised_and_suffixes_stripped() {
+        let mut set = FamilySet::new();
+        let mut c = Vec::new();
+        set.push(Family::new("9a-b", MetricKind::Gauge, "two\nlines"), &mut c);
+        set.push(Family::new("reqs_total", MetricKind::Counter, ""), &mut c);
+        set.push(Family::new("build_info", MetricKind::Info, ""), &mut c);
+        let names: Vec<_> = set.families().iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["_9a_b", "reqs", "build"]);
+        assert_eq!(set.families()[0].help, "two lines");
+    }
+
+    #[test]
+    fn label_names_sanitised_and_repeats_dropped() {
+        let mut set = FamilySet::new();
+        let mut c = Vec::new();
+        set.push(
+            Family::new("x", MetricKind::Gauge, "")
+                .with_sample(l(&[("a-b", "1")]), 1.0)
+                .with_sample(l(&[("k", "1"), ("k", "2")]), 1.0),
+            &mut c,
+        );
+        assert_eq!(
+            set.get("x").unwrap().samples,
+            vec![Sample {
+                labels: l(&[("a_b", "1")]),
+                value: 1.0
+            }]
+        );
+        assert_eq!(c.len(), 1);
+    }
+
+    #[test]
+    fn name_part_folds_punctuation() {
+        assert_eq!(name_part("Active(anon)"), "Active_anon");
+        assert_eq!(name_part("Total Accesses"), "Total_Accesses");
+        assert_eq!(name_part("p99.9"), "p99_9");
+        assert_eq!(name_part("--x--"), "x");
+    }
+}

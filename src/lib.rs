@@ -1,0 +1,20 @@
+//! metrics-adapter: reads an app's own stats and serves them as a Prometheus `/metrics` page.
+//!
+//! ```text
+//!  source (file | http | tcp | exec)  -- bytes -->  parser (pure)  -- families -->
+//!    family set (names sanitised, kinds checked, duplicates merged)
+//!      --> exposition (0.0.4 text or OpenMetrics, chosen by Accept) --> /metrics
+//! ```
+//!
+//! - [`source`]: fetches bytes (one file per kind of source).
+//! - [`parse`]: turns bytes into [`family::Family`]s: generic formats plus a mapping, packaged
+//!   as recipes (`parsers/*.toml`), held in the [`parse::Registry`].
+//! - [`family`]: the plain data between stages, and the set that merges and checks it.
+//! - [`scrape`]: runs every source's fetch + parse per scrape (or in the background), with
+//!   timeouts, shared in-flight fetches and per-source state.
+//! - [`expose`]: encodes a family set as text; [`server`] serves it over HTTP.
+//! - [`config`]: the layered configuration (embedded default, TOML file, environment, flags).
+#![forbid(unsafe_code)]
+
+pub mod family;
+pub mod parse;

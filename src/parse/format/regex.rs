@@ -1,0 +1,203 @@
+//! `regex`: named-capture rules for text with no regular shape (nginx `stub_status`, logs,
+//! banners). Each match makes one record per value capture; other named captures are labels.
+
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::parse::{numbered_lines, Issue, ParseError, Record};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Options {
+    /// Match against the whole text instead of line by line.
+    pub whole_text: bool,
+    pub rule: Vec<RuleOptions>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleOptions {
+    pub pattern: String,
+    /// Captures that hold values; default `["value"]`.
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// Record key. With one value capture it is the key; with several, `key.capture`.
+    /// Default: the capture's name.
+    pub key: Option<String>,
+}
+
+#[derive(Debug)]
+struct Rule {
+    regex: Regex,
+    values: Vec<String>,
+    labels: Vec<String>,
+    key: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct RegexFormat {
+    whole_text: bool,
+    rules: Vec<Rule>,
+}
+
+impl RegexFormat {
+    pub fn new(opts: Options) -> Result<Self, String> {
+        if opts.rule.is_empty() {
+            return Err("regex format needs at least one [[regex.rule]]".into());
+        }
+        let rules = opts
+            .rule
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let regex =
+                    Regex::new(&r.pattern).map_err(|e| format!("regex.rule[{i}].pattern: {e}"))?;
+                let values = if r.values.is_empty() {
+                    vec!["value".to_string()]
+                } else {
+                    r.values
+                };
+                let names: Vec<String> = regex
+                    .capture_names()
+                    .flatten()
+                    .map(str::to_string)
+                    .collect();
+                if let Some(missing) = values.iter().find(|v| !names.contains(v)) {
+                    return Err(format!(
+                        "regex.rule[{i}]: pattern has no capture named {missing:?}"
+                    ));
+                }
+                let labels = names.into_iter().filter(|n| !values.contains(n)).collect();
+                Ok(Rule {
+                    regex,
+                    values,
+                    labels,
+                    key: r.key,
+                })
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(RegexFormat {
+            whole_text: opts.whole_text,
+            rules,
+        })
+    }
+
+    pub fn records(
+        &self,
+        text: &str,
+        records: &mut Vec<Record>,
+        _issues: &mut Vec<Issue>,
+    ) -> Result<(), ParseError> {
+        let before = records.len();
+        if self.whole_text {
+            for rule in &self.rules {
+                for caps in rule.regex.captures_iter(text) {
+                    let line = text[..caps.get(0).map_or(0, |m| m.start())]
+                        .matches('\n')
+                        .count()
+                        + 1;
+                    rule.emit(&caps, line, records);
+                }
+            }
+        } else {
+            for (n, line) in numbered_lines(text) {
+                for rule in &self.rules {
+                    if let Some(caps) = rule.regex.captures(line) {
+                        rule.emit(&caps, n, records);
+                    }
+                }
+            }
+        }
+        if records.len() == before {
+            return Err(ParseError::Invalid("no rule matched the input".into()));
+        }
+        Ok(())
+    }
+}
+
+impl Rule {
+    fn emit(&self, caps: &regex::Captures<'_>, line: usize, records: &mut Vec<Record>) {
+        let labels: Vec<(String, String)> = self
+            .labels
+            .iter()
+            .filter_map(|n| caps.name(n).map(|m| (n.clone(), m.as_str().to_string())))
+            .collect();
+        for v in &self.values {
+            let Some(m) = caps.name(v) else { continue };
+            let key = match (&self.key, self.values.len()) {
+                (Some(k), 1) => k.clone(),
+                (Some(k), _) => format!("{k}.{v}"),
+                (None, _) => v.clone(),
+            };
+            records.push(Record {
+                key,
+                labels: labels.clone(),
+                value: m.as_str().trim().to_string(),
+                line,
+                ..Record::default()
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STUB_STATUS: &str = "Active connections: 5 \nserver accepts handled requests\n 84 84 1055 \nReading: 0 Writing: 1 Waiting: 4 \n";
+
+    fn nginx() -> RegexFormat {
+        let opts: Options = toml::from_str(
+            r#"
+            [[rule]]
+            pattern = '^Active connections:\s+(?P<value>\d+)'
+            key = "active"
+            [[rule]]
+            pattern = '^\s*(?P<accepted>\d+)\s+(?P<handled>\d+)\s+(?P<requests>\d+)\s*$'
+            values = ["accepted", "handled", "requests"]
+            [[rule]]
+            pattern = '(?P<state>Reading|Writing|Waiting):\s+(?P<value>\d+)'
+            key = "state"
+            "#,
+        )
+        .unwrap();
+        RegexFormat::new(opts).unwrap()
+    }
+
+    #[test]
+    fn stub_status_positional_values() {
+        let (mut r, mut i) = (Vec::new(), Vec::new());
+        nginx().records(STUB_STATUS, &mut r, &mut i).unwrap();
+        let got: Vec<_> = r
+            .iter()
+            .map(|r| (r.key.as_str(), r.value.as_str(), r.line))
+            .collect();
+        assert_eq!(
+            got[..4],
+            [
+                ("active", "5", 1),
+                ("accepted", "84", 3),
+                ("handled", "84", 3),
+                ("requests", "1055", 3)
+            ]
+        );
+        // Per-line matching finds only the first state on a line; whole_text would find all.
+        assert_eq!(
+            r[4].labels,
+            vec![("state".to_string(), "Reading".to_string())]
+        );
+    }
+
+    #[test]
+    fn no_match_is_an_error_and_bad_pattern_is_rejected() {
+        assert!(nginx()
+            .records("hello\n", &mut Vec::new(), &mut Vec::new())
+            .is_err());
+        let bad: Options = toml::from_str("[[rule]]\npattern = '(?P<x>'\n").unwrap();
+        assert!(RegexFormat::new(bad)
+            .unwrap_err()
+            .contains("regex.rule[0].pattern"));
+        let novalue: Options = toml::from_str("[[rule]]\npattern = '(?P<x>a)'\n").unwrap();
+        assert!(RegexFormat::new(novalue).unwrap_err().contains("\"value\""));
+    }
+}

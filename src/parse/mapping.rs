@@ -1,0 +1,455 @@
+//! Mapping: records to metric families. Common to every format, so a recipe for any format
+//! names, types, scales and labels its metrics the same way.
+//!
+//! Rules are tried in order; the first that matches a record's key decides (unless it says
+//! `continue = true`). Records no rule matches follow `unmatched`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use regex::Regex;
+use serde::Deserialize;
+
+use super::{number, Issue, Record};
+use crate::family::{name_part, Family, Labels, MetricKind, Sample};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Options {
+    /// Prepended to every name (`node_memory_`).
+    pub prefix: String,
+    /// Labels put on every sample.
+    pub labels: BTreeMap<String, String>,
+    /// Only records whose key fully matches one of these regexes (empty: all).
+    pub include: Vec<String>,
+    /// Records whose key fully matches one of these are dropped.
+    pub exclude: Vec<String>,
+    /// Units written in the source (`kB`) and how to convert them.
+    pub units: BTreeMap<String, UnitOptions>,
+    /// Kind for records no rule matches (`gauge`, `counter`, `untyped`), or `drop`.
+    pub unmatched: String,
+    /// Help for records no rule matches.
+    pub unmatched_help: String,
+    #[serde(rename = "metric")]
+    pub rules: Vec<RuleOptions>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            prefix: String::new(),
+            labels: BTreeMap::new(),
+            include: Vec::new(),
+            exclude: Vec::new(),
+            units: BTreeMap::new(),
+            unmatched: "gauge".into(),
+            unmatched_help: String::new(),
+            rules: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitOptions {
+    #[serde(default = "one")]
+    pub scale: f64,
+    /// Base unit appended to the name (`bytes`).
+    pub unit: Option<String>,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleOptions {
+    /// Exact record key.
+    pub key: Option<String>,
+    /// Regex that must match the whole key; named captures become labels unless the name
+    /// template uses them.
+    #[serde(rename = "match")]
+    pub pattern: Option<String>,
+    /// Name after the prefix; `{key}` and `{capture}` are replaced. Default: the key.
+    pub name: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub help: String,
+    /// Base unit appended to the name unless it already ends with it (`seconds`).
+    pub unit: Option<String>,
+    /// Multiplier (`1e-6` for microseconds to seconds).
+    pub scale: Option<f64>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Words that stand for numbers (`UP = 1`).
+    #[serde(default)]
+    pub values: BTreeMap<String, f64>,
+    /// Info: label carrying the value (default: the key). State set: the state label
+    /// (default: the family name).
+    pub label: Option<String>,
+    /// State set: every state the value can take.
+    #[serde(default)]
+    pub states: Vec<String>,
+    /// Drop what this rule matches.
+    #[serde(default)]
+    pub drop: bool,
+    /// Keep trying later rules after this one.
+    #[serde(default, rename = "continue")]
+    pub cont: bool,
+    /// A value that is not a number: `error` (count it, the default) or `skip` quietly.
+    pub non_numeric: Option<String>,
+}
+
+#[derive(Debug)]
+enum Matcher {
+    Key(String),
+    Pattern(Regex),
+}
+
+#[derive(Debug)]
+struct Rule {
+    matcher: Matcher,
+    name: Option<String>,
+    kind: Option<MetricKind>,
+    help: String,
+    unit: Option<String>,
+    scale: Option<f64>,
+    labels: Labels,
+    values: BTreeMap<String, f64>,
+    label: Option<String>,
+    states: Vec<String>,
+    drop: bool,
+    cont: bool,
+    skip_non_numeric: bool,
+}
+
+#[derive(Debug)]
+pub struct Mapping {
+    prefix: String,
+    labels: Labels,
+    include: Vec<Regex>,
+    exclude: Vec<Regex>,
+    units: BTreeMap<String, UnitOptions>,
+    unmatched: Option<MetricKind>,
+    unmatched_help: String,
+    rules: Vec<Rule>,
+}
+
+fn full_match(pattern: &str, what: &str) -> Result<Regex, String> {
+    Regex::new(&format!("^(?:{pattern})$")).map_err(|e| format!("{what}: {e}"))
+}
+
+fn labels_of(map: &BTreeMap<String, String>) -> Labels {
+    map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+impl Mapping {
+    pub fn new(opts: Options) -> Result<Mapping, String> {
+        let regexes = |list: &[String], what: &str| -> Result<Vec<Regex>, String> {
+            list.iter()
+                .enumerate()
+                .map(|(i, p)| full_match(p, &format!("{what}[{i}]")))
+                .collect()
+        };
+        let unmatched = match opts.unmatched.as_str() {
+            "drop" => None,
+            k => Some(
+                MetricKind::parse(k)
+                    .filter(|k| matches!(k, MetricKind::Gauge | MetricKind::Counter | MetricKind::Untyped))
+                    .ok_or_else(|| format!("mapping.unmatched: expected gauge, counter, untyped or drop, not {k:?}"))?,
+            ),
+        };
+        let rules = opts
+            .rules
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| Rule::new(r).map_err(|e| format!("mapping.metric[{i}]: {e}")))
+            .collect::<Result<_, _>>()?;
+        Ok(Mapping {
+            prefix: opts.prefix,
+            labels: labels_of(&opts.labels),
+            include: regexes(&opts.include, "mapping.include")?,
+            exclude: regexes(&opts.exclude, "mapping.exclude")?,
+            units: opts.units,
+            unmatched,
+            unmatched_help: opts.unmatched_help,
+            rules,
+        })
+    }
+
+    /// Turns records into families. Values that cannot be used are reported in `issues`.
+    pub fn apply(&self, records: Vec<Record>, issues: &mut Vec<Issue>) -> Vec<Family> {
+        let mut out = Builder::default();
+        for record in records {
+            if (!self.include.is_empty() && !self.include.iter().any(|r| r.is_match(&record.key)))
+                || self.exclude.iter().any(|r| r.is_match(&record.key))
+            {
+                continue;
+            }
+            let mut matched = false;
+            for rule in &self.rules {
+                let Some(captures) = rule.captures(&record.key) else {
+                    continue;
+                };
+                matched = true;
+                if !rule.drop {
+                    self.emit(rule, &record, captures, &mut out, issues);
+                }
+                if !rule.cont {
+                    break;
+                }
+            }
+            if !matched {
+                self.emit_unmatched(&record, &mut out, issues);
+            }
+        }
+        out.families
+    }
+
+    fn source_unit(&self, record: &Record) -> (f64, Option<&str>) {
+        match record.unit.as_deref().and_then(|u| self.units.get(u)) {
+            Some(u) => (u.scale, u.unit.as_deref()),
+            None => (1.0, None),
+        }
+    }
+
+    fn emit_unmatched(&self, record: &Record, out: &mut Builder, issues: &mut Vec<Issue>) {
+        let Some(default_kind) = self.unmatched else {
+            return;
+        };
+        // Words in a catch-all are version strings and the like: skip them quietly.
+        let Some(value) = number::parse(&record.value) else {
+            return;
+        };
+        if let Some(unit) = &record.unit {
+            if !self.units.contains_key(unit) {
+                issues.push(Issue::new(
+                    record.line,
+                    format!("{}: unknown unit {unit:?}", record.key),
+                ));
+                return;
+            }
+        }
+        let (scale, unit) = self.source_unit(record);
+        let name = with_unit(format!("{}{}", self.prefix, name_part(&record.key)), unit);
+        let mut labels = record.labels.clone();
+        labels.extend(self.labels.iter().cloned());
+        let kind = record.kind.unwrap_or(default_kind);
+        let help = record.help.as_deref().unwrap_or(&self.unmatched_help);
+        out.push(name, kind, help, labels, value * scale);
+    }
+
+    fn emit(
+        &self,
+        rule: &Rule,
+        record: &Record,
+        captures: Vec<(String, String)>,
+        out: &mut Builder,
+        issues: &mut Vec<Issue>,
+    ) {
+        let (source_scale, source_unit) = self.source_unit(record);
+        let template = rule.name.as_deref().unwrap_or("{key}");
+        let mut name = self.prefix.clone();
+        name.push_str(&expand(template, &record.key, &captures));
+        let name = with_unit(name, rule.unit.as_deref().or(source_unit));
+        let kind = rule.kind.or(record.kind).unwrap_or(MetricKind::Gauge);
+        let help = if rule.help.is_empty() {
+            record.help.as_deref().unwrap_or("")
+        } else {
+            &rule.help
+        };
+
+        let mut labels = record.labels.clone();
+        labels.extend(
+            captures
+                .into_iter()
+                .filter(|(k, _)| !template.contains(&format!("{{{k}}}"))),
+        );
+        labels.extend(rule.labels.iter().cloned());
+        labels.extend(self.labels.iter().cloned());
+
+        match kind {
+            MetricKind::Info => {
+                let label = rule.label.clone().unwrap_or_else(|| name_part(&record.key));
+                out.push_info(name, help, labels, (label, record.value.clone()));
+            }
+            MetricKind::StateSet => {
+                let label = rule.label.clone().unwrap_or_else(|| name.clone());
+                let current = record.value.as_str();
+                if !rule.states.iter().any(|s| s == current) {
+                    issues.push(Issue::new(
+                        record.line,
+                        format!("{}: unknown state {:?}", record.key, current),
+                    ));
+                }
+                for state in &rule.states {
+                    let mut l = labels.clone();
+                    l.push((label.clone(), state.clone()));
+                    out.push(
+                        name.clone(),
+                        kind,
+                        help,
+                        l,
+                        f64::from(u8::from(state == current)),
+                    );
+                }
+            }
+            _ => {
+                let value = rule
+                    .values
+                    .get(&record.value)
+                    .copied()
+                    .or_else(|| number::parse(&record.value));
+                let Some(value) = value else {
+                    if !rule.skip_non_numeric {
+                        issues.push(Issue::new(
+                            record.line,
+                            format!("{}: value {:?} is not a number", record.key, record.value),
+                        ));
+                    }
+                    return;
+                };
+                let scale = rule.scale.unwrap_or(source_scale);
+                out.push(name, kind, help, labels, value * scale);
+            }
+        }
+    }
+}
+
+impl Rule {
+    fn new(r: RuleOptions) -> Result<Rule, String> {
+        let matcher = match (r.key, r.pattern) {
+            (Some(k), None) => Matcher::Key(k),
+            (None, Some(p)) => Matcher::Pattern(full_match(&p, "match")?),
+            _ => return Err("give exactly one of `key` and `match`".into()),
+        };
+        let kind = r
+            .kind
+            .map(|k| MetricKind::parse(&k).ok_or_else(|| format!("unknown type {k:?}")))
+            .transpose()?;
+        if kind == Some(MetricKind::StateSet) && r.states.is_empty() {
+            return Err("a stateset needs `states`".into());
+        }
+        let skip_non_numeric = match r.non_numeric.as_deref() {
+            None | Some("error") => false,
+            Some("skip") => true,
+            Some(o) => {
+                return Err(format!(
+                    "non_numeric must be \"error\" or \"skip\", not {o:?}"
+                ))
+            }
+        };
+        Ok(Rule {
+            matcher,
+            name: r.name,
+            kind,
+            help: r.help,
+            unit: r.unit,
+            scale: r.scale,
+            labels: labels_of(&r.labels),
+            values: r.values,
+            label: r.label,
+            states: r.states,
+            drop: r.drop,
+            cont: r.cont,
+            skip_non_numeric,
+        })
+    }
+
+    /// `Some(captures)` when the rule matches the key.
+    fn captures(&self, key: &str) -> Option<Vec<(String, String)>> {
+        match &self.matcher {
+            Matcher::Key(k) => (k == key).then(Vec::new),
+            Matcher::Pattern(re) => {
+                let caps = re.captures(key)?;
+                Some(
+                    re.capture_names()
+                        .flatten()
+                        .filter_map(|n| {
+                            caps.name(n)
+                                .map(|m| (n.to_string(), m.as_str().to_string()))
+                        })
+                        .collect(),
+                )
+            }
+        }
+    }
+}
+
+/// Replaces `{key}` and `{capture}` in a name template; replacements become name parts.
+fn expand(template: &str, key: &str, captures: &[(String, String)]) -> String {
+    if !template.contains('{') {
+        return template.to_string();
+    }
+    let mut out = template.replace("{key}", &name_part(key));
+    for (k, v) in captures {
+        out = out.replace(&format!("{{{k}}}"), &name_part(v));
+    }
+    out
+}
+
+fn with_unit(mut name: String, unit: Option<&str>) -> String {
+    if let Some(unit) = unit {
+        if !name.ends_with(&format!("_{unit}")) {
+            name.push('_');
+            name.push_str(unit);
+        }
+    }
+    name
+}
+
+/// Collects samples into families by name, in first-seen order; merges info labels.
+#[derive(Default)]
+struct Builder {
+    families: Vec<Family>,
+    index: HashMap<String, usize>,
+    /// (family, labels before the value label) -> sample, so several string fields can
+    /// share one info series (`redis_instance_info{redis_version=..,os=..}`).
+    info_series: HashMap<(usize, Labels), usize>,
+}
+
+impl Builder {
+    fn family(&mut self, name: String, kind: MetricKind, help: &str) -> usize {
+        if let Some(&i) = self.index.get(&name) {
+            if self.families[i].help.is_empty() && !help.is_empty() {
+                self.families[i].help = help.to_string();
+            }
+            return i;
+        }
+        self.families.push(Family::new(name.clone(), kind, help));
+        self.index.insert(name, self.families.len() - 1);
+        self.families.len() - 1
+    }
+
+    fn push(&mut self, name: String, kind: MetricKind, help: &str, labels: Labels, value: f64) {
+        let i = self.family(name, kind, help);
+        self.families[i].samples.push(Sample { labels, value });
+    }
+
+    fn push_info(
+        &mut self,
+        name: String,
+        help: &str,
+        labels: Labels,
+        value_label: (String, String),
+    ) {
+        let i = self.family(name, MetricKind::Info, help);
+        match self.info_series.get(&(i, labels.clone())) {
+            Some(&s) => self.families[i].samples[s].labels.push(value_label),
+            None => {
+                let s = self.families[i].samples.len();
+                let mut all = labels.clone();
+                all.push(value_label);
+                self.families[i].samples.push(Sample {
+                    labels: all,
+                    value: 1.0,
+                });
+                self.info_series.insert((i, labels), s);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,153 @@
+use super::*;
+
+fn mapping(toml_text: &str) -> Mapping {
+    Mapping::new(toml::from_str(toml_text).unwrap()).unwrap()
+}
+
+fn rec(key: &str, value: &str) -> Record {
+    Record::new(key, value)
+}
+
+fn l(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn unmatched_uses_prefix_and_source_units() {
+    let m = mapping("prefix = 'node_memory_'\n[units.kB]\nscale = 1024\nunit = 'bytes'\n");
+    let mut r1 = rec("Active(anon)", "2");
+    r1.unit = Some("kB".into());
+    let mut issues = Vec::new();
+    let f = m.apply(
+        vec![r1, rec("HugePages_Total", "0"), rec("version", "abc")],
+        &mut issues,
+    );
+    assert!(issues.is_empty());
+    assert_eq!(f.len(), 2);
+    assert_eq!(f[0].name, "node_memory_Active_anon_bytes");
+    assert_eq!(f[0].samples[0].value, 2048.0);
+    assert_eq!(f[1].name, "node_memory_HugePages_Total");
+}
+
+#[test]
+fn captures_become_labels_unless_used_in_the_name() {
+    let m = mapping(
+        r#"
+        prefix = "redis_"
+        [[metric]]
+        match = 'cmdstat_(?P<cmd>.+)\.calls'
+        name = "commands"
+        type = "counter"
+        [[metric]]
+        match = 'cmdstat_(?P<cmd>.+)\.usec'
+        name = "commands_duration"
+        unit = "seconds"
+        type = "counter"
+        scale = 1e-6
+        [[metric]]
+        match = '(?P<field>.+)_human'
+        name = "{field}_h"
+        drop = true
+        "#,
+    );
+    let mut issues = Vec::new();
+    let f = m.apply(
+        vec![
+            rec("cmdstat_get.calls", "3"),
+            rec("cmdstat_get.usec", "2000000"),
+            rec("used_memory_human", "1.2M"),
+        ],
+        &mut issues,
+    );
+    assert!(issues.is_empty());
+    assert_eq!(f.len(), 2);
+    assert_eq!(
+        (f[0].name.as_str(), f[0].kind),
+        ("redis_commands", MetricKind::Counter)
+    );
+    assert_eq!(f[0].samples[0].labels, l(&[("cmd", "get")]));
+    assert_eq!(f[1].name, "redis_commands_duration_seconds");
+    assert_eq!(f[1].samples[0].value, 2.0);
+}
+
+#[test]
+fn value_words_states_and_infos() {
+    let m = mapping(
+        r#"
+        [[metric]]
+        key = "status"
+        name = "up"
+        values = { UP = 1, DOWN = 0 }
+        continue = true
+        [[metric]]
+        key = "status"
+        name = "state"
+        type = "stateset"
+        states = ["UP", "DOWN", "MAINT"]
+        [[metric]]
+        match = "version|os"
+        name = "instance"
+        type = "info"
+        "#,
+    );
+    let mut issues = Vec::new();
+    let f = m.apply(
+        vec![
+            rec("status", "DOWN"),
+            rec("version", "7.0"),
+            rec("os", "Linux \"x\""),
+        ],
+        &mut issues,
+    );
+    assert!(issues.is_empty(), "{issues:?}");
+    assert_eq!(f[0].samples[0].value, 0.0);
+    assert_eq!(
+        f[1].samples.iter().map(|s| s.value).collect::<Vec<_>>(),
+        [0.0, 1.0, 0.0]
+    );
+    assert_eq!(f[1].samples[1].labels, l(&[("state", "DOWN")]));
+    assert_eq!(f[2].kind, MetricKind::Info);
+    assert_eq!(f[2].samples.len(), 1);
+    assert_eq!(
+        f[2].samples[0].labels,
+        l(&[("version", "7.0"), ("os", "Linux \"x\"")])
+    );
+}
+
+#[test]
+fn non_numbers_are_issues_never_samples() {
+    let m = mapping("[[metric]]\nkey = 'a'\n[[metric]]\nkey = 'b'\nnon_numeric = 'skip'\n");
+    let mut issues = Vec::new();
+    let f = m.apply(
+        vec![rec("a", "UP"), rec("b", "x"), rec("c", "inf")],
+        &mut issues,
+    );
+    assert!(f.is_empty());
+    assert_eq!(issues.len(), 1);
+    assert!(issues[0].message.contains("\"UP\" is not a number"));
+}
+
+#[test]
+fn include_exclude_and_static_labels() {
+    let m = mapping("include = ['a.*']\nexclude = ['ab']\n[labels]\nenv = 'prod'\n");
+    let f = m.apply(
+        vec![rec("aa", "1"), rec("ab", "2"), rec("b", "3")],
+        &mut Vec::new(),
+    );
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].samples[0].labels, l(&[("env", "prod")]));
+}
+
+#[test]
+fn bad_options_are_rejected_with_the_key() {
+    let err = Mapping::new(toml::from_str("[[metric]]\nmatch = '('\n").unwrap()).unwrap_err();
+    assert!(err.starts_with("mapping.metric[0]: match"), "{err}");
+    let err = Mapping::new(toml::from_str("[[metric]]\nkey = 'a'\ntype = 'stateset'\n").unwrap())
+        .unwrap_err();
+    assert!(err.contains("states"), "{err}");
+    let err = Mapping::new(toml::from_str("unmatched = 'info'\n").unwrap()).unwrap_err();
+    assert!(err.contains("mapping.unmatched"), "{err}");
+}

@@ -1,0 +1,128 @@
+//! Parsing: bytes in, metric families out, with no I/O, clock or global state.
+//!
+//! A generic *format* (`kv`, `regex`, `json`, `csv`, `prometheus`) turns the bytes into flat
+//! [`Record`]s: a key, labels found in the data, and the raw value text. A [`Mapping`] then
+//! turns records into families (names, kinds, units, scaling, labels). A *recipe* is a format
+//! plus a mapping, written as a TOML file (`parsers/*.toml`); the [`registry`] holds the
+//! embedded recipes, any user recipes, and the few parsers written in code.
+
+pub mod format;
+pub mod mapping;
+pub mod number;
+pub mod recipe;
+pub mod registry;
+
+use crate::family::{Family, Labels, MetricKind};
+
+pub use mapping::Mapping;
+pub use recipe::Recipe;
+pub use registry::Registry;
+
+/// One value found in the source, before mapping.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Record {
+    /// The source's own name for the value, e.g. `MemTotal`, `db0.keys`, `processes.requests`.
+    pub key: String,
+    /// Labels the format found (section, row or object keys, regex captures).
+    pub labels: Labels,
+    /// The raw value text, trimmed (`1024`, `.01`, `UP`, `Linux 6.1 x86_64`).
+    pub value: String,
+    /// A unit written after the value in the source (`kB` in `/proc/meminfo`).
+    pub unit: Option<String>,
+    /// Kind declared by the source itself (only the `prometheus` format knows it).
+    pub kind: Option<MetricKind>,
+    /// Help declared by the source itself.
+    pub help: Option<String>,
+    /// 1-based line the value came from, for error messages.
+    pub line: usize,
+}
+
+impl Record {
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+        Record {
+            key: key.into(),
+            value: value.into(),
+            ..Record::default()
+        }
+    }
+}
+
+/// A value that was skipped: counted in the source's parse errors, never emitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issue {
+    pub line: usize,
+    pub message: String,
+}
+
+impl Issue {
+    pub fn new(line: usize, message: impl Into<String>) -> Self {
+        Issue {
+            line,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Issue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line > 0 {
+            write!(f, "line {}: {}", self.line, self.message)
+        } else {
+            f.write_str(&self.message)
+        }
+    }
+}
+
+/// What a parser made of one input.
+#[derive(Debug, Default, Clone)]
+pub struct Parsed {
+    pub families: Vec<Family>,
+    /// Values that were skipped; the rest of the input was still used.
+    pub issues: Vec<Issue>,
+}
+
+/// The input as a whole could not be used: the source counts as down.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("line {line}: {message}")]
+    Syntax { line: usize, message: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("input is empty")]
+    Empty,
+}
+
+/// Turns a source's bytes into families. The set is open (recipes, code parsers, user recipes),
+/// so this is the one trait of the pipeline.
+pub trait Parser: Send + Sync + std::fmt::Debug {
+    fn name(&self) -> &str;
+    fn description(&self) -> &str;
+    fn parse(&self, input: &[u8]) -> Result<Parsed, ParseError>;
+    /// An exporter-compatible up metric (`nginx_up`) emitted beside the adapter's own.
+    fn up_metric(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// Input as text: invalid UTF-8 becomes U+FFFD, so it can never turn into a number.
+pub fn text(input: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(input)
+}
+
+/// Iterates lines with 1-based numbers, without `\r` at the end.
+pub fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
+}
+
+/// A short excerpt of a line for error messages.
+pub fn excerpt(line: &str) -> String {
+    const MAX: usize = 60;
+    if line.chars().count() <= MAX {
+        format!("{line:?}")
+    } else {
+        let cut: String = line.chars().take(MAX).collect();
+        format!("{cut:?}...")
+    }
+}

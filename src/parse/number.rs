@@ -1,0 +1,65 @@
+//! The one number grammar: what counts as a sample value in source text.
+//!
+//! Stricter than `str::parse::<f64>` on purpose: `inf`, `infinity`, `nan` or `1_000` in a
+//! status page are words, not numbers, and must not become samples.
+
+use nom::branch::alt;
+use nom::bytes::complete::tag;
+use nom::character::complete::{digit0, digit1, one_of};
+use nom::combinator::{all_consuming, opt, recognize};
+use nom::{IResult, Parser};
+
+fn decimal(input: &str) -> IResult<&str, &str> {
+    recognize((
+        opt(one_of("+-")),
+        alt((
+            recognize((digit1, opt((tag("."), digit0)))),
+            recognize((tag("."), digit1)),
+        )),
+        opt((one_of("eE"), opt(one_of("+-")), digit1)),
+    ))
+    .parse(input)
+}
+
+/// Parses a sample value: decimal or scientific notation (`12`, `-3.5`, `.01`, `1e-6`,
+/// `1.`), or the exposition spellings `NaN`, `+Inf`, `-Inf`, `Inf`.
+pub fn parse(text: &str) -> Option<f64> {
+    let text = text.trim();
+    match text {
+        "NaN" => return Some(f64::NAN),
+        "+Inf" | "Inf" => return Some(f64::INFINITY),
+        "-Inf" => return Some(f64::NEG_INFINITY),
+        _ => {}
+    }
+    // The grammar only accepts; the whole text is what it accepted.
+    all_consuming(decimal).parse(text).ok()?;
+    text.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+
+    #[test]
+    fn accepts_source_spellings() {
+        assert_eq!(parse("12"), Some(12.0));
+        assert_eq!(parse(" -3.5 "), Some(-3.5));
+        assert_eq!(parse(".0384615"), Some(0.0384615));
+        assert_eq!(parse("1e-6"), Some(1e-6));
+        assert_eq!(parse("1."), Some(1.0));
+        assert_eq!(parse("+7"), Some(7.0));
+        assert_eq!(parse("18446744073709551615"), Some(18446744073709551615.0));
+        assert!(parse("NaN").unwrap().is_nan());
+        assert_eq!(parse("-Inf"), Some(f64::NEG_INFINITY));
+    }
+
+    #[test]
+    fn rejects_words_and_garbage() {
+        for s in [
+            "", "inf", "nan", "infinity", "UP", "1.2.3", "1_000", "0x10", "1e", ".", "-", "12kB",
+            "1,5",
+        ] {
+            assert_eq!(parse(s), None, "{s:?}");
+        }
+    }
+}

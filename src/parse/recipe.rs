@@ -1,0 +1,162 @@
+//! Recipes: a format plus a mapping, written as TOML (`parsers/*.toml`), so a new app format
+//! needs no Rust. A recipe file is checked completely when it loads.
+
+use serde::Deserialize;
+
+use super::format::Format;
+use super::mapping::{self, Mapping};
+use super::{text, ParseError, Parsed, Parser};
+
+/// The file as written. Unknown keys are errors, so a typo cannot silently do nothing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipeFile {
+    /// One line: what the recipe reads.
+    pub description: String,
+    /// App versions the recipe's golden samples were captured from.
+    #[serde(default)]
+    pub checked_against: Vec<String>,
+    /// Deliberate differences from the exporter it follows, and why.
+    #[serde(default)]
+    pub notes: String,
+    /// Which generic format reads the input.
+    pub format: String,
+    /// Emit `<up_metric> 1/0` beside the adapter's own up, as the app's exporter does.
+    pub up_metric: Option<String>,
+    kv: Option<toml::Value>,
+    regex: Option<toml::Value>,
+    json: Option<toml::Value>,
+    csv: Option<toml::Value>,
+    prometheus: Option<toml::Value>,
+    #[serde(default)]
+    pub mapping: mapping::Options,
+}
+
+#[derive(Debug)]
+pub struct Recipe {
+    pub name: String,
+    pub description: String,
+    pub checked_against: Vec<String>,
+    pub notes: String,
+    pub up_metric: Option<String>,
+    format_name: String,
+    format: Format,
+    mapping: Mapping,
+}
+
+impl Recipe {
+    /// Parses and checks a recipe's TOML text. Errors name the key at fault.
+    pub fn from_toml(name: &str, source: &str) -> Result<Recipe, String> {
+        let mut file: RecipeFile =
+            toml::from_str(source).map_err(|e| e.to_string().trim_end().to_string())?;
+        let mut tables = [
+            ("kv", file.kv.take()),
+            ("regex", file.regex.take()),
+            ("json", file.json.take()),
+            ("csv", file.csv.take()),
+            ("prometheus", file.prometheus.take()),
+        ];
+        if let Some((other, _)) = tables
+            .iter()
+            .find(|(n, t)| t.is_some() && *n != file.format)
+        {
+            return Err(format!(
+                "[{other}] options given, but format is {:?}",
+                file.format
+            ));
+        }
+        let options = tables
+            .iter_mut()
+            .find(|(n, _)| *n == file.format)
+            .and_then(|(_, t)| t.take());
+        let format = Format::from_options(&file.format, options)
+            .map_err(|e| format!("[{}] {e}", file.format))?;
+        let mapping = Mapping::new(file.mapping)?;
+        Ok(Recipe {
+            name: name.to_string(),
+            description: file.description,
+            checked_against: file.checked_against,
+            notes: file.notes,
+            up_metric: file.up_metric,
+            format_name: file.format,
+            format,
+            mapping,
+        })
+    }
+
+    /// A bare format with default options, usable as `parser = "kv"`.
+    pub fn generic(format_name: &str, description: &str) -> Result<Recipe, String> {
+        Recipe::from_toml(
+            format_name,
+            &format!("description = {description:?}\nformat = {format_name:?}\n"),
+        )
+    }
+
+    pub fn format_name(&self) -> &str {
+        &self.format_name
+    }
+}
+
+impl Parser for Recipe {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn description(&self) -> &str {
+        &self.description
+    }
+
+    fn parse(&self, input: &[u8]) -> Result<Parsed, ParseError> {
+        if input.iter().all(u8::is_ascii_whitespace) {
+            return Err(ParseError::Empty);
+        }
+        let text = text(input);
+        let mut records = Vec::new();
+        let mut issues = Vec::new();
+        self.format.records(&text, &mut records, &mut issues)?;
+        let families = self.mapping.apply(records, &mut issues);
+        Ok(Parsed { families, issues })
+    }
+
+    fn up_metric(&self) -> Option<&str> {
+        self.up_metric.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_key() {
+        let err =
+            Recipe::from_toml("x", "description = 'd'\nformat = 'kv'\nsurprise = 1\n").unwrap_err();
+        assert!(err.contains("unknown field `surprise`"), "{err}");
+        let err =
+            Recipe::from_toml("x", "description = 'd'\nformat = 'kv'\n[regex]\n").unwrap_err();
+        assert!(err.contains("[regex] options given"), "{err}");
+        let err = Recipe::from_toml(
+            "x",
+            "description = 'd'\nformat = 'kv'\n[kv]\nseparatr = ':'\n",
+        )
+        .unwrap_err();
+        assert!(err.starts_with("[kv]") && err.contains("separatr"), "{err}");
+        let err = Recipe::from_toml("x", "description = 'd'\nformat = 'yaml'\n").unwrap_err();
+        assert!(err.contains("unknown format"), "{err}");
+    }
+
+    #[test]
+    fn parses_end_to_end() {
+        let r = Recipe::from_toml(
+            "t",
+            "description = 'd'\nformat = 'kv'\n[mapping]\nprefix = 'app_'\n[[mapping.metric]]\nkey = 'hits'\ntype = 'counter'\n",
+        )
+        .unwrap();
+        let parsed = r.parse(b"hits: 5\nload: 0.5\nbad line\n").unwrap();
+        assert_eq!(parsed.families.len(), 2);
+        assert_eq!(parsed.families[0].name, "app_hits");
+        assert_eq!(parsed.families[1].samples[0].value, 0.5);
+        assert_eq!(parsed.issues.len(), 1);
+        assert!(matches!(r.parse(b" \n"), Err(ParseError::Empty)));
+    }
+}

@@ -1,0 +1,151 @@
+//! The parser registry: every parser a config can name, by name.
+//!
+//! Registration is explicit: the embedded recipe files are listed below (`include_str!`, so
+//! they ship inside the binary), the bare formats are added with default options, and user
+//! recipe directories are read at start-up. A new recipe is one file plus one line here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{Parser, Recipe};
+
+/// Recipes shipped in the binary: (name, TOML text).
+pub const EMBEDDED: &[(&str, &str)] = &[("meminfo", include_str!("../../parsers/meminfo.toml"))];
+
+/// Bare formats usable as parsers with default options: (format, description).
+const GENERIC: &[(&str, &str)] = &[
+    (
+        "kv",
+        "generic key: value lines, every numeric value as a gauge",
+    ),
+    (
+        "json",
+        "generic JSON document, every numeric leaf as a gauge named by its path",
+    ),
+    (
+        "csv",
+        "generic CSV with a header row, every numeric cell as a gauge",
+    ),
+    (
+        "prometheus",
+        "an app that already speaks the Prometheus text format, passed through",
+    ),
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Embedded,
+    Generic,
+    User(PathBuf),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Embedded => f.write_str("built-in recipe"),
+            Origin::Generic => f.write_str("generic format"),
+            Origin::User(p) => write!(f, "recipe file {}", p.display()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub parser: Arc<dyn Parser>,
+    pub origin: Origin,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("{origin}: {message}")]
+    Recipe { origin: String, message: String },
+    #[error("recipe directory {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    entries: BTreeMap<String, Entry>,
+}
+
+impl Registry {
+    /// The generic formats and the embedded recipes.
+    pub fn builtin() -> Result<Registry, RegistryError> {
+        let mut reg = Registry::default();
+        for (format, description) in GENERIC {
+            let recipe =
+                Recipe::generic(format, description).map_err(|message| RegistryError::Recipe {
+                    origin: format!("generic format {format}"),
+                    message,
+                })?;
+            reg.insert(Arc::new(recipe), Origin::Generic);
+        }
+        for (name, text) in EMBEDDED {
+            let recipe =
+                Recipe::from_toml(name, text).map_err(|message| RegistryError::Recipe {
+                    origin: format!("built-in recipe parsers/{name}.toml"),
+                    message,
+                })?;
+            reg.insert(Arc::new(recipe), Origin::Embedded);
+        }
+        Ok(reg)
+    }
+
+    /// Adds every `*.toml` in `dir` as a recipe named after the file; a user recipe replaces
+    /// a built-in one of the same name.
+    pub fn load_dir(&mut self, dir: &Path) -> Result<usize, RegistryError> {
+        let io = |source| RegistryError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        paths.sort();
+        for path in &paths {
+            self.load_file(path)?;
+        }
+        Ok(paths.len())
+    }
+
+    pub fn load_file(&mut self, path: &Path) -> Result<(), RegistryError> {
+        let origin = || format!("recipe file {}", path.display());
+        let text = std::fs::read_to_string(path).map_err(|e| RegistryError::Recipe {
+            origin: origin(),
+            message: e.to_string(),
+        })?;
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let recipe = Recipe::from_toml(name, &text).map_err(|message| RegistryError::Recipe {
+            origin: origin(),
+            message,
+        })?;
+        self.insert(Arc::new(recipe), Origin::User(path.to_path_buf()));
+        Ok(())
+    }
+
+    pub fn insert(&mut self, parser: Arc<dyn Parser>, origin: Origin) {
+        self.entries
+            .insert(parser.name().to_string(), Entry { parser, origin });
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Entry> {
+        self.entries.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Entry)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+    }
+}
