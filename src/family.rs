@@ -85,6 +85,9 @@ pub struct Conflict(pub String);
 pub struct FamilySet {
     families: Vec<Family>,
     index: HashMap<String, usize>,
+    /// Names as written on the page (`x_total` for counter `x`), so two families can never
+    /// write the same series name.
+    exposed: HashSet<String>,
     series: HashSet<(usize, Labels)>,
 }
 
@@ -130,6 +133,17 @@ impl FamilySet {
                 idx
             }
             None => {
+                let exposed = exposed_name(&family.name, family.kind);
+                if self.exposed.contains(&exposed) || self.exposed.contains(&family.name) {
+                    conflicts.push(Conflict(format!(
+                        "metric {} ({}) would be written as {}, which another metric already uses; dropped",
+                        family.name,
+                        family.kind.as_str(),
+                        exposed
+                    )));
+                    return;
+                }
+                self.exposed.insert(exposed);
                 let idx = self.families.len();
                 self.index.insert(family.name.clone(), idx);
                 self.families.push(Family {
@@ -178,6 +192,15 @@ impl FamilySet {
 
     pub fn get(&self, name: &str) -> Option<&Family> {
         self.index.get(name).map(|&i| &self.families[i])
+    }
+}
+
+/// The sample name the exposition writes for a family.
+pub fn exposed_name(name: &str, kind: MetricKind) -> String {
+    match kind {
+        MetricKind::Counter => format!("{name}_total"),
+        MetricKind::Info => format!("{name}_info"),
+        _ => name.to_string(),
     }
 }
 
@@ -318,6 +341,16 @@ mod tests {
         assert_eq!(set.get("x").unwrap().samples.len(), 1);
         assert_eq!(set.get("x").unwrap().kind, MetricKind::Gauge);
         assert_eq!(conflicts.len(), 1);
+    }
+
+    #[test]
+    fn exposed_name_collisions_are_dropped() {
+        let mut set = FamilySet::new();
+        let mut c = Vec::new();
+        set.push(Family::new("x", MetricKind::Counter, "").with_sample(vec![], 1.0), &mut c);
+        set.push(Family::new("x_total", MetricKind::Gauge, "").with_sample(vec![], 2.0), &mut c);
+        assert_eq!(set.len(), 1);
+        assert_eq!(c.len(), 1);
     }
 
     #[test]

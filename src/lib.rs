@@ -17,4 +17,10 @@
 #![forbid(unsafe_code)]
 
 pub mod family;
+pub mod cli;
+pub mod config;
+pub mod expose;
 pub mod parse;
+pub mod scrape;
+pub mod server;
+pub mod source;

@@ -1,0 +1,228 @@
+//! The command line: serve (default), and the debugging commands that give the
+//! `curl /metrics` workflow without a pod (`check`, `once`, `parse`, `parsers`).
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser as _, Subcommand};
+
+use crate::config::{LogFormat, Overrides, Settings};
+use crate::expose::{self, Format};
+use crate::family::FamilySet;
+use crate::parse::Registry;
+use crate::scrape::Scraper;
+use crate::server::{self, App};
+
+#[derive(Debug, clap::Parser)]
+#[command(name = "metrics-adapter", version, about = "Reads an app's own stats and serves them as a Prometheus /metrics page.")]
+pub struct Cli {
+    /// Config file (TOML). Without it, the embedded default (this host's /proc/meminfo).
+    #[arg(long, short, global = true, env = "METRICS_ADAPTER_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Listen address, overriding server.listen (default 0.0.0.0:9898).
+    #[arg(long, global = true)]
+    pub listen: Option<String>,
+    /// Log level or filter (error, warn, info, debug, trace), overriding log.level.
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
+    /// Log format, text or json, overriding log.format.
+    #[arg(long, global = true)]
+    pub log_format: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve /metrics (the default).
+    Run,
+    /// Check the config and recipes; print the resolved sources.
+    Check,
+    /// Read every source once and print the page; errors go to stderr.
+    Once {
+        /// Print OpenMetrics instead of the 0.0.4 text format.
+        #[arg(long)]
+        openmetrics: bool,
+    },
+    /// Run one parser or recipe on a sample and print the metrics.
+    Parse {
+        /// A name from `metrics-adapter parsers`.
+        parser: String,
+        /// The sample; `-` or nothing reads stdin.
+        file: Option<PathBuf>,
+        #[arg(long)]
+        openmetrics: bool,
+    },
+    /// List the parsers: built-in recipes, generic formats, and recipes from parsers.dirs.
+    Parsers,
+}
+
+/// Entry point: runs the command and prints any error with its context.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("metrics-adapter: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Error = Box<dyn std::error::Error>;
+
+fn load(cli: &Cli) -> Result<(Settings, Registry), Error> {
+    let overrides = Overrides {
+        listen: cli.listen.clone(),
+        log_level: cli.log_level.clone(),
+        log_format: cli.log_format.clone(),
+    };
+    let settings = Settings::load(cli.config.as_deref(), std::env::vars(), &overrides)?;
+    let mut registry = Registry::builtin()?;
+    for dir in &settings.parser_dirs {
+        registry.load_dir(dir)?;
+    }
+    Ok((settings, registry))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    // Two workers: a sidecar's work is a few concurrent reads per scrape; more threads only
+    // cost memory in every pod.
+    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+}
+
+fn init_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match settings.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+pub fn run(cli: Cli) -> Result<ExitCode, Error> {
+    match &cli.command {
+        None | Some(Command::Run) => serve(&cli),
+        Some(Command::Check) => check(&cli),
+        Some(Command::Once { openmetrics }) => once(&cli, *openmetrics),
+        Some(Command::Parse { parser, file, openmetrics }) => parse(&cli, parser, file.as_deref(), *openmetrics),
+        Some(Command::Parsers) => parsers(&cli),
+    }
+}
+
+fn serve(cli: &Cli) -> Result<ExitCode, Error> {
+    let (settings, registry) = load(cli)?;
+    init_logging(&settings);
+    let rt = runtime()?;
+    rt.block_on(async {
+        let mut scraper = Scraper::new(&settings, &registry)?;
+        scraper.start_pollers();
+        let listener = tokio::net::TcpListener::bind(settings.server.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", settings.server.listen))?;
+        tracing::info!(
+            listen = %listener.local_addr()?,
+            config = %settings.origin,
+            sources = settings.sources.len(),
+            "metrics-adapter {} serving {}",
+            env!("CARGO_PKG_VERSION"),
+            settings.server.metrics_path
+        );
+        let app = Arc::new(App { settings, scraper });
+        server::serve(listener, app, server::shutdown_signal()).await;
+        Ok::<_, Error>(ExitCode::SUCCESS)
+    })
+}
+
+fn check(cli: &Cli) -> Result<ExitCode, Error> {
+    let (settings, registry) = load(cli)?;
+    let scraper = Scraper::new(&settings, &registry)?;
+    println!("config: {} (ok)", settings.origin);
+    println!("listen: {}  metrics path: {}", settings.server.listen, settings.server.metrics_path);
+    for dir in &settings.parser_dirs {
+        println!("recipe directory: {}", dir.display());
+    }
+    println!("sources: {}", settings.sources.len());
+    for t in scraper.targets() {
+        let s = &t.spec;
+        let entry = registry.get(&s.parser).map(|e| e.origin.to_string()).unwrap_or_default();
+        let refresh = match s.refresh {
+            crate::config::Refresh::OnScrape => "on each scrape".to_string(),
+            crate::config::Refresh::Every(d) => format!("every {d:?} in the background"),
+        };
+        println!(
+            "  {}: {} {} -> parser {} ({entry}); timeout {:?}, max {} bytes, read {refresh}",
+            s.name,
+            s.source.kind(),
+            s.source.describe(),
+            s.parser,
+            s.timeout,
+            s.max_bytes
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn once(cli: &Cli, openmetrics: bool) -> Result<ExitCode, Error> {
+    let (settings, registry) = load(cli)?;
+    let rt = runtime()?;
+    let scraper = Scraper::new(&settings, &registry)?;
+    let page = rt.block_on(scraper.scrape());
+    let mut all_up = true;
+    for t in scraper.targets() {
+        if let Some(o) = t.last() {
+            if let Some(e) = &o.error {
+                all_up = false;
+                eprintln!("source {}: down: {e}", t.spec.name);
+            } else if o.issues > 0 {
+                eprintln!("source {}: {} value(s) skipped, first: {}", t.spec.name, o.issues, o.first_issue.as_deref().unwrap_or(""));
+            }
+        }
+    }
+    let format = if openmetrics { Format::OpenMetrics } else { Format::Text };
+    print!("{}", expose::encode(Arc::new(page.families), format));
+    Ok(if all_up { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn parse(cli: &Cli, name: &str, file: Option<&std::path::Path>, openmetrics: bool) -> Result<ExitCode, Error> {
+    let registry = match &cli.config {
+        Some(_) => load(cli)?.1,
+        None => Registry::builtin()?,
+    };
+    let entry = registry
+        .get(name)
+        .ok_or_else(|| format!("no parser named {name:?} (see `metrics-adapter parsers`)"))?;
+    let mut input = Vec::new();
+    match file {
+        None => std::io::stdin().read_to_end(&mut input).map(|_| ())?,
+        Some(p) if p.as_os_str() == "-" => std::io::stdin().read_to_end(&mut input).map(|_| ())?,
+        Some(p) => input = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?,
+    }
+    let parsed = entry.parser.parse(&input).map_err(|e| format!("parser {name}: {e}"))?;
+    for issue in &parsed.issues {
+        eprintln!("skipped: {issue}");
+    }
+    let mut set = FamilySet::new();
+    let mut conflicts = Vec::new();
+    set.extend(parsed.families, &mut conflicts);
+    for c in &conflicts {
+        eprintln!("dropped: {}", c.0);
+    }
+    let format = if openmetrics { Format::OpenMetrics } else { Format::Text };
+    print!("{}", expose::encode(Arc::new(set), format));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parsers(cli: &Cli) -> Result<ExitCode, Error> {
+    let registry = match &cli.config {
+        Some(_) => load(cli)?.1,
+        None => Registry::builtin()?,
+    };
+    let width = registry.names().map(str::len).max().unwrap_or(0);
+    for (name, entry) in registry.entries() {
+        println!("{name:width$}  {:<16}  {}", entry.origin.to_string(), entry.parser.description());
+    }
+    Ok(ExitCode::SUCCESS)
+}

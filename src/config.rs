@@ -1,0 +1,379 @@
+//! Configuration: the embedded default or a TOML file, then `METRICS_ADAPTER__*` environment
+//! overrides, then command-line flags; checked into typed settings before anything runs.
+//!
+//! The serde structs are flat on purpose (the `config` crate's environment layer cannot
+//! reach into tagged enums); [`Settings::from_raw`] turns them into typed values and names
+//! the file, key and reason for anything wrong. Unknown keys are errors.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::source::Source;
+
+/// The config used when no file is given.
+pub const DEFAULT_CONFIG: &str = include_str!("default-config.toml");
+/// Environment variables with this prefix override keys: `METRICS_ADAPTER__SERVER__LISTEN`.
+pub const ENV_PREFIX: &str = "METRICS_ADAPTER";
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:9898";
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub log: RawLog,
+    #[serde(default)]
+    pub parsers: RawParsers,
+    #[serde(default)]
+    pub sources: BTreeMap<String, RawSource>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    pub listen: String,
+    pub metrics_path: String,
+    pub header_read_timeout: String,
+    pub max_connections: usize,
+    pub shutdown_timeout: String,
+}
+
+impl Default for RawServer {
+    fn default() -> Self {
+        RawServer {
+            listen: DEFAULT_LISTEN.into(),
+            metrics_path: "/metrics".into(),
+            header_read_timeout: "10s".into(),
+            max_connections: 256,
+            shutdown_timeout: "10s".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLog {
+    pub level: String,
+    pub format: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        RawLog {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawParsers {
+    /// Directories of user recipe files (`*.toml`).
+    pub dirs: Vec<String>,
+}
+
+/// One `[sources.NAME]` table. Which keys apply depends on `type`; the rest must be unset.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub parser: String,
+    pub timeout: Option<String>,
+    pub interval: Option<String>,
+    pub max_bytes: Option<u64>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    // file
+    pub path: Option<String>,
+    pub block_start: Option<String>,
+    pub block_end: Option<String>,
+    // http
+    pub url: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub basic_auth_user: Option<String>,
+    pub basic_auth_password_file: Option<String>,
+    pub basic_auth_password_env: Option<String>,
+    pub bearer_token_file: Option<String>,
+    pub bearer_token_env: Option<String>,
+    pub gzip: Option<bool>,
+    // tcp
+    pub address: Option<String>,
+    pub send: Option<String>,
+    pub until: Option<String>,
+    pub framing: Option<String>,
+    // exec
+    pub command: Option<Vec<String>>,
+}
+
+impl RawSource {
+    /// The type-specific keys that are set, for "does not apply" errors.
+    pub fn set_keys(&self) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        let mut check = |set: bool, name: &'static str| {
+            if set {
+                keys.push(name);
+            }
+        };
+        check(self.path.is_some(), "path");
+        check(self.block_start.is_some(), "block_start");
+        check(self.block_end.is_some(), "block_end");
+        check(self.url.is_some(), "url");
+        check(!self.headers.is_empty(), "headers");
+        check(self.basic_auth_user.is_some(), "basic_auth_user");
+        check(self.basic_auth_password_file.is_some(), "basic_auth_password_file");
+        check(self.basic_auth_password_env.is_some(), "basic_auth_password_env");
+        check(self.bearer_token_file.is_some(), "bearer_token_file");
+        check(self.bearer_token_env.is_some(), "bearer_token_env");
+        check(self.gzip.is_some(), "gzip");
+        check(self.address.is_some(), "address");
+        check(self.send.is_some(), "send");
+        check(self.until.is_some(), "until");
+        check(self.framing.is_some(), "framing");
+        check(self.command.is_some(), "command");
+        keys
+    }
+}
+
+/// Where the config came from, for error messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    Embedded,
+    File(PathBuf),
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::Embedded => f.write_str("embedded default config"),
+            Origin::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{origin}: {message}")]
+    Load { origin: Origin, message: String },
+    #[error("{origin}: {key}: {reason}")]
+    Invalid { origin: Origin, key: String, reason: String },
+}
+
+/// Command-line values that override the file and environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub log_level: Option<String>,
+    pub log_format: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub listen: std::net::SocketAddr,
+    pub metrics_path: String,
+    pub header_read_timeout: Duration,
+    pub max_connections: usize,
+    pub shutdown_timeout: Duration,
+}
+
+/// When a source is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refresh {
+    /// On every scrape (the default): never stale.
+    OnScrape,
+    /// In the background every interval; scrapes serve the last result and its age.
+    Every(Duration),
+}
+
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    pub name: String,
+    pub source: Source,
+    pub parser: String,
+    pub timeout: Duration,
+    pub refresh: Refresh,
+    pub max_bytes: u64,
+    pub labels: Vec<(String, String)>,
+    pub include: Vec<regex::Regex>,
+    pub exclude: Vec<regex::Regex>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub origin: Origin,
+    pub server: ServerSettings,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub parser_dirs: Vec<PathBuf>,
+    pub sources: Vec<SourceSpec>,
+}
+
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_MAX_BYTES: u64 = 16 * 1024 * 1024;
+
+impl Settings {
+    /// Loads the file (or the embedded default when `path` is `None`), applies environment
+    /// overrides from `env` (name, value) pairs and the flags, and checks everything.
+    pub fn load(
+        path: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Settings, ConfigError> {
+        let (origin, source) = match path {
+            Some(p) => (
+                Origin::File(p.to_path_buf()),
+                std::fs::read_to_string(p).map_err(|e| ConfigError::Load {
+                    origin: Origin::File(p.to_path_buf()),
+                    message: format!("cannot read: {e}"),
+                })?,
+            ),
+            None => (Origin::Embedded, DEFAULT_CONFIG.to_string()),
+        };
+        let raw = Self::layer(&origin, &source, env)?;
+        Self::from_raw(origin, raw, overrides)
+    }
+
+    fn layer(origin: &Origin, text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<RawConfig, ConfigError> {
+        let env: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}__")))
+            .collect();
+        let built = config::Config::builder()
+            .add_source(config::File::from_str(text, config::FileFormat::Toml))
+            .add_source(
+                config::Environment::with_prefix(ENV_PREFIX)
+                    .prefix_separator("__")
+                    .separator("__")
+                    .try_parsing(true)
+                    .source(Some(env)),
+            )
+            .build()
+            .map_err(|e| ConfigError::Load { origin: origin.clone(), message: e.to_string() })?;
+        built
+            .try_deserialize()
+            .map_err(|e| ConfigError::Load { origin: origin.clone(), message: e.to_string() })
+    }
+
+    pub fn from_raw(origin: Origin, raw: RawConfig, overrides: &Overrides) -> Result<Settings, ConfigError> {
+        let bad = |key: &str, reason: String| ConfigError::Invalid {
+            origin: origin.clone(),
+            key: key.to_string(),
+            reason,
+        };
+        let listen_text = overrides.listen.clone().unwrap_or(raw.server.listen);
+        let listen = listen_text
+            .parse()
+            .map_err(|e| bad("server.listen", format!("{listen_text:?} is not an address:port ({e})")))?;
+        if !raw.server.metrics_path.starts_with('/') {
+            return Err(bad("server.metrics_path", "must start with /".into()));
+        }
+        if raw.server.max_connections == 0 {
+            return Err(bad("server.max_connections", "must be at least 1".into()));
+        }
+        let server = ServerSettings {
+            listen,
+            metrics_path: raw.server.metrics_path,
+            header_read_timeout: parse_duration(&raw.server.header_read_timeout)
+                .map_err(|r| bad("server.header_read_timeout", r))?,
+            max_connections: raw.server.max_connections,
+            shutdown_timeout: parse_duration(&raw.server.shutdown_timeout)
+                .map_err(|r| bad("server.shutdown_timeout", r))?,
+        };
+        let log_level = overrides.log_level.clone().unwrap_or(raw.log.level);
+        if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
+            return Err(bad("log.level", format!("{log_level:?} is not a level or filter (error, warn, info, debug, trace)")));
+        }
+        let log_format = match overrides.log_format.as_deref().unwrap_or(&raw.log.format) {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => return Err(bad("log.format", format!("expected \"text\" or \"json\", not {other:?}"))),
+        };
+        let mut sources = Vec::with_capacity(raw.sources.len());
+        for (name, rs) in raw.sources {
+            let key = |k: &str| format!("sources.{name}.{k}");
+            if !crate::family::is_valid_label_name(&name) {
+                return Err(bad(&format!("sources.{name}"), "a source name must be a valid label value of letters, digits and _".into()));
+            }
+            if rs.parser.is_empty() {
+                return Err(bad(&key("parser"), "missing: name a parser (see `metrics-adapter parsers`)".into()));
+            }
+            let source = Source::from_config(&rs).map_err(|(k, reason)| bad(&key(k), reason))?;
+            let timeout = match &rs.timeout {
+                Some(t) => parse_duration(t).map_err(|r| bad(&key("timeout"), r))?,
+                None => DEFAULT_TIMEOUT,
+            };
+            let refresh = match &rs.interval {
+                Some(t) => Refresh::Every(parse_duration(t).map_err(|r| bad(&key("interval"), r))?),
+                None => Refresh::OnScrape,
+            };
+            let regexes = |list: &[String], k: &str| -> Result<Vec<regex::Regex>, ConfigError> {
+                list.iter()
+                    .map(|p| regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| bad(&key(k), e.to_string())))
+                    .collect()
+            };
+            for label in rs.labels.keys() {
+                if !crate::family::is_valid_label_name(label) {
+                    return Err(bad(&key("labels"), format!("{label:?} is not a valid label name")));
+                }
+            }
+            sources.push(SourceSpec {
+                include: regexes(&rs.include, "include")?,
+                exclude: regexes(&rs.exclude, "exclude")?,
+                labels: rs.labels.into_iter().collect(),
+                max_bytes: rs.max_bytes.unwrap_or(DEFAULT_MAX_BYTES),
+                name,
+                source,
+                parser: rs.parser,
+                timeout,
+                refresh,
+            });
+        }
+        Ok(Settings {
+            origin,
+            server,
+            log_level,
+            log_format,
+            parser_dirs: raw.parsers.dirs.into_iter().map(PathBuf::from).collect(),
+            sources,
+        })
+    }
+}
+
+/// `250ms`, `5s`, `1m`, `1h`, or a bare number of seconds (`2.5`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let (num, mult) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        (t, 1.0)
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v * mult < 1e9 => Ok(Duration::from_secs_f64(v * mult)),
+        _ => Err(format!("{text:?} is not a positive duration like 500ms, 5s or 1m")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,91 @@
+use super::*;
+
+fn load_str(text: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+    let dir = std::env::temp_dir().join(format!("ma-config-test-{}-{}", std::process::id(), text.len()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("adapter.toml");
+    std::fs::write(&path, text).unwrap();
+    let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+    Settings::load(Some(&path), env, &Overrides::default())
+}
+
+#[test]
+fn embedded_default_reads_proc_meminfo() {
+    let s = Settings::load(None, Vec::new(), &Overrides::default()).unwrap();
+    assert_eq!(s.origin, Origin::Embedded);
+    assert_eq!(s.server.listen.to_string(), DEFAULT_LISTEN);
+    assert_eq!(s.sources.len(), 1);
+    assert_eq!(s.sources[0].name, "meminfo");
+    assert_eq!(s.sources[0].parser, "meminfo");
+    assert_eq!(s.sources[0].source.describe(), "/proc/meminfo");
+}
+
+#[test]
+fn environment_overrides_file_and_flags_override_both() {
+    let text = "[server]\nlisten = '127.0.0.1:1000'\n[sources.redis]\ntype = 'tcp'\naddress = '127.0.0.1:6379'\nparser = 'kv'\ntimeout = '1s'\n";
+    let s = load_str(
+        text,
+        &[
+            ("METRICS_ADAPTER__SERVER__LISTEN", "127.0.0.1:2000"),
+            ("METRICS_ADAPTER__SOURCES__REDIS__ADDRESS", "127.0.0.1:6380"),
+            ("METRICS_ADAPTER__SOURCES__REDIS__MAX_BYTES", "1000"),
+            ("UNRELATED", "x"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.server.listen.to_string(), "127.0.0.1:2000");
+    assert_eq!(s.sources[0].source.describe(), "127.0.0.1:6380");
+    assert_eq!(s.sources[0].max_bytes, 1000);
+    assert_eq!(s.sources[0].timeout, Duration::from_secs(1));
+    let o = Overrides { listen: Some("127.0.0.1:3000".into()), ..Overrides::default() };
+    let raw = Settings::layer(&Origin::Embedded, text, Vec::new()).unwrap();
+    assert_eq!(Settings::from_raw(Origin::Embedded, raw, &o).unwrap().server.listen.to_string(), "127.0.0.1:3000");
+}
+
+fn err(text: &str) -> String {
+    load_str(text, &[]).unwrap_err().to_string()
+}
+
+#[test]
+fn errors_name_file_key_and_reason() {
+    let e = err("[server]\nlisten = 'nope'\n");
+    assert!(e.contains("adapter.toml: server.listen: \"nope\" is not an address:port"), "{e}");
+    let e = err("[sources.a]\ntype = 'file'\npath = '/x'\nparser = 'kv'\nurl = 'http://x/'\n");
+    assert!(e.contains("sources.a.url: does not apply to a source of type file"), "{e}");
+    let e = err("[sources.a]\ntype = 'ftp'\nparser = 'kv'\n");
+    assert!(e.contains("sources.a.type: unknown source type \"ftp\""), "{e}");
+    let e = err("[sources.a]\ntype = 'http'\nparser = 'kv'\nurl = 'https://x/'\n");
+    assert!(e.contains("sources.a.url: scheme \"https\""), "{e}");
+    let e = err("[sources.a]\ntype = 'file'\npath = '/x'\nparser = 'kv'\ntimeout = 'soon'\n");
+    assert!(e.contains("sources.a.timeout: \"soon\" is not a positive duration"), "{e}");
+    let e = err("[sources.a]\ntype = 'file'\npath = '/x'\n");
+    assert!(e.contains("adapter.toml: missing configuration field \"sources.a.parser\""), "{e}");
+    let e = err("[log]\nformat = 'xml'\n");
+    assert!(e.contains("log.format"), "{e}");
+}
+
+#[test]
+fn unknown_keys_are_errors() {
+    let e = err("[server]\nlisten = '127.0.0.1:1'\nlisten_port = 3\n");
+    assert!(e.contains("adapter.toml") && e.contains("listen_port"), "{e}");
+    let e = err("[sources.a]\ntype = 'file'\npath = '/x'\nparser = 'kv'\npaht = '/y'\n");
+    assert!(e.contains("paht"), "{e}");
+}
+
+#[test]
+fn missing_file_is_named() {
+    let e = Settings::load(Some(Path::new("/nonexistent/adapter.toml")), Vec::new(), &Overrides::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("/nonexistent/adapter.toml: cannot read"), "{e}");
+}
+
+#[test]
+fn durations() {
+    assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+    assert_eq!(parse_duration("2.5"), Ok(Duration::from_millis(2500)));
+    assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+    assert!(parse_duration("0s").is_err());
+    assert!(parse_duration("-1s").is_err());
+    assert!(parse_duration("NaNs").is_err());
+}

@@ -1,0 +1,99 @@
+//! Exposition: a family set written as the Prometheus text format 0.0.4 or OpenMetrics 1.0,
+//! chosen from the scraper's `Accept` header, through `prometheus-client`'s encoders.
+//!
+//! The encoders escape label values and help text; the family set has already made names
+//! valid and unique. The page never knows where its data came from.
+
+use std::sync::Arc;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use crate::family::{FamilySet, MetricKind};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `text/plain; version=0.0.4`: the default, and what curl gets.
+    Text,
+    OpenMetrics,
+}
+
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+impl Format {
+    /// OpenMetrics when the scraper lists it in `Accept` (Prometheus does), else 0.0.4.
+    pub fn negotiate(accept: Option<&str>) -> Format {
+        let wants_om = accept.is_some_and(|a| {
+            a.split(',').any(|part| {
+                let mut params = part.split(';').map(str::trim);
+                let media = params.next().unwrap_or("");
+                let q_zero = params.any(|p| p.replace(' ', "") == "q=0");
+                media.eq_ignore_ascii_case("application/openmetrics-text") && !q_zero
+            })
+        });
+        if wants_om {
+            Format::OpenMetrics
+        } else {
+            Format::Text
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Text => TEXT_CONTENT_TYPE,
+            Format::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Page(Arc<FamilySet>);
+
+impl Collector for Page {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        for family in self.0.families() {
+            if family.samples.is_empty() {
+                continue;
+            }
+            let metric_type = match family.kind {
+                MetricKind::Gauge | MetricKind::StateSet => MetricType::Gauge,
+                MetricKind::Counter => MetricType::Counter,
+                MetricKind::Info => MetricType::Info,
+                MetricKind::Untyped => MetricType::Unknown,
+            };
+            let mut metric = encoder.encode_descriptor(&family.name, &family.help, None, metric_type)?;
+            for sample in &family.samples {
+                match family.kind {
+                    MetricKind::Info => metric.encode_info(&sample.labels)?,
+                    MetricKind::Counter => metric
+                        .encode_family(&sample.labels)?
+                        .encode_counter::<NoLabelSet, f64, f64>(&sample.value, None)?,
+                    _ => metric.encode_family(&sample.labels)?.encode_gauge(&sample.value)?,
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes the page. The set is shared, not copied.
+pub fn encode(families: Arc<FamilySet>, format: Format) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Page(families)));
+    let mut out = String::new();
+    // Writing into a String cannot fail; an encoder error would be a bug, shown in the page.
+    let result = match format {
+        Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut out, &registry),
+        Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut out, &registry),
+    };
+    if let Err(e) = result {
+        tracing::error!("encoding the page failed: {e}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

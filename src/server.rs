@@ -1,0 +1,226 @@
+//! The HTTP endpoints:
+//!
+//! - `GET /metrics` (or `server.metrics_path`): the page; OpenMetrics when `Accept` asks,
+//!   gzip when `Accept-Encoding` allows. Always 200: a source that is down shows as
+//!   `metrics_adapter_source_up{source=..} 0`.
+//! - `GET /healthz`: 200 while the process serves. Never depends on the app beside us:
+//!   restarting the adapter because the app is down helps nobody.
+//! - `GET /readyz`: 200 once the config is loaded and sources are resolved.
+//! - `GET /`: a small status page linking `/metrics` and listing sources, their state and
+//!   last error.
+
+use std::convert::Infallible;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tracing::{error, info, warn};
+
+use crate::config::Settings;
+use crate::expose::{self, Format};
+use crate::scrape::Scraper;
+
+/// Everything a request needs: the loaded config and its sources.
+#[derive(Debug)]
+pub struct App {
+    pub settings: Settings,
+    pub scraper: Scraper,
+}
+
+type Body = Full<Bytes>;
+
+fn text(status: StatusCode, body: &'static str) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+        r.headers_mut().insert(hyper::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return Ok(r);
+    }
+    let path = req.uri().path();
+    Ok(match path {
+        p if p == app.settings.server.metrics_path => metrics(&app, &req).await,
+        "/healthz" => text(StatusCode::OK, "ok\n"),
+        "/readyz" => text(StatusCode::OK, "ready\n"),
+        "/" => landing(&app),
+        _ => text(StatusCode::NOT_FOUND, "not found: try /metrics\n"),
+    })
+}
+
+fn accepts_gzip(req: &Request<Incoming>) -> bool {
+    req.headers()
+        .get_all(ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|part| {
+            let mut it = part.split(';').map(str::trim);
+            it.next().is_some_and(|e| e.eq_ignore_ascii_case("gzip")) && !it.any(|p| p.replace(' ', "") == "q=0")
+        })
+}
+
+async fn metrics(app: &App, req: &Request<Incoming>) -> Response<Body> {
+    let format = Format::negotiate(req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()));
+    let page = app.scraper.scrape().await;
+    let body = expose::encode(Arc::new(page.families), format);
+    let mut builder = Response::builder()
+        .header(CONTENT_TYPE, format.content_type())
+        .header(VARY, "Accept, Accept-Encoding");
+    let bytes = if accepts_gzip(req) {
+        let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
+        match enc.write_all(body.as_bytes()).and_then(|()| enc.finish()) {
+            Ok(gz) => {
+                builder = builder.header(CONTENT_ENCODING, "gzip");
+                Bytes::from(gz)
+            }
+            Err(e) => {
+                warn!("gzip failed, sending plain: {e}");
+                Bytes::from(body)
+            }
+        }
+    } else {
+        Bytes::from(body)
+    };
+    builder
+        .body(Full::new(bytes))
+        .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "response build failed\n"))
+}
+
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn landing(app: &App) -> Response<Body> {
+    use std::fmt::Write as _;
+    let metrics_path = escape_html(&app.settings.server.metrics_path);
+    let mut html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>metrics-adapter</title></head><body>\n\
+         <h1>metrics-adapter {}</h1>\n<p><a href=\"{metrics_path}\">{metrics_path}</a> · \
+         <a href=\"/healthz\">/healthz</a> · <a href=\"/readyz\">/readyz</a></p>\n\
+         <table border=\"1\" cellpadding=\"4\"><tr><th>source</th><th>type</th><th>reads</th><th>parser</th>\
+         <th>state</th><th>last read</th><th>last error</th></tr>\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    for t in app.scraper.targets() {
+        let last = t.last();
+        let (state, when, err) = match &last {
+            None => ("not read yet".to_string(), String::new(), String::new()),
+            Some(o) => (
+                if o.up { "up".into() } else { "down".into() },
+                format!("{:.1} ms, {} bytes", o.duration.as_secs_f64() * 1000.0, o.bytes),
+                o.error.clone().or_else(|| o.first_issue.clone().map(|i| format!("skipped: {i}"))).unwrap_or_default(),
+            ),
+        };
+        let _ = writeln!(
+            html,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape_html(&t.spec.name),
+            t.spec.source.kind(),
+            escape_html(&t.spec.source.describe()),
+            escape_html(t.parser.name()),
+            state,
+            escape_html(&when),
+            escape_html(&err)
+        );
+    }
+    html.push_str("</table>\n</body></html>\n");
+    let mut r = Response::new(Full::new(Bytes::from(html)));
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    r
+}
+
+/// Serves until `shutdown` resolves, then lets in-flight requests finish (bounded by
+/// `server.shutdown_timeout`).
+pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl std::future::Future<Output = ()>) {
+    let server = &app.settings.server;
+    let graceful = GracefulShutdown::new();
+    let permits = Arc::new(Semaphore::new(server.max_connections));
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(server.header_read_timeout)
+        .max_buf_size(64 * 1024);
+    tokio::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) if is_per_connection(&e) => continue,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning or giving up.
+                    error!("accept failed: {e}; retrying in 1s");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            warn!("connection limit ({}) reached; closing a new connection", server.max_connections);
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |req| handle(app.clone(), req));
+        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    info!("shutting down: finishing in-flight requests");
+    if tokio::time::timeout(server.shutdown_timeout, graceful.shutdown()).await.is_err() {
+        warn!("in-flight requests did not finish within {:?}", server.shutdown_timeout);
+    }
+}
+
+fn is_per_connection(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(e.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset | Interrupted | WouldBlock)
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => info!("SIGINT received"),
+        () = term => info!("SIGTERM received"),
+    }
+}

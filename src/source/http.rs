@@ -1,0 +1,200 @@
+//! `http`: GET a status page (nginx `stub_status`, Apache `?auto`, HAProxy `;csv`, JSON).
+//!
+//! One HTTP/1.1 request per fetch over a fresh connection: status pages live on localhost,
+//! where a connection costs microseconds, and a fresh one can never be a stale keep-alive.
+//! Credentials are read from their file or variable at each fetch, so rotation just works.
+
+use std::io::Read;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Request, Uri};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use super::SourceError;
+use crate::config::RawSource;
+
+pub const KEYS: &[&str] = &[
+    "url",
+    "headers",
+    "basic_auth_user",
+    "basic_auth_password_file",
+    "basic_auth_password_env",
+    "bearer_token_file",
+    "bearer_token_env",
+    "gzip",
+];
+
+/// Where a secret is read from. The value itself is never stored or printed.
+#[derive(Debug, Clone)]
+pub enum Secret {
+    File(String),
+    Env(String),
+}
+
+impl Secret {
+    fn read(&self) -> Result<String, SourceError> {
+        match self {
+            Secret::File(p) => std::fs::read_to_string(p)
+                .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
+                .map_err(|e| SourceError::Secret(format!("cannot read secret file {p}: {e}"))),
+            Secret::Env(v) => std::env::var(v).map_err(|_| SourceError::Secret(format!("environment variable {v} is not set"))),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Auth {
+    None,
+    Basic { user: String, password: Option<Secret> },
+    Bearer(Secret),
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpSource {
+    pub uri: Uri,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub auth: Auth,
+    pub gzip: bool,
+}
+
+fn one_of(file: &Option<String>, env: &Option<String>, file_key: &'static str) -> Result<Option<Secret>, (&'static str, String)> {
+    match (file, env) {
+        (Some(_), Some(_)) => Err((file_key, "give the secret as a file or an environment variable, not both".into())),
+        (Some(f), None) => Ok(Some(Secret::File(f.clone()))),
+        (None, Some(e)) => Ok(Some(Secret::Env(e.clone()))),
+        (None, None) => Ok(None),
+    }
+}
+
+impl HttpSource {
+    pub fn from_config(raw: &RawSource) -> Result<HttpSource, (&'static str, String)> {
+        let url = raw.url.as_deref().ok_or(("url", "missing: the page to GET".to_string()))?;
+        let uri: Uri = url.parse().map_err(|e| ("url", format!("{url:?}: {e}")))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some(other) => return Err(("url", format!("scheme {other:?} is not supported; use http:// (status pages are on localhost)"))),
+            None => return Err(("url", format!("{url:?} needs http://"))),
+        }
+        if uri.host().is_none() {
+            return Err(("url", format!("{url:?} has no host")));
+        }
+        let mut headers = Vec::new();
+        for (k, v) in &raw.headers {
+            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| ("headers", format!("{k:?} is not a header name")))?;
+            let value = HeaderValue::from_str(v).map_err(|_| ("headers", format!("value of {k:?} is not a valid header value")))?;
+            headers.push((name, value));
+        }
+        let password = one_of(&raw.basic_auth_password_file, &raw.basic_auth_password_env, "basic_auth_password_file")?;
+        let bearer = one_of(&raw.bearer_token_file, &raw.bearer_token_env, "bearer_token_file")?;
+        let auth = match (&raw.basic_auth_user, password, bearer) {
+            (Some(_), _, Some(_)) => return Err(("bearer_token_file", "use basic auth or a bearer token, not both".into())),
+            (Some(user), password, None) => Auth::Basic { user: user.clone(), password },
+            (None, Some(_), _) => return Err(("basic_auth_user", "missing: a password is given without a user".into())),
+            (None, None, Some(token)) => Auth::Bearer(token),
+            (None, None, None) => Auth::None,
+        };
+        Ok(HttpSource { uri, headers, auth, gzip: raw.gzip.unwrap_or(true) })
+    }
+
+    /// The URL without any user info.
+    pub fn describe(&self) -> String {
+        let host = self.uri.host().unwrap_or_default();
+        let port = self.uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
+        let path = self.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        format!("http://{host}{port}{path}")
+    }
+
+    fn request(&self) -> Result<Request<Empty<Bytes>>, SourceError> {
+        let host = self.uri.host().unwrap_or_default();
+        let authority = match self.uri.port_u16() {
+            Some(p) => format!("{host}:{p}"),
+            None => host.to_string(),
+        };
+        let path = self.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+        let mut req = Request::get(path)
+            .header(hyper::header::HOST, authority)
+            .header(hyper::header::USER_AGENT, concat!("metrics-adapter/", env!("CARGO_PKG_VERSION")))
+            .body(Empty::new())
+            .map_err(|e| SourceError::Protocol(format!("building the request: {e}")))?;
+        let h = req.headers_mut();
+        if self.gzip {
+            h.insert(hyper::header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        for (k, v) in &self.headers {
+            h.insert(k.clone(), v.clone());
+        }
+        let authorization = match &self.auth {
+            Auth::None => None,
+            Auth::Basic { user, password } => {
+                use base64::Engine;
+                let pass = password.as_ref().map(Secret::read).transpose()?.unwrap_or_default();
+                Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))))
+            }
+            Auth::Bearer(token) => Some(format!("Bearer {}", token.read()?)),
+        };
+        if let Some(a) = authorization {
+            let mut v = HeaderValue::from_str(&a).map_err(|_| SourceError::Secret("credential holds characters not allowed in a header".into()))?;
+            v.set_sensitive(true);
+            h.insert(hyper::header::AUTHORIZATION, v);
+        }
+        Ok(req)
+    }
+
+    pub async fn fetch(&self, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
+        let target = self.describe();
+        let host = self.uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+        let port = self.uri.port_u16().unwrap_or(80);
+        let req = self.request()?;
+        let stream = TcpStream::connect((host, port)).await.map_err(SourceError::io(format!("connecting to {target}")))?;
+        let _ = stream.set_nodelay(true);
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| SourceError::Protocol(format!("{target}: {e}")))?;
+        let driver = AbortOnDrop(tokio::spawn(conn));
+        let resp = sender
+            .send_request(req)
+            .await
+            .map_err(|e| SourceError::Protocol(format!("{target}: {e}")))?;
+        if !resp.status().is_success() {
+            return Err(SourceError::Status(resp.status().as_u16()));
+        }
+        let gzipped = resp
+            .headers()
+            .get(hyper::header::CONTENT_ENCODING)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+        let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+        let body = Limited::new(resp.into_body(), limit).collect().await.map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                SourceError::TooLarge { limit: max_bytes }
+            } else {
+                SourceError::Protocol(format!("{target}: reading the body: {e}"))
+            }
+        })?;
+        drop(driver);
+        let body = body.to_bytes();
+        if !gzipped {
+            return Ok(body.to_vec());
+        }
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .take(max_bytes.saturating_add(1))
+            .read_to_end(&mut out)
+            .map_err(|e| SourceError::Protocol(format!("{target}: bad gzip body: {e}")))?;
+        if out.len() as u64 > max_bytes {
+            return Err(SourceError::TooLarge { limit: max_bytes });
+        }
+        Ok(out)
+    }
+}
+
+/// Stops the connection task when the fetch ends or is dropped (timeout).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,112 @@
+//! Sources: where a target's bytes come from. A closed set, so an enum; one file per kind.
+//!
+//! A source only fetches bytes, bounded by `max_bytes`; the caller bounds it in time (and a
+//! dropped fetch cancels cleanly: sockets close, an `exec` child is killed).
+
+pub mod exec;
+pub mod file;
+pub mod http;
+pub mod tcp;
+
+use crate::config::RawSource;
+
+#[derive(Debug, Clone)]
+pub enum Source {
+    File(file::FileSource),
+    Http(http::HttpSource),
+    Tcp(tcp::TcpSource),
+    Exec(exec::ExecSource),
+}
+
+/// What a source could not do. Messages never carry secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("{what}: {source}")]
+    Io { what: String, source: std::io::Error },
+    #[error("more than {limit} bytes (max_bytes)")]
+    TooLarge { limit: u64 },
+    #[error("HTTP status {0}")]
+    Status(u16),
+    #[error("{0}")]
+    Protocol(String),
+    #[error("command {command}: {reason}")]
+    Command { command: String, reason: String },
+    #[error("{0}")]
+    Secret(String),
+}
+
+impl SourceError {
+    pub fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SourceError {
+        let what = what.into();
+        move |source| SourceError::Io { what, source }
+    }
+}
+
+/// Names accepted in `type = "..."`.
+pub const KINDS: &[&str] = &["file", "http", "tcp", "exec"];
+
+impl Source {
+    /// Builds a source from its table; on error, the key at fault and why.
+    pub fn from_config(raw: &RawSource) -> Result<Source, (&'static str, String)> {
+        let (allowed, source) = match raw.kind.as_str() {
+            "file" => (file::KEYS, Source::File(file::FileSource::from_config(raw)?)),
+            "http" => (http::KEYS, Source::Http(http::HttpSource::from_config(raw)?)),
+            "tcp" => (tcp::KEYS, Source::Tcp(tcp::TcpSource::from_config(raw)?)),
+            "exec" => (exec::KEYS, Source::Exec(exec::ExecSource::from_config(raw)?)),
+            "" => return Err(("type", format!("missing: one of {}", KINDS.join(", ")))),
+            other => return Err(("type", format!("unknown source type {other:?}; expected one of {}", KINDS.join(", ")))),
+        };
+        if let Some(k) = raw.set_keys().into_iter().find(|k| !allowed.contains(k)) {
+            return Err((k, format!("does not apply to a source of type {}", raw.kind)));
+        }
+        Ok(source)
+    }
+
+    /// Reads the source once, at most `max_bytes`.
+    pub async fn fetch(&self, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
+        match self {
+            Source::File(s) => s.fetch(max_bytes).await,
+            Source::Http(s) => s.fetch(max_bytes).await,
+            Source::Tcp(s) => s.fetch(max_bytes).await,
+            Source::Exec(s) => s.fetch(max_bytes).await,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::File(_) => "file",
+            Source::Http(_) => "http",
+            Source::Tcp(_) => "tcp",
+            Source::Exec(_) => "exec",
+        }
+    }
+
+    /// Where it reads from, fit for logs and the status page (no credentials).
+    pub fn describe(&self) -> String {
+        match self {
+            Source::File(s) => s.path.display().to_string(),
+            Source::Http(s) => s.describe(),
+            Source::Tcp(s) => s.address.clone(),
+            Source::Exec(s) => s.command.join(" "),
+        }
+    }
+}
+
+/// Reads from `reader` until EOF, failing once more than `max_bytes` arrive.
+pub(crate) async fn read_limited<R: tokio::io::AsyncRead + Unpin>(
+    reader: R,
+    max_bytes: u64,
+    what: &str,
+) -> Result<Vec<u8>, SourceError> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    reader
+        .take(max_bytes.saturating_add(1))
+        .read_to_end(&mut buf)
+        .await
+        .map_err(SourceError::io(what))?;
+    if buf.len() as u64 > max_bytes {
+        return Err(SourceError::TooLarge { limit: max_bytes });
+    }
+    Ok(buf)
+}
