@@ -16,7 +16,11 @@ use crate::scrape::Scraper;
 use crate::server::{self, App};
 
 #[derive(Debug, clap::Parser)]
-#[command(name = "metrics-adapter", version, about = "Reads an app's own stats and serves them as a Prometheus /metrics page.")]
+#[command(
+    name = "metrics-adapter",
+    version,
+    about = "Reads an app's own stats and serves them as a Prometheus /metrics page."
+)]
 pub struct Cli {
     /// Config file (TOML). Without it, the embedded default (this host's /proc/meminfo).
     #[arg(long, short, global = true, env = "METRICS_ADAPTER_CONFIG")]
@@ -90,12 +94,18 @@ fn load(cli: &Cli) -> Result<(Settings, Registry), Error> {
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     // Two workers: a sidecar's work is a few concurrent reads per scrape; more threads only
     // cost memory in every pod.
-    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
 }
 
 fn init_logging(settings: &Settings) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level).unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log_level)
+        .unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match settings.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
@@ -107,7 +117,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         None | Some(Command::Run) => serve(&cli),
         Some(Command::Check) => check(&cli),
         Some(Command::Once { openmetrics }) => once(&cli, *openmetrics),
-        Some(Command::Parse { parser, file, openmetrics }) => parse(&cli, parser, file.as_deref(), *openmetrics),
+        Some(Command::Parse {
+            parser,
+            file,
+            openmetrics,
+        }) => parse(&cli, parser, file.as_deref(), *openmetrics),
         Some(Command::Parsers) => parsers(&cli),
     }
 }
@@ -140,14 +154,20 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
     let (settings, registry) = load(cli)?;
     let scraper = Scraper::new(&settings, &registry)?;
     println!("config: {} (ok)", settings.origin);
-    println!("listen: {}  metrics path: {}", settings.server.listen, settings.server.metrics_path);
+    println!(
+        "listen: {}  metrics path: {}",
+        settings.server.listen, settings.server.metrics_path
+    );
     for dir in &settings.parser_dirs {
         println!("recipe directory: {}", dir.display());
     }
     println!("sources: {}", settings.sources.len());
     for t in scraper.targets() {
         let s = &t.spec;
-        let entry = registry.get(&s.parser).map(|e| e.origin.to_string()).unwrap_or_default();
+        let entry = registry
+            .get(&s.parser)
+            .map(|e| e.origin.to_string())
+            .unwrap_or_default();
         let refresh = match s.refresh {
             crate::config::Refresh::OnScrape => "on each scrape".to_string(),
             crate::config::Refresh::Every(d) => format!("every {d:?} in the background"),
@@ -177,16 +197,34 @@ fn once(cli: &Cli, openmetrics: bool) -> Result<ExitCode, Error> {
                 all_up = false;
                 eprintln!("source {}: down: {e}", t.spec.name);
             } else if o.issues > 0 {
-                eprintln!("source {}: {} value(s) skipped, first: {}", t.spec.name, o.issues, o.first_issue.as_deref().unwrap_or(""));
+                eprintln!(
+                    "source {}: {} value(s) skipped, first: {}",
+                    t.spec.name,
+                    o.issues,
+                    o.first_issue.as_deref().unwrap_or("")
+                );
             }
         }
     }
-    let format = if openmetrics { Format::OpenMetrics } else { Format::Text };
+    let format = if openmetrics {
+        Format::OpenMetrics
+    } else {
+        Format::Text
+    };
     print!("{}", expose::encode(Arc::new(page.families), format));
-    Ok(if all_up { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if all_up {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
-fn parse(cli: &Cli, name: &str, file: Option<&std::path::Path>, openmetrics: bool) -> Result<ExitCode, Error> {
+fn parse(
+    cli: &Cli,
+    name: &str,
+    file: Option<&std::path::Path>,
+    openmetrics: bool,
+) -> Result<ExitCode, Error> {
     let registry = match &cli.config {
         Some(_) => load(cli)?.1,
         None => Registry::builtin()?,
@@ -200,7 +238,10 @@ fn parse(cli: &Cli, name: &str, file: Option<&std::path::Path>, openmetrics: boo
         Some(p) if p.as_os_str() == "-" => std::io::stdin().read_to_end(&mut input).map(|_| ())?,
         Some(p) => input = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?,
     }
-    let parsed = entry.parser.parse(&input).map_err(|e| format!("parser {name}: {e}"))?;
+    let parsed = entry
+        .parser
+        .parse(&input)
+        .map_err(|e| format!("parser {name}: {e}"))?;
     for issue in &parsed.issues {
         eprintln!("skipped: {issue}");
     }
@@ -210,7 +251,11 @@ fn parse(cli: &Cli, name: &str, file: Option<&std::path::Path>, openmetrics: boo
     for c in &conflicts {
         eprintln!("dropped: {}", c.0);
     }
-    let format = if openmetrics { Format::OpenMetrics } else { Format::Text };
+    let format = if openmetrics {
+        Format::OpenMetrics
+    } else {
+        Format::Text
+    };
     print!("{}", expose::encode(Arc::new(set), format));
     Ok(ExitCode::SUCCESS)
 }
@@ -222,7 +267,11 @@ fn parsers(cli: &Cli) -> Result<ExitCode, Error> {
     };
     let width = registry.names().map(str::len).max().unwrap_or(0);
     for (name, entry) in registry.entries() {
-        println!("{name:width$}  {:<16}  {}", entry.origin.to_string(), entry.parser.description());
+        println!(
+            "{name:width$}  {:<16}  {}",
+            entry.origin.to_string(),
+            entry.parser.description()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -114,6 +114,9 @@ pub struct RawSource {
     pub framing: Option<String>,
     // exec
     pub command: Option<Vec<String>>,
+    // fastcgi (with address)
+    pub script: Option<String>,
+    pub query: Option<String>,
 }
 
 impl RawSource {
@@ -131,8 +134,14 @@ impl RawSource {
         check(self.url.is_some(), "url");
         check(!self.headers.is_empty(), "headers");
         check(self.basic_auth_user.is_some(), "basic_auth_user");
-        check(self.basic_auth_password_file.is_some(), "basic_auth_password_file");
-        check(self.basic_auth_password_env.is_some(), "basic_auth_password_env");
+        check(
+            self.basic_auth_password_file.is_some(),
+            "basic_auth_password_file",
+        );
+        check(
+            self.basic_auth_password_env.is_some(),
+            "basic_auth_password_env",
+        );
         check(self.bearer_token_file.is_some(), "bearer_token_file");
         check(self.bearer_token_env.is_some(), "bearer_token_env");
         check(self.gzip.is_some(), "gzip");
@@ -141,6 +150,8 @@ impl RawSource {
         check(self.until.is_some(), "until");
         check(self.framing.is_some(), "framing");
         check(self.command.is_some(), "command");
+        check(self.script.is_some(), "script");
+        check(self.query.is_some(), "query");
         keys
     }
 }
@@ -166,7 +177,11 @@ pub enum ConfigError {
     #[error("{origin}: {message}")]
     Load { origin: Origin, message: String },
     #[error("{origin}: {key}: {reason}")]
-    Invalid { origin: Origin, key: String, reason: String },
+    Invalid {
+        origin: Origin,
+        key: String,
+        reason: String,
+    },
 }
 
 /// Command-line values that override the file and environment.
@@ -249,7 +264,11 @@ impl Settings {
         Self::from_raw(origin, raw, overrides)
     }
 
-    fn layer(origin: &Origin, text: &str, env: impl IntoIterator<Item = (String, String)>) -> Result<RawConfig, ConfigError> {
+    fn layer(
+        origin: &Origin,
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<RawConfig, ConfigError> {
         let env: config::Map<String, String> = env
             .into_iter()
             .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}__")))
@@ -264,22 +283,33 @@ impl Settings {
                     .source(Some(env)),
             )
             .build()
-            .map_err(|e| ConfigError::Load { origin: origin.clone(), message: e.to_string() })?;
-        built
-            .try_deserialize()
-            .map_err(|e| ConfigError::Load { origin: origin.clone(), message: e.to_string() })
+            .map_err(|e| ConfigError::Load {
+                origin: origin.clone(),
+                message: e.to_string(),
+            })?;
+        built.try_deserialize().map_err(|e| ConfigError::Load {
+            origin: origin.clone(),
+            message: e.to_string(),
+        })
     }
 
-    pub fn from_raw(origin: Origin, raw: RawConfig, overrides: &Overrides) -> Result<Settings, ConfigError> {
+    pub fn from_raw(
+        origin: Origin,
+        raw: RawConfig,
+        overrides: &Overrides,
+    ) -> Result<Settings, ConfigError> {
         let bad = |key: &str, reason: String| ConfigError::Invalid {
             origin: origin.clone(),
             key: key.to_string(),
             reason,
         };
         let listen_text = overrides.listen.clone().unwrap_or(raw.server.listen);
-        let listen = listen_text
-            .parse()
-            .map_err(|e| bad("server.listen", format!("{listen_text:?} is not an address:port ({e})")))?;
+        let listen = listen_text.parse().map_err(|e| {
+            bad(
+                "server.listen",
+                format!("{listen_text:?} is not an address:port ({e})"),
+            )
+        })?;
         if !raw.server.metrics_path.starts_with('/') {
             return Err(bad("server.metrics_path", "must start with /".into()));
         }
@@ -297,21 +327,35 @@ impl Settings {
         };
         let log_level = overrides.log_level.clone().unwrap_or(raw.log.level);
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {
-            return Err(bad("log.level", format!("{log_level:?} is not a level or filter (error, warn, info, debug, trace)")));
+            return Err(bad(
+                "log.level",
+                format!("{log_level:?} is not a level or filter (error, warn, info, debug, trace)"),
+            ));
         }
         let log_format = match overrides.log_format.as_deref().unwrap_or(&raw.log.format) {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
-            other => return Err(bad("log.format", format!("expected \"text\" or \"json\", not {other:?}"))),
+            other => {
+                return Err(bad(
+                    "log.format",
+                    format!("expected \"text\" or \"json\", not {other:?}"),
+                ))
+            }
         };
         let mut sources = Vec::with_capacity(raw.sources.len());
         for (name, rs) in raw.sources {
             let key = |k: &str| format!("sources.{name}.{k}");
             if !crate::family::is_valid_label_name(&name) {
-                return Err(bad(&format!("sources.{name}"), "a source name must be a valid label value of letters, digits and _".into()));
+                return Err(bad(
+                    &format!("sources.{name}"),
+                    "a source name must be a valid label value of letters, digits and _".into(),
+                ));
             }
             if rs.parser.is_empty() {
-                return Err(bad(&key("parser"), "missing: name a parser (see `metrics-adapter parsers`)".into()));
+                return Err(bad(
+                    &key("parser"),
+                    "missing: name a parser (see `metrics-adapter parsers`)".into(),
+                ));
             }
             let source = Source::from_config(&rs).map_err(|(k, reason)| bad(&key(k), reason))?;
             let timeout = match &rs.timeout {
@@ -324,12 +368,18 @@ impl Settings {
             };
             let regexes = |list: &[String], k: &str| -> Result<Vec<regex::Regex>, ConfigError> {
                 list.iter()
-                    .map(|p| regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| bad(&key(k), e.to_string())))
+                    .map(|p| {
+                        regex::Regex::new(&format!("^(?:{p})$"))
+                            .map_err(|e| bad(&key(k), e.to_string()))
+                    })
                     .collect()
             };
             for label in rs.labels.keys() {
                 if !crate::family::is_valid_label_name(label) {
-                    return Err(bad(&key("labels"), format!("{label:?} is not a valid label name")));
+                    return Err(bad(
+                        &key("labels"),
+                        format!("{label:?} is not a valid label name"),
+                    ));
                 }
             }
             sources.push(SourceSpec {
@@ -370,8 +420,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         (t, 1.0)
     };
     match num.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 && v * mult < 1e9 => Ok(Duration::from_secs_f64(v * mult)),
-        _ => Err(format!("{text:?} is not a positive duration like 500ms, 5s or 1m")),
+        Ok(v) if v.is_finite() && v > 0.0 && v * mult < 1e9 => {
+            Ok(Duration::from_secs_f64(v * mult))
+        }
+        _ => Err(format!(
+            "{text:?} is not a positive duration like 500ms, 5s or 1m"
+        )),
     }
 }
 

@@ -21,7 +21,8 @@ pub enum Format {
 }
 
 pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-pub const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+pub const OPENMETRICS_CONTENT_TYPE: &str =
+    "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 impl Format {
     /// OpenMetrics when the scraper lists it in `Accept` (Prometheus does), else 0.0.4.
@@ -64,14 +65,17 @@ impl Collector for Page {
                 MetricKind::Info => MetricType::Info,
                 MetricKind::Untyped => MetricType::Unknown,
             };
-            let mut metric = encoder.encode_descriptor(&family.name, &family.help, None, metric_type)?;
+            let mut metric =
+                encoder.encode_descriptor(&family.name, &family.help, None, metric_type)?;
             for sample in &family.samples {
                 match family.kind {
                     MetricKind::Info => metric.encode_info(&sample.labels)?,
                     MetricKind::Counter => metric
                         .encode_family(&sample.labels)?
                         .encode_counter::<NoLabelSet, f64, f64>(&sample.value, None)?,
-                    _ => metric.encode_family(&sample.labels)?.encode_gauge(&sample.value)?,
+                    _ => metric
+                        .encode_family(&sample.labels)?
+                        .encode_gauge(&sample.value)?,
                 }
             }
         }

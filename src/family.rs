@@ -347,8 +347,14 @@ mod tests {
     fn exposed_name_collisions_are_dropped() {
         let mut set = FamilySet::new();
         let mut c = Vec::new();
-        set.push(Family::new("x", MetricKind::Counter, "").with_sample(vec![], 1.0), &mut c);
-        set.push(Family::new("x_total", MetricKind::Gauge, "").with_sample(vec![], 2.0), &mut c);
+        set.push(
+            Family::new("x", MetricKind::Counter, "").with_sample(vec![], 1.0),
+            &mut c,
+        );
+        set.push(
+            Family::new("x_total", MetricKind::Gauge, "").with_sample(vec![], 2.0),
+            &mut c,
+        );
         assert_eq!(set.len(), 1);
         assert_eq!(c.len(), 1);
     }

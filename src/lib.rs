@@ -16,10 +16,10 @@
 //! - [`config`]: the layered configuration (embedded default, TOML file, environment, flags).
 #![forbid(unsafe_code)]
 
-pub mod family;
 pub mod cli;
 pub mod config;
 pub mod expose;
+pub mod family;
 pub mod parse;
 pub mod scrape;
 pub mod server;

@@ -78,14 +78,26 @@ impl Target {
         let start = Instant::now();
         let spec = &self.spec;
         let work = async {
-            let bytes = spec.source.fetch(spec.max_bytes).await.map_err(|e| e.to_string())?;
-            let parsed = self.parser.parse(&bytes).map_err(|e| format!("parser {}: {e}", self.parser.name()))?;
+            let bytes = spec
+                .source
+                .fetch(spec.max_bytes)
+                .await
+                .map_err(|e| e.to_string())?;
+            let parsed = self
+                .parser
+                .parse(&bytes)
+                .map_err(|e| format!("parser {}: {e}", self.parser.name()))?;
             Ok::<_, String>((bytes.len() as u64, parsed))
         };
         let (bytes, parsed) = match tokio::time::timeout(spec.timeout, work).await {
             Ok(Ok(v)) => v,
             Ok(Err(e)) => return Outcome::down(e, start.elapsed()),
-            Err(_) => return Outcome::down(format!("timed out after {:?}", spec.timeout), start.elapsed()),
+            Err(_) => {
+                return Outcome::down(
+                    format!("timed out after {:?}", spec.timeout),
+                    start.elapsed(),
+                )
+            }
         };
         let mut families = parsed.families;
         self.relabel(&mut families);
@@ -107,8 +119,13 @@ impl Target {
         if !spec.include.is_empty() || !spec.exclude.is_empty() {
             families.retain(|f| {
                 let names = [f.name.clone(), exposed_name(&f.name, f.kind)];
-                (spec.include.is_empty() || names.iter().any(|n| spec.include.iter().any(|r| r.is_match(n))))
-                    && !names.iter().any(|n| spec.exclude.iter().any(|r| r.is_match(n)))
+                (spec.include.is_empty()
+                    || names
+                        .iter()
+                        .any(|n| spec.include.iter().any(|r| r.is_match(n))))
+                    && !names
+                        .iter()
+                        .any(|n| spec.exclude.iter().any(|r| r.is_match(n)))
             });
         }
         if !spec.labels.is_empty() {
@@ -160,17 +177,29 @@ impl Target {
                 }
             }
         };
-        let result = rx.wait_for(Option::is_some).await.ok().and_then(|v| v.clone());
+        let result = rx
+            .wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|v| v.clone());
         result.unwrap_or_else(|| Arc::new(Outcome::down("read task failed".into(), Duration::ZERO)))
     }
 
     /// The last result, for polled sources and the status page.
     pub fn last(&self) -> Option<Arc<Outcome>> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).last.clone()
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last
+            .clone()
     }
 
     pub fn totals(&self) -> Totals {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).totals.clone()
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .totals
+            .clone()
     }
 
     async fn poll_forever(self: Arc<Self>, every: Duration) {
@@ -241,7 +270,10 @@ impl Scraper {
                 }))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Scraper { targets, pollers: Vec::new() })
+        Ok(Scraper {
+            targets,
+            pollers: Vec::new(),
+        })
     }
 
     pub fn targets(&self) -> &[Arc<Target>] {
@@ -252,7 +284,8 @@ impl Scraper {
     pub fn start_pollers(&mut self) {
         for t in &self.targets {
             if let Refresh::Every(every) = t.spec.refresh {
-                self.pollers.push(tokio::spawn(t.clone().poll_forever(every)));
+                self.pollers
+                    .push(tokio::spawn(t.clone().poll_forever(every)));
             }
         }
     }
@@ -277,15 +310,22 @@ impl Scraper {
             let outcome = match outcome {
                 Some(o) => o.as_ref(),
                 None => {
-                    waiting = Outcome::down("no result yet (first background read pending)".into(), Duration::ZERO);
+                    waiting = Outcome::down(
+                        "no result yet (first background read pending)".into(),
+                        Duration::ZERO,
+                    );
                     &waiting
                 }
             };
             let mut conflicts = Vec::new();
             set.extend(outcome.families.iter().cloned(), &mut conflicts);
             if let Some(up) = t.parser.up_metric() {
-                let fam = Family::new(up, MetricKind::Gauge, "Whether the last read of the source succeeded.")
-                    .with_sample(t.spec.labels.clone(), f64::from(u8::from(outcome.up)));
+                let fam = Family::new(
+                    up,
+                    MetricKind::Gauge,
+                    "Whether the last read of the source succeeded.",
+                )
+                .with_sample(t.spec.labels.clone(), f64::from(u8::from(outcome.up)));
                 set.push(fam, &mut conflicts);
             }
             for c in &conflicts {
@@ -303,7 +343,9 @@ impl Scraper {
 }
 
 /// Runs futures concurrently and keeps their order (what `futures::join_all` does).
-async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output>
 where
     F: Send + 'static,
     F::Output: Send + 'static,
@@ -343,34 +385,83 @@ impl SelfMetrics {
         self.up.push((l.clone(), f64::from(u8::from(o.up))));
         self.duration.push((l.clone(), o.duration.as_secs_f64()));
         if matches!(t.spec.refresh, Refresh::Every(_)) {
-            let age = SystemTime::now().duration_since(o.finished).unwrap_or_default();
+            let age = SystemTime::now()
+                .duration_since(o.finished)
+                .unwrap_or_default();
             self.age.push((l.clone(), age.as_secs_f64()));
         }
         let samples: usize = o.families.iter().map(|f| f.samples.len()).sum();
         self.samples.push((l.clone(), samples as f64));
         self.fetches.push((l.clone(), totals.fetches as f64));
         self.failures.push((l.clone(), totals.failures as f64));
-        self.parse_errors.push((l.clone(), (totals.parse_errors + conflicts) as f64));
+        self.parse_errors
+            .push((l.clone(), (totals.parse_errors + conflicts) as f64));
         self.bytes.push((l, totals.bytes as f64));
     }
 
     fn families(self) -> Vec<Family> {
         let fam = |name: &str, kind, help: &str, samples: Vec<(Labels, f64)>| {
-            samples
-                .into_iter()
-                .fold(Family::new(format!("metrics_adapter_{name}"), kind, help), |f, (l, v)| f.with_sample(l, v))
+            samples.into_iter().fold(
+                Family::new(format!("metrics_adapter_{name}"), kind, help),
+                |f, (l, v)| f.with_sample(l, v),
+            )
         };
         use MetricKind::{Counter, Gauge};
         vec![
-            fam("source_up", Gauge, "Whether the last read and parse of the source succeeded (1) or not (0).", self.up),
-            fam("source_duration_seconds", Gauge, "How long the last read and parse of the source took.", self.duration),
-            fam("source_age_seconds", Gauge, "Age of the served result of a background-read source.", self.age),
-            fam("source_samples", Gauge, "Samples the source contributed to the page.", self.samples),
-            fam("source_reads", Counter, "Reads of the source since start.", self.fetches),
-            fam("source_read_failures", Counter, "Reads of the source that failed (source down) since start.", self.failures),
-            fam("source_parse_errors", Counter, "Values skipped because they could not be used, since start.", self.parse_errors),
-            fam("source_read_bytes", Counter, "Bytes read from the source since start.", self.bytes),
-            Family::new("metrics_adapter_build", MetricKind::Info, "Version of metrics-adapter.").with_sample(
+            fam(
+                "source_up",
+                Gauge,
+                "Whether the last read and parse of the source succeeded (1) or not (0).",
+                self.up,
+            ),
+            fam(
+                "source_duration_seconds",
+                Gauge,
+                "How long the last read and parse of the source took.",
+                self.duration,
+            ),
+            fam(
+                "source_age_seconds",
+                Gauge,
+                "Age of the served result of a background-read source.",
+                self.age,
+            ),
+            fam(
+                "source_samples",
+                Gauge,
+                "Samples the source contributed to the page.",
+                self.samples,
+            ),
+            fam(
+                "source_reads",
+                Counter,
+                "Reads of the source since start.",
+                self.fetches,
+            ),
+            fam(
+                "source_read_failures",
+                Counter,
+                "Reads of the source that failed (source down) since start.",
+                self.failures,
+            ),
+            fam(
+                "source_parse_errors",
+                Counter,
+                "Values skipped because they could not be used, since start.",
+                self.parse_errors,
+            ),
+            fam(
+                "source_read_bytes",
+                Counter,
+                "Bytes read from the source since start.",
+                self.bytes,
+            ),
+            Family::new(
+                "metrics_adapter_build",
+                MetricKind::Info,
+                "Version of metrics-adapter.",
+            )
+            .with_sample(
                 vec![("version".to_string(), env!("CARGO_PKG_VERSION").to_string())],
                 1.0,
             ),

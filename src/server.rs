@@ -41,14 +41,18 @@ type Body = Full<Bytes>;
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {
     let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
     *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     r
 }
 
 pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
-        r.headers_mut().insert(hyper::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        r.headers_mut()
+            .insert(hyper::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return Ok(r);
     }
     let path = req.uri().path();
@@ -69,7 +73,8 @@ fn accepts_gzip(req: &Request<Incoming>) -> bool {
         .flat_map(|v| v.split(','))
         .any(|part| {
             let mut it = part.split(';').map(str::trim);
-            it.next().is_some_and(|e| e.eq_ignore_ascii_case("gzip")) && !it.any(|p| p.replace(' ', "") == "q=0")
+            it.next().is_some_and(|e| e.eq_ignore_ascii_case("gzip"))
+                && !it.any(|p| p.replace(' ', "") == "q=0")
         })
 }
 
@@ -81,7 +86,10 @@ async fn metrics(app: &App, req: &Request<Incoming>) -> Response<Body> {
         .header(CONTENT_TYPE, format.content_type())
         .header(VARY, "Accept, Accept-Encoding");
     let bytes = if accepts_gzip(req) {
-        let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(body.len() / 4), flate2::Compression::fast());
+        let mut enc = flate2::write::GzEncoder::new(
+            Vec::with_capacity(body.len() / 4),
+            flate2::Compression::fast(),
+        );
         match enc.write_all(body.as_bytes()).and_then(|()| enc.finish()) {
             Ok(gz) => {
                 builder = builder.header(CONTENT_ENCODING, "gzip");
@@ -132,8 +140,15 @@ fn landing(app: &App) -> Response<Body> {
             None => ("not read yet".to_string(), String::new(), String::new()),
             Some(o) => (
                 if o.up { "up".into() } else { "down".into() },
-                format!("{:.1} ms, {} bytes", o.duration.as_secs_f64() * 1000.0, o.bytes),
-                o.error.clone().or_else(|| o.first_issue.clone().map(|i| format!("skipped: {i}"))).unwrap_or_default(),
+                format!(
+                    "{:.1} ms, {} bytes",
+                    o.duration.as_secs_f64() * 1000.0,
+                    o.bytes
+                ),
+                o.error
+                    .clone()
+                    .or_else(|| o.first_issue.clone().map(|i| format!("skipped: {i}")))
+                    .unwrap_or_default(),
             ),
         };
         let _ = writeln!(
@@ -150,13 +165,20 @@ fn landing(app: &App) -> Response<Body> {
     }
     html.push_str("</table>\n</body></html>\n");
     let mut r = Response::new(Full::new(Bytes::from(html)));
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    r.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     r
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish (bounded by
 /// `server.shutdown_timeout`).
-pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     let server = &app.settings.server;
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(server.max_connections));
@@ -181,7 +203,10 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl std::fut
             () = &mut shutdown => break,
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            warn!("connection limit ({}) reached; closing a new connection", server.max_connections);
+            warn!(
+                "connection limit ({}) reached; closing a new connection",
+                server.max_connections
+            );
             drop(stream);
             continue;
         };
@@ -196,14 +221,23 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl std::fut
     }
     drop(listener);
     info!("shutting down: finishing in-flight requests");
-    if tokio::time::timeout(server.shutdown_timeout, graceful.shutdown()).await.is_err() {
-        warn!("in-flight requests did not finish within {:?}", server.shutdown_timeout);
+    if tokio::time::timeout(server.shutdown_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        warn!(
+            "in-flight requests did not finish within {:?}",
+            server.shutdown_timeout
+        );
     }
 }
 
 fn is_per_connection(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;
-    matches!(e.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset | Interrupted | WouldBlock)
+    matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset | Interrupted | WouldBlock
+    )
 }
 
 /// Resolves on SIGTERM or SIGINT.

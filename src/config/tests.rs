@@ -1,7 +1,11 @@
 use super::*;
 
 fn load_str(text: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-    let dir = std::env::temp_dir().join(format!("ma-config-test-{}-{}", std::process::id(), text.len()));
+    let dir = std::env::temp_dir().join(format!(
+        "ma-config-test-{}-{}",
+        std::process::id(),
+        text.len()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("adapter.toml");
     std::fs::write(&path, text).unwrap();
@@ -37,9 +41,19 @@ fn environment_overrides_file_and_flags_override_both() {
     assert_eq!(s.sources[0].source.describe(), "127.0.0.1:6380");
     assert_eq!(s.sources[0].max_bytes, 1000);
     assert_eq!(s.sources[0].timeout, Duration::from_secs(1));
-    let o = Overrides { listen: Some("127.0.0.1:3000".into()), ..Overrides::default() };
+    let o = Overrides {
+        listen: Some("127.0.0.1:3000".into()),
+        ..Overrides::default()
+    };
     let raw = Settings::layer(&Origin::Embedded, text, Vec::new()).unwrap();
-    assert_eq!(Settings::from_raw(Origin::Embedded, raw, &o).unwrap().server.listen.to_string(), "127.0.0.1:3000");
+    assert_eq!(
+        Settings::from_raw(Origin::Embedded, raw, &o)
+            .unwrap()
+            .server
+            .listen
+            .to_string(),
+        "127.0.0.1:3000"
+    );
 }
 
 fn err(text: &str) -> String {
@@ -49,17 +63,32 @@ fn err(text: &str) -> String {
 #[test]
 fn errors_name_file_key_and_reason() {
     let e = err("[server]\nlisten = 'nope'\n");
-    assert!(e.contains("adapter.toml: server.listen: \"nope\" is not an address:port"), "{e}");
+    assert!(
+        e.contains("adapter.toml: server.listen: \"nope\" is not an address:port"),
+        "{e}"
+    );
     let e = err("[sources.a]\ntype = 'file'\npath = '/x'\nparser = 'kv'\nurl = 'http://x/'\n");
-    assert!(e.contains("sources.a.url: does not apply to a source of type file"), "{e}");
+    assert!(
+        e.contains("sources.a.url: does not apply to a source of type file"),
+        "{e}"
+    );
     let e = err("[sources.a]\ntype = 'ftp'\nparser = 'kv'\n");
-    assert!(e.contains("sources.a.type: unknown source type \"ftp\""), "{e}");
+    assert!(
+        e.contains("sources.a.type: unknown source type \"ftp\""),
+        "{e}"
+    );
     let e = err("[sources.a]\ntype = 'http'\nparser = 'kv'\nurl = 'https://x/'\n");
     assert!(e.contains("sources.a.url: scheme \"https\""), "{e}");
     let e = err("[sources.a]\ntype = 'file'\npath = '/x'\nparser = 'kv'\ntimeout = 'soon'\n");
-    assert!(e.contains("sources.a.timeout: \"soon\" is not a positive duration"), "{e}");
+    assert!(
+        e.contains("sources.a.timeout: \"soon\" is not a positive duration"),
+        "{e}"
+    );
     let e = err("[sources.a]\ntype = 'file'\npath = '/x'\n");
-    assert!(e.contains("adapter.toml: missing configuration field \"sources.a.parser\""), "{e}");
+    assert!(
+        e.contains("adapter.toml: missing configuration field \"sources.a.parser\""),
+        "{e}"
+    );
     let e = err("[log]\nformat = 'xml'\n");
     assert!(e.contains("log.format"), "{e}");
 }
@@ -67,17 +96,27 @@ fn errors_name_file_key_and_reason() {
 #[test]
 fn unknown_keys_are_errors() {
     let e = err("[server]\nlisten = '127.0.0.1:1'\nlisten_port = 3\n");
-    assert!(e.contains("adapter.toml") && e.contains("listen_port"), "{e}");
+    assert!(
+        e.contains("adapter.toml") && e.contains("listen_port"),
+        "{e}"
+    );
     let e = err("[sources.a]\ntype = 'file'\npath = '/x'\nparser = 'kv'\npaht = '/y'\n");
     assert!(e.contains("paht"), "{e}");
 }
 
 #[test]
 fn missing_file_is_named() {
-    let e = Settings::load(Some(Path::new("/nonexistent/adapter.toml")), Vec::new(), &Overrides::default())
-        .unwrap_err()
-        .to_string();
-    assert!(e.starts_with("/nonexistent/adapter.toml: cannot read"), "{e}");
+    let e = Settings::load(
+        Some(Path::new("/nonexistent/adapter.toml")),
+        Vec::new(),
+        &Overrides::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.starts_with("/nonexistent/adapter.toml: cannot read"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -10,14 +10,19 @@ fn set(families: Vec<Family>) -> Arc<FamilySet> {
 }
 
 fn l(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
 }
 
 fn sample_set() -> Arc<FamilySet> {
     set(vec![
-        Family::new("app_requests", MetricKind::Counter, "Requests served.").with_sample(l(&[("code", "200")]), 1027.0),
+        Family::new("app_requests", MetricKind::Counter, "Requests served.")
+            .with_sample(l(&[("code", "200")]), 1027.0),
         Family::new("app_temp", MetricKind::Gauge, "Temperature.").with_sample(vec![], -0.5),
-        Family::new("app_version", MetricKind::Info, "Version.").with_sample(l(&[("version", "1.2")]), 1.0),
+        Family::new("app_version", MetricKind::Info, "Version.")
+            .with_sample(l(&[("version", "1.2")]), 1.0),
         Family::new("app_raw", MetricKind::Untyped, "Raw.").with_sample(vec![], 3.0),
     ])
 }
@@ -61,8 +66,9 @@ fn openmetrics_exact_bytes() {
 
 #[test]
 fn label_values_are_escaped() {
-    let s = set(vec![Family::new("x", MetricKind::Gauge, "h")
-        .with_sample(l(&[("path", "a\"b\\c\nd")]), 1.0)]);
+    let s = set(vec![
+        Family::new("x", MetricKind::Gauge, "h").with_sample(l(&[("path", "a\"b\\c\nd")]), 1.0)
+    ]);
     let got = encode(s, Format::Text);
     assert!(got.contains("x{path=\"a\\\"b\\\\c\\nd\"} 1.0\n"), "{got}");
 }
@@ -87,5 +93,8 @@ fn negotiation() {
     assert_eq!(Format::negotiate(Some("*/*")), Format::Text);
     let prom = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
     assert_eq!(Format::negotiate(Some(prom)), Format::OpenMetrics);
-    assert_eq!(Format::negotiate(Some("application/openmetrics-text; q=0")), Format::Text);
+    assert_eq!(
+        Format::negotiate(Some("application/openmetrics-text; q=0")),
+        Format::Text
+    );
 }

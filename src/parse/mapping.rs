@@ -66,12 +66,20 @@ fn one() -> f64 {
 pub struct RuleOptions {
     /// Exact record key.
     pub key: Option<String>,
+    /// Only records whose labels fully match these regexes: `{ svname = "FRONTEND" }`.
+    /// A label the record lacks counts as the empty string.
+    #[serde(default)]
+    pub when: BTreeMap<String, String>,
+    /// Several exact keys, each with its own name template: `{ scur = "current_sessions" }`.
+    pub names: Option<BTreeMap<String, String>>,
     /// Regex that must match the whole key; named captures become labels unless the name
     /// template uses them.
     #[serde(rename = "match")]
     pub pattern: Option<String>,
     /// Name after the prefix; `{key}` and `{capture}` are replaced. Default: the key.
     pub name: Option<String>,
+    /// Replaces the mapping's prefix for this rule (`""` for none).
+    pub prefix: Option<String>,
     #[serde(rename = "type")]
     pub kind: Option<String>,
     #[serde(default)]
@@ -91,6 +99,19 @@ pub struct RuleOptions {
     /// State set: every state the value can take.
     #[serde(default)]
     pub states: Vec<String>,
+    /// Count characters of the value, one series per character, labelled `label` (default
+    /// `state`) with the name given here: `{ "_" = "idle", "W" = "reply" }` (Apache's scoreboard).
+    #[serde(default)]
+    pub chars: BTreeMap<String, String>,
+    /// How to read the value: `number` (default) or `date` (seconds since the epoch, from
+    /// RFC 3339 or `date`'s default output in the C locale, UTC).
+    pub value_format: Option<String>,
+    /// Renames labels found in the data: `{ pxname = "backend" }`.
+    #[serde(default)]
+    pub rename_labels: BTreeMap<String, String>,
+    /// Removes labels found in the data.
+    #[serde(default)]
+    pub drop_labels: Vec<String>,
     /// Drop what this rule matches.
     #[serde(default)]
     pub drop: bool,
@@ -104,13 +125,16 @@ pub struct RuleOptions {
 #[derive(Debug)]
 enum Matcher {
     Key(String),
+    Names(BTreeMap<String, String>),
     Pattern(Regex),
 }
 
 #[derive(Debug)]
 struct Rule {
     matcher: Matcher,
+    when: Vec<(String, Regex)>,
     name: Option<String>,
+    prefix: Option<String>,
     kind: Option<MetricKind>,
     help: String,
     unit: Option<String>,
@@ -119,6 +143,10 @@ struct Rule {
     values: BTreeMap<String, f64>,
     label: Option<String>,
     states: Vec<String>,
+    chars: Vec<(char, String)>,
+    date: bool,
+    rename_labels: BTreeMap<String, String>,
+    drop_labels: Vec<String>,
     drop: bool,
     cont: bool,
     skip_non_numeric: bool,
@@ -189,7 +217,7 @@ impl Mapping {
             }
             let mut matched = false;
             for rule in &self.rules {
-                let Some(captures) = rule.captures(&record.key) else {
+                let Some(captures) = rule.captures(&record) else {
                     continue;
                 };
                 matched = true;
@@ -236,8 +264,11 @@ impl Mapping {
         let mut labels = record.labels.clone();
         labels.extend(self.labels.iter().cloned());
         let kind = record.kind.unwrap_or(default_kind);
-        let help = record.help.as_deref().unwrap_or(&self.unmatched_help);
-        out.push(name, kind, help, labels, value * scale);
+        let help = match &record.help {
+            Some(h) => h.clone(),
+            None => expand_help(&self.unmatched_help, &record.key),
+        };
+        out.push(name, kind, &help, labels, value * scale);
     }
 
     fn emit(
@@ -249,18 +280,30 @@ impl Mapping {
         issues: &mut Vec<Issue>,
     ) {
         let (source_scale, source_unit) = self.source_unit(record);
-        let template = rule.name.as_deref().unwrap_or("{key}");
-        let mut name = self.prefix.clone();
+        let template = match &rule.matcher {
+            Matcher::Names(n) => n.get(&record.key).map_or("{key}", String::as_str),
+            _ => rule.name.as_deref().unwrap_or("{key}"),
+        };
+        let mut name = rule.prefix.clone().unwrap_or_else(|| self.prefix.clone());
         name.push_str(&expand(template, &record.key, &captures));
         let name = with_unit(name, rule.unit.as_deref().or(source_unit));
         let kind = rule.kind.or(record.kind).unwrap_or(MetricKind::Gauge);
         let help = if rule.help.is_empty() {
-            record.help.as_deref().unwrap_or("")
+            record.help.clone().unwrap_or_default()
         } else {
-            &rule.help
+            expand_help(&rule.help, &record.key)
         };
+        let help = help.as_str();
 
         let mut labels = record.labels.clone();
+        if !rule.rename_labels.is_empty() || !rule.drop_labels.is_empty() {
+            labels.retain(|(k, _)| !rule.drop_labels.contains(k));
+            for (k, _) in labels.iter_mut() {
+                if let Some(new) = rule.rename_labels.get(k) {
+                    k.clone_from(new);
+                }
+            }
+        }
         labels.extend(
             captures
                 .into_iter()
@@ -286,26 +329,34 @@ impl Mapping {
                 for state in &rule.states {
                     let mut l = labels.clone();
                     l.push((label.clone(), state.clone()));
-                    out.push(
-                        name.clone(),
-                        kind,
-                        help,
-                        l,
-                        f64::from(u8::from(state == current)),
-                    );
+                    let value = f64::from(u8::from(state == current));
+                    out.push(name.clone(), kind, help, l, value);
+                }
+            }
+            _ if !rule.chars.is_empty() => {
+                let label = rule.label.clone().unwrap_or_else(|| "state".to_string());
+                for (ch, state) in &rule.chars {
+                    let mut l = labels.clone();
+                    l.push((label.clone(), state.clone()));
+                    let count = record.value.chars().filter(|c| c == ch).count();
+                    out.push(name.clone(), kind, help, l, count as f64);
                 }
             }
             _ => {
-                let value = rule
-                    .values
-                    .get(&record.value)
-                    .copied()
-                    .or_else(|| number::parse(&record.value));
+                let value = if rule.date {
+                    super::date::parse(&record.value)
+                } else {
+                    rule.values
+                        .get(&record.value)
+                        .copied()
+                        .or_else(|| number::parse(&record.value))
+                };
                 let Some(value) = value else {
                     if !rule.skip_non_numeric {
+                        let what = if rule.date { "a date" } else { "a number" };
                         issues.push(Issue::new(
                             record.line,
-                            format!("{}: value {:?} is not a number", record.key, record.value),
+                            format!("{}: value {:?} is not {what}", record.key, record.value),
                         ));
                     }
                     return;
@@ -319,10 +370,37 @@ impl Mapping {
 
 impl Rule {
     fn new(r: RuleOptions) -> Result<Rule, String> {
-        let matcher = match (r.key, r.pattern) {
-            (Some(k), None) => Matcher::Key(k),
-            (None, Some(p)) => Matcher::Pattern(full_match(&p, "match")?),
-            _ => return Err("give exactly one of `key` and `match`".into()),
+        let matcher = match (r.key, r.names, r.pattern) {
+            (Some(k), None, None) => Matcher::Key(k),
+            (None, Some(n), None) if r.name.is_none() => Matcher::Names(n),
+            (None, Some(_), None) => return Err("`names` gives the names; drop `name`".into()),
+            (None, None, Some(p)) => Matcher::Pattern(full_match(&p, "match")?),
+            _ => return Err("give exactly one of `key`, `names` and `match`".into()),
+        };
+        let when = r
+            .when
+            .iter()
+            .map(|(label, p)| Ok((label.clone(), full_match(p, &format!("when.{label}"))?)))
+            .collect::<Result<Vec<_>, String>>()?;
+        let chars = r
+            .chars
+            .into_iter()
+            .map(|(c, state)| {
+                let mut it = c.chars();
+                match (it.next(), it.next()) {
+                    (Some(ch), None) => Ok((ch, state)),
+                    _ => Err(format!("chars: {c:?} is not one character")),
+                }
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let date = match r.value_format.as_deref() {
+            None | Some("number") => false,
+            Some("date") => true,
+            Some(o) => {
+                return Err(format!(
+                    "value_format must be \"number\" or \"date\", not {o:?}"
+                ))
+            }
         };
         let kind = r
             .kind
@@ -342,7 +420,9 @@ impl Rule {
         };
         Ok(Rule {
             matcher,
+            when,
             name: r.name,
+            prefix: r.prefix,
             kind,
             help: r.help,
             unit: r.unit,
@@ -351,16 +431,32 @@ impl Rule {
             values: r.values,
             label: r.label,
             states: r.states,
+            chars,
+            date,
+            rename_labels: r.rename_labels,
+            drop_labels: r.drop_labels,
             drop: r.drop,
             cont: r.cont,
             skip_non_numeric,
         })
     }
 
-    /// `Some(captures)` when the rule matches the key.
-    fn captures(&self, key: &str) -> Option<Vec<(String, String)>> {
+    /// `Some(captures)` when the rule matches the record's key and labels.
+    fn captures(&self, record: &Record) -> Option<Vec<(String, String)>> {
+        let key = record.key.as_str();
+        let label = |name: &str| {
+            record
+                .labels
+                .iter()
+                .find(|(k, _)| k == name)
+                .map_or("", |(_, v)| v.as_str())
+        };
+        if !self.when.iter().all(|(name, re)| re.is_match(label(name))) {
+            return None;
+        }
         match &self.matcher {
             Matcher::Key(k) => (k == key).then(Vec::new),
+            Matcher::Names(n) => n.contains_key(key).then(Vec::new),
             Matcher::Pattern(re) => {
                 let caps = re.captures(key)?;
                 Some(
@@ -387,6 +483,11 @@ fn expand(template: &str, key: &str, captures: &[(String, String)]) -> String {
         out = out.replace(&format!("{{{k}}}"), &name_part(v));
     }
     out
+}
+
+/// `{key}` in help text is the source's own key, as written.
+fn expand_help(help: &str, key: &str) -> String {
+    help.replace("{key}", key)
 }
 
 fn with_unit(mut name: String, unit: Option<&str>) -> String {

@@ -6,6 +6,7 @@
 //! plus a mapping, written as a TOML file (`parsers/*.toml`); the [`registry`] holds the
 //! embedded recipes, any user recipes, and the few parsers written in code.
 
+pub mod date;
 pub mod format;
 pub mod mapping;
 pub mod number;
@@ -13,6 +14,9 @@ pub mod recipe;
 pub mod registry;
 
 use crate::family::{Family, Labels, MetricKind};
+
+#[cfg(test)]
+mod golden_tests;
 
 pub use mapping::Mapping;
 pub use recipe::Recipe;

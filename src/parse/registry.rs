@@ -11,7 +11,22 @@ use std::sync::Arc;
 use super::{Parser, Recipe};
 
 /// Recipes shipped in the binary: (name, TOML text).
-pub const EMBEDDED: &[(&str, &str)] = &[("meminfo", include_str!("../../parsers/meminfo.toml"))];
+pub const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "apache_status",
+        include_str!("../../parsers/apache_status.toml"),
+    ),
+    ("meminfo", include_str!("../../parsers/meminfo.toml")),
+    (
+        "meminfo_appended",
+        include_str!("../../parsers/meminfo_appended.toml"),
+    ),
+    (
+        "nginx_stub_status",
+        include_str!("../../parsers/nginx_stub_status.toml"),
+    ),
+    ("vmstat", include_str!("../../parsers/vmstat.toml")),
+];
 
 /// Bare formats usable as parsers with default options: (format, description).
 const GENERIC: &[(&str, &str)] = &[

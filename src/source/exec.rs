@@ -26,7 +26,10 @@ impl ExecSource {
 
     pub async fn fetch(&self, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
         let program = &self.command[0];
-        let fail = |reason: String| SourceError::Command { command: program.clone(), reason };
+        let fail = |reason: String| SourceError::Command {
+            command: program.clone(),
+            reason,
+        };
         let mut child = Command::new(program)
             .args(&self.command[1..])
             .stdin(Stdio::null())
@@ -35,8 +38,14 @@ impl ExecSource {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| fail(format!("cannot start: {e}")))?;
-        let stdout = child.stdout.take().ok_or_else(|| fail("no stdout".into()))?;
-        let stderr = child.stderr.take().ok_or_else(|| fail("no stderr".into()))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| fail("no stdout".into()))?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| fail("no stderr".into()))?;
         let (out, err) = tokio::join!(
             super::read_limited(stdout, max_bytes, "stdout"),
             super::read_limited(stderr, 4096, "stderr"),
@@ -47,7 +56,11 @@ impl ExecSource {
             let err = err.unwrap_or_default();
             let first = String::from_utf8_lossy(&err);
             let first = first.lines().next().unwrap_or("").trim();
-            return Err(fail(format!("{status}{}{}", if first.is_empty() { "" } else { ": " }, first)));
+            return Err(fail(format!(
+                "{status}{}{}",
+                if first.is_empty() { "" } else { ": " },
+                first
+            )));
         }
         Ok(out)
     }

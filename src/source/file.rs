@@ -34,7 +34,10 @@ pub struct Blocks {
 
 impl FileSource {
     pub fn from_config(raw: &RawSource) -> Result<FileSource, (&'static str, String)> {
-        let path = raw.path.clone().ok_or(("path", "missing: the file to read".to_string()))?;
+        let path = raw
+            .path
+            .clone()
+            .ok_or(("path", "missing: the file to read".to_string()))?;
         let regex = |key: &'static str, p: &str| Regex::new(p).map_err(|e| (key, e.to_string()));
         let blocks = match (&raw.block_start, &raw.block_end) {
             (Some(s), e) => Some(Blocks {
@@ -44,7 +47,10 @@ impl FileSource {
             (None, Some(_)) => return Err(("block_end", "needs block_start".to_string())),
             (None, None) => None,
         };
-        Ok(FileSource { path: PathBuf::from(path), blocks })
+        Ok(FileSource {
+            path: PathBuf::from(path),
+            blocks,
+        })
     }
 
     pub async fn fetch(&self, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
@@ -71,17 +77,29 @@ impl FileSource {
         // An append log grows without bound: read only its tail (max_bytes of it).
         let len = file.metadata().map_err(SourceError::io(what()))?.len();
         let from = len.saturating_sub(max_bytes);
-        file.seek(SeekFrom::Start(from)).map_err(SourceError::io(what()))?;
+        file.seek(SeekFrom::Start(from))
+            .map_err(SourceError::io(what()))?;
         let mut buf = Vec::new();
-        file.take(max_bytes).read_to_end(&mut buf).map_err(SourceError::io(what()))?;
+        file.take(max_bytes)
+            .read_to_end(&mut buf)
+            .map_err(SourceError::io(what()))?;
         if from > 0 {
             // The window starts mid-line: drop that partial line.
-            let cut = buf.iter().position(|&b| b == b'\n').map_or(buf.len(), |i| i + 1);
+            let cut = buf
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(buf.len(), |i| i + 1);
             buf.drain(..cut);
         }
         latest_block(&buf, blocks)
             .map(<[u8]>::to_vec)
-            .ok_or_else(|| SourceError::Protocol(format!("{}: no complete block (block_start) in the last {} bytes", self.path.display(), max_bytes)))
+            .ok_or_else(|| {
+                SourceError::Protocol(format!(
+                    "{}: no complete block (block_start) in the last {} bytes",
+                    self.path.display(),
+                    max_bytes
+                ))
+            })
     }
 }
 
@@ -113,7 +131,10 @@ pub fn latest_block<'a>(data: &'a [u8], blocks: &Blocks) -> Option<&'a [u8]> {
             None => block.ends_with(b"\n") && (i == 0 || lines(block) >= lines(spans[i - 1])),
         }
     };
-    (0..spans.len()).rev().find(|&i| complete(i)).map(|i| spans[i])
+    (0..spans.len())
+        .rev()
+        .find(|&i| complete(i))
+        .map(|i| spans[i])
 }
 
 #[cfg(test)]
@@ -121,7 +142,10 @@ mod tests {
     use super::*;
 
     fn blocks(end: Option<&str>) -> Blocks {
-        Blocks { start: Regex::new(r"^\w{3} \w{3} +\d+ ").unwrap(), end: end.map(|e| Regex::new(e).unwrap()) }
+        Blocks {
+            start: Regex::new(r"^\w{3} \w{3} +\d+ ").unwrap(),
+            end: end.map(|e| Regex::new(e).unwrap()),
+        }
     }
 
     const B1: &str = "Wed Nov 25 03:46:26 UTC 2026\nMemTotal: 100 kB\nMemFree: 50 kB\n";
@@ -130,21 +154,34 @@ mod tests {
     #[test]
     fn picks_the_last_complete_block() {
         let all = format!("{B1}{B2}");
-        assert_eq!(latest_block(all.as_bytes(), &blocks(None)), Some(B2.as_bytes()));
+        assert_eq!(
+            latest_block(all.as_bytes(), &blocks(None)),
+            Some(B2.as_bytes())
+        );
     }
 
     #[test]
     fn skips_a_half_written_block() {
-        for partial in ["Wed Nov 25 03:46:36 UTC 2026\n", "Wed Nov 25 03:46:36 UTC 2026\nMemTotal: 100 kB\nMemFr"] {
+        for partial in [
+            "Wed Nov 25 03:46:36 UTC 2026\n",
+            "Wed Nov 25 03:46:36 UTC 2026\nMemTotal: 100 kB\nMemFr",
+        ] {
             let all = format!("{B1}{B2}{partial}");
-            assert_eq!(latest_block(all.as_bytes(), &blocks(None)), Some(B2.as_bytes()), "{partial:?}");
+            assert_eq!(
+                latest_block(all.as_bytes(), &blocks(None)),
+                Some(B2.as_bytes()),
+                "{partial:?}"
+            );
         }
     }
 
     #[test]
     fn end_marker_decides_when_given() {
         let all = format!("{B1}Wed Nov 25 03:46:31 UTC 2026\nMemTotal: 100 kB\n");
-        assert_eq!(latest_block(all.as_bytes(), &blocks(Some("^MemFree:"))), Some(B1.as_bytes()));
+        assert_eq!(
+            latest_block(all.as_bytes(), &blocks(Some("^MemFree:"))),
+            Some(B1.as_bytes())
+        );
         assert_eq!(latest_block(b"no blocks here\n", &blocks(None)), None);
     }
 }

@@ -40,7 +40,8 @@ impl Secret {
             Secret::File(p) => std::fs::read_to_string(p)
                 .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
                 .map_err(|e| SourceError::Secret(format!("cannot read secret file {p}: {e}"))),
-            Secret::Env(v) => std::env::var(v).map_err(|_| SourceError::Secret(format!("environment variable {v} is not set"))),
+            Secret::Env(v) => std::env::var(v)
+                .map_err(|_| SourceError::Secret(format!("environment variable {v} is not set"))),
         }
     }
 }
@@ -48,7 +49,10 @@ impl Secret {
 #[derive(Debug, Clone)]
 pub enum Auth {
     None,
-    Basic { user: String, password: Option<Secret> },
+    Basic {
+        user: String,
+        password: Option<Secret>,
+    },
     Bearer(Secret),
 }
 
@@ -60,9 +64,16 @@ pub struct HttpSource {
     pub gzip: bool,
 }
 
-fn one_of(file: &Option<String>, env: &Option<String>, file_key: &'static str) -> Result<Option<Secret>, (&'static str, String)> {
+fn one_of(
+    file: &Option<String>,
+    env: &Option<String>,
+    file_key: &'static str,
+) -> Result<Option<Secret>, (&'static str, String)> {
     match (file, env) {
-        (Some(_), Some(_)) => Err((file_key, "give the secret as a file or an environment variable, not both".into())),
+        (Some(_), Some(_)) => Err((
+            file_key,
+            "give the secret as a file or an environment variable, not both".into(),
+        )),
         (Some(f), None) => Ok(Some(Secret::File(f.clone()))),
         (None, Some(e)) => Ok(Some(Secret::Env(e.clone()))),
         (None, None) => Ok(None),
@@ -71,7 +82,10 @@ fn one_of(file: &Option<String>, env: &Option<String>, file_key: &'static str) -
 
 impl HttpSource {
     pub fn from_config(raw: &RawSource) -> Result<HttpSource, (&'static str, String)> {
-        let url = raw.url.as_deref().ok_or(("url", "missing: the page to GET".to_string()))?;
+        let url = raw
+            .url
+            .as_deref()
+            .ok_or(("url", "missing: the page to GET".to_string()))?;
         let uri: Uri = url.parse().map_err(|e| ("url", format!("{url:?}: {e}")))?;
         match uri.scheme_str() {
             Some("http") => {}
@@ -83,26 +97,62 @@ impl HttpSource {
         }
         let mut headers = Vec::new();
         for (k, v) in &raw.headers {
-            let name = HeaderName::from_bytes(k.as_bytes()).map_err(|_| ("headers", format!("{k:?} is not a header name")))?;
-            let value = HeaderValue::from_str(v).map_err(|_| ("headers", format!("value of {k:?} is not a valid header value")))?;
+            let name = HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| ("headers", format!("{k:?} is not a header name")))?;
+            let value = HeaderValue::from_str(v).map_err(|_| {
+                (
+                    "headers",
+                    format!("value of {k:?} is not a valid header value"),
+                )
+            })?;
             headers.push((name, value));
         }
-        let password = one_of(&raw.basic_auth_password_file, &raw.basic_auth_password_env, "basic_auth_password_file")?;
-        let bearer = one_of(&raw.bearer_token_file, &raw.bearer_token_env, "bearer_token_file")?;
+        let password = one_of(
+            &raw.basic_auth_password_file,
+            &raw.basic_auth_password_env,
+            "basic_auth_password_file",
+        )?;
+        let bearer = one_of(
+            &raw.bearer_token_file,
+            &raw.bearer_token_env,
+            "bearer_token_file",
+        )?;
         let auth = match (&raw.basic_auth_user, password, bearer) {
-            (Some(_), _, Some(_)) => return Err(("bearer_token_file", "use basic auth or a bearer token, not both".into())),
-            (Some(user), password, None) => Auth::Basic { user: user.clone(), password },
-            (None, Some(_), _) => return Err(("basic_auth_user", "missing: a password is given without a user".into())),
+            (Some(_), _, Some(_)) => {
+                return Err((
+                    "bearer_token_file",
+                    "use basic auth or a bearer token, not both".into(),
+                ))
+            }
+            (Some(user), password, None) => Auth::Basic {
+                user: user.clone(),
+                password,
+            },
+            (None, Some(_), _) => {
+                return Err((
+                    "basic_auth_user",
+                    "missing: a password is given without a user".into(),
+                ))
+            }
             (None, None, Some(token)) => Auth::Bearer(token),
             (None, None, None) => Auth::None,
         };
-        Ok(HttpSource { uri, headers, auth, gzip: raw.gzip.unwrap_or(true) })
+        Ok(HttpSource {
+            uri,
+            headers,
+            auth,
+            gzip: raw.gzip.unwrap_or(true),
+        })
     }
 
     /// The URL without any user info.
     pub fn describe(&self) -> String {
         let host = self.uri.host().unwrap_or_default();
-        let port = self.uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
+        let port = self
+            .uri
+            .port_u16()
+            .map(|p| format!(":{p}"))
+            .unwrap_or_default();
         let path = self.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         format!("http://{host}{port}{path}")
     }
@@ -116,12 +166,18 @@ impl HttpSource {
         let path = self.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let mut req = Request::get(path)
             .header(hyper::header::HOST, authority)
-            .header(hyper::header::USER_AGENT, concat!("metrics-adapter/", env!("CARGO_PKG_VERSION")))
+            .header(
+                hyper::header::USER_AGENT,
+                concat!("metrics-adapter/", env!("CARGO_PKG_VERSION")),
+            )
             .body(Empty::new())
             .map_err(|e| SourceError::Protocol(format!("building the request: {e}")))?;
         let h = req.headers_mut();
         if self.gzip {
-            h.insert(hyper::header::ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+            h.insert(
+                hyper::header::ACCEPT_ENCODING,
+                HeaderValue::from_static("gzip"),
+            );
         }
         for (k, v) in &self.headers {
             h.insert(k.clone(), v.clone());
@@ -130,13 +186,22 @@ impl HttpSource {
             Auth::None => None,
             Auth::Basic { user, password } => {
                 use base64::Engine;
-                let pass = password.as_ref().map(Secret::read).transpose()?.unwrap_or_default();
-                Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))))
+                let pass = password
+                    .as_ref()
+                    .map(Secret::read)
+                    .transpose()?
+                    .unwrap_or_default();
+                Some(format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+                ))
             }
             Auth::Bearer(token) => Some(format!("Bearer {}", token.read()?)),
         };
         if let Some(a) = authorization {
-            let mut v = HeaderValue::from_str(&a).map_err(|_| SourceError::Secret("credential holds characters not allowed in a header".into()))?;
+            let mut v = HeaderValue::from_str(&a).map_err(|_| {
+                SourceError::Secret("credential holds characters not allowed in a header".into())
+            })?;
             v.set_sensitive(true);
             h.insert(hyper::header::AUTHORIZATION, v);
         }
@@ -145,10 +210,17 @@ impl HttpSource {
 
     pub async fn fetch(&self, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
         let target = self.describe();
-        let host = self.uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+        let host = self
+            .uri
+            .host()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
         let port = self.uri.port_u16().unwrap_or(80);
         let req = self.request()?;
-        let stream = TcpStream::connect((host, port)).await.map_err(SourceError::io(format!("connecting to {target}")))?;
+        let stream = TcpStream::connect((host, port))
+            .await
+            .map_err(SourceError::io(format!("connecting to {target}")))?;
         let _ = stream.set_nodelay(true);
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
@@ -166,13 +238,16 @@ impl HttpSource {
             .get(hyper::header::CONTENT_ENCODING)
             .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
         let limit = usize::try_from(max_bytes).unwrap_or(usize::MAX);
-        let body = Limited::new(resp.into_body(), limit).collect().await.map_err(|e| {
-            if e.is::<http_body_util::LengthLimitError>() {
-                SourceError::TooLarge { limit: max_bytes }
-            } else {
-                SourceError::Protocol(format!("{target}: reading the body: {e}"))
-            }
-        })?;
+        let body = Limited::new(resp.into_body(), limit)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<http_body_util::LengthLimitError>() {
+                    SourceError::TooLarge { limit: max_bytes }
+                } else {
+                    SourceError::Protocol(format!("{target}: reading the body: {e}"))
+                }
+            })?;
         drop(driver);
         let body = body.to_bytes();
         if !gzipped {

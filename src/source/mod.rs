@@ -4,6 +4,7 @@
 //! dropped fetch cancels cleanly: sockets close, an `exec` child is killed).
 
 pub mod exec;
+pub mod fastcgi;
 pub mod file;
 pub mod http;
 pub mod tcp;
@@ -16,16 +17,20 @@ pub enum Source {
     Http(http::HttpSource),
     Tcp(tcp::TcpSource),
     Exec(exec::ExecSource),
+    FastCgi(fastcgi::FastCgiSource),
 }
 
 /// What a source could not do. Messages never carry secrets.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     #[error("{what}: {source}")]
-    Io { what: String, source: std::io::Error },
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
     #[error("more than {limit} bytes (max_bytes)")]
     TooLarge { limit: u64 },
-    #[error("HTTP status {0}")]
+    #[error("server answered status {0}")]
     Status(u16),
     #[error("{0}")]
     Protocol(String),
@@ -43,21 +48,45 @@ impl SourceError {
 }
 
 /// Names accepted in `type = "..."`.
-pub const KINDS: &[&str] = &["file", "http", "tcp", "exec"];
+pub const KINDS: &[&str] = &["file", "http", "tcp", "exec", "fastcgi"];
 
 impl Source {
     /// Builds a source from its table; on error, the key at fault and why.
     pub fn from_config(raw: &RawSource) -> Result<Source, (&'static str, String)> {
         let (allowed, source) = match raw.kind.as_str() {
-            "file" => (file::KEYS, Source::File(file::FileSource::from_config(raw)?)),
-            "http" => (http::KEYS, Source::Http(http::HttpSource::from_config(raw)?)),
+            "file" => (
+                file::KEYS,
+                Source::File(file::FileSource::from_config(raw)?),
+            ),
+            "http" => (
+                http::KEYS,
+                Source::Http(http::HttpSource::from_config(raw)?),
+            ),
             "tcp" => (tcp::KEYS, Source::Tcp(tcp::TcpSource::from_config(raw)?)),
-            "exec" => (exec::KEYS, Source::Exec(exec::ExecSource::from_config(raw)?)),
+            "exec" => (
+                exec::KEYS,
+                Source::Exec(exec::ExecSource::from_config(raw)?),
+            ),
+            "fastcgi" => (
+                fastcgi::KEYS,
+                Source::FastCgi(fastcgi::FastCgiSource::from_config(raw)?),
+            ),
             "" => return Err(("type", format!("missing: one of {}", KINDS.join(", ")))),
-            other => return Err(("type", format!("unknown source type {other:?}; expected one of {}", KINDS.join(", ")))),
+            other => {
+                return Err((
+                    "type",
+                    format!(
+                        "unknown source type {other:?}; expected one of {}",
+                        KINDS.join(", ")
+                    ),
+                ))
+            }
         };
         if let Some(k) = raw.set_keys().into_iter().find(|k| !allowed.contains(k)) {
-            return Err((k, format!("does not apply to a source of type {}", raw.kind)));
+            return Err((
+                k,
+                format!("does not apply to a source of type {}", raw.kind),
+            ));
         }
         Ok(source)
     }
@@ -69,6 +98,7 @@ impl Source {
             Source::Http(s) => s.fetch(max_bytes).await,
             Source::Tcp(s) => s.fetch(max_bytes).await,
             Source::Exec(s) => s.fetch(max_bytes).await,
+            Source::FastCgi(s) => s.fetch(max_bytes).await,
         }
     }
 
@@ -78,6 +108,7 @@ impl Source {
             Source::Http(_) => "http",
             Source::Tcp(_) => "tcp",
             Source::Exec(_) => "exec",
+            Source::FastCgi(_) => "fastcgi",
         }
     }
 
@@ -88,6 +119,7 @@ impl Source {
             Source::Http(s) => s.describe(),
             Source::Tcp(s) => s.address.clone(),
             Source::Exec(s) => s.command.join(" "),
+            Source::FastCgi(s) => s.describe(),
         }
     }
 }

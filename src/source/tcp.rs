@@ -27,27 +27,53 @@ pub struct TcpSource {
 
 impl TcpSource {
     pub fn from_config(raw: &RawSource) -> Result<TcpSource, (&'static str, String)> {
-        let address = raw.address.clone().ok_or(("address", "missing: host:port to connect to".to_string()))?;
+        let address = raw
+            .address
+            .clone()
+            .ok_or(("address", "missing: host:port to connect to".to_string()))?;
         if !address.contains(':') {
             return Err(("address", format!("{address:?} is not host:port")));
         }
         let framing = match (raw.framing.as_deref(), &raw.until) {
-            (None | Some("until"), Some(u)) if !u.is_empty() => Framing::Until(u.as_bytes().to_vec()),
-            (Some("until"), _) => return Err(("until", "framing \"until\" needs a non-empty `until`".into())),
+            (None | Some("until"), Some(u)) if !u.is_empty() => {
+                Framing::Until(u.as_bytes().to_vec())
+            }
+            (Some("until"), _) => {
+                return Err((
+                    "until",
+                    "framing \"until\" needs a non-empty `until`".into(),
+                ))
+            }
             (None | Some("close"), None) => Framing::Close,
             (Some("resp"), None) => Framing::Resp,
-            (Some("close" | "resp"), Some(_)) => return Err(("until", "only applies with framing \"until\"".into())),
-            (Some(other), _) => return Err(("framing", format!("expected close, until or resp, not {other:?}"))),
+            (Some("close" | "resp"), Some(_)) => {
+                return Err(("until", "only applies with framing \"until\"".into()))
+            }
+            (Some(other), _) => {
+                return Err((
+                    "framing",
+                    format!("expected close, until or resp, not {other:?}"),
+                ))
+            }
             (None, Some(_)) => return Err(("until", "must not be empty".into())),
         };
-        Ok(TcpSource { address, send: raw.send.clone().unwrap_or_default().into_bytes(), framing })
+        Ok(TcpSource {
+            address,
+            send: raw.send.clone().unwrap_or_default().into_bytes(),
+            framing,
+        })
     }
 
     pub async fn fetch(&self, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
         let what = || format!("tcp {}", self.address);
-        let mut stream = TcpStream::connect(&self.address).await.map_err(SourceError::io(what()))?;
+        let mut stream = TcpStream::connect(&self.address)
+            .await
+            .map_err(SourceError::io(what()))?;
         if !self.send.is_empty() {
-            stream.write_all(&self.send).await.map_err(SourceError::io(what()))?;
+            stream
+                .write_all(&self.send)
+                .await
+                .map_err(SourceError::io(what()))?;
         }
         match &self.framing {
             Framing::Close => super::read_limited(stream, max_bytes, &what()).await,
@@ -57,14 +83,26 @@ impl TcpSource {
     }
 }
 
-async fn read_chunk(stream: &mut TcpStream, buf: &mut Vec<u8>, what: &str) -> Result<usize, SourceError> {
+async fn read_chunk(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    what: &str,
+) -> Result<usize, SourceError> {
     let mut chunk = [0u8; 16 * 1024];
-    let n = stream.read(&mut chunk).await.map_err(SourceError::io(what))?;
+    let n = stream
+        .read(&mut chunk)
+        .await
+        .map_err(SourceError::io(what))?;
     buf.extend_from_slice(&chunk[..n]);
     Ok(n)
 }
 
-async fn read_until(stream: &mut TcpStream, end: &[u8], max_bytes: u64, what: &str) -> Result<Vec<u8>, SourceError> {
+async fn read_until(
+    stream: &mut TcpStream,
+    end: &[u8],
+    max_bytes: u64,
+    what: &str,
+) -> Result<Vec<u8>, SourceError> {
     let mut buf = Vec::new();
     loop {
         if buf.ends_with(end) {
@@ -74,29 +112,49 @@ async fn read_until(stream: &mut TcpStream, end: &[u8], max_bytes: u64, what: &s
             return Err(SourceError::TooLarge { limit: max_bytes });
         }
         if read_chunk(stream, &mut buf, what).await? == 0 {
-            return Err(SourceError::Protocol(format!("{what}: connection closed before the terminator ({} bytes read)", buf.len())));
+            return Err(SourceError::Protocol(format!(
+                "{what}: connection closed before the terminator ({} bytes read)",
+                buf.len()
+            )));
         }
     }
 }
 
-async fn read_resp_bulk(stream: &mut TcpStream, max_bytes: u64, what: &str) -> Result<Vec<u8>, SourceError> {
+async fn read_resp_bulk(
+    stream: &mut TcpStream,
+    max_bytes: u64,
+    what: &str,
+) -> Result<Vec<u8>, SourceError> {
     let mut buf = Vec::new();
     let header_end = loop {
         if let Some(i) = buf.windows(2).position(|w| w == b"\r\n") {
             break i;
         }
         if buf.len() > 64 {
-            return Err(SourceError::Protocol(format!("{what}: reply does not start with a RESP header")));
+            return Err(SourceError::Protocol(format!(
+                "{what}: reply does not start with a RESP header"
+            )));
         }
         if read_chunk(stream, &mut buf, what).await? == 0 {
-            return Err(SourceError::Protocol(format!("{what}: connection closed before a reply")));
+            return Err(SourceError::Protocol(format!(
+                "{what}: connection closed before a reply"
+            )));
         }
     };
     let header = String::from_utf8_lossy(&buf[..header_end]).into_owned();
     let len: u64 = match header.strip_prefix('$').map(str::parse) {
         Some(Ok(len)) => len,
-        _ if header.starts_with('-') => return Err(SourceError::Protocol(format!("{what}: server replied {header}"))),
-        _ => return Err(SourceError::Protocol(format!("{what}: expected a RESP bulk string, got {:?}", crate::parse::excerpt(&header)))),
+        _ if header.starts_with('-') => {
+            return Err(SourceError::Protocol(format!(
+                "{what}: server replied {header}"
+            )))
+        }
+        _ => {
+            return Err(SourceError::Protocol(format!(
+                "{what}: expected a RESP bulk string, got {:?}",
+                crate::parse::excerpt(&header)
+            )))
+        }
     };
     if len > max_bytes {
         return Err(SourceError::TooLarge { limit: max_bytes });
@@ -104,7 +162,10 @@ async fn read_resp_bulk(stream: &mut TcpStream, max_bytes: u64, what: &str) -> R
     let total = header_end as u64 + 2 + len + 2;
     while (buf.len() as u64) < total {
         if read_chunk(stream, &mut buf, what).await? == 0 {
-            return Err(SourceError::Protocol(format!("{what}: connection closed mid-reply ({} of {len} bytes)", buf.len())));
+            return Err(SourceError::Protocol(format!(
+                "{what}: connection closed mid-reply ({} of {len} bytes)",
+                buf.len()
+            )));
         }
     }
     let start = header_end + 2;

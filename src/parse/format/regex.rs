@@ -22,7 +22,9 @@ pub struct RuleOptions {
     #[serde(default)]
     pub values: Vec<String>,
     /// Record key. With one value capture it is the key; with several, `key.capture`.
-    /// Default: the capture's name.
+    /// Default: the capture's name. `{name}` is replaced by that capture's text (`{key}`
+    /// for a capture named `key`); a capture used so is not a label. A capture named `unit`
+    /// is the value's unit (`kB`), not a label.
     pub key: Option<String>,
 }
 
@@ -67,7 +69,15 @@ impl RegexFormat {
                         "regex.rule[{i}]: pattern has no capture named {missing:?}"
                     ));
                 }
-                let labels = names.into_iter().filter(|n| !values.contains(n)).collect();
+                let in_key = |n: &str| {
+                    r.key
+                        .as_deref()
+                        .is_some_and(|k| k.contains(&format!("{{{n}}}")))
+                };
+                let labels = names
+                    .into_iter()
+                    .filter(|n| !values.contains(n) && n != "unit" && !in_key(n))
+                    .collect();
                 Ok(Rule {
                     regex,
                     values,
@@ -122,9 +132,24 @@ impl Rule {
             .iter()
             .filter_map(|n| caps.name(n).map(|m| (n.clone(), m.as_str().to_string())))
             .collect();
+        let base = self.key.as_ref().map(|k| {
+            let mut k = k.clone();
+            if k.contains('{') {
+                for name in self.regex.capture_names().flatten() {
+                    if let Some(m) = caps.name(name) {
+                        k = k.replace(&format!("{{{name}}}"), m.as_str());
+                    }
+                }
+            }
+            k
+        });
+        let unit = caps
+            .name("unit")
+            .map(|m| m.as_str().to_string())
+            .filter(|u| !u.is_empty());
         for v in &self.values {
             let Some(m) = caps.name(v) else { continue };
-            let key = match (&self.key, self.values.len()) {
+            let key = match (&base, self.values.len()) {
                 (Some(k), 1) => k.clone(),
                 (Some(k), _) => format!("{k}.{v}"),
                 (None, _) => v.clone(),
@@ -133,6 +158,7 @@ impl Rule {
                 key,
                 labels: labels.clone(),
                 value: m.as_str().trim().to_string(),
+                unit: unit.clone(),
                 line,
                 ..Record::default()
             });
@@ -186,6 +212,32 @@ mod tests {
             r[4].labels,
             vec![("state".to_string(), "Reading".to_string())]
         );
+    }
+
+    #[test]
+    fn key_templates_and_units() {
+        let opts: Options = toml::from_str(
+            r#"
+            [[rule]]
+            pattern = '^(?P<key>[^:]+):\s+(?P<value>\d+)(?:\s+(?P<unit>\w+))?$'
+            key = "{key}"
+            "#,
+        )
+        .unwrap();
+        let (mut r, mut i) = (Vec::new(), Vec::new());
+        RegexFormat::new(opts)
+            .unwrap()
+            .records("MemFree: 5 kB\nHugePages_Total: 0\n", &mut r, &mut i)
+            .unwrap();
+        assert_eq!(
+            (r[0].key.as_str(), r[0].value.as_str(), r[0].unit.as_deref()),
+            ("MemFree", "5", Some("kB"))
+        );
+        assert_eq!(
+            (r[1].key.as_str(), r[1].unit.as_deref()),
+            ("HugePages_Total", None)
+        );
+        assert!(r[0].labels.is_empty());
     }
 
     #[test]

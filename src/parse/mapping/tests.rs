@@ -151,3 +151,108 @@ fn bad_options_are_rejected_with_the_key() {
     let err = Mapping::new(toml::from_str("unmatched = 'info'\n").unwrap()).unwrap_err();
     assert!(err.contains("mapping.unmatched"), "{err}");
 }
+
+#[test]
+fn names_tables_chars_dates_and_label_edits() {
+    let m = mapping(
+        r#"
+        prefix = "apache_"
+        [[metric]]
+        names = { "Total Accesses" = "accesses", "Total kBytes" = "sent_kilobytes" }
+        type = "counter"
+        help = "From {key}."
+        [[metric]]
+        key = "Scoreboard"
+        name = "scoreboard"
+        chars = { "_" = "idle", "W" = "reply", "." = "open_slot" }
+        [[metric]]
+        key = "when"
+        prefix = ""
+        name = "stamp_seconds"
+        value_format = "date"
+        [[metric]]
+        key = "scur"
+        name = "current"
+        rename_labels = { pxname = "backend" }
+        drop_labels = ["svname"]
+        "#,
+    );
+    let mut issues = Vec::new();
+    let mut scur = rec("scur", "7");
+    scur.labels = l(&[("pxname", "web"), ("svname", "BACKEND")]);
+    let f = m.apply(
+        vec![
+            rec("Total Accesses", "350"),
+            rec("Total kBytes", "133"),
+            rec("Scoreboard", "__W..._"),
+            rec("when", "Thu Jan  1 00:01:00 UTC 1970"),
+            rec("when", "tomorrow"),
+            scur,
+        ],
+        &mut issues,
+    );
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert!(issues[0].message.contains("is not a date"));
+    assert_eq!(f[0].name, "apache_accesses");
+    assert_eq!(f[0].help, "From Total Accesses.");
+    assert_eq!(f[1].name, "apache_sent_kilobytes");
+    let board: Vec<_> = f[2]
+        .samples
+        .iter()
+        .map(|s| (s.labels[0].1.as_str(), s.value))
+        .collect();
+    // One series per character, in the characters' order.
+    assert_eq!(board, [("open_slot", 3.0), ("reply", 1.0), ("idle", 3.0)]);
+    assert_eq!(
+        (f[3].name.as_str(), f[3].samples[0].value),
+        ("stamp_seconds", 60.0)
+    );
+    assert_eq!(f[4].samples[0].labels, l(&[("backend", "web")]));
+}
+
+#[test]
+fn when_conditions_on_labels() {
+    let m = mapping(
+        r#"
+        unmatched = "drop"
+        [[metric]]
+        key = "scur"
+        when = { svname = "FRONTEND" }
+        name = "frontend_current_sessions"
+        rename_labels = { pxname = "frontend" }
+        drop_labels = ["svname"]
+        [[metric]]
+        match = ".*"
+        when = { svname = "FRONTEND|BACKEND" }
+        drop = true
+        [[metric]]
+        key = "scur"
+        name = "server_current_sessions"
+        rename_labels = { pxname = "backend", svname = "server" }
+        "#,
+    );
+    let row = |sv: &str, v: &str| {
+        let mut r = rec("scur", v);
+        r.labels = l(&[("pxname", "web"), ("svname", sv)]);
+        r
+    };
+    let f = m.apply(
+        vec![row("FRONTEND", "1"), row("BACKEND", "2"), row("s1", "3")],
+        &mut Vec::new(),
+    );
+    assert_eq!(f.len(), 2);
+    assert_eq!(
+        f[0].samples,
+        vec![Sample {
+            labels: l(&[("frontend", "web")]),
+            value: 1.0
+        }]
+    );
+    assert_eq!(
+        f[1].samples,
+        vec![Sample {
+            labels: l(&[("backend", "web"), ("server", "s1")]),
+            value: 3.0
+        }]
+    );
+}

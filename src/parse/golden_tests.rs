@@ -1,0 +1,86 @@
+//! Golden tests for every built-in recipe: `tests/fixtures/recipes/<recipe>/<case>.input`
+//! must parse to exactly `<case>.prom` (the 0.0.4 page of that recipe's families). Any
+//! skipped value must be expected in `<case>.issues`, one per line.
+//! `UPDATE_GOLDEN=1 cargo test golden` rewrites the expected files after an intended change.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::expose::{encode, Format};
+use crate::family::FamilySet;
+use crate::parse::registry::EMBEDDED;
+use crate::parse::Registry;
+
+fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recipes")
+}
+
+/// Runs one case; returns (page, issues) as text.
+pub fn run_case(registry: &Registry, recipe: &str, input: &[u8]) -> (String, String) {
+    let entry = registry
+        .get(recipe)
+        .unwrap_or_else(|| panic!("no recipe {recipe}"));
+    let parsed = entry
+        .parser
+        .parse(input)
+        .unwrap_or_else(|e| panic!("{recipe}: {e}"));
+    let mut set = FamilySet::new();
+    let mut conflicts = Vec::new();
+    set.extend(parsed.families, &mut conflicts);
+    let mut issues: Vec<String> = parsed.issues.iter().map(ToString::to_string).collect();
+    issues.extend(conflicts.into_iter().map(|c| format!("conflict: {}", c.0)));
+    let issues = issues.iter().map(|i| format!("{i}\n")).collect();
+    (encode(Arc::new(set), Format::Text), issues)
+}
+
+#[test]
+fn golden() {
+    let registry = Registry::builtin().unwrap();
+    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    for (recipe, _) in EMBEDDED {
+        let rdir = dir().join(recipe);
+        let mut inputs: Vec<PathBuf> = std::fs::read_dir(&rdir)
+            .unwrap_or_else(|e| {
+                panic!(
+                    "recipe {recipe} has no golden cases in {}: {e}",
+                    rdir.display()
+                )
+            })
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "input"))
+            .collect();
+        inputs.sort();
+        assert!(
+            !inputs.is_empty(),
+            "recipe {recipe} has no *.input in {}",
+            rdir.display()
+        );
+        for input in inputs {
+            cases += 1;
+            let (page, issues) = run_case(&registry, recipe, &std::fs::read(&input).unwrap());
+            assert!(!page.is_empty(), "{}: no metrics at all", input.display());
+            for (ext, got) in [("prom", &page), ("issues", &issues)] {
+                let path = input.with_extension(ext);
+                if update {
+                    if got.is_empty() {
+                        let _ = std::fs::remove_file(&path);
+                    } else {
+                        std::fs::write(&path, got).unwrap();
+                    }
+                    continue;
+                }
+                let want = std::fs::read_to_string(&path).unwrap_or_default();
+                if &want != got {
+                    failures.push(format!(
+                        "{}: differs (UPDATE_GOLDEN=1 to accept)\n--- want\n{want}\n--- got\n{got}",
+                        path.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert!(cases >= EMBEDDED.len());
+}

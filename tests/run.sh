@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine with Rust installed:
+#   bash tests/run.sh
+# 1. installs the real servers and tools the tests talk to (tests/setup.sh: apt-get, pip);
+# 2. checks formatting and lints;
+# 3. runs unit, golden and integration tests (real nginx, redis, memcached, haproxy,
+#    apache2, php-fpm and promtool, all on 127.0.0.1);
+# 4. validates deploy/ (Kubernetes schemas, every embedded adapter config) and rehearses a
+#    pod locally with a real Prometheus scraping the adapter.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "installing test dependencies"
+bash tests/setup.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+
+step "cargo test (unit, golden, integration against real servers)"
+cargo test --locked --all-targets
+
+step "deploy/: manifest and config validation"
+cargo build --locked --quiet
+ADAPTER_BIN="$PWD/target/debug/metrics-adapter" bash deploy/test/validate.sh
+
+step "deploy/: local pod rehearsal with a real Prometheus"
+ADAPTER_BIN="$PWD/target/debug/metrics-adapter" bash deploy/test/rehearse.sh
+
+step "all checks passed"
