@@ -10,7 +10,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use super::{number, Issue, Record};
-use crate::family::{name_part, Family, Labels, MetricKind, Sample};
+use crate::family::{is_valid_metric_name, name_part, Family, Labels, MetricKind, Sample};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -260,7 +260,14 @@ impl Mapping {
             }
         }
         let (scale, unit) = self.source_unit(record);
-        let name = with_unit(format!("{}{}", self.prefix, name_part(&record.key)), unit);
+        // A key that is already a valid name (`redis_version`, `http_requests_total`) is kept
+        // as written; others (`Active(anon)`, `Total Accesses`) are folded into one.
+        let part = if is_valid_metric_name(&record.key) {
+            record.key.clone()
+        } else {
+            name_part(&record.key)
+        };
+        let name = with_unit(format!("{}{}", self.prefix, part), unit);
         let mut labels = record.labels.clone();
         labels.extend(self.labels.iter().cloned());
         let kind = record.kind.unwrap_or(default_kind);

@@ -10,22 +10,24 @@ use std::sync::Arc;
 
 use super::{Parser, Recipe};
 
-/// Recipes shipped in the binary: (name, TOML text).
+/// `recipe!("name")`: the file `parsers/name.toml`, embedded at build time.
+macro_rules! recipe {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!("../../parsers/", $name, ".toml")),
+        )
+    };
+}
+
+/// Recipes shipped in the binary: (name, TOML text). A new recipe is one line here.
 pub const EMBEDDED: &[(&str, &str)] = &[
-    (
-        "apache_status",
-        include_str!("../../parsers/apache_status.toml"),
-    ),
-    ("meminfo", include_str!("../../parsers/meminfo.toml")),
-    (
-        "meminfo_appended",
-        include_str!("../../parsers/meminfo_appended.toml"),
-    ),
-    (
-        "nginx_stub_status",
-        include_str!("../../parsers/nginx_stub_status.toml"),
-    ),
-    ("vmstat", include_str!("../../parsers/vmstat.toml")),
+    recipe!("apache_status"),
+    recipe!("meminfo"),
+    recipe!("meminfo_appended"),
+    recipe!("nginx_stub_status"),
+    recipe!("php_fpm"),
+    recipe!("vmstat"),
 ];
 
 /// Bare formats usable as parsers with default options: (format, description).

@@ -138,7 +138,7 @@ fn put_record(out: &mut Vec<u8>, kind: u8, content: &[u8]) {
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(&[padding as u8, 0]);
     out.extend_from_slice(content);
-    out.extend(std::iter::repeat_n(0u8, padding));
+    out.resize(out.len() + padding, 0);
 }
 
 async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(

@@ -1,27 +1,374 @@
-//! `json` format (to be written).
+//! `json`: an app's own JSON status document (PHP-FPM `?json&full`, json_exporter-style).
+//!
+//! Every scalar leaf becomes a record keyed by its dotted path (`pool`, `accepted conn`,
+//! `a.b.c`); `true`/`false` become `1`/`0`, `null` is skipped, strings are records too (the
+//! mapping decides: info label, value word, or skip). Array items get an `index` label
+//! (`index1`, `index2`... for arrays inside arrays). `[[json.each]]` turns the items of an
+//! array, or the entries of an object, into labelled series: `path = "processes"`,
+//! `labels = { pid = "pid" }` gives `processes.requests{pid="123"}`.
+
+use std::collections::BTreeMap;
 
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::parse::{Issue, ParseError, Record};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Options {}
+pub struct Options {
+    /// Dotted path of the subtree to read (default: the whole document).
+    pub root: Option<String>,
+    /// Label name -> field of the root object, put on every record (`{ pool = "pool" }`);
+    /// such fields are not records themselves.
+    pub labels: BTreeMap<String, String>,
+    /// Arrays or objects whose items become labelled series.
+    pub each: Vec<EachOptions>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EachOptions {
+    /// Dotted path (below `root`) of an array of objects, or an object of objects.
+    pub path: String,
+    /// Label name -> field of the item whose value becomes the label. Such fields are not
+    /// also emitted as records.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// For an object: the label carrying each entry's key (default `key`).
+    pub key_label: Option<String>,
+    /// Record key prefix for the item's fields (default: `path`).
+    pub prefix: Option<String>,
+}
 
 #[derive(Debug)]
-pub struct Json {}
+pub struct Json {
+    root: Vec<String>,
+    labels: BTreeMap<String, String>,
+    each: Vec<EachOptions>,
+}
+
+fn split_path(p: &str) -> Vec<String> {
+    p.split('.')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+fn lookup<'v>(mut v: &'v Value, path: &[String]) -> Option<&'v Value> {
+    for part in path {
+        v = match v {
+            Value::Object(m) => m.get(part)?,
+            Value::Array(a) => a.get(part.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(v)
+}
+
+/// The text of a scalar, or `None` for null and containers.
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(if *b { "1" } else { "0" }.to_string()),
+        Value::Null | Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+fn join(prefix: &str, part: &str) -> String {
+    if prefix.is_empty() {
+        part.to_string()
+    } else {
+        format!("{prefix}.{part}")
+    }
+}
 
 impl Json {
-    pub fn new(_opts: Options) -> Result<Self, String> {
-        Err("the json format is not written yet".into())
+    pub fn new(opts: Options) -> Result<Json, String> {
+        for (i, e) in opts.each.iter().enumerate() {
+            if e.path.is_empty() {
+                return Err(format!("json.each[{i}].path must not be empty"));
+            }
+        }
+        Ok(Json {
+            root: opts.root.as_deref().map(split_path).unwrap_or_default(),
+            labels: opts.labels,
+            each: opts.each,
+        })
     }
 
     pub fn records(
         &self,
-        _text: &str,
-        _records: &mut Vec<Record>,
-        _issues: &mut Vec<Issue>,
+        text: &str,
+        records: &mut Vec<Record>,
+        issues: &mut Vec<Issue>,
     ) -> Result<(), ParseError> {
-        Err(ParseError::Invalid("not written yet".into()))
+        let doc: Value = serde_json::from_str(text).map_err(|e| ParseError::Syntax {
+            line: e.line(),
+            message: format!("invalid JSON at column {}: {e}", e.column()),
+        })?;
+        let root = lookup(&doc, &self.root).ok_or_else(|| {
+            ParseError::Invalid(format!("no {:?} in the document", self.root.join(".")))
+        })?;
+        let mut skip: Vec<Vec<String>> = self.each.iter().map(|e| split_path(&e.path)).collect();
+        let mut common = Vec::new();
+        for (label, field) in &self.labels {
+            match root.get(field).and_then(scalar) {
+                Some(v) => common.push((label.clone(), v)),
+                None => issues.push(Issue::new(
+                    0,
+                    format!("no field {field:?} for label {label}"),
+                )),
+            }
+            skip.push(vec![field.clone()]);
+        }
+        let before = records.len();
+        let mut path = Vec::new();
+        walk(root, &mut path, &skip, &mut common.clone(), records);
+        for (e, p) in self.each.iter().zip(&skip) {
+            let Some(target) = lookup(root, p) else {
+                continue;
+            };
+            let prefix = e.prefix.clone().unwrap_or_else(|| e.path.clone());
+            let items: Vec<(Option<&String>, &Value)> = match target {
+                Value::Array(a) => a.iter().map(|v| (None, v)).collect(),
+                Value::Object(m) => m.iter().map(|(k, v)| (Some(k), v)).collect(),
+                _ => {
+                    issues.push(Issue::new(0, format!("{}: not an array or object", e.path)));
+                    continue;
+                }
+            };
+            for (key, item) in items {
+                let mut labels = common.clone();
+                if let Some(k) = key {
+                    labels.push((
+                        e.key_label.clone().unwrap_or_else(|| "key".into()),
+                        k.clone(),
+                    ));
+                }
+                for (label, field) in &e.labels {
+                    match item.get(field).and_then(scalar) {
+                        Some(v) => labels.push((label.clone(), v)),
+                        None => issues.push(Issue::new(
+                            0,
+                            format!("{}: an item has no field {field:?}", e.path),
+                        )),
+                    }
+                }
+                let used: Vec<&String> = e.labels.values().collect();
+                match item {
+                    Value::Object(m) => {
+                        for (field, v) in m {
+                            if used.contains(&field) {
+                                continue;
+                            }
+                            let mut sub = vec![field.clone()];
+                            walk_prefixed(v, &prefix, &mut sub, &mut labels.clone(), records);
+                        }
+                    }
+                    other => {
+                        if let Some(v) = scalar(other) {
+                            records.push(Record {
+                                key: prefix.clone(),
+                                labels,
+                                value: v,
+                                ..Record::default()
+                            });
+                        }
+                    }
+                }
+            }
+        }
+        if records.len() == before && issues.is_empty() {
+            return Err(ParseError::Empty);
+        }
+        Ok(())
+    }
+}
+
+/// Flat walk of the document, leaving out the `each` subtrees.
+fn walk(
+    v: &Value,
+    path: &mut Vec<String>,
+    skip: &[Vec<String>],
+    labels: &mut Vec<(String, String)>,
+    out: &mut Vec<Record>,
+) {
+    if skip.iter().any(|s| s == path) {
+        return;
+    }
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                path.push(k.clone());
+                walk(child, path, skip, labels, out);
+                path.pop();
+            }
+        }
+        Value::Array(a) => {
+            let label = index_label(labels);
+            for (i, child) in a.iter().enumerate() {
+                labels.push((label.clone(), i.to_string()));
+                walk(child, path, skip, labels, out);
+                labels.pop();
+            }
+        }
+        _ => {
+            if let Some(value) = scalar(v) {
+                out.push(Record {
+                    key: path.join("."),
+                    labels: labels.clone(),
+                    value,
+                    ..Record::default()
+                });
+            }
+        }
+    }
+}
+
+/// Walk of one `each` item's field, keys prefixed.
+fn walk_prefixed(
+    v: &Value,
+    prefix: &str,
+    path: &mut Vec<String>,
+    labels: &mut Vec<(String, String)>,
+    out: &mut Vec<Record>,
+) {
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                path.push(k.clone());
+                walk_prefixed(child, prefix, path, labels, out);
+                path.pop();
+            }
+        }
+        Value::Array(a) => {
+            let label = index_label(labels);
+            for (i, child) in a.iter().enumerate() {
+                labels.push((label.clone(), i.to_string()));
+                walk_prefixed(child, prefix, path, labels, out);
+                labels.pop();
+            }
+        }
+        _ => {
+            if let Some(value) = scalar(v) {
+                out.push(Record {
+                    key: join(prefix, &path.join(".")),
+                    labels: labels.clone(),
+                    value,
+                    ..Record::default()
+                });
+            }
+        }
+    }
+}
+
+fn index_label(labels: &[(String, String)]) -> String {
+    let depth = labels
+        .iter()
+        .filter(|(k, _)| k.starts_with("index"))
+        .count();
+    if depth == 0 {
+        "index".into()
+    } else {
+        format!("index{depth}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(opts: &str, text: &str) -> (Vec<Record>, Vec<Issue>) {
+        let j = Json::new(toml::from_str(opts).unwrap()).unwrap();
+        let (mut r, mut i) = (Vec::new(), Vec::new());
+        j.records(text, &mut r, &mut i).unwrap();
+        (r, i)
+    }
+
+    type Flat = (String, String, crate::family::Labels);
+
+    fn kv(r: &[Record]) -> Vec<Flat> {
+        r.iter()
+            .map(|r| (r.key.clone(), r.value.clone(), r.labels.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn flat_leaves_arrays_and_scalars() {
+        let (r, _) = run(
+            "",
+            r#"{"a": {"b": 1.5, "ok": true, "n": null}, "list": [3, 4], "name": "x"}"#,
+        );
+        let got = kv(&r);
+        assert_eq!(got[0], ("a.b".into(), "1.5".into(), vec![]));
+        assert_eq!(got[1], ("a.ok".into(), "1".into(), vec![]));
+        assert_eq!(
+            got[2],
+            (
+                "list".into(),
+                "3".into(),
+                vec![("index".into(), "0".into())]
+            )
+        );
+        assert_eq!(got[4], ("name".into(), "x".into(), vec![]));
+        assert_eq!(got.len(), 5);
+    }
+
+    #[test]
+    fn php_fpm_full_processes_become_labelled() {
+        let text = include_str!("../../../tests/fixtures/samples/php-fpm/status-full.json");
+        let (r, i) = run("labels = { pool = \"pool\" }\n[[each]]\npath = \"processes\"\nlabels = { pid = \"pid\" }\n", text);
+        assert!(i.is_empty(), "{i:?}");
+        assert!(!r.iter().any(|r| r.key == "pool"));
+        assert!(
+            r.iter()
+                .all(|r| r.labels[0] == ("pool".to_string(), "www".to_string())),
+            "{r:?}"
+        );
+        let accepted = r.iter().find(|r| r.key == "accepted conn").unwrap();
+        assert!(accepted.value.parse::<u64>().is_ok());
+        let reqs: Vec<_> = r.iter().filter(|r| r.key == "processes.requests").collect();
+        assert!(!reqs.is_empty());
+        assert_eq!(reqs[0].labels[1].0, "pid");
+        assert!(!r.iter().any(|r| r.key == "processes.pid"));
+        assert!(!r
+            .iter()
+            .any(|r| r.key.starts_with("processes") && r.labels.iter().any(|(k, _)| k == "index")));
+    }
+
+    #[test]
+    fn object_entries_get_key_label() {
+        let (r, _) = run(
+            "[[each]]\npath = \"servers\"\nkey_label = \"server\"\nprefix = \"srv\"\n",
+            r#"{"servers": {"web1": {"load": 2}, "web2": {"load": 3}}}"#,
+        );
+        assert_eq!(
+            kv(&r),
+            vec![
+                (
+                    "srv.load".into(),
+                    "2".into(),
+                    vec![("server".into(), "web1".into())]
+                ),
+                (
+                    "srv.load".into(),
+                    "3".into(),
+                    vec![("server".into(), "web2".into())]
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn invalid_json_is_a_syntax_error_with_line() {
+        let j = Json::new(Options::default()).unwrap();
+        let err = j
+            .records("{\n\"a\": }", &mut Vec::new(), &mut Vec::new())
+            .unwrap_err();
+        assert!(matches!(err, ParseError::Syntax { line: 2, .. }), "{err:?}");
+        let j = Json::new(toml::from_str("root = \"x.y\"").unwrap()).unwrap();
+        assert!(j.records("{}", &mut Vec::new(), &mut Vec::new()).is_err());
     }
 }

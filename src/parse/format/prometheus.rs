@@ -1,8 +1,25 @@
-//! `prometheus` format (to be written).
+//! `prometheus`: an app that already speaks the Prometheus text format (0.0.4, or
+//! OpenMetrics, whose `# EOF`, `# UNIT` and `_created` lines are skipped), passed through
+//! so the mapping can include, exclude, rename and relabel.
+//!
+//! Sample timestamps are dropped: the page is the adapter's, read at scrape time. A
+//! counter whose samples do not end in `_total` (an old-style page) passes through
+//! untyped, so its name does not change; histogram and summary samples pass through untyped
+//! under their sample names.
 
+use std::collections::HashMap;
+
+use nom::branch::alt;
+use nom::bytes::complete::{tag, take_while1};
+use nom::character::complete::{char, none_of, space0, space1};
+use nom::combinator::{map, opt, value};
+use nom::multi::{fold_many0, separated_list0};
+use nom::sequence::delimited;
+use nom::{IResult, Parser};
 use serde::Deserialize;
 
-use crate::parse::{Issue, ParseError, Record};
+use crate::family::{Labels, MetricKind};
+use crate::parse::{excerpt, number, numbered_lines, Issue, ParseError, Record};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -11,17 +28,247 @@ pub struct Options {}
 #[derive(Debug)]
 pub struct Prometheus {}
 
+fn name(input: &str) -> IResult<&str, &str> {
+    let (rest, n) =
+        take_while1(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':').parse(input)?;
+    if n.starts_with(|c: char| c.is_ascii_digit()) {
+        return Err(nom::Err::Error(nom::error::Error::new(
+            input,
+            nom::error::ErrorKind::Alpha,
+        )));
+    }
+    Ok((rest, n))
+}
+
+fn quoted(input: &str) -> IResult<&str, String> {
+    delimited(
+        char('"'),
+        fold_many0(
+            alt((
+                value('\\', tag("\\\\")),
+                value('"', tag("\\\"")),
+                value('\n', tag("\\n")),
+                none_of("\"\\"),
+            )),
+            String::new,
+            |mut s, c| {
+                s.push(c);
+                s
+            },
+        ),
+        char('"'),
+    )
+    .parse(input)
+}
+
+fn label(input: &str) -> IResult<&str, (String, String)> {
+    map(
+        (space0, name, space0, char('='), space0, quoted, space0),
+        |(_, k, _, _, _, v, _)| (k.to_string(), v),
+    )
+    .parse(input)
+}
+
+fn labels(input: &str) -> IResult<&str, Vec<(String, String)>> {
+    delimited(
+        char('{'),
+        (separated_list0(char(','), label), opt(char(',')), space0),
+        char('}'),
+    )
+    .map(|(l, _, _)| l)
+    .parse(input)
+}
+
+/// `name{labels} value [timestamp]`.
+/// A sample line: name, labels, raw value.
+type Sample<'a> = (&'a str, Labels, &'a str);
+
+fn sample(input: &str) -> IResult<&str, Sample<'_>> {
+    let (rest, (n, l, _, v, _, _, _)) = (
+        name,
+        opt(labels),
+        space1,
+        take_while1(|c: char| !c.is_whitespace()),
+        space0,
+        opt(take_while1(|c: char| {
+            c.is_ascii_digit() || c == '.' || c == '-'
+        })),
+        space0,
+    )
+        .parse(input)?;
+    Ok((rest, (n, l.unwrap_or_default(), v)))
+}
+
+fn unescape_help(s: &str) -> String {
+    s.replace("\\n", "\n").replace("\\\\", "\\")
+}
+
+const SUFFIXES: &[&str] = &[
+    "_total", "_bucket", "_sum", "_count", "_created", "_info", "_gcount", "_gsum",
+];
+
 impl Prometheus {
     pub fn new(_opts: Options) -> Result<Self, String> {
-        Err("the prometheus format is not written yet".into())
+        Ok(Prometheus {})
     }
 
     pub fn records(
         &self,
-        _text: &str,
-        _records: &mut Vec<Record>,
-        _issues: &mut Vec<Issue>,
+        text: &str,
+        records: &mut Vec<Record>,
+        issues: &mut Vec<Issue>,
     ) -> Result<(), ParseError> {
-        Err(ParseError::Invalid("not written yet".into()))
+        let mut types: HashMap<String, String> = HashMap::new();
+        let mut helps: HashMap<String, String> = HashMap::new();
+        for (n, line) in numbered_lines(text) {
+            let line = line.trim_start();
+            if line.is_empty() {
+                continue;
+            }
+            if let Some(comment) = line.strip_prefix('#') {
+                let comment = comment.trim_start();
+                if comment == "EOF" {
+                    break;
+                }
+                let mut parts = comment.splitn(3, ' ');
+                match (parts.next(), parts.next(), parts.next()) {
+                    (Some("TYPE"), Some(metric), Some(kind)) => {
+                        types.insert(metric.to_string(), kind.trim().to_string());
+                    }
+                    (Some("HELP"), Some(metric), help) => {
+                        helps.insert(
+                            metric.to_string(),
+                            unescape_help(help.unwrap_or("").trim_end()),
+                        );
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            let Ok((rest, (metric, labels, raw))) = sample(line) else {
+                issues.push(Issue::new(
+                    n,
+                    format!("not a sample line: {}", excerpt(line)),
+                ));
+                continue;
+            };
+            if !rest.is_empty() {
+                issues.push(Issue::new(
+                    n,
+                    format!("trailing text after the value: {}", excerpt(line)),
+                ));
+                continue;
+            }
+            // The family a sample belongs to: its own name, or its name less a suffix.
+            let family = if types.contains_key(metric) {
+                metric
+            } else {
+                SUFFIXES
+                    .iter()
+                    .filter_map(|s| metric.strip_suffix(s))
+                    .find(|base| types.contains_key(*base))
+                    .unwrap_or(metric)
+            };
+            let declared = types.get(family).map(String::as_str).unwrap_or("untyped");
+            if declared != "gauge" && metric.ends_with("_created") && metric != family {
+                continue;
+            }
+            let kind = match declared {
+                "counter" if metric.ends_with("_total") => MetricKind::Counter,
+                "gauge" => MetricKind::Gauge,
+                "info" | "stateset" => MetricKind::Gauge,
+                _ => MetricKind::Untyped,
+            };
+            if number::parse(raw).is_none() {
+                issues.push(Issue::new(
+                    n,
+                    format!("{metric}: value {raw:?} is not a number"),
+                ));
+                continue;
+            }
+            records.push(Record {
+                key: metric.to_string(),
+                labels,
+                value: raw.to_string(),
+                kind: Some(kind),
+                help: helps.get(family).cloned(),
+                line: n,
+                ..Record::default()
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(text: &str) -> (Vec<Record>, Vec<Issue>) {
+        let (mut r, mut i) = (Vec::new(), Vec::new());
+        Prometheus::new(Options::default())
+            .unwrap()
+            .records(text, &mut r, &mut i)
+            .unwrap();
+        (r, i)
+    }
+
+    #[test]
+    fn samples_labels_escapes_and_types() {
+        let (r, i) = run(concat!(
+            "# HELP http_requests_total Requests.\\nServed.\n",
+            "# TYPE http_requests_total counter\n",
+            "http_requests_total{code=\"200\",path=\"a\\\"b\\\\c\\nd\",} 1027 1395066363000\n",
+            "# TYPE temp gauge\n",
+            "temp -3.5\n",
+            "plain +Inf\n",
+            "bad line here\n",
+            "worse{x=\"1\"} abc\n",
+        ));
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0].key, "http_requests_total");
+        assert_eq!(r[0].kind, Some(MetricKind::Counter));
+        assert_eq!(r[0].help.as_deref(), Some("Requests.\nServed."));
+        assert_eq!(
+            r[0].labels[1],
+            ("path".to_string(), "a\"b\\c\nd".to_string())
+        );
+        assert_eq!(r[0].value, "1027");
+        assert_eq!(
+            (r[1].kind, r[1].value.as_str()),
+            (Some(MetricKind::Gauge), "-3.5")
+        );
+        assert_eq!(r[2].kind, Some(MetricKind::Untyped));
+        assert_eq!(i.iter().map(|i| i.line).collect::<Vec<_>>(), [7, 8]);
+    }
+
+    #[test]
+    fn openmetrics_counters_and_old_style_counters() {
+        let (r, _) = run(
+            "# TYPE a counter\na_total 1\na_created 123\n# TYPE b counter\nb 2\n# EOF\nafter 1\n",
+        );
+        assert_eq!(r.len(), 2);
+        assert_eq!(
+            (r[0].key.as_str(), r[0].kind),
+            ("a_total", Some(MetricKind::Counter))
+        );
+        assert_eq!(
+            (r[1].key.as_str(), r[1].kind),
+            ("b", Some(MetricKind::Untyped))
+        );
+    }
+
+    #[test]
+    fn php_fpm_openmetrics_page() {
+        let (r, i) = run(include_str!(
+            "../../../tests/fixtures/samples/php-fpm/status.openmetrics"
+        ));
+        assert!(i.is_empty(), "{i:?}");
+        let acc = r
+            .iter()
+            .find(|r| r.key == "phpfpm_accepted_connections")
+            .unwrap();
+        assert_eq!(acc.kind, Some(MetricKind::Untyped));
+        assert!(r.iter().any(|r| r.key == "phpfpm_idle_processes"));
     }
 }
