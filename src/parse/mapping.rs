@@ -96,7 +96,8 @@ pub struct RuleOptions {
     /// Info: label carrying the value (default: the key). State set: the state label
     /// (default: the family name).
     pub label: Option<String>,
-    /// State set: every state the value can take.
+    /// State set: every state the value can take. A value with a qualifier after a space
+    /// or `(` (`UP 1/2`, `MAINT(via)`) counts as its base state.
     #[serde(default)]
     pub states: Vec<String>,
     /// Count characters of the value, one series per character, labelled `label` (default
@@ -326,7 +327,16 @@ impl Mapping {
             }
             MetricKind::StateSet => {
                 let label = rule.label.clone().unwrap_or_else(|| name.clone());
-                let current = record.value.as_str();
+                // A state with a qualifier (`UP 1/2`, `MAINT(via)`) is that state.
+                let value = record.value.as_str();
+                let current = rule
+                    .states
+                    .iter()
+                    .find(|s| {
+                        value == s.as_str()
+                            || value.strip_prefix(s.as_str()).is_some_and(|rest| rest.starts_with([' ', '(']))
+                    })
+                    .map_or(value, String::as_str);
                 if !rule.states.iter().any(|s| s == current) {
                     issues.push(Issue::new(
                         record.line,

@@ -23,6 +23,7 @@ macro_rules! recipe {
 /// Recipes shipped in the binary: (name, TOML text). A new recipe is one line here.
 pub const EMBEDDED: &[(&str, &str)] = &[
     recipe!("apache_status"),
+    recipe!("haproxy_csv"),
     recipe!("meminfo"),
     recipe!("meminfo_appended"),
     recipe!("nginx_stub_status"),
