@@ -466,3 +466,6 @@ impl SelfMetrics {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests;

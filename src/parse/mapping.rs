@@ -334,7 +334,9 @@ impl Mapping {
                     .iter()
                     .find(|s| {
                         value == s.as_str()
-                            || value.strip_prefix(s.as_str()).is_some_and(|rest| rest.starts_with([' ', '(']))
+                            || value
+                                .strip_prefix(s.as_str())
+                                .is_some_and(|rest| rest.starts_with([' ', '(']))
                     })
                     .map_or(value, String::as_str);
                 if !rule.states.iter().any(|s| s == current) {

@@ -1,0 +1,148 @@
+use super::*;
+use crate::config::{Overrides, RawConfig};
+
+fn scraper(toml_text: &str) -> Scraper {
+    let raw: RawConfig = toml::from_str(toml_text).unwrap();
+    let settings =
+        Settings::from_raw(crate::config::Origin::Embedded, raw, &Overrides::default()).unwrap();
+    Scraper::new(&settings, &Registry::builtin().unwrap()).unwrap()
+}
+
+fn value(page: &Page, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let f = page.families.get(name)?;
+    f.samples
+        .iter()
+        .find(|s| {
+            labels
+                .iter()
+                .all(|(k, v)| s.labels.iter().any(|(a, b)| a == k && b == v))
+        })
+        .map(|s| s.value)
+}
+
+fn temp_file(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("ma-scrape-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[tokio::test]
+async fn broken_source_is_down_and_others_are_served() {
+    let good = temp_file("good.txt", "hits: 5\n");
+    let s = scraper(&format!(
+        "[sources.good]\ntype='file'\npath='{good}'\nparser='kv'\nlabels={{env='prod'}}\n\
+         [sources.missing]\ntype='file'\npath='/nonexistent/x'\nparser='kv'\n"
+    ));
+    let page = s.scrape().await;
+    assert_eq!(value(&page, "hits", &[("env", "prod")]), Some(5.0));
+    assert_eq!(
+        value(&page, "metrics_adapter_source_up", &[("source", "good")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&page, "metrics_adapter_source_up", &[("source", "missing")]),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(
+            &page,
+            "metrics_adapter_source_read_failures",
+            &[("source", "missing")]
+        ),
+        Some(1.0)
+    );
+    let err = s.targets()[1].last().unwrap().error.clone().unwrap();
+    assert!(err.contains("/nonexistent/x"), "{err}");
+}
+
+#[tokio::test]
+async fn a_hung_source_times_out_without_holding_the_page() {
+    let s = scraper(
+        "[sources.slow]\ntype='exec'\ncommand=['sleep','5']\nparser='kv'\ntimeout='200ms'\n",
+    );
+    let start = std::time::Instant::now();
+    let page = s.scrape().await;
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        value(&page, "metrics_adapter_source_up", &[("source", "slow")]),
+        Some(0.0)
+    );
+    assert!(s.targets()[0]
+        .last()
+        .unwrap()
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("timed out"));
+}
+
+#[tokio::test]
+async fn concurrent_scrapes_share_one_read() {
+    let s = scraper(
+        "[sources.x]\ntype='exec'\ncommand=['sh','-c','sleep 0.3; echo v: 1']\nparser='kv'\n",
+    );
+    let (a, b, c) = tokio::join!(s.scrape(), s.scrape(), s.scrape());
+    for p in [&a, &b, &c] {
+        assert_eq!(value(p, "v", &[]), Some(1.0));
+    }
+    assert_eq!(s.targets()[0].totals().fetches, 1);
+    s.scrape().await;
+    assert_eq!(s.targets()[0].totals().fetches, 2);
+}
+
+#[tokio::test]
+async fn include_exclude_and_parse_errors() {
+    let f = temp_file("ie.txt", "a: 1\nb: 2\nc: 3\nnonsense line\n");
+    let s = scraper(&format!(
+        "[sources.x]\ntype='file'\npath='{f}'\nparser='kv'\ninclude=['a|b']\nexclude=['b']\n"
+    ));
+    let page = s.scrape().await;
+    assert_eq!(value(&page, "a", &[]), Some(1.0));
+    assert!(page.families.get("b").is_none() && page.families.get("c").is_none());
+    assert_eq!(
+        value(
+            &page,
+            "metrics_adapter_source_parse_errors",
+            &[("source", "x")]
+        ),
+        Some(1.0)
+    );
+}
+
+#[tokio::test]
+async fn recipe_up_metric_follows_the_source() {
+    let s =
+        scraper("[sources.n]\ntype='file'\npath='/nonexistent/stub'\nparser='nginx_stub_status'\n");
+    let page = s.scrape().await;
+    assert_eq!(value(&page, "nginx_up", &[]), Some(0.0));
+}
+
+#[tokio::test]
+async fn background_sources_serve_the_last_result_with_its_age() {
+    let f = temp_file("bg.txt", "v: 7\n");
+    let mut s = scraper(&format!(
+        "[sources.bg]\ntype='file'\npath='{f}'\nparser='kv'\ninterval='50ms'\n"
+    ));
+    s.start_pollers();
+    for _ in 0..100 {
+        if s.targets()[0].last().is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let page = s.scrape().await;
+    assert_eq!(value(&page, "v", &[]), Some(7.0));
+    let age = value(
+        &page,
+        "metrics_adapter_source_age_seconds",
+        &[("source", "bg")],
+    )
+    .unwrap();
+    assert!((0.0..5.0).contains(&age), "{age}");
+}
