@@ -13,8 +13,11 @@ use metrics_adapter::family::{Family, FamilySet, MetricKind};
 use metrics_adapter::parse::Registry;
 
 fn fixture(path: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap_or_else(|e| panic!("{path}: {e}"))
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 /// HAProxy CSV with `servers` server rows (copies of the sample's server rows, renamed).
@@ -23,7 +26,11 @@ fn haproxy_csv(servers: usize) -> String {
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_default();
     let rows: Vec<&str> = lines.collect();
-    let server_rows: Vec<&str> = rows.iter().copied().filter(|r| !r.contains(",FRONTEND,") && !r.contains(",BACKEND,")).collect();
+    let server_rows: Vec<&str> = rows
+        .iter()
+        .copied()
+        .filter(|r| !r.contains(",FRONTEND,") && !r.contains(",BACKEND,"))
+        .collect();
     let mut out = format!("{header}\n");
     for r in &rows {
         out.push_str(r);
@@ -40,7 +47,9 @@ fn haproxy_csv(servers: usize) -> String {
 
 /// A PHP-FPM full status document with `n` processes (about 10 MB at 40k).
 fn php_fpm_json(n: usize) -> String {
-    let mut out = String::from(r#"{"pool":"www","process manager":"dynamic","start time":1795582802,"start since":1,"accepted conn":4,"listen queue":0,"max listen queue":0,"listen queue len":4096,"idle processes":1,"active processes":1,"total processes":2,"max active processes":1,"max children reached":0,"slow requests":0, "processes":["#);
+    let mut out = String::from(
+        r#"{"pool":"www","process manager":"dynamic","start time":1795582802,"start since":1,"accepted conn":4,"listen queue":0,"max listen queue":0,"listen queue len":4096,"idle processes":1,"active processes":1,"total processes":2,"max active processes":1,"max children reached":0,"slow requests":0, "processes":["#,
+    );
     for i in 0..n {
         if i > 0 {
             out.push(',');
@@ -56,8 +65,14 @@ fn parsers(c: &mut Criterion) {
     let cases: Vec<(&str, String)> = vec![
         ("meminfo", fixture("recipes/meminfo/host.input")),
         ("vmstat", fixture("recipes/vmstat/linux-6.18.input")),
-        ("nginx_stub_status", fixture("recipes/nginx_stub_status/nginx-1.22.input")),
-        ("apache_status", fixture("recipes/apache_status/apache-2.4-event.input")),
+        (
+            "nginx_stub_status",
+            fixture("recipes/nginx_stub_status/nginx-1.22.input"),
+        ),
+        (
+            "apache_status",
+            fixture("recipes/apache_status/apache-2.4-event.input"),
+        ),
         ("haproxy_csv", haproxy_csv(2000)),
         ("php_fpm", php_fpm_json(40_000)),
         ("csv", haproxy_csv(2000)),
@@ -68,9 +83,11 @@ fn parsers(c: &mut Criterion) {
     for (name, input) in &cases {
         let parser = registry.get(name).expect("registered").parser.clone();
         group.throughput(Throughput::Bytes(input.len() as u64));
-        group.bench_with_input(BenchmarkId::new(*name, input.len()), input.as_bytes(), |b, input| {
-            b.iter(|| black_box(parser.parse(input).expect("parses")))
-        });
+        group.bench_with_input(
+            BenchmarkId::new(*name, input.len()),
+            input.as_bytes(),
+            |b, input| b.iter(|| black_box(parser.parse(input).expect("parses"))),
+        );
     }
     group.finish();
 }
@@ -80,9 +97,23 @@ fn page(series: usize) -> Arc<FamilySet> {
     let mut conflicts = Vec::new();
     let per_family = 100;
     for f in 0..series.div_ceil(per_family) {
-        let mut fam = Family::new(format!("app_metric_{f}"), if f % 2 == 0 { MetricKind::Counter } else { MetricKind::Gauge }, "A benchmark metric.");
+        let mut fam = Family::new(
+            format!("app_metric_{f}"),
+            if f % 2 == 0 {
+                MetricKind::Counter
+            } else {
+                MetricKind::Gauge
+            },
+            "A benchmark metric.",
+        );
         for s in 0..per_family.min(series - f * per_family) {
-            fam = fam.with_sample(vec![("instance".into(), format!("host-{s}")), ("code".into(), "200".into())], (s * 7) as f64 + 0.5);
+            fam = fam.with_sample(
+                vec![
+                    ("instance".into(), format!("host-{s}")),
+                    ("code".into(), "200".into()),
+                ],
+                (s * 7) as f64 + 0.5,
+            );
         }
         set.push(fam, &mut conflicts);
     }

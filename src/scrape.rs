@@ -224,8 +224,12 @@ fn set_labels(labels: &mut Labels, extra: &[(String, String)]) {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("sources.{source_name}.parser: no parser named {parser:?} (see `metrics-adapter parsers`)")]
+#[error(
+    "{origin}: sources.{source_name}.parser: no parser named {parser:?} (see `metrics-adapter parsers`)"
+)]
 pub struct UnknownParser {
+    /// The config file (or the embedded default) that names it.
+    pub origin: String,
     pub source_name: String,
     pub parser: String,
 }
@@ -259,6 +263,7 @@ impl Scraper {
             .iter()
             .map(|spec| {
                 let entry = registry.get(&spec.parser).ok_or_else(|| UnknownParser {
+                    origin: settings.origin.to_string(),
                     source_name: spec.name.clone(),
                     parser: spec.parser.clone(),
                 })?;

@@ -1,5 +1,6 @@
-//! `exec`: run a command and read its stdout. The child is killed if the fetch is dropped
-//! (timeout or shutdown), so a hung command cannot pile up.
+//! `exec`: run a command and read its stdout. The command runs in a process group of its
+//! own, and the whole group is killed if the fetch is dropped (timeout or shutdown): a
+//! `sh -c "a | b"` that hangs takes its children with it instead of piling up.
 
 use std::process::Stdio;
 
@@ -36,8 +37,10 @@ impl ExecSource {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
+            .process_group(0)
             .spawn()
             .map_err(|e| fail(format!("cannot start: {e}")))?;
+        let mut group = GroupKiller(child.id());
         let stdout = child
             .stdout
             .take()
@@ -52,6 +55,8 @@ impl ExecSource {
         );
         let out = out?;
         let status = child.wait().await.map_err(|e| fail(format!("wait: {e}")))?;
+        // Reaped: its pid (the group id) may be reused now, so never signal it again.
+        group.0 = None;
         if !status.success() {
             let err = err.unwrap_or_default();
             let first = String::from_utf8_lossy(&err);
@@ -63,5 +68,19 @@ impl ExecSource {
             )));
         }
         Ok(out)
+    }
+}
+
+/// Kills the child's process group when dropped before the child was reaped.
+struct GroupKiller(Option<u32>);
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        use nix::sys::signal::{killpg, Signal};
+        use nix::unistd::Pid;
+        if let Some(pgid) = self.0.and_then(|p| i32::try_from(p).ok()) {
+            // ESRCH (the group is already gone) is the normal case and needs no report.
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+        }
     }
 }

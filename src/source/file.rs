@@ -105,6 +105,9 @@ impl FileSource {
 
 /// The latest complete block of an append log.
 pub fn latest_block<'a>(data: &'a [u8], blocks: &Blocks) -> Option<&'a [u8]> {
+    // A last line without its newline is still being written: it belongs to no block yet
+    // (not even as the start of the next one, so it cannot spoil the block before it).
+    let data = &data[..data.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1)];
     // Work on the bytes (offsets must stay exact for invalid UTF-8) and test each line.
     let mut starts = Vec::new();
     let mut offset = 0;
@@ -128,7 +131,7 @@ pub fn latest_block<'a>(data: &'a [u8], blocks: &Blocks) -> Option<&'a [u8]> {
                 .split(|&b| b == b'\n')
                 .any(|l| end.is_match(String::from_utf8_lossy(l).trim_end_matches('\r'))),
             None if i + 1 < spans.len() => true,
-            None => block.ends_with(b"\n") && (i == 0 || lines(block) >= lines(spans[i - 1])),
+            None => i == 0 || lines(block) >= lines(spans[i - 1]),
         }
     };
     (0..spans.len())
