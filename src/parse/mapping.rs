@@ -268,13 +268,14 @@ impl Mapping {
         } else {
             name_part(&record.key)
         };
-        let name = with_unit(format!("{}{}", self.prefix, part), unit);
+        let short = with_unit(part, unit);
+        let name = format!("{}{short}", self.prefix);
         let mut labels = record.labels.clone();
         labels.extend(self.labels.iter().cloned());
         let kind = record.kind.unwrap_or(default_kind);
         let help = match &record.help {
             Some(h) => h.clone(),
-            None => expand_help(&self.unmatched_help, &record.key),
+            None => expand_help(&self.unmatched_help, &record.key, &short),
         };
         out.push(name, kind, &help, labels, value * scale);
     }
@@ -292,14 +293,17 @@ impl Mapping {
             Matcher::Names(n) => n.get(&record.key).map_or("{key}", String::as_str),
             _ => rule.name.as_deref().unwrap_or("{key}"),
         };
-        let mut name = rule.prefix.clone().unwrap_or_else(|| self.prefix.clone());
-        name.push_str(&expand(template, &record.key, &captures));
-        let name = with_unit(name, rule.unit.as_deref().or(source_unit));
+        let prefix = rule.prefix.as_deref().unwrap_or(&self.prefix);
+        let short = with_unit(
+            expand(template, &record.key, &captures),
+            rule.unit.as_deref().or(source_unit),
+        );
+        let name = format!("{prefix}{short}");
         let kind = rule.kind.or(record.kind).unwrap_or(MetricKind::Gauge);
         let help = if rule.help.is_empty() {
             record.help.clone().unwrap_or_default()
         } else {
-            expand_help(&rule.help, &record.key)
+            expand_help(&rule.help, &record.key, &short)
         };
         let help = help.as_str();
 
@@ -505,8 +509,9 @@ fn expand(template: &str, key: &str, captures: &[(String, String)]) -> String {
 }
 
 /// `{key}` in help text is the source's own key, as written.
-fn expand_help(help: &str, key: &str) -> String {
-    help.replace("{key}", key)
+/// `{key}`: the record's key; `{name}`: the metric name after the prefix.
+fn expand_help(help: &str, key: &str, name: &str) -> String {
+    help.replace("{key}", key).replace("{name}", name)
 }
 
 fn with_unit(mut name: String, unit: Option<&str>) -> String {

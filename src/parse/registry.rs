@@ -26,8 +26,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     recipe!("haproxy_csv"),
     recipe!("meminfo"),
     recipe!("meminfo_appended"),
+    recipe!("memcached_stats"),
     recipe!("nginx_stub_status"),
     recipe!("php_fpm"),
+    recipe!("redis_info"),
     recipe!("vmstat"),
 ];
 

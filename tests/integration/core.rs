@@ -15,11 +15,6 @@ const CAMEL_CASE: &str = "should be written in 'snake_case' not 'camelCase'";
 /// `unmatched_help`) have no help text to give.
 const NO_HELP: &str = "no help text";
 
-/// A TOML basic string holding `s` (paths, patterns).
-fn toml_str(s: &str) -> String {
-    toml::Value::String(s.to_string()).to_string()
-}
-
 /// `MemTotal` etc. of a meminfo-shaped text, in kB (or a bare count).
 fn meminfo_field(text: &str, key: &str) -> f64 {
     text.lines()

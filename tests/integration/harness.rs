@@ -1498,6 +1498,11 @@ pub fn source_up(samples: &[ParsedSample], source: &str) -> f64 {
     value(samples, "metrics_adapter_source_up", &[("source", source)])
 }
 
+/// A TOML basic string holding `s` (paths, patterns, URLs).
+pub fn toml_str(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
 /// Escapes a label value as the text formats require (`\\`, `\"`, `\n`).
 pub fn escape_label_value(v: &str) -> String {
     v.replace('\\', r"\\")
