@@ -60,6 +60,32 @@ fn php_fpm_json(n: usize) -> String {
     out
 }
 
+/// Redis `INFO all` with `commands` extra `cmdstat_` and latency lines and `dbs` keyspace
+/// lines added to the recorded reply.
+fn redis_info_all(commands: usize, dbs: usize) -> String {
+    let mut out = fixture("recipes/redis_info/redis-7.0-info-all.input");
+    out.push_str("\r\n# Commandstats\r\n");
+    for i in 0..commands {
+        out.push_str(&format!(
+            "cmdstat_cmd{i}:calls={},usec={},usec_per_call=0.54,rejected_calls=0,failed_calls=0\r\n",
+            i * 11,
+            i * 7
+        ));
+        out.push_str(&format!(
+            "latency_percentiles_usec_cmd{i}:p50=0.001,p99=2.007,p99.9=27.007\r\n"
+        ));
+    }
+    out.push_str("\r\n# Keyspace\r\n");
+    for i in 0..dbs {
+        out.push_str(&format!(
+            "db{}:keys={},expires=0,avg_ttl=0\r\n",
+            100 + i,
+            i * 3
+        ));
+    }
+    out
+}
+
 fn parsers(c: &mut Criterion) {
     let registry = Registry::builtin().expect("built-in recipes");
     let cases: Vec<(&str, String)> = vec![
@@ -74,6 +100,12 @@ fn parsers(c: &mut Criterion) {
             fixture("recipes/apache_status/apache-2.4-event.input"),
         ),
         ("haproxy_csv", haproxy_csv(2000)),
+        ("redis_info", redis_info_all(2000, 1000)),
+        ("kv", redis_info_all(2000, 1000)),
+        (
+            "memcached_stats",
+            fixture("recipes/memcached_stats/memcached-1.6.input"),
+        ),
         ("php_fpm", php_fpm_json(40_000)),
         ("csv", haproxy_csv(2000)),
         ("json", php_fpm_json(40_000)),

@@ -13,9 +13,9 @@ use crate::expose::{self, Format};
 use crate::family::FamilySet;
 use crate::parse::Registry;
 use crate::scrape::Scraper;
-use crate::server::{self, App};
+use crate::server::{self, App, Live};
 
-#[derive(Debug, clap::Parser)]
+#[derive(Debug, Clone, clap::Parser)]
 #[command(
     name = "metrics-adapter",
     version,
@@ -38,7 +38,7 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Serve /metrics (the default).
     Run,
@@ -147,10 +147,28 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
             env!("CARGO_PKG_VERSION"),
             settings.server.metrics_path
         );
-        let app = Arc::new(App { settings, scraper });
+        let loader_cli = cli.clone();
+        let loader: crate::app::Loader =
+            Box::new(move || load(&loader_cli).map_err(|e| e.to_string()));
+        let app = Arc::new(App::new(Live { settings, scraper }, Some(loader)));
+        tokio::spawn(reload_on_sighup(app.clone()));
         server::serve(listener, app, server::shutdown_signal()).await;
         Ok::<_, Error>(ExitCode::SUCCESS)
     })
+}
+
+/// `SIGHUP` re-reads the config and recipes, as Prometheus and most daemons do.
+async fn reload_on_sighup(app: Arc<App>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::hangup()) {
+        Ok(mut hup) => {
+            while hup.recv().await.is_some() {
+                tracing::info!("SIGHUP received: reloading the configuration");
+                let _ = app.reload().await;
+            }
+        }
+        Err(e) => tracing::error!("cannot listen for SIGHUP (reload with POST /-/reload): {e}"),
+    }
 }
 
 fn check(cli: &Cli) -> Result<ExitCode, Error> {

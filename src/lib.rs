@@ -13,9 +13,11 @@
 //! - [`scrape`]: runs every source's fetch + parse per scrape (or in the background), with
 //!   timeouts, shared in-flight fetches and per-source state.
 //! - [`expose`]: encodes a family set as text; [`server`] serves it over HTTP.
-//! - [`config`]: the layered configuration (embedded default, TOML file, environment, flags).
+//! - [`config`]: the layered configuration (embedded default, TOML file, environment, flags);
+//!   [`app`]: the configuration in force, swapped whole on a hot reload.
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod cli;
 pub mod config;
 pub mod expose;

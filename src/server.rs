@@ -8,6 +8,7 @@
 //! - `GET /readyz`: 200 once the config is loaded and sources are resolved.
 //! - `GET /`: a small status page linking `/metrics` and listing sources, their state and
 //!   last error.
+//! - `POST /-/reload` (or `PUT`): re-read the config, as `SIGHUP` does (see [`crate::app`]).
 
 use std::convert::Infallible;
 use std::io::Write;
@@ -25,16 +26,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::{error, info, warn};
 
-use crate::config::Settings;
+pub use crate::app::{App, Live};
 use crate::expose::{self, Format};
-use crate::scrape::Scraper;
-
-/// Everything a request needs: the loaded config and its sources.
-#[derive(Debug)]
-pub struct App {
-    pub settings: Settings,
-    pub scraper: Scraper,
-}
 
 type Body = Full<Bytes>;
 
@@ -48,19 +41,39 @@ fn text(status: StatusCode, body: &'static str) -> Response<Body> {
     r
 }
 
+fn method_not_allowed(allow: &'static str) -> Response<Body> {
+    let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+    r.headers_mut()
+        .insert(hyper::header::ALLOW, HeaderValue::from_static(allow));
+    r
+}
+
 pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
-    if req.method() != Method::GET && req.method() != Method::HEAD {
-        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "only GET and HEAD\n");
-        r.headers_mut()
-            .insert(hyper::header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        return Ok(r);
+    if req.uri().path() == "/-/reload" {
+        return Ok(
+            if req.method() == Method::POST || req.method() == Method::PUT {
+                match app.reload().await {
+                    Ok(()) => text(StatusCode::OK, "reloaded\n"),
+                    Err(e) => {
+                        let mut r = text(StatusCode::INTERNAL_SERVER_ERROR, "");
+                        *r.body_mut() = Full::new(Bytes::from(format!("reload failed: {e}\n")));
+                        r
+                    }
+                }
+            } else {
+                method_not_allowed("POST, PUT")
+            },
+        );
     }
-    let path = req.uri().path();
-    Ok(match path {
-        p if p == app.settings.server.metrics_path => metrics(&app, &req).await,
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Ok(method_not_allowed("GET, HEAD"));
+    }
+    let live = app.live();
+    Ok(match req.uri().path() {
+        p if p == live.settings.server.metrics_path => metrics(&app, &live, &req).await,
         "/healthz" => text(StatusCode::OK, "ok\n"),
         "/readyz" => text(StatusCode::OK, "ready\n"),
-        "/" => landing(&app),
+        "/" => landing(&live),
         _ => text(StatusCode::NOT_FOUND, "not found: try /metrics\n"),
     })
 }
@@ -78,9 +91,10 @@ fn accepts_gzip(req: &Request<Incoming>) -> bool {
         })
 }
 
-async fn metrics(app: &App, req: &Request<Incoming>) -> Response<Body> {
+async fn metrics(app: &App, live: &Live, req: &Request<Incoming>) -> Response<Body> {
     let format = Format::negotiate(req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()));
-    let page = app.scraper.scrape().await;
+    let mut page = live.scraper.scrape().await;
+    app.reload_families(&mut page.families);
     let body = expose::encode(Arc::new(page.families), format);
     let mut builder = Response::builder()
         .header(CONTENT_TYPE, format.content_type())
@@ -123,7 +137,7 @@ fn escape_html(s: &str) -> String {
     out
 }
 
-fn landing(app: &App) -> Response<Body> {
+fn landing(app: &Live) -> Response<Body> {
     use std::fmt::Write as _;
     let metrics_path = escape_html(&app.settings.server.metrics_path);
     let mut html = format!(
@@ -179,7 +193,9 @@ pub async fn serve(
     app: Arc<App>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    let server = &app.settings.server;
+    // Listener settings are read once: a reload cannot rebind or resize a running server.
+    let live = app.live();
+    let server = &live.settings.server;
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(server.max_connections));
     let mut builder = hyper::server::conn::http1::Builder::new();

@@ -247,8 +247,13 @@ impl Mapping {
         let Some(default_kind) = self.unmatched else {
             return;
         };
-        // Words in a catch-all are version strings and the like: skip them quietly.
+        // A word where a number belongs (a version string, a status) is skipped and counted,
+        // so a recipe author sees what the catch-all could not use.
         let Some(value) = number::parse(&record.value) else {
+            issues.push(Issue::new(
+                record.line,
+                format!("{}: value {:?} is not a number", record.key, record.value),
+            ));
             return;
         };
         if let Some(unit) = &record.unit {

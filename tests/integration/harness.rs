@@ -783,6 +783,7 @@ impl Nginx {
                  \x20 server {{\n\
                  \x20   listen 127.0.0.1:{port};\n\
                  \x20   location = /stub_status {{ stub_status; }}\n\
+                 \x20   location = /status500 {{ return 500 boom; }}\n\
                  \x20   location /files/ {{ alias {d}/files/; }}\n\
                  \x20 }}\n\
                  }}\n"

@@ -25,7 +25,11 @@ fn unmatched_uses_prefix_and_source_units() {
         vec![r1, rec("HugePages_Total", "0"), rec("version", "abc")],
         &mut issues,
     );
-    assert!(issues.is_empty());
+    // The word is skipped and counted, not emitted.
+    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert!(issues[0]
+        .message
+        .contains("version: value \"abc\" is not a number"));
     assert_eq!(f.len(), 2);
     assert_eq!(f[0].name, "node_memory_Active_anon_bytes");
     assert_eq!(f[0].samples[0].value, 2048.0);
@@ -125,9 +129,14 @@ fn non_numbers_are_issues_never_samples() {
         vec![rec("a", "UP"), rec("b", "x"), rec("c", "inf")],
         &mut issues,
     );
+    // `b` is skipped quietly (non_numeric = "skip"); `a` (a rule) and `c` (the catch-all)
+    // are counted.
     assert!(f.is_empty());
-    assert_eq!(issues.len(), 1);
+    assert_eq!(issues.len(), 2, "{issues:?}");
     assert!(issues[0].message.contains("\"UP\" is not a number"));
+    assert!(issues[1]
+        .message
+        .contains("c: value \"inf\" is not a number"));
 }
 
 #[test]

@@ -1,0 +1,302 @@
+//! Faults and hot reload: a misbehaving source marks only itself down (or has its bad values
+//! dropped and counted), the page still answers 200 within the timeout, nothing is reported
+//! that the source did not say; `SIGHUP` and `POST /-/reload` swap the config whole, and a
+//! broken new config leaves the old one serving.
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+/// A `file` source named `name` reading `path` with the generic `kv` parser.
+fn kv_file(name: &str, path: &std::path::Path) -> String {
+    format!(
+        "[sources.{name}]\ntype = \"file\"\npath = {}\nparser = \"kv\"\ntimeout = \"2s\"\n",
+        toml_str(&path.display().to_string())
+    )
+}
+
+fn parse_errors(s: &[ParsedSample], source: &str) -> f64 {
+    value(
+        s,
+        "metrics_adapter_source_parse_errors_total",
+        &[("source", source)],
+    )
+}
+
+#[test]
+fn reload_by_sighup_and_http_keeps_the_old_config_when_the_new_one_is_broken() {
+    let data = TempDir::new("reload");
+    let a = data.write("a.txt", "value: 1\n");
+    let b = data.write("b.txt", "other: 2\n");
+    let adapter = Adapter::start(&kv_file("a", &a));
+    let s = adapter.samples();
+    assert_eq!(value(&s, "value", &[]), 1.0);
+    assert_eq!(
+        value(&s, "metrics_adapter_config_last_reload_successful", &[]),
+        1.0
+    );
+    let loaded_at = value(
+        &s,
+        "metrics_adapter_config_last_reload_success_timestamp_seconds",
+        &[],
+    );
+    assert!(find(&s, "other", &[]).is_none());
+
+    // SIGHUP: a second source appears.
+    fs::write(
+        adapter.config_path(),
+        format!("{}{}", kv_file("a", &a), kv_file("b", &b)),
+    )
+    .expect("rewrite config");
+    std::thread::sleep(Duration::from_millis(20)); // a later timestamp, even on coarse clocks
+    assert!(send_signal("HUP", i64::from(adapter.pid())));
+    let s = wait_for("the reloaded config", Duration::from_secs(10), || {
+        let s = adapter.samples();
+        find(&s, "other", &[]).is_some().then_some(s)
+    });
+    assert_eq!(value(&s, "other", &[]), 2.0);
+    assert_eq!(source_up(&s, "b"), 1.0);
+    assert!(
+        value(
+            &s,
+            "metrics_adapter_config_last_reload_success_timestamp_seconds",
+            &[]
+        ) > loaded_at
+    );
+
+    // A broken config (unknown key): rejected with the file, key and reason; the old serves.
+    fs::write(
+        adapter.config_path(),
+        format!("{}colour = \"blue\"\n", kv_file("a", &a)),
+    )
+    .expect("rewrite config");
+    let r = adapter.request("POST", "/-/reload", &[]);
+    assert_eq!(r.status, 500, "{}", r.text());
+    let why = r.text();
+    assert!(
+        why.contains("config.toml") && why.contains("colour"),
+        "reload error should name the file and the key: {why}"
+    );
+    let s = adapter.samples();
+    assert_eq!(value(&s, "other", &[]), 2.0, "the old config still serves");
+    assert_eq!(
+        value(&s, "metrics_adapter_config_last_reload_successful", &[]),
+        0.0
+    );
+    assert!(adapter.stderr().contains("reload failed"));
+
+    // A config naming a parser that does not exist is rejected too.
+    fs::write(
+        adapter.config_path(),
+        kv_file("a", &a).replace("\"kv\"", "\"no_such_parser\""),
+    )
+    .expect("rewrite config");
+    assert_eq!(adapter.request("PUT", "/-/reload", &[]).status, 500);
+    assert_eq!(value(&adapter.samples(), "other", &[]), 2.0);
+
+    // Fixed: back to one source, and successful again.
+    fs::write(adapter.config_path(), kv_file("a", &a)).expect("rewrite config");
+    let r = adapter.request("POST", "/-/reload", &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let s = adapter.samples();
+    assert!(find(&s, "other", &[]).is_none());
+    assert_eq!(
+        value(&s, "metrics_adapter_config_last_reload_successful", &[]),
+        1.0
+    );
+    assert_eq!(adapter.get("/-/reload").status, 405);
+}
+
+#[test]
+fn http_errors_and_oversized_bodies_mark_only_that_source_down() {
+    let nginx = Nginx::start();
+    nginx.write_file("big.txt", "x: 1\n".repeat(400_000)); // 2 MB of valid lines
+    let data = TempDir::new("faults-http");
+    let good = data.write("good.txt", "value: 7\n");
+    let config = format!(
+        "{}\
+         [sources.e500]\ntype = \"http\"\nurl = {}\nparser = \"kv\"\ntimeout = \"2s\"\n\
+         [sources.e404]\ntype = \"http\"\nurl = {}\nparser = \"kv\"\ntimeout = \"2s\"\n\
+         [sources.huge]\ntype = \"http\"\nurl = {}\nparser = \"kv\"\ntimeout = \"2s\"\nmax_bytes = 1048576\n",
+        kv_file("good", &good),
+        toml_str(&nginx.url("/status500")),
+        toml_str(&nginx.url("/files/missing.txt")),
+        toml_str(&nginx.url("/files/big.txt")),
+    );
+    let adapter = Adapter::start(&config);
+    let start = Instant::now();
+    let page = adapter.metrics();
+    assert!(start.elapsed() < Duration::from_secs(3));
+    let s = parse_page(&page, false);
+    assert_eq!(source_up(&s, "good"), 1.0);
+    assert_eq!(value(&s, "value", &[]), 7.0);
+    for down in ["e500", "e404", "huge"] {
+        assert_eq!(source_up(&s, down), 0.0, "{down}");
+    }
+    // Nothing from the cut body: not a prefix of it, not a partial count.
+    assert!(
+        find(&s, "x", &[]).is_none(),
+        "a cut body must not be parsed"
+    );
+    let status = adapter.get("/").text();
+    assert!(status.contains("500"), "{status}");
+    assert!(status.contains("1048576"), "{status}");
+}
+
+#[test]
+fn bad_values_are_dropped_and_counted_never_reported() {
+    let data = TempDir::new("faults-values");
+    // Invalid UTF-8, words, NaN / infinities, huge and negative numbers, a duplicate key,
+    // half a line at the end.
+    let mut bytes =
+        b"good: 5\nword: lots\nneg: -12.5\nhuge: 1e300\nnan: NaN\ninf: +Inf\nminf: -Inf\n".to_vec();
+    bytes.extend_from_slice(b"bad\xff\xfe: 3\nutf: \xc3\x28\n");
+    bytes.extend_from_slice(b"dup: 1\ndup: 2\nhalf: 1");
+    let f = data.write("values.txt", &bytes);
+    let adapter = Adapter::start(&kv_file("v", &f));
+    let page = adapter.metrics();
+    promtool_check_syntax(&page);
+    let s = parse_page(&page, false);
+    assert_eq!(source_up(&s, "v"), 1.0);
+    assert_eq!(value(&s, "good", &[]), 5.0);
+    assert_eq!(value(&s, "neg", &[]), -12.5);
+    assert_eq!(value(&s, "huge", &[]), 1e300);
+    assert!(value(&s, "nan", &[]).is_nan());
+    assert_eq!(value(&s, "inf", &[]), f64::INFINITY);
+    assert_eq!(value(&s, "minf", &[]), f64::NEG_INFINITY);
+    assert!(find(&s, "word", &[]).is_none(), "a word is not a number");
+    assert!(
+        find(&s, "utf", &[]).is_none(),
+        "invalid UTF-8 is not a number"
+    );
+    // One series per name: the duplicate is reported once, never as a sum (1 + 2).
+    let dups: Vec<f64> = s
+        .iter()
+        .filter(|x| x.name == "dup")
+        .map(|x| x.value)
+        .collect();
+    assert_eq!(dups.len(), 1, "{dups:?}");
+    assert_ne!(dups[0], 3.0);
+    assert!(
+        parse_errors(&s, "v") >= 3.0,
+        "word, utf and the duplicate are counted: {}",
+        parse_errors(&s, "v")
+    );
+    // Every name on the page is a valid one (the invalid-UTF-8 key was cleaned or dropped).
+    for x in &s {
+        assert!(
+            x.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            "{}",
+            x.name
+        );
+    }
+}
+
+#[test]
+fn non_utf8_label_values_come_out_valid() {
+    let data = TempDir::new("faults-labels");
+    let recipes = TempDir::new("recipes");
+    recipes.write(
+        "lbl.toml",
+        "description = \"test: labels from data\"\nformat = \"regex\"\n\n\
+         [[regex.rule]]\npattern = '^(?P<name>\\S+) (?P<value>\\d+)$'\nkey = \"hits\"\n\n\
+         [mapping]\nprefix = \"t_\"\n",
+    );
+    let f = data.write("labels.txt", b"caf\xc3\xa9 1\nbad\xff 2\n");
+    let adapter = Adapter::start(&format!(
+        "[parsers]\ndirs = [{}]\n[sources.l]\ntype = \"file\"\npath = {}\nparser = \"lbl\"\n",
+        toml_str(&recipes.path().display().to_string()),
+        toml_str(&f.display().to_string())
+    ));
+    let page = adapter.metrics();
+    promtool_check_syntax(&page);
+    let s = parse_page(&page, false);
+    assert_eq!(value(&s, "t_hits", &[("name", "café")]), 1.0);
+    // The invalid byte becomes U+FFFD (as a lossy UTF-8 read does); the value is kept.
+    assert_eq!(value(&s, "t_hits", &[("name", "bad\u{fffd}")]), 2.0);
+}
+
+/// Bounded soak: concurrent scrapes for a fixed time while one source flaps between up and
+/// down; every scrape answers 200 and the adapter's memory stays flat.
+#[test]
+fn soak_concurrent_scrapes_with_a_flapping_source() {
+    let data = TempDir::new("soak");
+    let steady = data.write("steady.txt", "value: 1\n");
+    let flappy = data.join("flappy.txt");
+    let adapter = Adapter::start(&format!(
+        "{}{}",
+        kv_file("steady", &steady),
+        kv_file("flappy", &flappy)
+    ));
+    let rss = |pid: u32| -> u64 {
+        fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    let soak = Duration::from_secs(
+        std::env::var("SOAK_SECONDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(20),
+    );
+    let port = adapter.port;
+    let run = |until: Instant| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    let (mut ok, mut failed) = (0u64, 0u64);
+                    while Instant::now() < until {
+                        match try_http_request(port, "GET", "/metrics", &[]) {
+                            Ok(r) if r.status == 200 => ok += 1,
+                            _ => failed += 1,
+                        }
+                    }
+                    (ok, failed)
+                })
+            })
+            .collect();
+        let mut flips = 0u64;
+        while Instant::now() < until {
+            if flips % 2 == 0 {
+                fs::write(&flappy, format!("n: {flips}\n")).expect("write");
+            } else {
+                let _ = fs::remove_file(&flappy);
+            }
+            flips += 1;
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        workers
+            .into_iter()
+            .map(|w| w.join().expect("worker"))
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    };
+    // Warm up (allocator arenas, buffers), then measure over the soak.
+    let warm = run(Instant::now() + Duration::from_secs(2));
+    let before = rss(adapter.pid());
+    let (ok, failed) = run(Instant::now() + soak);
+    let after = rss(adapter.pid());
+    assert_eq!(failed + warm.1, 0, "failed scrapes");
+    assert!(ok > 100, "only {ok} scrapes in {soak:?}");
+    assert!(before > 0 && after > 0);
+    assert!(
+        after as f64 <= before as f64 * 1.10 + 512.0,
+        "RSS grew from {before} kB to {after} kB over {ok} scrapes"
+    );
+    let s = adapter.samples();
+    assert_eq!(source_up(&s, "steady"), 1.0);
+    assert!(
+        value(
+            &s,
+            "metrics_adapter_source_read_failures_total",
+            &[("source", "flappy")]
+        ) > 0.0
+    );
+}
