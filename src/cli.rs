@@ -1,6 +1,7 @@
 //! The command line: serve (default), and the debugging commands that give the
 //! `curl /metrics` workflow without a pod (`check`, `once`, `parse`, `parsers`).
 
+use std::fmt::Write as _;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,7 +11,6 @@ use clap::{Parser as _, Subcommand};
 
 use crate::config::{LogFormat, Overrides, Settings};
 use crate::expose::{self, Format};
-use crate::family::FamilySet;
 use crate::parse::Registry;
 use crate::scrape::Scraper;
 use crate::server::{self, App, Live};
@@ -34,6 +34,10 @@ pub struct Cli {
     /// Log format, text or json, overriding log.format.
     #[arg(long, global = true)]
     pub log_format: Option<String>,
+    /// TLS and basic auth for every endpoint: a web config file in the Prometheus
+    /// exporter-toolkit format, overriding server.web_config_file ("" turns it off).
+    #[arg(long = "web.config.file", global = true, value_name = "FILE")]
+    pub web_config_file: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -82,6 +86,7 @@ fn load(cli: &Cli) -> Result<(Settings, Registry), Error> {
         listen: cli.listen.clone(),
         log_level: cli.log_level.clone(),
         log_format: cli.log_format.clone(),
+        web_config_file: cli.web_config_file.clone(),
     };
     let settings = Settings::load(cli.config.as_deref(), std::env::vars(), &overrides)?;
     let mut registry = Registry::builtin()?;
@@ -131,6 +136,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
 
 fn serve(cli: &Cli) -> Result<ExitCode, Error> {
     let (settings, registry) = load(cli)?;
+    // Read once, before anything listens: a broken web config stops the start.
+    let web = Arc::new(crate::web::Web::load(
+        settings.server.web_config_file.as_deref(),
+    )?);
     init_logging(&settings);
     let rt = runtime()?;
     rt.block_on(async {
@@ -143,6 +152,7 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
             listen = %listener.local_addr()?,
             config = %settings.origin,
             sources = settings.sources.len(),
+            web = %web.summary(),
             "metrics-adapter {} serving {}",
             env!("CARGO_PKG_VERSION"),
             settings.server.metrics_path
@@ -152,7 +162,7 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
             Box::new(move || load(&loader_cli).map_err(|e| e.to_string()));
         let app = Arc::new(App::new(Live { settings, scraper }, Some(loader)));
         tokio::spawn(reload_on_sighup(app.clone()));
-        server::serve(listener, app, server::shutdown_signal()).await;
+        server::serve_with_web(listener, app, web, server::shutdown_signal()).await;
         Ok::<_, Error>(ExitCode::SUCCESS)
     })
 }
@@ -171,18 +181,43 @@ async fn reload_on_sighup(app: Arc<App>) {
     }
 }
 
+/// Writes command output to stdout. A closed pipe (`metrics-adapter parsers | head`) is
+/// the reader's choice, not an error.
+fn emit(text: &str) -> Result<(), Error> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
 fn check(cli: &Cli) -> Result<ExitCode, Error> {
     let (settings, registry) = load(cli)?;
     let scraper = Scraper::new(&settings, &registry)?;
-    println!("config: {} (ok)", settings.origin);
-    println!(
+    let web = crate::web::Web::load(settings.server.web_config_file.as_deref())?;
+    let mut out = String::new();
+    let _ = writeln!(out, "config: {} (ok)", settings.origin);
+    let _ = writeln!(
+        out,
         "listen: {}  metrics path: {}",
         settings.server.listen, settings.server.metrics_path
     );
-    for dir in &settings.parser_dirs {
-        println!("recipe directory: {}", dir.display());
+    if let Some(file) = web.file() {
+        let _ = writeln!(
+            out,
+            "web config: {} (ok): {}",
+            file.display(),
+            web.summary()
+        );
     }
-    println!("sources: {}", settings.sources.len());
+    for dir in &settings.parser_dirs {
+        let _ = writeln!(out, "recipe directory: {}", dir.display());
+    }
+    let _ = writeln!(out, "sources: {}", settings.sources.len());
     for t in scraper.targets() {
         let s = &t.spec;
         let entry = registry
@@ -193,7 +228,8 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
             crate::config::Refresh::OnScrape => "on each scrape".to_string(),
             crate::config::Refresh::Every(d) => format!("every {d:?} in the background"),
         };
-        println!(
+        let _ = writeln!(
+            out,
             "  {}: {} {} -> parser {} ({entry}); timeout {:?}, max {} bytes, read {refresh}",
             s.name,
             s.source.kind(),
@@ -203,6 +239,7 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
             s.max_bytes
         );
     }
+    emit(&out)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -232,7 +269,7 @@ fn once(cli: &Cli, openmetrics: bool) -> Result<ExitCode, Error> {
     } else {
         Format::Text
     };
-    print!("{}", expose::encode(Arc::new(page.families), format));
+    emit(&expose::encode(Arc::new(page.families), format))?;
     Ok(if all_up {
         ExitCode::SUCCESS
     } else {
@@ -263,21 +300,16 @@ fn parse(
         .parser
         .parse(&input)
         .map_err(|e| format!("parser {name}: {e}"))?;
-    for issue in &parsed.issues {
-        eprintln!("skipped: {issue}");
-    }
-    let mut set = FamilySet::new();
-    let mut conflicts = Vec::new();
-    set.extend(parsed.families, &mut conflicts);
-    for c in &conflicts {
-        eprintln!("dropped: {}", c.0);
-    }
     let format = if openmetrics {
         Format::OpenMetrics
     } else {
         Format::Text
     };
-    print!("{}", expose::encode(Arc::new(set), format));
+    let (page, notes) = expose::render(parsed, format);
+    for note in &notes {
+        eprintln!("{note}");
+    }
+    emit(&page)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -287,12 +319,15 @@ fn parsers(cli: &Cli) -> Result<ExitCode, Error> {
         None => Registry::builtin()?,
     };
     let width = registry.names().map(str::len).max().unwrap_or(0);
+    let mut out = String::new();
     for (name, entry) in registry.entries() {
-        println!(
+        let _ = writeln!(
+            out,
             "{name:width$}  {:<16}  {}",
             entry.origin.to_string(),
             entry.parser.description()
         );
     }
+    emit(&out)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -40,6 +40,9 @@ pub struct RawServer {
     pub header_read_timeout: String,
     pub max_connections: usize,
     pub shutdown_timeout: String,
+    /// TLS and basic auth for the endpoints: a web config file in the Prometheus
+    /// exporter-toolkit format (see [`crate::web`]). Empty: plain HTTP, no auth.
+    pub web_config_file: String,
 }
 
 impl Default for RawServer {
@@ -50,6 +53,7 @@ impl Default for RawServer {
             header_read_timeout: "10s".into(),
             max_connections: 256,
             shutdown_timeout: "10s".into(),
+            web_config_file: String::new(),
         }
     }
 }
@@ -190,6 +194,8 @@ pub struct Overrides {
     pub listen: Option<String>,
     pub log_level: Option<String>,
     pub log_format: Option<String>,
+    /// `--web.config.file`; wins over `server.web_config_file`.
+    pub web_config_file: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -205,6 +211,8 @@ pub struct ServerSettings {
     pub header_read_timeout: Duration,
     pub max_connections: usize,
     pub shutdown_timeout: Duration,
+    /// The web config file (TLS, basic auth), if any; read at startup by [`crate::web`].
+    pub web_config_file: Option<PathBuf>,
 }
 
 /// When a source is read.
@@ -260,7 +268,17 @@ impl Settings {
             ),
             None => (Origin::Embedded, DEFAULT_CONFIG.to_string()),
         };
-        let raw = Self::layer(&origin, &source, env)?;
+        Self::from_text(origin, &source, env, overrides)
+    }
+
+    /// Like [`Settings::load`], from config text already read (`origin` names it in errors).
+    pub fn from_text(
+        origin: Origin,
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+        overrides: &Overrides,
+    ) -> Result<Settings, ConfigError> {
+        let raw = Self::layer(&origin, text, env)?;
         Self::from_raw(origin, raw, overrides)
     }
 
@@ -324,6 +342,14 @@ impl Settings {
             max_connections: raw.server.max_connections,
             shutdown_timeout: parse_duration(&raw.server.shutdown_timeout)
                 .map_err(|r| bad("server.shutdown_timeout", r))?,
+            web_config_file: Some(
+                overrides
+                    .web_config_file
+                    .clone()
+                    .unwrap_or(raw.server.web_config_file),
+            )
+            .filter(|p| !p.trim().is_empty())
+            .map(PathBuf::from),
         };
         let log_level = overrides.log_level.clone().unwrap_or(raw.log.level);
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {

@@ -12,6 +12,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use crate::family::{FamilySet, MetricKind};
+use crate::parse::Parsed;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -51,11 +52,16 @@ impl Format {
 }
 
 #[derive(Debug)]
-struct Page(Arc<FamilySet>);
+struct Page {
+    families: Arc<FamilySet>,
+    /// prometheus-client's OpenMetrics encoder writes help text as given (its 0.0.4 encoder
+    /// escapes it), so a backslash in help would make an invalid escape: escape it here.
+    escape_help: bool,
+}
 
 impl Collector for Page {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        for family in self.0.families() {
+        for family in self.families.families() {
             if family.samples.is_empty() {
                 continue;
             }
@@ -65,8 +71,12 @@ impl Collector for Page {
                 MetricKind::Info => MetricType::Info,
                 MetricKind::Untyped => MetricType::Unknown,
             };
-            let mut metric =
-                encoder.encode_descriptor(&family.name, &family.help, None, metric_type)?;
+            let help = if self.escape_help && family.help.contains('\\') {
+                std::borrow::Cow::Owned(family.help.replace('\\', "\\\\"))
+            } else {
+                std::borrow::Cow::Borrowed(family.help.as_str())
+            };
+            let mut metric = encoder.encode_descriptor(&family.name, &help, None, metric_type)?;
             for sample in &family.samples {
                 match family.kind {
                     MetricKind::Info => metric.encode_info(&sample.labels)?,
@@ -86,7 +96,10 @@ impl Collector for Page {
 /// Writes the page. The set is shared, not copied.
 pub fn encode(families: Arc<FamilySet>, format: Format) -> String {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Page(families)));
+    registry.register_collector(Box::new(Page {
+        families,
+        escape_help: format == Format::OpenMetrics,
+    }));
     let mut out = String::new();
     // Writing into a String cannot fail; an encoder error would be a bug, shown in the page.
     let result = match format {
@@ -99,5 +112,22 @@ pub fn encode(families: Arc<FamilySet>, format: Format) -> String {
     out
 }
 
+/// One parser's result as a page, as `metrics-adapter parse` prints it: the families merged
+/// and checked into a set, then encoded. Also returns what was left out: skipped values
+/// (`skipped: ...`) and families or series the set refused (`dropped: ...`).
+pub fn render(parsed: Parsed, format: Format) -> (String, Vec<String>) {
+    let mut notes: Vec<String> = parsed
+        .issues
+        .iter()
+        .map(|i| format!("skipped: {i}"))
+        .collect();
+    let mut set = FamilySet::new();
+    let mut conflicts = Vec::new();
+    set.extend(parsed.families, &mut conflicts);
+    notes.extend(conflicts.into_iter().map(|c| format!("dropped: {}", c.0)));
+    (encode(Arc::new(set), format), notes)
+}
+
+pub mod check;
 #[cfg(test)]
 mod tests;

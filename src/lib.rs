@@ -12,7 +12,8 @@
 //! - [`family`]: the plain data between stages, and the set that merges and checks it.
 //! - [`scrape`]: runs every source's fetch + parse per scrape (or in the background), with
 //!   timeouts, shared in-flight fetches and per-source state.
-//! - [`expose`]: encodes a family set as text; [`server`] serves it over HTTP.
+//! - [`expose`]: encodes a family set as text; [`server`] serves it over HTTP, with TLS and
+//!   basic auth from a web config file ([`web`]).
 //! - [`config`]: the layered configuration (embedded default, TOML file, environment, flags);
 //!   [`app`]: the configuration in force, swapped whole on a hot reload.
 #![forbid(unsafe_code)]
@@ -26,3 +27,4 @@ pub mod parse;
 pub mod scrape;
 pub mod server;
 pub mod source;
+pub mod web;

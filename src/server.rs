@@ -9,6 +9,8 @@
 //! - `GET /`: a small status page linking `/metrics` and listing sources, their state and
 //!   last error.
 //! - `POST /-/reload` (or `PUT`): re-read the config, as `SIGHUP` does (see [`crate::app`]).
+//!
+//! With a web config file, all of them are behind its TLS and basic auth ([`crate::web`]).
 
 use std::convert::Infallible;
 use std::io::Write;
@@ -28,6 +30,7 @@ use tracing::{error, info, warn};
 
 pub use crate::app::{App, Live};
 use crate::expose::{self, Format};
+use crate::web::{self, Web};
 
 type Body = Full<Bytes>;
 
@@ -187,10 +190,21 @@ fn landing(app: &Live) -> Response<Body> {
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish (bounded by
-/// `server.shutdown_timeout`).
+/// `server.shutdown_timeout`). Plain HTTP, no auth: see [`serve_with_web`].
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    serve_with_web(listener, app, Arc::new(Web::disabled()), shutdown).await;
+}
+
+/// [`serve`] with the TLS, basic auth and extra headers of a web config file: every
+/// request passes [`Web::guard`] before [`handle`].
+pub async fn serve_with_web(
+    listener: TcpListener,
+    app: Arc<App>,
+    web: Arc<Web>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     // Listener settings are read once: a reload cannot rebind or resize a running server.
@@ -203,11 +217,12 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(server.header_read_timeout)
         .max_buf_size(64 * 1024);
+    let tls = web.tls_acceptor();
     tokio::pin!(shutdown);
     loop {
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) if is_per_connection(&e) => continue,
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning or giving up.
@@ -228,10 +243,32 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
-        let service = hyper::service::service_fn(move |req| handle(app.clone(), req));
-        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        let guard = web.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let app = app.clone();
+            guard.clone().guard(req, move |req| handle(app, req))
+        });
+        let Some(acceptor) = tls.clone() else {
+            let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+            tokio::spawn(async move {
+                let _ = conn.await;
+                drop(permit);
+            });
+            continue;
+        };
+        // TLS: the handshake runs in the connection's task, holding its permit, bounded by
+        // the header read timeout.
+        let (builder, watcher, limit) = (
+            builder.clone(),
+            graceful.watcher(),
+            server.header_read_timeout,
+        );
         tokio::spawn(async move {
-            let _ = conn.await;
+            if let Some(tls) = web::accept_tls(&acceptor, stream, peer, limit).await {
+                let _ = watcher
+                    .watch(builder.serve_connection(TokioIo::new(tls), service))
+                    .await;
+            }
             drop(permit);
         });
     }

@@ -33,6 +33,7 @@ PACKAGES=(
   python3
   python3-prometheus-client                              # the independent exposition parser
   curl
+  openssl                                                # certificates for the TLS tests
   jq
   netcat-openbsd                                         # nc, for poking at raw TCP stats by hand
   python3-yaml                                           # deploy/test: reading manifests
@@ -110,10 +111,28 @@ fi
 
 # ---- pip packages (deploy task) ---------------------------------------------------------
 # Reserved for the deploy checks: whatever deploy/test/validate.sh needs from PyPI goes here.
-# deploy/test/validate.sh: Kubernetes schema validation, from PyPI.
+# deploy/test/validate.sh: Kubernetes schema validation, from PyPI. validate.sh runs it as
+# `python3 -m kubernetes_validate`, so a --user install needs no PATH change.
+# Debian 12's python3 comes without pip, and refuses pip installs into the system
+# (PEP 668, an EXTERNALLY-MANAGED file): there, python3-pip from apt, and a --user install
+# (--break-system-packages only lifts that refusal; nothing outside ~/.local is touched).
 if ! python3 -c 'import kubernetes_validate' 2>/dev/null; then
-  echo "setup: installing kubernetes-validate (PyPI)"
-  python3 -m pip install --quiet kubernetes-validate
+  log "installing kubernetes-validate (PyPI)"
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    "${SUDO[@]}" apt-get update -q
+    "${SUDO[@]}" apt-get install -y -q --no-install-recommends python3-pip
+  fi
+  if python3 -c 'import os, sys, sysconfig
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_path("stdlib"), "EXTERNALLY-MANAGED")))'; then
+    python3 -m pip install --quiet --user --break-system-packages --no-warn-script-location \
+      kubernetes-validate
+  else
+    python3 -m pip install --quiet kubernetes-validate
+  fi
+  if ! python3 -c 'import kubernetes_validate'; then
+    log "ERROR: python3 cannot import kubernetes_validate after pip install"
+    exit 1
+  fi
 fi
 # ---- end of pip packages -------------------------------------------------------------------
 

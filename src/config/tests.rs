@@ -128,3 +128,45 @@ fn durations() {
     assert!(parse_duration("-1s").is_err());
     assert!(parse_duration("NaNs").is_err());
 }
+
+#[test]
+fn web_config_file_from_key_env_and_flag() {
+    let s = Settings::load(None, Vec::new(), &Overrides::default()).unwrap();
+    assert_eq!(s.server.web_config_file, None);
+    let s = load_str("[server]\nweb_config_file = '/etc/adapter/web.yml'\n", &[]).unwrap();
+    assert_eq!(
+        s.server.web_config_file.as_deref(),
+        Some(Path::new("/etc/adapter/web.yml"))
+    );
+    let s = load_str(
+        "[server]\nweb_config_file = '/etc/adapter/web.yml'\n",
+        &[("METRICS_ADAPTER__SERVER__WEB_CONFIG_FILE", "/env/web.yml")],
+    )
+    .unwrap();
+    assert_eq!(
+        s.server.web_config_file.as_deref(),
+        Some(Path::new("/env/web.yml"))
+    );
+    let raw = Settings::layer(
+        &Origin::Embedded,
+        "[server]\nweb_config_file = '/etc/adapter/web.yml'\n",
+        Vec::new(),
+    )
+    .unwrap();
+    let flag = Overrides {
+        web_config_file: Some("/flag/web.yml".into()),
+        ..Overrides::default()
+    };
+    let s = Settings::from_raw(Origin::Embedded, raw.clone(), &flag).unwrap();
+    assert_eq!(
+        s.server.web_config_file.as_deref(),
+        Some(Path::new("/flag/web.yml"))
+    );
+    // An empty flag switches it off.
+    let off = Overrides {
+        web_config_file: Some(String::new()),
+        ..Overrides::default()
+    };
+    let s = Settings::from_raw(Origin::Embedded, raw, &off).unwrap();
+    assert_eq!(s.server.web_config_file, None);
+}

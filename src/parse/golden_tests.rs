@@ -4,10 +4,8 @@
 //! `UPDATE_GOLDEN=1 cargo test golden` rewrites the expected files after an intended change.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use crate::expose::{encode, Format};
-use crate::family::FamilySet;
+use crate::expose::{render, Format};
 use crate::parse::registry::EMBEDDED;
 use crate::parse::Registry;
 
@@ -24,13 +22,19 @@ pub fn run_case(registry: &Registry, recipe: &str, input: &[u8]) -> (String, Str
         .parser
         .parse(input)
         .unwrap_or_else(|e| panic!("{recipe}: {e}"));
-    let mut set = FamilySet::new();
-    let mut conflicts = Vec::new();
-    set.extend(parsed.families, &mut conflicts);
-    let mut issues: Vec<String> = parsed.issues.iter().map(ToString::to_string).collect();
-    issues.extend(conflicts.into_iter().map(|c| format!("conflict: {}", c.0)));
-    let issues = issues.iter().map(|i| format!("{i}\n")).collect();
-    (encode(Arc::new(set), Format::Text), issues)
+    let (page, notes) = render(parsed, Format::Text);
+    // The .issues files predate `render`'s prefixes: skipped values bare, conflicts marked.
+    let issues = notes
+        .iter()
+        .map(|n| {
+            let n = n.strip_prefix("skipped: ").unwrap_or(n);
+            match n.strip_prefix("dropped: ") {
+                Some(c) => format!("conflict: {c}\n"),
+                None => format!("{n}\n"),
+            }
+        })
+        .collect();
+    (page, issues)
 }
 
 #[test]

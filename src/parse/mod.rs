@@ -17,6 +17,8 @@ use crate::family::{Family, Labels, MetricKind};
 
 #[cfg(test)]
 mod golden_tests;
+#[cfg(test)]
+mod property_tests;
 
 pub use mapping::Mapping;
 pub use recipe::Recipe;
@@ -106,6 +108,21 @@ pub trait Parser: Send + Sync + std::fmt::Debug {
     fn up_metric(&self) -> Option<&str> {
         None
     }
+}
+
+/// Runs `parser` on `input` and checks what comes out: the page in both formats is
+/// well-formed. A parse error is a fine answer; a panic or a malformed page is not. The
+/// property tests and the fuzz targets (`fuzz/`) share this.
+pub fn check_input(parser: &dyn Parser, input: &[u8]) -> Result<(), String> {
+    use crate::expose::{check::check_page, render, Format};
+    let Ok(parsed) = parser.parse(input) else {
+        return Ok(());
+    };
+    for format in [Format::Text, Format::OpenMetrics] {
+        let (page, _) = render(parsed.clone(), format);
+        check_page(&page, format).map_err(|e| format!("{format:?} page: {e}\n{page}"))?;
+    }
+    Ok(())
 }
 
 /// Input as text: invalid UTF-8 becomes U+FFFD, so it can never turn into a number.

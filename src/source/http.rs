@@ -86,6 +86,16 @@ impl HttpSource {
             .url
             .as_deref()
             .ok_or(("url", "missing: the page to GET".to_string()))?;
+        // User info (`http://user:password@host/`) would be ignored, and the URL is echoed
+        // in errors: refuse it, without echoing it.
+        if has_userinfo(url) {
+            return Err((
+                "url",
+                "credentials in the URL are not supported (nor shown): use basic_auth_user \
+                 with basic_auth_password_file or basic_auth_password_env"
+                    .into(),
+            ));
+        }
         let uri: Uri = url.parse().map_err(|e| ("url", format!("{url:?}: {e}")))?;
         match uri.scheme_str() {
             Some("http") => {}
@@ -263,6 +273,13 @@ impl HttpSource {
         }
         Ok(out)
     }
+}
+
+/// Whether the URL's authority (between `//` and the path) holds `user[:password]@`.
+fn has_userinfo(url: &str) -> bool {
+    let rest = url.split_once("//").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority.contains('@')
 }
 
 /// Stops the connection task when the fetch ends or is dropped (timeout).

@@ -6,3 +6,4 @@ mod core;
 mod harness;
 mod recipes;
 mod reliability;
+mod security;
