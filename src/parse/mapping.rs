@@ -163,6 +163,11 @@ pub struct Mapping {
     unmatched: Option<MetricKind>,
     unmatched_help: String,
     rules: Vec<Rule>,
+    /// Rules by exact key (`key`, `names`), and the `match` rules every key must try: a
+    /// record only tries the rules that can match it, in their order (an HAProxy page has
+    /// 160k records and its recipe 90 rules).
+    by_key: HashMap<String, Vec<usize>>,
+    pattern_rules: Vec<usize>,
 }
 
 fn full_match(pattern: &str, what: &str) -> Result<Regex, String> {
@@ -194,8 +199,23 @@ impl Mapping {
             .into_iter()
             .enumerate()
             .map(|(i, r)| Rule::new(r).map_err(|e| format!("mapping.metric[{i}]: {e}")))
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<Rule>, _>>()?;
+        let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut pattern_rules = Vec::new();
+        for (i, rule) in rules.iter().enumerate() {
+            match &rule.matcher {
+                Matcher::Key(k) => by_key.entry(k.clone()).or_default().push(i),
+                Matcher::Names(n) => {
+                    for k in n.keys() {
+                        by_key.entry(k.clone()).or_default().push(i);
+                    }
+                }
+                Matcher::Pattern(_) => pattern_rules.push(i),
+            }
+        }
         Ok(Mapping {
+            by_key,
+            pattern_rules,
             prefix: opts.prefix,
             labels: labels_of(&opts.labels),
             include: regexes(&opts.include, "mapping.include")?,
@@ -217,13 +237,13 @@ impl Mapping {
                 continue;
             }
             let mut matched = false;
-            for rule in &self.rules {
+            for (rule_idx, rule) in self.candidates(&record.key) {
                 let Some(captures) = rule.captures(&record) else {
                     continue;
                 };
                 matched = true;
                 if !rule.drop {
-                    self.emit(rule, &record, captures, &mut out, issues);
+                    self.emit(rule_idx, rule, &record, captures, &mut out, issues);
                 }
                 if !rule.cont {
                     break;
@@ -234,6 +254,24 @@ impl Mapping {
             }
         }
         out.families
+    }
+
+    /// The rules that can match `key`, in rule order.
+    fn candidates<'a>(&'a self, key: &str) -> impl Iterator<Item = (usize, &'a Rule)> + 'a {
+        let exact: &[usize] = self.by_key.get(key).map_or(&[], Vec::as_slice);
+        let (mut a, mut b) = (
+            exact.iter().peekable(),
+            self.pattern_rules.iter().peekable(),
+        );
+        std::iter::from_fn(move || {
+            let next = match (a.peek(), b.peek()) {
+                (Some(&&x), Some(&&y)) if x < y => a.next(),
+                (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+                (Some(_), None) => a.next(),
+                (None, None) => None,
+            }?;
+            Some((*next, &self.rules[*next]))
+        })
     }
 
     fn source_unit(&self, record: &Record) -> (f64, Option<&str>) {
@@ -266,27 +304,43 @@ impl Mapping {
             }
         }
         let (scale, unit) = self.source_unit(record);
-        // A key that is already a valid name (`redis_version`, `http_requests_total`) is kept
-        // as written; others (`Active(anon)`, `Total Accesses`) are folded into one.
-        let part = if is_valid_metric_name(&record.key) {
-            record.key.clone()
+        let kind = record.kind.unwrap_or(default_kind);
+        let cacheable = record.unit.is_none() && record.kind.is_none() && record.help.is_none();
+        let cached = if cacheable {
+            out.unmatched.get(&record.key).copied()
         } else {
-            name_part(&record.key)
+            None
         };
-        let short = with_unit(part, unit);
-        let name = format!("{}{short}", self.prefix);
+        let f = match cached {
+            Some(f) => f,
+            None => {
+                // A key that is already a valid name (`redis_version`, `http_requests_total`)
+                // is kept as written; others (`Active(anon)`, `Total Accesses`) are folded.
+                let part = if is_valid_metric_name(&record.key) {
+                    record.key.clone()
+                } else {
+                    name_part(&record.key)
+                };
+                let short = with_unit(part, unit);
+                let help = match &record.help {
+                    Some(h) => h.clone(),
+                    None => expand_help(&self.unmatched_help, &record.key, &short),
+                };
+                let f = out.family(format!("{}{short}", self.prefix), kind, &help);
+                if cacheable {
+                    out.unmatched.insert(record.key.clone(), f);
+                }
+                f
+            }
+        };
         let mut labels = record.labels.clone();
         labels.extend(self.labels.iter().cloned());
-        let kind = record.kind.unwrap_or(default_kind);
-        let help = match &record.help {
-            Some(h) => h.clone(),
-            None => expand_help(&self.unmatched_help, &record.key, &short),
-        };
-        out.push(name, kind, &help, labels, value * scale);
+        out.push(f, labels, value * scale);
     }
 
     fn emit(
         &self,
+        rule_idx: usize,
         rule: &Rule,
         record: &Record,
         captures: Vec<(String, String)>,
@@ -298,19 +352,35 @@ impl Mapping {
             Matcher::Names(n) => n.get(&record.key).map_or("{key}", String::as_str),
             _ => rule.name.as_deref().unwrap_or("{key}"),
         };
-        let prefix = rule.prefix.as_deref().unwrap_or(&self.prefix);
-        let short = with_unit(
-            expand(template, &record.key, &captures),
-            rule.unit.as_deref().or(source_unit),
-        );
-        let name = format!("{prefix}{short}");
         let kind = rule.kind.or(record.kind).unwrap_or(MetricKind::Gauge);
-        let help = if rule.help.is_empty() {
-            record.help.clone().unwrap_or_default()
-        } else {
-            expand_help(&rule.help, &record.key, &short)
+        // The family's name and help depend only on the rule and the key (unless the record
+        // brings its own unit, kind or help), so they are built once per key, not per record.
+        let cacheable = record.unit.is_none() && record.kind.is_none() && record.help.is_none();
+        let family = |out: &mut Builder| -> usize {
+            if cacheable {
+                if let Some(&i) = out.by_rule.get(&rule_idx).and_then(|m| m.get(&record.key)) {
+                    return i;
+                }
+            }
+            let prefix = rule.prefix.as_deref().unwrap_or(&self.prefix);
+            let short = with_unit(
+                expand(template, &record.key, &captures),
+                rule.unit.as_deref().or(source_unit),
+            );
+            let help = if rule.help.is_empty() {
+                record.help.clone().unwrap_or_default()
+            } else {
+                expand_help(&rule.help, &record.key, &short)
+            };
+            let i = out.family(format!("{prefix}{short}"), kind, &help);
+            if cacheable {
+                out.by_rule
+                    .entry(rule_idx)
+                    .or_default()
+                    .insert(record.key.clone(), i);
+            }
+            i
         };
-        let help = help.as_str();
 
         let mut labels = record.labels.clone();
         if !rule.rename_labels.is_empty() || !rule.drop_labels.is_empty() {
@@ -323,8 +393,9 @@ impl Mapping {
         }
         labels.extend(
             captures
-                .into_iter()
-                .filter(|(k, _)| !template.contains(&format!("{{{k}}}"))),
+                .iter()
+                .filter(|(k, _)| !uses_placeholder(template, k))
+                .cloned(),
         );
         labels.extend(rule.labels.iter().cloned());
         labels.extend(self.labels.iter().cloned());
@@ -332,10 +403,15 @@ impl Mapping {
         match kind {
             MetricKind::Info => {
                 let label = rule.label.clone().unwrap_or_else(|| name_part(&record.key));
-                out.push_info(name, help, labels, (label, record.value.clone()));
+                let f = family(out);
+                out.push_info(f, labels, (label, record.value.clone()));
             }
             MetricKind::StateSet => {
-                let label = rule.label.clone().unwrap_or_else(|| name.clone());
+                let f = family(out);
+                let label = rule
+                    .label
+                    .clone()
+                    .unwrap_or_else(|| out.families[f].name.clone());
                 // A state with a qualifier (`UP 1/2`, `MAINT(via)`) is that state.
                 let value = record.value.as_str();
                 let current = rule
@@ -358,16 +434,17 @@ impl Mapping {
                     let mut l = labels.clone();
                     l.push((label.clone(), state.clone()));
                     let value = f64::from(u8::from(state == current));
-                    out.push(name.clone(), kind, help, l, value);
+                    out.push(f, l, value);
                 }
             }
             _ if !rule.chars.is_empty() => {
                 let label = rule.label.clone().unwrap_or_else(|| "state".to_string());
+                let f = family(out);
                 for (ch, state) in &rule.chars {
                     let mut l = labels.clone();
                     l.push((label.clone(), state.clone()));
                     let count = record.value.chars().filter(|c| c == ch).count();
-                    out.push(name.clone(), kind, help, l, count as f64);
+                    out.push(f, l, count as f64);
                 }
             }
             _ => {
@@ -390,7 +467,8 @@ impl Mapping {
                     return;
                 };
                 let scale = rule.scale.unwrap_or(source_scale);
-                out.push(name, kind, help, labels, value * scale);
+                let f = family(out);
+                out.push(f, labels, value * scale);
             }
         }
     }
@@ -479,12 +557,11 @@ impl Rule {
                 .find(|(k, _)| k == name)
                 .map_or("", |(_, v)| v.as_str())
         };
-        if !self.when.iter().all(|(name, re)| re.is_match(label(name))) {
-            return None;
-        }
+        let when = || self.when.iter().all(|(name, re)| re.is_match(label(name)));
         match &self.matcher {
-            Matcher::Key(k) => (k == key).then(Vec::new),
-            Matcher::Names(n) => n.contains_key(key).then(Vec::new),
+            Matcher::Key(k) => (k == key && when()).then(Vec::new),
+            Matcher::Names(n) => (n.contains_key(key) && when()).then(Vec::new),
+            Matcher::Pattern(_) if !when() => None,
             Matcher::Pattern(re) => {
                 let caps = re.captures(key)?;
                 Some(
@@ -519,6 +596,15 @@ fn expand_help(help: &str, key: &str, name: &str) -> String {
     help.replace("{key}", key).replace("{name}", name)
 }
 
+/// Whether `template` contains `{name}`.
+fn uses_placeholder(template: &str, name: &str) -> bool {
+    template.match_indices('{').any(|(i, _)| {
+        template[i + 1..]
+            .strip_prefix(name)
+            .is_some_and(|rest| rest.starts_with('}'))
+    })
+}
+
 fn with_unit(mut name: String, unit: Option<&str>) -> String {
     if let Some(unit) = unit {
         if !name.ends_with(&format!("_{unit}")) {
@@ -537,6 +623,10 @@ struct Builder {
     /// (family, labels before the value label) -> sample, so several string fields can
     /// share one info series (`redis_instance_info{redis_version=..,os=..}`).
     info_series: HashMap<(usize, Labels), usize>,
+    /// Rule index -> record key -> family index (see `Mapping::emit`).
+    by_rule: HashMap<usize, HashMap<String, usize>>,
+    /// Record key -> family index, for records no rule matched.
+    unmatched: HashMap<String, usize>,
 }
 
 impl Builder {
@@ -552,19 +642,12 @@ impl Builder {
         self.families.len() - 1
     }
 
-    fn push(&mut self, name: String, kind: MetricKind, help: &str, labels: Labels, value: f64) {
-        let i = self.family(name, kind, help);
-        self.families[i].samples.push(Sample { labels, value });
+    fn push(&mut self, family: usize, labels: Labels, value: f64) {
+        self.families[family].samples.push(Sample { labels, value });
     }
 
-    fn push_info(
-        &mut self,
-        name: String,
-        help: &str,
-        labels: Labels,
-        value_label: (String, String),
-    ) {
-        let i = self.family(name, MetricKind::Info, help);
+    fn push_info(&mut self, family: usize, labels: Labels, value_label: (String, String)) {
+        let i = family;
         match self.info_series.get(&(i, labels.clone())) {
             Some(&s) => self.families[i].samples[s].labels.push(value_label),
             None => {
