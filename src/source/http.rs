@@ -1,13 +1,18 @@
 //! `http`: GET a status page (nginx `stub_status`, Apache `?auto`, HAProxy `;csv`, JSON).
 //!
-//! One HTTP/1.1 request per fetch over a fresh connection: status pages live on localhost,
-//! where a connection costs microseconds, and a fresh one can never be a stale keep-alive.
+//! HTTP/1.1 with keep-alive: the connection of the last fetch is kept and reused (a new TCP
+//! connection per scrape costs more than the status page itself). A kept connection the
+//! server has closed meanwhile fails before any response; that fetch is retried once on a
+//! fresh connection, so a stale keep-alive never marks the source down.
 //! Credentials are read from their file or variable at each fetch, so rotation just works.
 
 use std::io::Read;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Request, Uri};
 use hyper_util::rt::TokioIo;
@@ -62,6 +67,20 @@ pub struct HttpSource {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub auth: Auth,
     pub gzip: bool,
+    /// The idle keep-alive connection, shared by clones of this source.
+    idle: Arc<Mutex<Option<Conn>>>,
+}
+
+/// An HTTP/1.1 connection: the request half, and its driver task (stopped on drop).
+struct Conn {
+    sender: SendRequest<Empty<Bytes>>,
+    _driver: AbortOnDrop<()>,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Conn")
+    }
 }
 
 fn one_of(
@@ -152,6 +171,7 @@ impl HttpSource {
             headers,
             auth,
             gzip: raw.gzip.unwrap_or(true),
+            idle: Arc::default(),
         })
     }
 
@@ -218,7 +238,7 @@ impl HttpSource {
         Ok(req)
     }
 
-    pub async fn fetch(&self, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
+    async fn connect(&self) -> Result<Conn, SourceError> {
         let target = self.describe();
         let host = self
             .uri
@@ -227,19 +247,41 @@ impl HttpSource {
             .trim_start_matches('[')
             .trim_end_matches(']');
         let port = self.uri.port_u16().unwrap_or(80);
-        let req = self.request()?;
         let stream = TcpStream::connect((host, port))
             .await
             .map_err(SourceError::io(format!("connecting to {target}")))?;
         let _ = stream.set_nodelay(true);
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| SourceError::Protocol(format!("{target}: {e}")))?;
-        let driver = AbortOnDrop(tokio::spawn(conn));
-        let resp = sender
-            .send_request(req)
-            .await
-            .map_err(|e| SourceError::Protocol(format!("{target}: {e}")))?;
+        let driver = AbortOnDrop(tokio::spawn(async move {
+            let _ = conn.await;
+        }));
+        Ok(Conn {
+            sender,
+            _driver: driver,
+        })
+    }
+
+    pub async fn fetch(&self, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
+        let target = self.describe();
+        let kept = self
+            .idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let reusable = match kept {
+            Some(mut conn) => conn.sender.ready().await.is_ok().then_some(conn),
+            None => None,
+        };
+        let (mut conn, resp) = match reusable {
+            Some(mut conn) => match conn.sender.send_request(self.request()?).await {
+                Ok(resp) => (conn, resp),
+                // Closed by the server while idle: once more, on a fresh connection.
+                Err(_) => self.fresh_request().await?,
+            },
+            None => self.fresh_request().await?,
+        };
         if !resp.status().is_success() {
             return Err(SourceError::Status(resp.status().as_u16()));
         }
@@ -258,7 +300,10 @@ impl HttpSource {
                     SourceError::Protocol(format!("{target}: reading the body: {e}"))
                 }
             })?;
-        drop(driver);
+        // The body was read to its end: the connection can serve the next fetch.
+        if conn.sender.ready().await.is_ok() {
+            *self.idle.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn);
+        }
         let body = body.to_bytes();
         if !gzipped {
             return Ok(body.to_vec());
@@ -272,6 +317,18 @@ impl HttpSource {
             return Err(SourceError::TooLarge { limit: max_bytes });
         }
         Ok(out)
+    }
+}
+
+impl HttpSource {
+    async fn fresh_request(&self) -> Result<(Conn, hyper::Response<Incoming>), SourceError> {
+        let mut conn = self.connect().await?;
+        let resp = conn
+            .sender
+            .send_request(self.request()?)
+            .await
+            .map_err(|e| SourceError::Protocol(format!("{}: {e}", self.describe())))?;
+        Ok((conn, resp))
     }
 }
 

@@ -300,3 +300,66 @@ fn soak_concurrent_scrapes_with_a_flapping_source() {
         ) > 0.0
     );
 }
+
+/// The http source keeps its connection for the next fetch, and a kept connection the
+/// server closed meanwhile costs nothing: the fetch is retried on a fresh one.
+#[test]
+fn http_keep_alive_is_reused_and_a_stale_one_is_retried() {
+    // Real nginx: two scrapes, one accepted connection.
+    let nginx = Nginx::start();
+    let adapter = Adapter::start(&format!(
+        "[sources.n]\ntype = \"http\"\nurl = {}\nparser = \"nginx_stub_status\"\n",
+        toml_str(&nginx.url("/stub_status"))
+    ));
+    let first = adapter.samples();
+    let second = adapter.samples();
+    let accepted = |s: &[ParsedSample]| value(s, "nginx_connections_accepted", &[]);
+    let requests = |s: &[ParsedSample]| value(s, "nginx_http_requests_total", &[]);
+    assert_eq!(
+        accepted(&second),
+        accepted(&first),
+        "the second fetch reused the connection"
+    );
+    assert_eq!(requests(&second), requests(&first) + 1.0);
+
+    // A server that closes each connection 100 ms after answering (an idle timeout).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let accepted_conns = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted_conns.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(10) {
+            let Ok(mut stream) = stream else { continue };
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            std::thread::spawn(move || {
+                use std::io::{Read, Write};
+                let mut buf = [0u8; 4096];
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                if stream.read(&mut buf).unwrap_or(0) > 0 {
+                    let _ = stream.write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nContent-Type: text/plain\r\n\r\nvalue: 1\n",
+                    );
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+        }
+    });
+    let adapter = Adapter::start(&format!(
+        "[sources.s]\ntype = \"http\"\nurl = \"http://127.0.0.1:{port}/\"\nparser = \"kv\"\n"
+    ));
+    for _ in 0..3 {
+        let s = adapter.samples();
+        assert_eq!(
+            source_up(&s, "s"),
+            1.0,
+            "a stale keep-alive must not mark the source down"
+        );
+        assert_eq!(value(&s, "value", &[]), 1.0);
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(
+        accepted_conns.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "one fresh connection per fetch once the kept one was closed"
+    );
+}
