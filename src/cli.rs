@@ -97,10 +97,11 @@ fn load(cli: &Cli) -> Result<(Settings, Registry), Error> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    // Two workers: a sidecar's work is a few concurrent reads per scrape; more threads only
-    // cost memory in every pod.
-    Ok(tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: a sidecar's work is a few concurrent reads per scrape, all waiting on I/O;
+    // more threads only cost memory (a malloc arena and a stack each) in every pod, and
+    // hand-offs between them cost latency. Blocking file reads still go to tokio's
+    // blocking pool.
+    Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
 }
