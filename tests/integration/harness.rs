@@ -476,7 +476,9 @@ fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
 // The adapter
 
 /// Removes anything from the environment that would change what the binary loads.
-fn clean_env(cmd: &mut Command) {
+/// Removes the adapter's own variables (`METRICS_ADAPTER*`, `RUST_LOG`) a developer may have
+/// set, so every test sees only what it configures.
+pub fn clean_env(cmd: &mut Command) {
     for (k, _) in std::env::vars_os() {
         if k.to_str().is_some_and(|k| k.starts_with("METRICS_ADAPTER")) {
             cmd.env_remove(&k);
@@ -648,12 +650,18 @@ impl std::fmt::Display for CliOutput {
 /// Runs the binary with `args` (stdin closed, environment cleaned), killing it after
 /// `timeout`.
 pub fn run_cli(args: &[&str], timeout: Duration) -> CliOutput {
+    run_cli_with_env(args, &[], timeout)
+}
+
+/// [`run_cli`] with extra environment variables.
+pub fn run_cli_with_env(args: &[&str], env: &[(&str, &str)], timeout: Duration) -> CliOutput {
     let dir = TempDir::new("cli");
     let out_path = dir.join("stdout");
     let err_path = dir.join("stderr");
     let mut cmd = Command::new(BIN);
     clean_env(&mut cmd);
     cmd.args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(fs::File::create(&out_path).expect("create stdout file"))
         .stderr(fs::File::create(&err_path).expect("create stderr file"))

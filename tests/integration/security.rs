@@ -7,7 +7,6 @@
 //! `/healthz` no longer answers a plain unauthenticated GET, so readiness is "the port
 //! accepts connections".
 
-use std::fs;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -206,7 +205,7 @@ impl Secured {
         let dir = TempDir::new("secured");
         let port = free_port();
         let mut cmd = Command::new(BIN);
-        clean(&mut cmd);
+        clean_env(&mut cmd);
         if let Some(c) = config_toml {
             cmd.arg("--config").arg(dir.write("config.toml", c));
         }
@@ -233,49 +232,6 @@ impl Secured {
 
     fn logs(&self) -> String {
         self.proc_.logs()
-    }
-}
-
-fn clean(cmd: &mut Command) {
-    for (k, _) in std::env::vars_os() {
-        if k.to_str().is_some_and(|k| k.starts_with("METRICS_ADAPTER")) {
-            cmd.env_remove(&k);
-        }
-    }
-    cmd.env_remove("RUST_LOG").env("NO_COLOR", "1");
-}
-
-/// Runs a one-shot command of the binary with extra environment, bounded in time.
-fn run_with_env(args: &[&str], env: &[(&str, &str)], timeout: Duration) -> CliOutput {
-    let dir = TempDir::new("cli-env");
-    let (out_path, err_path) = (dir.join("stdout"), dir.join("stderr"));
-    let mut cmd = Command::new(BIN);
-    clean(&mut cmd);
-    cmd.args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(fs::File::create(&out_path).expect("stdout file"))
-        .stderr(fs::File::create(&err_path).expect("stderr file"));
-    let mut child = cmd.spawn().expect("start metrics-adapter");
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        if start.elapsed() > timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "metrics-adapter {args:?} still running after {timeout:?}:\n{}",
-                read_lossy(&err_path)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    CliOutput {
-        status,
-        stdout: read_lossy(&out_path),
-        stderr: read_lossy(&err_path),
     }
 }
 
@@ -717,14 +673,14 @@ fn http_source_secrets_appear_nowhere() {
         &base64(&format!("stats:{ENV_PASSWORD}")),
     ];
 
-    let out = run_with_env(
+    let out = run_cli_with_env(
         &["--config", config_path, "check"],
         &env,
         Duration::from_secs(10),
     );
     assert!(out.success(), "{out}");
     assert_no_secret("check", &format!("{}{}", out.stdout, out.stderr), &secrets);
-    let out = run_with_env(
+    let out = run_cli_with_env(
         &["--config", config_path, "--log-level", "trace", "once"],
         &env,
         Duration::from_secs(20),
