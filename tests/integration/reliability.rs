@@ -363,3 +363,102 @@ fn http_keep_alive_is_reused_and_a_stale_one_is_retried() {
         "one fresh connection per fetch once the kept one was closed"
     );
 }
+
+/// Whatever the parsers make of damaged input, the page parses back with a real exposition
+/// parser (Python's `prometheus_client`, text and OpenMetrics). The inputs are the recorded
+/// samples with random edits (a fixed seed, so a failure reproduces), run through every
+/// built-in parser in the library itself; one Python process then reads all the pages.
+#[test]
+fn pages_from_damaged_inputs_parse_back_in_python() {
+    use metrics_adapter::expose::{render, Format};
+    use metrics_adapter::parse::Registry;
+
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut samples = Vec::new();
+    for group in ["recipes", "samples"] {
+        for dir in fs::read_dir(root.join(group)).expect("fixtures").flatten() {
+            for f in fs::read_dir(dir.path()).into_iter().flatten().flatten() {
+                let p = f.path();
+                if group == "samples" || p.extension().is_some_and(|e| e == "input") {
+                    samples.push(fs::read(&p).expect("sample"));
+                }
+            }
+        }
+    }
+    assert!(samples.len() >= 20);
+    let registry = Registry::builtin().expect("built-in recipes");
+    let parsers: Vec<_> = registry.entries().map(|(_, e)| e.parser.clone()).collect();
+
+    // xorshift64: deterministic, no dependency.
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut pages = Vec::new();
+    for round in 0..400 {
+        let mut data = samples[next() as usize % samples.len()].clone();
+        for _ in 0..(next() % 8) {
+            let at = if data.is_empty() {
+                0
+            } else {
+                next() as usize % data.len()
+            };
+            let byte = next() as u8;
+            match next() % 4 {
+                0 if !data.is_empty() => data[at] = byte,
+                1 => data.insert(at, byte),
+                2 if !data.is_empty() => {
+                    data.remove(at);
+                }
+                _ => data.truncate(at),
+            }
+        }
+        let parser = &parsers[round % parsers.len()];
+        let Ok(parsed) = parser.parse(&data) else {
+            continue;
+        };
+        for (format, om) in [(Format::Text, false), (Format::OpenMetrics, true)] {
+            let (page, _) = render(parsed.clone(), format);
+            pages.push(serde_json::json!({"parser": parser.name(), "om": om, "page": page}));
+        }
+    }
+    assert!(pages.len() >= 200, "only {} pages", pages.len());
+    let script = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families as text
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as om
+pages = json.load(sys.stdin)
+samples = 0
+for i, p in enumerate(pages):
+    try:
+        for f in (om if p["om"] else text)(p["page"]):
+            samples += len(f.samples)
+    except Exception as e:
+        print(f"page {i} ({p['parser']}, {'openmetrics' if p['om'] else 'text'}): {e}\n{p['page']}")
+        sys.exit(1)
+print(samples)
+"#;
+    let mut child = std::process::Command::new(PYTHON)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin
+            .write_all(serde_json::to_string(&pages).expect("json").as_bytes())
+            .expect("write pages");
+    }
+    let out = child.wait_with_output().expect("python3 output");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.trim().parse::<u64>().is_ok_and(|n| n > 1000),
+        "samples read back: {text}"
+    );
+}
