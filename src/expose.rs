@@ -109,7 +109,41 @@ pub fn encode(families: Arc<FamilySet>, format: Format) -> String {
     if let Err(e) = result {
         tracing::error!("encoding the page failed: {e}");
     }
+    if format == Format::OpenMetrics {
+        fix_infinities(&mut out);
+    }
     out
+}
+
+/// prometheus-client's OpenMetrics encoder writes infinite values as Rust prints them
+/// (`inf`, `-inf`); OpenMetrics (and Prometheus' parser) want `+Inf` and `-Inf`. A value is
+/// the last token of a sample line, after the label set's closing quote and brace, so only
+/// line ends can match.
+fn fix_infinities(page: &mut String) {
+    if !page.contains("inf\n") {
+        return;
+    }
+    let mut fixed = String::with_capacity(page.len() + 16);
+    for line in page.split_inclusive('\n') {
+        let body = line.strip_suffix('\n').unwrap_or(line);
+        let replaced = if body.starts_with('#') {
+            None
+        } else if let Some(head) = body.strip_suffix(" -inf") {
+            Some(format!("{head} -Inf"))
+        } else {
+            body.strip_suffix(" inf").map(|head| format!("{head} +Inf"))
+        };
+        match replaced {
+            Some(r) => {
+                fixed.push_str(&r);
+                if line.ends_with('\n') {
+                    fixed.push('\n');
+                }
+            }
+            None => fixed.push_str(line),
+        }
+    }
+    *page = fixed;
 }
 
 /// One parser's result as a page, as `metrics-adapter parse` prints it: the families merged

@@ -98,3 +98,26 @@ fn negotiation() {
         Format::Text
     );
 }
+
+#[test]
+fn infinities_and_nan_are_written_as_both_formats_require() {
+    let s = set(vec![
+        Family::new("up_inf", MetricKind::Gauge, "").with_sample(vec![], f64::INFINITY),
+        Family::new("down_inf", MetricKind::Gauge, "")
+            .with_sample(l(&[("l", "inf")]), f64::NEG_INFINITY),
+        Family::new("c", MetricKind::Counter, "").with_sample(vec![], f64::INFINITY),
+        Family::new("n", MetricKind::Gauge, "").with_sample(vec![], f64::NAN),
+    ]);
+    let text = encode(s.clone(), Format::Text);
+    assert!(text.contains("\nup_inf +Inf\n"), "{text}");
+    assert!(text.contains("\ndown_inf{l=\"inf\"} -Inf\n"), "{text}");
+    assert!(text.contains("\nn NaN\n"), "{text}");
+    let om = encode(s, Format::OpenMetrics);
+    assert!(om.contains("\nup_inf +Inf\n"), "{om}");
+    assert!(om.contains("\ndown_inf{l=\"inf\"} -Inf\n"), "{om}");
+    assert!(om.contains("\nc_total +Inf\n"), "{om}");
+    assert!(om.contains("\nn NaN\n"), "{om}");
+    for (page, format) in [(text, Format::Text), (om, Format::OpenMetrics)] {
+        assert_eq!(check::check_page(&page, format), Ok(()), "{page}");
+    }
+}

@@ -45,10 +45,16 @@ fn registry() -> &'static Registry {
     REGISTRY.get_or_init(|| Registry::builtin().expect("built-in recipes"))
 }
 
-/// A recorded sample with up to 8 edits: a byte replaced, inserted or removed, or a slice
-/// cut out (a half-written file), at arbitrary positions.
+/// Values that are valid numbers but easy to write wrongly (the fuzzer found the
+/// OpenMetrics encoder writing `inf` for `+Inf`), and a label-hostile string.
+const SPECIAL: &[&str] = &[
+    "+Inf", "-Inf", "NaN", "1e308", "-0", "0x10", "1_000", "\\\"\n",
+];
+
+/// A recorded sample with up to 8 edits: a byte replaced, inserted or removed, a slice
+/// cut out (a half-written file), or a special value inserted, at arbitrary positions.
 fn mutated_sample() -> impl Strategy<Value = Vec<u8>> {
-    let edit = (0u8..4, any::<usize>(), any::<u8>());
+    let edit = (0u8..5, any::<usize>(), any::<u8>());
     (
         any::<prop::sample::Index>(),
         prop::collection::vec(edit, 0..8),
@@ -63,7 +69,11 @@ fn mutated_sample() -> impl Strategy<Value = Vec<u8>> {
                     2 if !data.is_empty() => {
                         data.remove(at);
                     }
-                    _ => data.truncate(at),
+                    3 => data.truncate(at),
+                    _ => {
+                        let special = SPECIAL[usize::from(byte) % SPECIAL.len()].as_bytes();
+                        data.splice(at..at, special.iter().copied());
+                    }
                 }
             }
             data
