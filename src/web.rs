@@ -638,7 +638,6 @@ impl Ctx<'_> {
         section: &str,
         inline: (&str, Option<String>),
         file: (&str, Option<String>),
-        required: bool,
     ) -> Result<Option<Pem>, WebConfigError> {
         let inline_value = inline.1.filter(|s| !s.is_empty());
         let file_value = file.1.filter(|s| !s.is_empty());
@@ -658,12 +657,24 @@ impl Ctx<'_> {
                     .map_err(|e| self.err(&key, format!("cannot read {}: {e}", path.display())))?;
                 Ok(Some(Pem { key, bytes }))
             }
-            (None, None) if required => Err(self.err(
-                dotted(section, file.0),
-                format!("missing: set {} (or {})", file.0, inline.0),
-            )),
             (None, None) => Ok(None),
         }
+    }
+
+    /// Like [`Self::pem`], for a certificate or key that must be given one way or the other.
+    fn required_pem(
+        &self,
+        section: &str,
+        inline: (&str, Option<String>),
+        file: (&str, Option<String>),
+    ) -> Result<Pem, WebConfigError> {
+        let (inline_key, file_key) = (inline.0, file.0);
+        self.pem(section, inline, file)?.ok_or_else(|| {
+            self.err(
+                dotted(section, file_key),
+                format!("missing: set {file_key} (or {inline_key})"),
+            )
+        })
     }
 
     fn certs(&self, pem: &Pem) -> Result<Vec<CertificateDer<'static>>, WebConfigError> {
@@ -749,18 +760,9 @@ impl Ctx<'_> {
         if min > max {
             return Err(self.err(dotted(section, "min_version"), "is newer than max_version"));
         }
-        let cert = self
-            .pem(section, ("cert", cert), ("cert_file", cert_file), true)?
-            .expect("required");
-        let key = self
-            .pem(section, ("key", key), ("key_file", key_file), true)?
-            .expect("required");
-        let ca = self.pem(
-            section,
-            ("client_ca", ca),
-            ("client_ca_file", ca_file),
-            false,
-        )?;
+        let cert = self.required_pem(section, ("cert", cert), ("cert_file", cert_file))?;
+        let key = self.required_pem(section, ("key", key), ("key_file", key_file))?;
+        let ca = self.pem(section, ("client_ca", ca), ("client_ca_file", ca_file))?;
         let chain = self.certs(&cert)?;
         let private_key = PrivateKeyDer::from_pem_slice(&key.bytes).map_err(|e| {
             // The key's own bytes never go into a message.

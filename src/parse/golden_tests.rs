@@ -23,17 +23,8 @@ pub fn run_case(registry: &Registry, recipe: &str, input: &[u8]) -> (String, Str
         .parse(input)
         .unwrap_or_else(|e| panic!("{recipe}: {e}"));
     let (page, notes) = render(parsed, Format::Text);
-    // The .issues files predate `render`'s prefixes: skipped values bare, conflicts marked.
-    let issues = notes
-        .iter()
-        .map(|n| {
-            let n = n.strip_prefix("skipped: ").unwrap_or(n);
-            match n.strip_prefix("dropped: ") {
-                Some(c) => format!("conflict: {c}\n"),
-                None => format!("{n}\n"),
-            }
-        })
-        .collect();
+    // As `metrics-adapter parse` prints them to stderr, one per line.
+    let issues = notes.iter().map(|n| format!("{n}\n")).collect();
     (page, issues)
 }
 

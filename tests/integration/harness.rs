@@ -404,6 +404,13 @@ pub fn http_request(port: u16, method: &str, path: &str, headers: &[(&str, &str)
 }
 
 /// `GET path` without extra headers.
+/// The body of `GET path`, panicking unless the status is 200.
+pub fn http_ok_text(port: u16, path: &str) -> String {
+    let r = http_get(port, path);
+    assert_eq!(r.status, 200, "GET {path}: {}", r.text());
+    r.text()
+}
+
 pub fn http_get(port: u16, path: &str) -> Response {
     http_request(port, "GET", path, &[])
 }
@@ -831,9 +838,7 @@ impl Nginx {
 
     /// The `stub_status` page, read directly.
     pub fn stub_status(&self) -> String {
-        let r = http_get(self.port, "/stub_status");
-        assert_eq!(r.status, 200);
-        r.text()
+        http_ok_text(self.port, "/stub_status")
     }
 
     /// (accepts, handled, requests) from the `stub_status` page, read directly.
@@ -1063,9 +1068,7 @@ impl Haproxy {
 
     /// `/stats;csv`, read directly.
     pub fn stats_csv(&self) -> String {
-        let r = http_get(self.stats_port, "/stats;csv");
-        assert_eq!(r.status, 200);
-        r.text()
+        http_ok_text(self.stats_port, "/stats;csv")
     }
 }
 
@@ -1157,9 +1160,7 @@ impl Apache {
 
     /// `/server-status?auto`, read directly.
     pub fn status_auto(&self) -> String {
-        let r = http_get(self.port, "/server-status?auto");
-        assert_eq!(r.status, 200);
-        r.text()
+        http_ok_text(self.port, "/server-status?auto")
     }
 }
 
