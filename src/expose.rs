@@ -79,12 +79,12 @@ impl Collector for Page {
             let mut metric = encoder.encode_descriptor(&family.name, &help, None, metric_type)?;
             for sample in &family.samples {
                 match family.kind {
-                    MetricKind::Info => metric.encode_info(&sample.labels)?,
+                    MetricKind::Info => metric.encode_info(&&sample.labels[..])?,
                     MetricKind::Counter => metric
-                        .encode_family(&sample.labels)?
+                        .encode_family(&&sample.labels[..])?
                         .encode_counter::<NoLabelSet, f64, f64>(&sample.value, None)?,
                     _ => metric
-                        .encode_family(&sample.labels)?
+                        .encode_family(&&sample.labels[..])?
                         .encode_gauge(&sample.value)?,
                 }
             }

@@ -4,7 +4,9 @@
 //! several sources merged, so parsers can stay simple and the page can never hold a repeated
 //! block or a duplicate series.
 
-use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use foldhash::{HashMap, HashSet};
 
 /// The kind of a metric family, as far as the text formats can express it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,12 +44,17 @@ impl MetricKind {
     }
 }
 
-/// Label pairs in the order they are written.
+/// Label pairs in the order they are written, while being assembled.
 pub type Labels = Vec<(String, String)>;
+
+/// A finished label set, shared: the samples of one CSV row, JSON item or INFO section
+/// point to one copy instead of each holding their own (an HAProxy page has 160k samples
+/// and a few thousand label sets).
+pub type LabelSet = Arc<[(String, String)]>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
-    pub labels: Labels,
+    pub labels: LabelSet,
     pub value: f64,
 }
 
@@ -70,8 +77,11 @@ impl Family {
         }
     }
 
-    pub fn with_sample(mut self, labels: Labels, value: f64) -> Self {
-        self.samples.push(Sample { labels, value });
+    pub fn with_sample(mut self, labels: impl Into<LabelSet>, value: f64) -> Self {
+        self.samples.push(Sample {
+            labels: labels.into(),
+            value,
+        });
         self
     }
 }
@@ -88,7 +98,8 @@ pub struct FamilySet {
     /// Names as written on the page (`x_total` for counter `x`), so two families can never
     /// write the same series name.
     exposed: HashSet<String>,
-    series: HashSet<(usize, Labels)>,
+    /// (family, label set in name order): the series already on the page.
+    series: HashSet<(usize, LabelSet)>,
 }
 
 impl FamilySet {
@@ -153,11 +164,18 @@ impl FamilySet {
                 idx
             }
         };
+        self.series.reserve(family.samples.len());
         for mut sample in family.samples {
-            for (name, _) in sample.labels.iter_mut() {
-                if !is_valid_label_name(name) {
-                    *name = sanitize_label_name(name);
-                }
+            if sample
+                .labels
+                .iter()
+                .any(|(name, _)| !is_valid_label_name(name))
+            {
+                sample.labels = sample
+                    .labels
+                    .iter()
+                    .map(|(name, value)| (sanitize_label_name(name), value.clone()))
+                    .collect();
             }
             if has_repeated_label(&sample.labels) {
                 conflicts.push(Conflict(format!(
@@ -166,8 +184,15 @@ impl FamilySet {
                 )));
                 continue;
             }
-            let mut key = sample.labels.clone();
-            key.sort();
+            // The order labels are written in does not make another series. Label sets are
+            // almost always in name order already, and then the key is the shared set itself.
+            let key = if sample.labels.windows(2).all(|w| w[0] <= w[1]) {
+                sample.labels.clone()
+            } else {
+                let mut sorted = sample.labels.to_vec();
+                sorted.sort();
+                sorted.into()
+            };
             if !self.series.insert((idx, key)) {
                 conflicts.push(Conflict(format!(
                     "duplicate series {}{:?}; kept the first",
@@ -204,7 +229,7 @@ pub fn exposed_name(name: &str, kind: MetricKind) -> String {
     }
 }
 
-fn has_repeated_label(labels: &Labels) -> bool {
+fn has_repeated_label(labels: &[(String, String)]) -> bool {
     labels.len() > 1
         && labels
             .iter()
@@ -331,11 +356,11 @@ mod tests {
         let mut set = FamilySet::new();
         let mut conflicts = Vec::new();
         set.push(
-            Family::new("x", MetricKind::Gauge, "").with_sample(vec![], 1.0),
+            Family::new("x", MetricKind::Gauge, "").with_sample(Labels::new(), 1.0),
             &mut conflicts,
         );
         set.push(
-            Family::new("x", MetricKind::Counter, "").with_sample(vec![], 2.0),
+            Family::new("x", MetricKind::Counter, "").with_sample(Labels::new(), 2.0),
             &mut conflicts,
         );
         assert_eq!(set.get("x").unwrap().samples.len(), 1);
@@ -348,11 +373,11 @@ mod tests {
         let mut set = FamilySet::new();
         let mut c = Vec::new();
         set.push(
-            Family::new("x", MetricKind::Counter, "").with_sample(vec![], 1.0),
+            Family::new("x", MetricKind::Counter, "").with_sample(Labels::new(), 1.0),
             &mut c,
         );
         set.push(
-            Family::new("x_total", MetricKind::Gauge, "").with_sample(vec![], 2.0),
+            Family::new("x_total", MetricKind::Gauge, "").with_sample(Labels::new(), 2.0),
             &mut c,
         );
         assert_eq!(set.len(), 1);
@@ -384,7 +409,7 @@ mod tests {
         assert_eq!(
             set.get("x").unwrap().samples,
             vec![Sample {
-                labels: l(&[("a_b", "1")]),
+                labels: l(&[("a_b", "1")]).into(),
                 value: 1.0
             }]
         );

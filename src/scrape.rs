@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use crate::config::{Refresh, Settings, SourceSpec};
-use crate::family::{exposed_name, Family, FamilySet, Labels, MetricKind};
+use crate::family::{exposed_name, Family, FamilySet, LabelSet, Labels, MetricKind};
 use crate::parse::{Parser, Registry};
 
 /// The result of reading and parsing one source once.
@@ -129,8 +129,16 @@ impl Target {
             });
         }
         if !spec.labels.is_empty() {
+            // Samples share label sets (one per row or section): relabel each set once.
+            let mut last: Option<(LabelSet, LabelSet)> = None;
             for s in families.iter_mut().flat_map(|f| f.samples.iter_mut()) {
-                set_labels(&mut s.labels, &spec.labels);
+                match &last {
+                    Some((from, to)) if Arc::ptr_eq(from, &s.labels) => s.labels = to.clone(),
+                    _ => {
+                        let to = with_labels(&s.labels, &spec.labels);
+                        last = Some((std::mem::replace(&mut s.labels, to.clone()), to));
+                    }
+                }
             }
         }
     }
@@ -213,14 +221,16 @@ impl Target {
     }
 }
 
-/// Puts `extra` on a sample's labels, replacing any label of the same name.
-fn set_labels(labels: &mut Labels, extra: &[(String, String)]) {
+/// A sample's labels with `extra` added, replacing any label of the same name.
+fn with_labels(labels: &[(String, String)], extra: &[(String, String)]) -> LabelSet {
+    let mut labels = labels.to_vec();
     for (k, v) in extra {
         match labels.iter_mut().find(|(n, _)| n == k) {
             Some(slot) => slot.1 = v.clone(),
             None => labels.push((k.clone(), v.clone())),
         }
     }
+    labels.into()
 }
 
 #[derive(Debug, thiserror::Error)]

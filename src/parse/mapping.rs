@@ -4,13 +4,18 @@
 //! Rules are tried in order; the first that matches a record's key decides (unless it says
 //! `continue = true`). Records no rule matches follow `unmatched`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use regex::Regex;
+use foldhash::HashMap;
+
+use regex::{Regex, RegexSet};
 use serde::Deserialize;
 
 use super::{number, Issue, Record};
-use crate::family::{is_valid_metric_name, name_part, Family, Labels, MetricKind, Sample};
+use crate::family::{
+    is_valid_metric_name, name_part, Family, LabelSet, Labels, MetricKind, Sample,
+};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -134,6 +139,12 @@ enum Matcher {
 struct Rule {
     matcher: Matcher,
     when: Vec<(String, Regex)>,
+    /// Rules with the same `when` share a slot, rules that reshape labels the same way
+    /// another: the per-row caches in [`Builder`] are kept per slot.
+    when_slot: usize,
+    labels_slot: usize,
+    /// A `match` rule whose name and help do not depend on the key.
+    fixed_name: bool,
     name: Option<String>,
     prefix: Option<String>,
     kind: Option<MetricKind>,
@@ -168,6 +179,10 @@ pub struct Mapping {
     /// 160k records and its recipe 90 rules).
     by_key: HashMap<String, Vec<usize>>,
     pattern_rules: Vec<usize>,
+    /// The `match` rules' patterns in one automaton: a key is scanned once, not per rule.
+    patterns: RegexSet,
+    when_slots: usize,
+    labels_slots: usize,
 }
 
 fn full_match(pattern: &str, what: &str) -> Result<Regex, String> {
@@ -194,14 +209,42 @@ impl Mapping {
                     .ok_or_else(|| format!("mapping.unmatched: expected gauge, counter, untyped or drop, not {k:?}"))?,
             ),
         };
-        let rules = opts
+        let mut rules = opts
             .rules
             .into_iter()
             .enumerate()
             .map(|(i, r)| Rule::new(r).map_err(|e| format!("mapping.metric[{i}]: {e}")))
             .collect::<Result<Vec<Rule>, _>>()?;
-        let mut by_key: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut pattern_rules = Vec::new();
+        // Slot 0 of each is "no condition" / "labels kept as they are".
+        let (mut whens, mut reshapes) = (vec![String::new()], vec![String::new()]);
+        let slot = |list: &mut Vec<String>, id: String| match list.iter().position(|x| *x == id) {
+            Some(i) => i,
+            None => {
+                list.push(id);
+                list.len() - 1
+            }
+        };
+        for rule in &mut rules {
+            let when: Vec<_> = rule.when.iter().map(|(l, re)| (l, re.as_str())).collect();
+            rule.when_slot = if when.is_empty() {
+                0
+            } else {
+                slot(&mut whens, format!("{when:?}"))
+            };
+            rule.labels_slot = if rule.reshapes() {
+                slot(
+                    &mut reshapes,
+                    format!(
+                        "{:?}",
+                        (&rule.labels, &rule.rename_labels, &rule.drop_labels)
+                    ),
+                )
+            } else {
+                0
+            };
+        }
+        let mut by_key: HashMap<String, Vec<usize>> = HashMap::default();
+        let (mut pattern_rules, mut patterns) = (Vec::new(), Vec::new());
         for (i, rule) in rules.iter().enumerate() {
             match &rule.matcher {
                 Matcher::Key(k) => by_key.entry(k.clone()).or_default().push(i),
@@ -210,12 +253,19 @@ impl Mapping {
                         by_key.entry(k.clone()).or_default().push(i);
                     }
                 }
-                Matcher::Pattern(_) => pattern_rules.push(i),
+                Matcher::Pattern(re) => {
+                    pattern_rules.push(i);
+                    patterns.push(re.as_str());
+                }
             }
         }
+        let patterns = RegexSet::new(&patterns).map_err(|e| format!("mapping.metric: {e}"))?;
         Ok(Mapping {
             by_key,
             pattern_rules,
+            patterns,
+            when_slots: whens.len(),
+            labels_slots: reshapes.len(),
             prefix: opts.prefix,
             labels: labels_of(&opts.labels),
             include: regexes(&opts.include, "mapping.include")?,
@@ -228,8 +278,8 @@ impl Mapping {
     }
 
     /// Turns records into families. Values that cannot be used are reported in `issues`.
-    pub fn apply(&self, records: Vec<Record>, issues: &mut Vec<Issue>) -> Vec<Family> {
-        let mut out = Builder::default();
+    pub fn apply(&self, records: Vec<Record<'_>>, issues: &mut Vec<Issue>) -> Vec<Family> {
+        let mut out = Builder::new(self);
         for record in records {
             if (!self.include.is_empty() && !self.include.iter().any(|r| r.is_match(&record.key)))
                 || self.exclude.iter().any(|r| r.is_match(&record.key))
@@ -238,7 +288,10 @@ impl Mapping {
             }
             let mut matched = false;
             for (rule_idx, rule) in self.candidates(&record.key) {
-                let Some(captures) = rule.captures(&record) else {
+                if !self.when_holds(rule, &record, &mut out) {
+                    continue;
+                }
+                let Some(captures) = rule.captures(&record.key) else {
                     continue;
                 };
                 matched = true;
@@ -256,29 +309,118 @@ impl Mapping {
         out.families
     }
 
-    /// The rules that can match `key`, in rule order.
-    fn candidates<'a>(&'a self, key: &str) -> impl Iterator<Item = (usize, &'a Rule)> + 'a {
+    /// The rules that can match `key`, in rule order: those listed under the key (their key
+    /// matches, only `when` is left to check), and the `match` rules whose pattern matches.
+    /// The patterns are only scanned once an exact rule before them has not decided.
+    fn candidates<'a>(&'a self, key: &'a str) -> impl Iterator<Item = (usize, &'a Rule)> + 'a {
         let exact: &[usize] = self.by_key.get(key).map_or(&[], Vec::as_slice);
-        let (mut a, mut b) = (
-            exact.iter().peekable(),
-            self.pattern_rules.iter().peekable(),
-        );
+        let first_pattern = self.pattern_rules.first().copied().unwrap_or(usize::MAX);
+        let mut hits: Option<Vec<usize>> = None;
+        let (mut e, mut p) = (0, 0);
         std::iter::from_fn(move || {
-            let next = match (a.peek(), b.peek()) {
-                (Some(&&x), Some(&&y)) if x < y => a.next(),
-                (Some(_), Some(_)) | (None, Some(_)) => b.next(),
-                (Some(_), None) => a.next(),
-                (None, None) => None,
-            }?;
-            Some((*next, &self.rules[*next]))
+            let x = exact.get(e).copied();
+            if let Some(x) = x.filter(|&x| x < first_pattern) {
+                e += 1;
+                return Some((x, &self.rules[x]));
+            }
+            let hits = hits.get_or_insert_with(|| {
+                if self.pattern_rules.is_empty() {
+                    return Vec::new();
+                }
+                let set = self.patterns.matches(key);
+                set.iter().map(|i| self.pattern_rules[i]).collect()
+            });
+            let next = match (x, hits.get(p).copied()) {
+                (Some(x), Some(y)) if x < y => {
+                    e += 1;
+                    x
+                }
+                (_, Some(y)) => {
+                    p += 1;
+                    y
+                }
+                (Some(x), None) => {
+                    e += 1;
+                    x
+                }
+                (None, None) => return None,
+            };
+            Some((next, &self.rules[next]))
         })
     }
 
+    /// Whether the record's labels satisfy the rule's `when`. Rows share label sets, so the
+    /// answer for the last set seen is kept per distinct `when`.
+    fn when_holds(&self, rule: &Rule, record: &Record, out: &mut Builder) -> bool {
+        if rule.when.is_empty() {
+            return true;
+        }
+        if let Some((from, holds)) = &out.when[rule.when_slot] {
+            if Arc::ptr_eq(from, &record.labels) {
+                return *holds;
+            }
+        }
+        let label = |name: &str| {
+            record
+                .labels
+                .iter()
+                .find(|(k, _)| k == name)
+                .map_or("", |(_, v)| v.as_str())
+        };
+        let holds = rule.when.iter().all(|(name, re)| re.is_match(label(name)));
+        out.when[rule.when_slot] = Some((record.labels.clone(), holds));
+        holds
+    }
+
     fn source_unit(&self, record: &Record) -> (f64, Option<&str>) {
-        match record.unit.as_deref().and_then(|u| self.units.get(u)) {
+        match record.unit.and_then(|u| self.units.get(u)) {
             Some(u) => (u.scale, u.unit.as_deref()),
             None => (1.0, None),
         }
+    }
+
+    /// The record's labels with what `rule` (or, for `None`, the catch-all) adds, renames
+    /// and drops, then the mapping's own labels. The result depends only on the rule and
+    /// the record's label set, so consecutive records of one row share one copy.
+    fn labels(
+        &self,
+        rule: Option<&Rule>,
+        record: &Record,
+        captures: Vec<(String, String)>,
+        out: &mut Builder,
+    ) -> LabelSet {
+        let slot = rule.map_or(0, |r| r.labels_slot);
+        let reshapes = slot != 0;
+        if captures.is_empty() && !reshapes && self.labels.is_empty() {
+            return record.labels.clone();
+        }
+        if captures.is_empty() {
+            if let Some((from, to)) = &out.labels[slot] {
+                if Arc::ptr_eq(from, &record.labels) {
+                    return to.clone();
+                }
+            }
+        }
+        let mut labels: Labels = record.labels.to_vec();
+        if let Some(rule) = rule.filter(|_| reshapes) {
+            labels.retain(|(k, _)| !rule.drop_labels.contains(k));
+            for (k, _) in labels.iter_mut() {
+                if let Some(new) = rule.rename_labels.get(k) {
+                    k.clone_from(new);
+                }
+            }
+            labels.extend(captures.iter().cloned());
+            labels.extend(rule.labels.iter().cloned());
+        } else {
+            labels.extend(captures.iter().cloned());
+        }
+        labels.extend(self.labels.iter().cloned());
+        let labels: LabelSet = labels.into();
+        if captures.is_empty() {
+            // Holding `from` keeps its address from being reused by another label set.
+            out.labels[slot] = Some((record.labels.clone(), labels.clone()));
+        }
+        labels
     }
 
     fn emit_unmatched(&self, record: &Record, out: &mut Builder, issues: &mut Vec<Issue>) {
@@ -294,7 +436,7 @@ impl Mapping {
             ));
             return;
         };
-        if let Some(unit) = &record.unit {
+        if let Some(unit) = record.unit {
             if !self.units.contains_key(unit) {
                 issues.push(Issue::new(
                     record.line,
@@ -307,7 +449,7 @@ impl Mapping {
         let kind = record.kind.unwrap_or(default_kind);
         let cacheable = record.unit.is_none() && record.kind.is_none() && record.help.is_none();
         let cached = if cacheable {
-            out.unmatched.get(&record.key).copied()
+            out.unmatched.get(record.key.as_ref()).copied()
         } else {
             None
         };
@@ -317,7 +459,7 @@ impl Mapping {
                 // A key that is already a valid name (`redis_version`, `http_requests_total`)
                 // is kept as written; others (`Active(anon)`, `Total Accesses`) are folded.
                 let part = if is_valid_metric_name(&record.key) {
-                    record.key.clone()
+                    record.key.to_string()
                 } else {
                     name_part(&record.key)
                 };
@@ -328,13 +470,12 @@ impl Mapping {
                 };
                 let f = out.family(format!("{}{short}", self.prefix), kind, &help);
                 if cacheable {
-                    out.unmatched.insert(record.key.clone(), f);
+                    out.unmatched.insert(record.key.to_string(), f);
                 }
                 f
             }
         };
-        let mut labels = record.labels.clone();
-        labels.extend(self.labels.iter().cloned());
+        let labels = self.labels(None, record, Vec::new(), out);
         out.push(f, labels, value * scale);
     }
 
@@ -349,16 +490,23 @@ impl Mapping {
     ) {
         let (source_scale, source_unit) = self.source_unit(record);
         let template = match &rule.matcher {
-            Matcher::Names(n) => n.get(&record.key).map_or("{key}", String::as_str),
+            Matcher::Names(n) => n.get(record.key.as_ref()).map_or("{key}", String::as_str),
             _ => rule.name.as_deref().unwrap_or("{key}"),
         };
         let kind = rule.kind.or(record.kind).unwrap_or(MetricKind::Gauge);
         // The family's name and help depend only on the rule and the key (unless the record
         // brings its own unit, kind or help), so they are built once per key, not per record.
         let cacheable = record.unit.is_none() && record.kind.is_none() && record.help.is_none();
+        // A `match` rule with a fixed name (`cmdstat_(?P<cmd>.+)\.calls` -> `commands`) has
+        // one family for all its keys.
+        let fixed = rule.fixed_name && cacheable;
         let family = |out: &mut Builder| -> usize {
-            if cacheable {
-                if let Some(&i) = out.by_rule.get(&rule_idx).and_then(|m| m.get(&record.key)) {
+            if fixed {
+                if let Some(i) = out.fixed[rule_idx] {
+                    return i;
+                }
+            } else if cacheable {
+                if let Some(&i) = out.by_rule[rule_idx].get(record.key.as_ref()) {
                     return i;
                 }
             }
@@ -373,38 +521,26 @@ impl Mapping {
                 expand_help(&rule.help, &record.key, &short)
             };
             let i = out.family(format!("{prefix}{short}"), kind, &help);
-            if cacheable {
-                out.by_rule
-                    .entry(rule_idx)
-                    .or_default()
-                    .insert(record.key.clone(), i);
+            if fixed {
+                out.fixed[rule_idx] = Some(i);
+            } else if cacheable {
+                out.by_rule[rule_idx].insert(record.key.to_string(), i);
             }
             i
         };
-
-        let mut labels = record.labels.clone();
-        if !rule.rename_labels.is_empty() || !rule.drop_labels.is_empty() {
-            labels.retain(|(k, _)| !rule.drop_labels.contains(k));
-            for (k, _) in labels.iter_mut() {
-                if let Some(new) = rule.rename_labels.get(k) {
-                    k.clone_from(new);
-                }
-            }
-        }
-        labels.extend(
-            captures
-                .iter()
-                .filter(|(k, _)| !uses_placeholder(template, k))
-                .cloned(),
-        );
-        labels.extend(rule.labels.iter().cloned());
-        labels.extend(self.labels.iter().cloned());
+        // Captures the name uses are not also labels.
+        let label_captures = captures
+            .iter()
+            .filter(|(k, _)| !uses_placeholder(template, k))
+            .cloned()
+            .collect();
+        let labels = self.labels(Some(rule), record, label_captures, out);
 
         match kind {
             MetricKind::Info => {
                 let label = rule.label.clone().unwrap_or_else(|| name_part(&record.key));
                 let f = family(out);
-                out.push_info(f, labels, (label, record.value.clone()));
+                out.push_info(f, &labels, (label, record.value.to_string()));
             }
             MetricKind::StateSet => {
                 let f = family(out);
@@ -413,7 +549,7 @@ impl Mapping {
                     .clone()
                     .unwrap_or_else(|| out.families[f].name.clone());
                 // A state with a qualifier (`UP 1/2`, `MAINT(via)`) is that state.
-                let value = record.value.as_str();
+                let value = record.value.as_ref();
                 let current = rule
                     .states
                     .iter()
@@ -431,20 +567,16 @@ impl Mapping {
                     ));
                 }
                 for state in &rule.states {
-                    let mut l = labels.clone();
-                    l.push((label.clone(), state.clone()));
                     let value = f64::from(u8::from(state == current));
-                    out.push(f, l, value);
+                    out.push(f, with_label(&labels, &label, state), value);
                 }
             }
             _ if !rule.chars.is_empty() => {
-                let label = rule.label.clone().unwrap_or_else(|| "state".to_string());
+                let label = rule.label.as_deref().unwrap_or("state");
                 let f = family(out);
                 for (ch, state) in &rule.chars {
-                    let mut l = labels.clone();
-                    l.push((label.clone(), state.clone()));
                     let count = record.value.chars().filter(|c| c == ch).count();
-                    out.push(f, l, count as f64);
+                    out.push(f, with_label(&labels, label, state), count as f64);
                 }
             }
             _ => {
@@ -452,7 +584,7 @@ impl Mapping {
                     super::date::parse(&record.value)
                 } else {
                     rule.values
-                        .get(&record.value)
+                        .get(record.value.as_ref())
                         .copied()
                         .or_else(|| number::parse(&record.value))
                 };
@@ -472,6 +604,15 @@ impl Mapping {
             }
         }
     }
+}
+
+/// `labels` plus one more pair.
+fn with_label(labels: &[(String, String)], name: &str, value: &str) -> LabelSet {
+    labels
+        .iter()
+        .cloned()
+        .chain([(name.to_string(), value.to_string())])
+        .collect()
 }
 
 impl Rule {
@@ -524,9 +665,15 @@ impl Rule {
                 ))
             }
         };
+        let fixed_name = matches!(matcher, Matcher::Pattern(_))
+            && r.name.as_deref().is_some_and(|n| !n.contains('{'))
+            && !r.help.contains("{key}");
         Ok(Rule {
             matcher,
             when,
+            when_slot: 0,
+            labels_slot: 0,
+            fixed_name,
             name: r.name,
             prefix: r.prefix,
             kind,
@@ -547,21 +694,11 @@ impl Rule {
         })
     }
 
-    /// `Some(captures)` when the rule matches the record's key and labels.
-    fn captures(&self, record: &Record) -> Option<Vec<(String, String)>> {
-        let key = record.key.as_str();
-        let label = |name: &str| {
-            record
-                .labels
-                .iter()
-                .find(|(k, _)| k == name)
-                .map_or("", |(_, v)| v.as_str())
-        };
-        let when = || self.when.iter().all(|(name, re)| re.is_match(label(name)));
+    /// `Some(captures)` when the rule matches the key (`candidates` only offers `key` and
+    /// `names` rules for their own keys).
+    fn captures(&self, key: &str) -> Option<Vec<(String, String)>> {
         match &self.matcher {
-            Matcher::Key(k) => (k == key && when()).then(Vec::new),
-            Matcher::Names(n) => (n.contains_key(key) && when()).then(Vec::new),
-            Matcher::Pattern(_) if !when() => None,
+            Matcher::Key(_) | Matcher::Names(_) => Some(Vec::new()),
             Matcher::Pattern(re) => {
                 let caps = re.captures(key)?;
                 Some(
@@ -575,6 +712,10 @@ impl Rule {
                 )
             }
         }
+    }
+
+    fn reshapes(&self) -> bool {
+        !self.labels.is_empty() || !self.rename_labels.is_empty() || !self.drop_labels.is_empty()
     }
 }
 
@@ -616,20 +757,39 @@ fn with_unit(mut name: String, unit: Option<&str>) -> String {
 }
 
 /// Collects samples into families by name, in first-seen order; merges info labels.
-#[derive(Default)]
 struct Builder {
     families: Vec<Family>,
     index: HashMap<String, usize>,
     /// (family, labels before the value label) -> sample, so several string fields can
     /// share one info series (`redis_instance_info{redis_version=..,os=..}`).
-    info_series: HashMap<(usize, Labels), usize>,
-    /// Rule index -> record key -> family index (see `Mapping::emit`).
-    by_rule: HashMap<usize, HashMap<String, usize>>,
+    info_series: HashMap<(usize, LabelSet), usize>,
+    /// Per rule: record key -> family index (see `Mapping::emit`).
+    by_rule: Vec<HashMap<String, usize>>,
+    /// Per rule with a fixed name: its family.
+    fixed: Vec<Option<usize>>,
     /// Record key -> family index, for records no rule matched.
     unmatched: HashMap<String, usize>,
+    /// Per way of reshaping labels: the last record label set seen and the label set made
+    /// from it (see `Mapping::labels`).
+    labels: Vec<Option<(LabelSet, LabelSet)>>,
+    /// Per distinct `when`: the last record label set seen and whether it held.
+    when: Vec<Option<(LabelSet, bool)>>,
 }
 
 impl Builder {
+    fn new(mapping: &Mapping) -> Self {
+        Builder {
+            families: Vec::new(),
+            index: HashMap::default(),
+            info_series: HashMap::default(),
+            by_rule: vec![HashMap::default(); mapping.rules.len()],
+            fixed: vec![None; mapping.rules.len()],
+            unmatched: HashMap::default(),
+            labels: vec![None; mapping.labels_slots],
+            when: vec![None; mapping.when_slots],
+        }
+    }
+
     fn family(&mut self, name: String, kind: MetricKind, help: &str) -> usize {
         if let Some(&i) = self.index.get(&name) {
             if self.families[i].help.is_empty() && !help.is_empty() {
@@ -642,23 +802,27 @@ impl Builder {
         self.families.len() - 1
     }
 
-    fn push(&mut self, family: usize, labels: Labels, value: f64) {
+    fn push(&mut self, family: usize, labels: LabelSet, value: f64) {
         self.families[family].samples.push(Sample { labels, value });
     }
 
-    fn push_info(&mut self, family: usize, labels: Labels, value_label: (String, String)) {
-        let i = family;
-        match self.info_series.get(&(i, labels.clone())) {
-            Some(&s) => self.families[i].samples[s].labels.push(value_label),
-            None => {
-                let s = self.families[i].samples.len();
-                let mut all = labels.clone();
+    fn push_info(&mut self, family: usize, labels: &LabelSet, value_label: (String, String)) {
+        let samples = &mut self.families[family].samples;
+        match self.info_series.get(&(family, labels.clone())) {
+            Some(&s) => {
+                let mut all = samples[s].labels.to_vec();
                 all.push(value_label);
-                self.families[i].samples.push(Sample {
-                    labels: all,
+                samples[s].labels = all.into();
+            }
+            None => {
+                let mut all = labels.to_vec();
+                all.push(value_label);
+                self.info_series
+                    .insert((family, labels.clone()), samples.len());
+                samples.push(Sample {
+                    labels: all.into(),
                     value: 1.0,
                 });
-                self.info_series.insert((i, labels), s);
             }
         }
     }

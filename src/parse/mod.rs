@@ -13,7 +13,9 @@ pub mod number;
 pub mod recipe;
 pub mod registry;
 
-use crate::family::{Family, Labels, MetricKind};
+use std::borrow::Cow;
+
+use crate::family::{Family, LabelSet, MetricKind};
 
 #[cfg(test)]
 mod golden_tests;
@@ -24,17 +26,19 @@ pub use mapping::Mapping;
 pub use recipe::Recipe;
 pub use registry::Registry;
 
-/// One value found in the source, before mapping.
+/// One value found in the source, before mapping. It borrows the input where it can: a
+/// page yields one record per value, so a copy per record would be the parser's main cost.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub struct Record {
+pub struct Record<'a> {
     /// The source's own name for the value, e.g. `MemTotal`, `db0.keys`, `processes.requests`.
-    pub key: String,
-    /// Labels the format found (section, row or object keys, regex captures).
-    pub labels: Labels,
+    pub key: Cow<'a, str>,
+    /// Labels the format found (section, row or object keys, regex captures), shared by
+    /// every record of that section, row or object.
+    pub labels: LabelSet,
     /// The raw value text, trimmed (`1024`, `.01`, `UP`, `Linux 6.1 x86_64`).
-    pub value: String,
+    pub value: Cow<'a, str>,
     /// A unit written after the value in the source (`kB` in `/proc/meminfo`).
-    pub unit: Option<String>,
+    pub unit: Option<&'a str>,
     /// Kind declared by the source itself (only the `prometheus` format knows it).
     pub kind: Option<MetricKind>,
     /// Help declared by the source itself.
@@ -43,8 +47,8 @@ pub struct Record {
     pub line: usize,
 }
 
-impl Record {
-    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+impl<'a> Record<'a> {
+    pub fn new(key: impl Into<Cow<'a, str>>, value: impl Into<Cow<'a, str>>) -> Self {
         Record {
             key: key.into(),
             value: value.into(),

@@ -5,6 +5,7 @@
 //! `# `, a trailing comma on every line (an empty last column, ignored), many empty cells
 //! (no record, quietly), and RFC 4180 quoting (`"a,b"`, `""` for a quote) within a line.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use nom::branch::alt;
@@ -15,6 +16,7 @@ use nom::sequence::delimited;
 use nom::{IResult, Parser};
 use serde::Deserialize;
 
+use crate::family::LabelSet;
 use crate::parse::{excerpt, numbered_lines, Issue, ParseError, Record};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -50,20 +52,21 @@ pub struct Csv {
     delimiter: char,
 }
 
-/// One cell: quoted (with `""` escapes) or bare up to the delimiter.
-fn cell(delimiter: char) -> impl FnMut(&str) -> IResult<&str, String> {
-    move |input: &str| {
+/// One cell: quoted (with `""` escapes) or bare up to the delimiter. Borrowed unless an
+/// escape had to be undone.
+fn cell<'a>(delimiter: char) -> impl FnMut(&'a str) -> IResult<&'a str, Cow<'a, str>> {
+    move |input: &'a str| {
         let quoted = delimited(
             tag("\""),
             fold_many0(
-                alt((
-                    map(is_not("\""), str::to_string),
-                    value("\"".to_string(), tag("\"\"")),
-                )),
-                String::new,
-                |mut acc, part| {
-                    acc.push_str(&part);
-                    acc
+                alt((is_not("\""), value("\"", tag("\"\"")))),
+                || Cow::Borrowed(""),
+                |acc: Cow<'a, str>, part: &'a str| {
+                    if acc.is_empty() {
+                        Cow::Borrowed(part)
+                    } else {
+                        Cow::Owned(acc.into_owned() + part)
+                    }
                 },
             ),
             tag("\""),
@@ -73,14 +76,14 @@ fn cell(delimiter: char) -> impl FnMut(&str) -> IResult<&str, String> {
             nom::combinator::verify(take_till(move |c| c == delimiter), |s: &str| {
                 !s.starts_with('"')
             }),
-            str::to_string,
+            Cow::Borrowed,
         );
         alt((quoted, bare)).parse(input)
     }
 }
 
 /// Splits one line into cells; `None` when quoting is broken.
-pub fn cells(line: &str, delimiter: char) -> Option<Vec<String>> {
+pub fn cells(line: &str, delimiter: char) -> Option<Vec<Cow<'_, str>>> {
     let mut sep = [0u8; 4];
     let sep: &str = delimiter.encode_utf8(&mut sep);
     let (rest, cells) = separated_list0(tag(sep), cell(delimiter))
@@ -104,10 +107,10 @@ impl Csv {
         Ok(Csv { opts, delimiter })
     }
 
-    pub fn records(
+    pub fn records<'a>(
         &self,
-        text: &str,
-        records: &mut Vec<Record>,
+        text: &'a str,
+        records: &mut Vec<Record<'a>>,
         issues: &mut Vec<Issue>,
     ) -> Result<(), ParseError> {
         let mut lines = numbered_lines(text).filter(|(_, l)| !l.trim().is_empty());
@@ -120,7 +123,7 @@ impl Csv {
             message: format!("bad header {}", excerpt(header_line)),
         })?;
         // A trailing delimiter leaves an unnamed last column: not a column.
-        while header.last().is_some_and(String::is_empty) {
+        while header.last().is_some_and(|h| h.is_empty()) {
             header.pop();
         }
         for col in self
@@ -129,7 +132,7 @@ impl Csv {
             .iter()
             .chain(&self.opts.value_columns)
         {
-            if !header.contains(col) {
+            if !header.iter().any(|h| h == col) {
                 return Err(ParseError::Invalid(format!(
                     "column {col:?} is not in the header"
                 )));
@@ -154,7 +157,8 @@ impl Csv {
         let value_idx: Vec<usize> = (0..header.len())
             .filter(|&i| !label_idx.iter().any(|(l, _)| *l == i))
             .filter(|&i| {
-                self.opts.value_columns.is_empty() || self.opts.value_columns.contains(&header[i])
+                self.opts.value_columns.is_empty()
+                    || self.opts.value_columns.iter().any(|c| *c == header[i])
             })
             .collect();
         for (n, line) in lines {
@@ -162,7 +166,7 @@ impl Csv {
                 issues.push(Issue::new(n, format!("bad quoting in {}", excerpt(line))));
                 continue;
             };
-            if row.len() == header.len() + 1 && row.last().is_some_and(String::is_empty) {
+            if row.len() == header.len() + 1 && row.last().is_some_and(|c| c.is_empty()) {
                 row.pop();
             }
             if row.len() != header.len() {
@@ -172,19 +176,22 @@ impl Csv {
                 ));
                 continue;
             }
-            let labels: Vec<(String, String)> = label_idx
+            let labels: LabelSet = label_idx
                 .iter()
-                .map(|(i, name)| (name.clone(), row[*i].clone()))
+                .map(|(i, name)| (name.clone(), row[*i].to_string()))
                 .collect();
             for &i in &value_idx {
-                let v = row[i].trim();
-                if v.is_empty() {
+                let value = match std::mem::take(&mut row[i]) {
+                    Cow::Borrowed(v) => Cow::Borrowed(v.trim()),
+                    Cow::Owned(v) => Cow::Owned(v.trim().to_string()),
+                };
+                if value.is_empty() {
                     continue;
                 }
                 records.push(Record {
                     key: header[i].clone(),
                     labels: labels.clone(),
-                    value: v.to_string(),
+                    value,
                     line: n,
                     ..Record::default()
                 });
@@ -203,11 +210,11 @@ mod tests {
         assert_eq!(
             cells(r#"a,"b,c","d""e",,"#, ','),
             Some(vec![
-                "a".into(),
+                Cow::from("a"),
                 "b,c".into(),
                 "d\"e".into(),
-                String::new(),
-                String::new()
+                "".into(),
+                "".into()
             ])
         );
         assert_eq!(cells(r#"a,"unterminated"#, ','), None);

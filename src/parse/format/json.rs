@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::family::LabelSet;
 use crate::parse::{Issue, ParseError, Record};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -98,10 +99,10 @@ impl Json {
         })
     }
 
-    pub fn records(
+    pub fn records<'a>(
         &self,
-        text: &str,
-        records: &mut Vec<Record>,
+        text: &'a str,
+        records: &mut Vec<Record<'a>>,
         issues: &mut Vec<Issue>,
     ) -> Result<(), ParseError> {
         let doc: Value = serde_json::from_str(text).map_err(|e| ParseError::Syntax {
@@ -125,7 +126,7 @@ impl Json {
         }
         let before = records.len();
         let mut path = Vec::new();
-        walk(root, &mut path, &skip, &mut common.clone(), records);
+        walk(root, &mut path, &skip, &mut Labels::new(&common), records);
         for (e, p) in self.each.iter().zip(&skip) {
             let Some(target) = lookup(root, p) else {
                 continue;
@@ -157,6 +158,7 @@ impl Json {
                     }
                 }
                 let used: Vec<&String> = e.labels.values().collect();
+                let mut item_labels = Labels::new(&labels);
                 match item {
                     Value::Object(m) => {
                         for (field, v) in m {
@@ -164,15 +166,15 @@ impl Json {
                                 continue;
                             }
                             let mut sub = vec![field.clone()];
-                            walk_prefixed(v, &prefix, &mut sub, &mut labels.clone(), records);
+                            walk_prefixed(v, &prefix, &mut sub, &mut item_labels, records);
                         }
                     }
                     other => {
                         if let Some(v) = scalar(other) {
                             records.push(Record {
-                                key: prefix.clone(),
-                                labels,
-                                value: v,
+                                key: prefix.clone().into(),
+                                labels: labels.into(),
+                                value: v.into(),
                                 ..Record::default()
                             });
                         }
@@ -192,7 +194,7 @@ fn walk(
     v: &Value,
     path: &mut Vec<String>,
     skip: &[Vec<String>],
-    labels: &mut Vec<(String, String)>,
+    labels: &mut Labels,
     out: &mut Vec<Record>,
 ) {
     if skip.iter().any(|s| s == path) {
@@ -207,7 +209,7 @@ fn walk(
             }
         }
         Value::Array(a) => {
-            let label = index_label(labels);
+            let label = index_label(&labels.pairs);
             for (i, child) in a.iter().enumerate() {
                 labels.push((label.clone(), i.to_string()));
                 walk(child, path, skip, labels, out);
@@ -217,9 +219,9 @@ fn walk(
         _ => {
             if let Some(value) = scalar(v) {
                 out.push(Record {
-                    key: path.join("."),
-                    labels: labels.clone(),
-                    value,
+                    key: path.join(".").into(),
+                    labels: labels.shared(),
+                    value: value.into(),
                     ..Record::default()
                 });
             }
@@ -232,7 +234,7 @@ fn walk_prefixed(
     v: &Value,
     prefix: &str,
     path: &mut Vec<String>,
-    labels: &mut Vec<(String, String)>,
+    labels: &mut Labels,
     out: &mut Vec<Record>,
 ) {
     match v {
@@ -244,7 +246,7 @@ fn walk_prefixed(
             }
         }
         Value::Array(a) => {
-            let label = index_label(labels);
+            let label = index_label(&labels.pairs);
             for (i, child) in a.iter().enumerate() {
                 labels.push((label.clone(), i.to_string()));
                 walk_prefixed(child, prefix, path, labels, out);
@@ -254,13 +256,45 @@ fn walk_prefixed(
         _ => {
             if let Some(value) = scalar(v) {
                 out.push(Record {
-                    key: join(prefix, &path.join(".")),
-                    labels: labels.clone(),
-                    value,
+                    key: join(prefix, &path.join(".")).into(),
+                    labels: labels.shared(),
+                    value: value.into(),
                     ..Record::default()
                 });
             }
         }
+    }
+}
+
+/// The labels of the walk's current position, and that set shared once built: the leaves of
+/// one object get the same copy.
+struct Labels {
+    pairs: Vec<(String, String)>,
+    shared: Option<LabelSet>,
+}
+
+impl Labels {
+    fn new(pairs: &[(String, String)]) -> Self {
+        Labels {
+            pairs: pairs.to_vec(),
+            shared: None,
+        }
+    }
+
+    fn push(&mut self, pair: (String, String)) {
+        self.pairs.push(pair);
+        self.shared = None;
+    }
+
+    fn pop(&mut self) {
+        self.pairs.pop();
+        self.shared = None;
+    }
+
+    fn shared(&mut self) -> LabelSet {
+        self.shared
+            .get_or_insert_with(|| self.pairs.as_slice().into())
+            .clone()
     }
 }
 
@@ -280,7 +314,7 @@ fn index_label(labels: &[(String, String)]) -> String {
 mod tests {
     use super::*;
 
-    fn run(opts: &str, text: &str) -> (Vec<Record>, Vec<Issue>) {
+    fn run<'a>(opts: &str, text: &'a str) -> (Vec<Record<'a>>, Vec<Issue>) {
         let j = Json::new(toml::from_str(opts).unwrap()).unwrap();
         let (mut r, mut i) = (Vec::new(), Vec::new());
         j.records(text, &mut r, &mut i).unwrap();
@@ -291,7 +325,7 @@ mod tests {
 
     fn kv(r: &[Record]) -> Vec<Flat> {
         r.iter()
-            .map(|r| (r.key.clone(), r.value.clone(), r.labels.clone()))
+            .map(|r| (r.key.to_string(), r.value.to_string(), r.labels.to_vec()))
             .collect()
     }
 

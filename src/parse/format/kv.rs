@@ -10,6 +10,9 @@ use nom::combinator::rest;
 use nom::{IResult, Parser};
 use serde::Deserialize;
 
+use std::sync::Arc;
+
+use crate::family::LabelSet;
 use crate::parse::{excerpt, number, numbered_lines, Issue, ParseError, Record};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -98,14 +101,15 @@ impl Kv {
         (!key.is_empty()).then_some((key, value.trim()))
     }
 
-    pub fn records(
+    pub fn records<'a>(
         &self,
-        text: &str,
-        records: &mut Vec<Record>,
+        text: &'a str,
+        records: &mut Vec<Record<'a>>,
         issues: &mut Vec<Issue>,
     ) -> Result<(), ParseError> {
         let o = &self.opts;
-        let mut section: Option<String> = None;
+        // The labels of the current section, shared by its records.
+        let mut labels = LabelSet::default();
         let before = records.len();
         for (n, raw) in numbered_lines(text) {
             let mut line = raw;
@@ -116,7 +120,9 @@ impl Kv {
             }
             if let Some(p) = &o.section_prefix {
                 if let Some(name) = line.strip_prefix(p.as_str()) {
-                    section = Some(name.trim().to_string());
+                    if let Some(label) = &o.section_label {
+                        labels = Arc::new([(label.clone(), name.trim().to_string())]);
+                    }
                     continue;
                 }
             }
@@ -139,17 +145,13 @@ impl Kv {
                 }
                 continue;
             };
-            let mut labels = Vec::new();
-            if let (Some(label), Some(section)) = (&o.section_label, &section) {
-                labels.push((label.clone(), section.clone()));
-            }
             if o.nested && number::parse(value).is_none() {
                 if let Some(pairs) = nested_pairs(value) {
                     for (sub, v) in pairs {
                         records.push(Record {
-                            key: format!("{key}.{sub}"),
+                            key: format!("{key}.{sub}").into(),
                             labels: labels.clone(),
-                            value: v.to_string(),
+                            value: v.into(),
                             line: n,
                             ..Record::default()
                         });
@@ -163,10 +165,10 @@ impl Kv {
                 (value, None)
             };
             records.push(Record {
-                key: key.to_string(),
-                labels,
-                value: value.to_string(),
-                unit: unit.map(str::to_string),
+                key: key.into(),
+                labels: labels.clone(),
+                value: value.into(),
+                unit,
                 line: n,
                 ..Record::default()
             });
@@ -207,7 +209,7 @@ fn split_unit(value: &str) -> (&str, Option<&str>) {
 mod tests {
     use super::*;
 
-    fn run(opts: Options, text: &str) -> (Vec<Record>, Vec<Issue>) {
+    fn run(opts: Options, text: &str) -> (Vec<Record<'_>>, Vec<Issue>) {
         let (mut r, mut i) = (Vec::new(), Vec::new());
         Kv::new(opts)
             .unwrap()
@@ -229,9 +231,9 @@ mod tests {
         assert!(i.is_empty());
         assert_eq!(r[0].key, "MemTotal");
         assert_eq!(r[0].value, "16314012");
-        assert_eq!(r[0].unit.as_deref(), Some("kB"));
+        assert_eq!(r[0].unit, Some("kB"));
         assert_eq!(r[1].key, "Active(anon)");
-        assert_eq!((r[2].value.as_str(), r[2].unit.as_deref()), ("0", None));
+        assert_eq!((r[2].value.as_ref(), r[2].unit), ("0", None));
     }
 
     #[test]
@@ -246,7 +248,7 @@ mod tests {
         assert!(i.is_empty());
         let keys: Vec<_> = r
             .iter()
-            .map(|r| (r.key.as_str(), r.value.as_str(), r.labels[0].1.as_str()))
+            .map(|r| (r.key.as_ref(), r.value.as_ref(), r.labels[0].1.as_str()))
             .collect();
         assert_eq!(
             keys,
@@ -274,7 +276,7 @@ mod tests {
         );
         assert!(i.is_empty());
         assert_eq!(r.len(), 2);
-        assert_eq!((r[0].key.as_str(), r[0].value.as_str()), ("pid", "42"));
+        assert_eq!((r[0].key.as_ref(), r[0].value.as_ref()), ("pid", "42"));
     }
 
     #[test]

@@ -55,10 +55,10 @@ impl Format {
 
     /// Appends the records found in `text`. Values that cannot be used go to `issues`; an
     /// input that cannot be used at all is an error.
-    pub fn records(
+    pub fn records<'a>(
         &self,
-        text: &str,
-        records: &mut Vec<Record>,
+        text: &'a str,
+        records: &mut Vec<Record<'a>>,
         issues: &mut Vec<Issue>,
     ) -> Result<(), ParseError> {
         match self {

@@ -112,10 +112,10 @@ impl Prometheus {
         Ok(Prometheus {})
     }
 
-    pub fn records(
+    pub fn records<'a>(
         &self,
-        text: &str,
-        records: &mut Vec<Record>,
+        text: &'a str,
+        records: &mut Vec<Record<'a>>,
         issues: &mut Vec<Issue>,
     ) -> Result<(), ParseError> {
         let mut types: HashMap<String, String> = HashMap::new();
@@ -187,9 +187,9 @@ impl Prometheus {
                 continue;
             }
             records.push(Record {
-                key: metric.to_string(),
-                labels,
-                value: raw.to_string(),
+                key: metric.into(),
+                labels: labels.into(),
+                value: raw.into(),
                 kind: Some(kind),
                 help: helps.get(family).cloned(),
                 line: n,
@@ -204,7 +204,7 @@ impl Prometheus {
 mod tests {
     use super::*;
 
-    fn run(text: &str) -> (Vec<Record>, Vec<Issue>) {
+    fn run(text: &str) -> (Vec<Record<'_>>, Vec<Issue>) {
         let (mut r, mut i) = (Vec::new(), Vec::new());
         Prometheus::new(Options::default())
             .unwrap()
@@ -235,7 +235,7 @@ mod tests {
         );
         assert_eq!(r[0].value, "1027");
         assert_eq!(
-            (r[1].kind, r[1].value.as_str()),
+            (r[1].kind, r[1].value.as_ref()),
             (Some(MetricKind::Gauge), "-3.5")
         );
         assert_eq!(r[2].kind, Some(MetricKind::Untyped));
@@ -249,11 +249,11 @@ mod tests {
         );
         assert_eq!(r.len(), 2);
         assert_eq!(
-            (r[0].key.as_str(), r[0].kind),
+            (r[0].key.as_ref(), r[0].kind),
             ("a_total", Some(MetricKind::Counter))
         );
         assert_eq!(
-            (r[1].key.as_str(), r[1].kind),
+            (r[1].key.as_ref(), r[1].kind),
             ("b", Some(MetricKind::Untyped))
         );
     }

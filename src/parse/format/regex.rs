@@ -4,6 +4,7 @@
 use regex::Regex;
 use serde::Deserialize;
 
+use crate::family::LabelSet;
 use crate::parse::{numbered_lines, Issue, ParseError, Record};
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -92,10 +93,10 @@ impl RegexFormat {
         })
     }
 
-    pub fn records(
+    pub fn records<'a>(
         &self,
-        text: &str,
-        records: &mut Vec<Record>,
+        text: &'a str,
+        records: &mut Vec<Record<'a>>,
         _issues: &mut Vec<Issue>,
     ) -> Result<(), ParseError> {
         let before = records.len();
@@ -126,8 +127,8 @@ impl RegexFormat {
 }
 
 impl Rule {
-    fn emit(&self, caps: &regex::Captures<'_>, line: usize, records: &mut Vec<Record>) {
-        let labels: Vec<(String, String)> = self
+    fn emit<'a>(&self, caps: &regex::Captures<'a>, line: usize, records: &mut Vec<Record<'a>>) {
+        let labels: LabelSet = self
             .labels
             .iter()
             .filter_map(|n| caps.name(n).map(|m| (n.clone(), m.as_str().to_string())))
@@ -145,7 +146,7 @@ impl Rule {
         });
         let unit = caps
             .name("unit")
-            .map(|m| m.as_str().to_string())
+            .map(|m| m.as_str())
             .filter(|u| !u.is_empty());
         for v in &self.values {
             let Some(m) = caps.name(v) else { continue };
@@ -155,10 +156,10 @@ impl Rule {
                 (None, _) => v.clone(),
             };
             records.push(Record {
-                key,
+                key: key.into(),
                 labels: labels.clone(),
-                value: m.as_str().trim().to_string(),
-                unit: unit.clone(),
+                value: m.as_str().trim().into(),
+                unit,
                 line,
                 ..Record::default()
             });
@@ -196,7 +197,7 @@ mod tests {
         nginx().records(STUB_STATUS, &mut r, &mut i).unwrap();
         let got: Vec<_> = r
             .iter()
-            .map(|r| (r.key.as_str(), r.value.as_str(), r.line))
+            .map(|r| (r.key.as_ref(), r.value.as_ref(), r.line))
             .collect();
         assert_eq!(
             got[..4],
@@ -209,7 +210,7 @@ mod tests {
         );
         // Per-line matching finds only the first state on a line; whole_text would find all.
         assert_eq!(
-            r[4].labels,
+            r[4].labels.to_vec(),
             vec![("state".to_string(), "Reading".to_string())]
         );
     }
@@ -230,13 +231,10 @@ mod tests {
             .records("MemFree: 5 kB\nHugePages_Total: 0\n", &mut r, &mut i)
             .unwrap();
         assert_eq!(
-            (r[0].key.as_str(), r[0].value.as_str(), r[0].unit.as_deref()),
+            (r[0].key.as_ref(), r[0].value.as_ref(), r[0].unit),
             ("MemFree", "5", Some("kB"))
         );
-        assert_eq!(
-            (r[1].key.as_str(), r[1].unit.as_deref()),
-            ("HugePages_Total", None)
-        );
+        assert_eq!((r[1].key.as_ref(), r[1].unit), ("HugePages_Total", None));
         assert!(r[0].labels.is_empty());
     }
 

@@ -4,11 +4,11 @@ fn mapping(toml_text: &str) -> Mapping {
     Mapping::new(toml::from_str(toml_text).unwrap()).unwrap()
 }
 
-fn rec(key: &str, value: &str) -> Record {
+fn rec<'a>(key: &'a str, value: &'a str) -> Record<'a> {
     Record::new(key, value)
 }
 
-fn l(pairs: &[(&str, &str)]) -> Labels {
+fn l(pairs: &[(&str, &str)]) -> LabelSet {
     pairs
         .iter()
         .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -19,7 +19,7 @@ fn l(pairs: &[(&str, &str)]) -> Labels {
 fn unmatched_uses_prefix_and_source_units() {
     let m = mapping("prefix = 'node_memory_'\n[units.kB]\nscale = 1024\nunit = 'bytes'\n");
     let mut r1 = rec("Active(anon)", "2");
-    r1.unit = Some("kB".into());
+    r1.unit = Some("kB");
     let mut issues = Vec::new();
     let f = m.apply(
         vec![r1, rec("HugePages_Total", "0"), rec("version", "abc")],
@@ -240,7 +240,7 @@ fn when_conditions_on_labels() {
         rename_labels = { pxname = "backend", svname = "server" }
         "#,
     );
-    let row = |sv: &str, v: &str| {
+    let row = |sv: &str, v: &'static str| {
         let mut r = rec("scur", v);
         r.labels = l(&[("pxname", "web"), ("svname", sv)]);
         r
