@@ -313,7 +313,11 @@ impl Mapping {
     /// matches, only `when` is left to check), and the `match` rules whose pattern matches.
     /// The patterns are only scanned once an exact rule before them has not decided.
     fn candidates<'a>(&'a self, key: &'a str) -> impl Iterator<Item = (usize, &'a Rule)> + 'a {
-        let exact: &[usize] = self.by_key.get(key).map_or(&[], Vec::as_slice);
+        let exact: &[usize] = if self.by_key.is_empty() {
+            &[]
+        } else {
+            self.by_key.get(key).map_or(&[], Vec::as_slice)
+        };
         let first_pattern = self.pattern_rules.first().copied().unwrap_or(usize::MAX);
         let mut hits: Option<Vec<usize>> = None;
         let (mut e, mut p) = (0, 0);

@@ -25,6 +25,12 @@ fn decimal(input: &str) -> IResult<&str, &str> {
 /// `1.`), or the exposition spellings `NaN`, `+Inf`, `-Inf`, `Inf`.
 pub fn parse(text: &str) -> Option<f64> {
     let text = text.trim();
+    // Most values are plain counts: up to 15 digits are below 2^53, so exact as an f64,
+    // and need neither the grammar nor the general float parser.
+    if !text.is_empty() && text.len() <= 15 && text.bytes().all(|b| b.is_ascii_digit()) {
+        let n = text.bytes().fold(0u64, |n, b| n * 10 + u64::from(b - b'0'));
+        return Some(n as f64);
+    }
     match text {
         "NaN" => return Some(f64::NAN),
         "+Inf" | "Inf" => return Some(f64::INFINITY),
@@ -49,6 +55,8 @@ mod tests {
         assert_eq!(parse("1."), Some(1.0));
         assert_eq!(parse("+7"), Some(7.0));
         assert_eq!(parse("18446744073709551615"), Some(18446744073709551615.0));
+        assert_eq!(parse("999999999999999"), Some(999999999999999.0));
+        assert_eq!(parse("0009"), Some(9.0));
         assert!(parse("NaN").unwrap().is_nan());
         assert_eq!(parse("-Inf"), Some(f64::NEG_INFINITY));
     }

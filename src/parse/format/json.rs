@@ -77,14 +77,6 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
-fn join(prefix: &str, part: &str) -> String {
-    if prefix.is_empty() {
-        part.to_string()
-    } else {
-        format!("{prefix}.{part}")
-    }
-}
-
 impl Json {
     pub fn new(opts: Options) -> Result<Json, String> {
         for (i, e) in opts.each.iter().enumerate() {
@@ -125,8 +117,14 @@ impl Json {
             skip.push(vec![field.clone()]);
         }
         let before = records.len();
-        let mut path = Vec::new();
-        walk(root, &mut path, &skip, &mut Labels::new(&common), records);
+        let skip_paths: Vec<String> = skip.iter().map(|p| p.join(".")).collect();
+        walk(
+            root,
+            &mut String::new(),
+            &skip_paths,
+            &mut Labels::new(&common),
+            records,
+        );
         for (e, p) in self.each.iter().zip(&skip) {
             let Some(target) = lookup(root, p) else {
                 continue;
@@ -165,8 +163,9 @@ impl Json {
                             if used.contains(&field) {
                                 continue;
                             }
-                            let mut sub = vec![field.clone()];
-                            walk_prefixed(v, &prefix, &mut sub, &mut item_labels, records);
+                            let mut path = prefix.clone();
+                            enter(&mut path, field);
+                            walk(v, &mut path, &[], &mut item_labels, records);
                         }
                     }
                     other => {
@@ -189,23 +188,18 @@ impl Json {
     }
 }
 
-/// Flat walk of the document, leaving out the `each` subtrees.
-fn walk(
-    v: &Value,
-    path: &mut Vec<String>,
-    skip: &[Vec<String>],
-    labels: &mut Labels,
-    out: &mut Vec<Record>,
-) {
+/// Flat walk of the document below `path` (dotted, built up in place), leaving out the
+/// `skip` subtrees.
+fn walk(v: &Value, path: &mut String, skip: &[String], labels: &mut Labels, out: &mut Vec<Record>) {
     if skip.iter().any(|s| s == path) {
         return;
     }
     match v {
         Value::Object(m) => {
             for (k, child) in m {
-                path.push(k.clone());
+                let len = enter(path, k);
                 walk(child, path, skip, labels, out);
-                path.pop();
+                path.truncate(len);
             }
         }
         Value::Array(a) => {
@@ -219,7 +213,7 @@ fn walk(
         _ => {
             if let Some(value) = scalar(v) {
                 out.push(Record {
-                    key: path.join(".").into(),
+                    key: path.clone().into(),
                     labels: labels.shared(),
                     value: value.into(),
                     ..Record::default()
@@ -229,41 +223,14 @@ fn walk(
     }
 }
 
-/// Walk of one `each` item's field, keys prefixed.
-fn walk_prefixed(
-    v: &Value,
-    prefix: &str,
-    path: &mut Vec<String>,
-    labels: &mut Labels,
-    out: &mut Vec<Record>,
-) {
-    match v {
-        Value::Object(m) => {
-            for (k, child) in m {
-                path.push(k.clone());
-                walk_prefixed(child, prefix, path, labels, out);
-                path.pop();
-            }
-        }
-        Value::Array(a) => {
-            let label = index_label(&labels.pairs);
-            for (i, child) in a.iter().enumerate() {
-                labels.push((label.clone(), i.to_string()));
-                walk_prefixed(child, prefix, path, labels, out);
-                labels.pop();
-            }
-        }
-        _ => {
-            if let Some(value) = scalar(v) {
-                out.push(Record {
-                    key: join(prefix, &path.join(".")).into(),
-                    labels: labels.shared(),
-                    value: value.into(),
-                    ..Record::default()
-                });
-            }
-        }
+/// Appends `part` to a dotted path; returns the length to truncate back to.
+fn enter(path: &mut String, part: &str) -> usize {
+    let len = path.len();
+    if !path.is_empty() {
+        path.push('.');
     }
+    path.push_str(part);
+    len
 }
 
 /// The labels of the walk's current position, and that set shared once built: the leaves of
