@@ -143,8 +143,11 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
     )?);
     init_logging(&settings);
     let rt = runtime()?;
+    let mut scraper = Scraper::new(&settings, &registry)?;
+    // The scraper holds the parsers it uses; the other recipes (and their compiled
+    // patterns, most of our heap at start-up) are not kept for the life of the process.
+    drop(registry);
     rt.block_on(async {
-        let mut scraper = Scraper::new(&settings, &registry)?;
         scraper.start_pollers();
         let listener = tokio::net::TcpListener::bind(settings.server.listen)
             .await

@@ -209,11 +209,14 @@ impl Mapping {
                     .ok_or_else(|| format!("mapping.unmatched: expected gauge, counter, untyped or drop, not {k:?}"))?,
             ),
         };
+        let mut compiled = HashMap::default();
         let mut rules = opts
             .rules
             .into_iter()
             .enumerate()
-            .map(|(i, r)| Rule::new(r).map_err(|e| format!("mapping.metric[{i}]: {e}")))
+            .map(|(i, r)| {
+                Rule::new(r, &mut compiled).map_err(|e| format!("mapping.metric[{i}]: {e}"))
+            })
             .collect::<Result<Vec<Rule>, _>>()?;
         // Slot 0 of each is "no condition" / "labels kept as they are".
         let (mut whens, mut reshapes) = (vec![String::new()], vec![String::new()]);
@@ -620,7 +623,7 @@ fn with_label(labels: &[(String, String)], name: &str, value: &str) -> LabelSet 
 }
 
 impl Rule {
-    fn new(r: RuleOptions) -> Result<Rule, String> {
+    fn new(r: RuleOptions, compiled: &mut HashMap<String, Regex>) -> Result<Rule, String> {
         let matcher = match (r.key, r.names, r.pattern) {
             (Some(k), None, None) => Matcher::Key(k),
             (None, Some(n), None) if r.name.is_none() => Matcher::Names(n),
@@ -628,10 +631,22 @@ impl Rule {
             (None, None, Some(p)) => Matcher::Pattern(full_match(&p, "match")?),
             _ => return Err("give exactly one of `key`, `names` and `match`".into()),
         };
+        // A recipe repeats its conditions (HAProxy's `type = "0"` on 75 rules); a compiled
+        // regex is kilobytes, so each distinct one is compiled once and shared.
         let when = r
             .when
             .iter()
-            .map(|(label, p)| Ok((label.clone(), full_match(p, &format!("when.{label}"))?)))
+            .map(|(label, p)| {
+                let re = match compiled.get(p) {
+                    Some(re) => re.clone(),
+                    None => {
+                        let re = full_match(p, &format!("when.{label}"))?;
+                        compiled.insert(p.clone(), re.clone());
+                        re
+                    }
+                };
+                Ok((label.clone(), re))
+            })
             .collect::<Result<Vec<_>, String>>()?;
         let chars = r
             .chars
