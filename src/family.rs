@@ -98,8 +98,11 @@ pub struct FamilySet {
     /// Names as written on the page (`x_total` for counter `x`), so two families can never
     /// write the same series name.
     exposed: HashSet<String>,
-    /// (family, label set in name order): the series already on the page.
+    /// (family, label set in name order): the series already on the page, for the families
+    /// marked in `indexed`. A family taken whole from another set (see [`FamilySet::merge`])
+    /// is only indexed if more samples come for it.
     series: HashSet<(usize, LabelSet)>,
+    indexed: Vec<bool>,
 }
 
 impl FamilySet {
@@ -161,9 +164,11 @@ impl FamilySet {
                     samples: Vec::with_capacity(family.samples.len()),
                     ..Family::new(family.name.clone(), family.kind, family.help.clone())
                 });
+                self.indexed.push(true);
                 idx
             }
         };
+        self.index_series(idx);
         self.series.reserve(family.samples.len());
         for mut sample in family.samples {
             if sample
@@ -184,16 +189,7 @@ impl FamilySet {
                 )));
                 continue;
             }
-            // The order labels are written in does not make another series. Label sets are
-            // almost always in name order already, and then the key is the shared set itself.
-            let key = if sample.labels.windows(2).all(|w| w[0] <= w[1]) {
-                sample.labels.clone()
-            } else {
-                let mut sorted = sample.labels.to_vec();
-                sorted.sort();
-                sorted.into()
-            };
-            if !self.series.insert((idx, key)) {
+            if !self.series.insert((idx, series_key(&sample.labels))) {
                 conflicts.push(Conflict(format!(
                     "duplicate series {}{:?}; kept the first",
                     family.name, sample.labels
@@ -201,6 +197,37 @@ impl FamilySet {
                 continue;
             }
             self.families[idx].samples.push(sample);
+        }
+    }
+
+    /// Adds the families of a set that is already valid (one source's result, checked once
+    /// when it was read): a family whose name is new here is taken as it is, without
+    /// checking each series again, so a scrape costs per family, not per sample.
+    pub fn merge(&mut self, other: &FamilySet, conflicts: &mut Vec<Conflict>) {
+        for family in &other.families {
+            let exposed = exposed_name(&family.name, family.kind);
+            let taken = self.index.contains_key(&family.name)
+                || self.exposed.contains(&exposed)
+                || self.exposed.contains(&family.name);
+            if taken {
+                self.push(family.clone(), conflicts);
+                continue;
+            }
+            self.exposed.insert(exposed);
+            self.index.insert(family.name.clone(), self.families.len());
+            self.families.push(family.clone());
+            self.indexed.push(false);
+        }
+    }
+
+    /// Indexes the series of a family taken whole by `merge`, before samples are added to it.
+    fn index_series(&mut self, idx: usize) {
+        if self.indexed[idx] {
+            return;
+        }
+        self.indexed[idx] = true;
+        for sample in &self.families[idx].samples {
+            self.series.insert((idx, series_key(&sample.labels)));
         }
     }
 
@@ -217,6 +244,19 @@ impl FamilySet {
 
     pub fn get(&self, name: &str) -> Option<&Family> {
         self.index.get(name).map(|&i| &self.families[i])
+    }
+}
+
+/// A series' identity within its family: its labels in name order (the order they are
+/// written in does not make another series). Label sets are almost always in order
+/// already, and then the key is the shared set itself.
+fn series_key(labels: &LabelSet) -> LabelSet {
+    if labels.windows(2).all(|w| w[0] <= w[1]) {
+        labels.clone()
+    } else {
+        let mut sorted = labels.to_vec();
+        sorted.sort();
+        sorted.into()
     }
 }
 
@@ -349,6 +389,47 @@ mod tests {
         assert_eq!(f.samples[0].value, 1.0);
         assert_eq!(f.samples[1].value, 2.0);
         assert_eq!(conflicts.len(), 1);
+    }
+
+    #[test]
+    fn merge_takes_new_families_whole_and_checks_shared_ones() {
+        let mut c = Vec::new();
+        let mut source = FamilySet::new();
+        source.push(
+            Family::new("x", MetricKind::Gauge, "h")
+                .with_sample(l(&[("a", "1")]), 1.0)
+                .with_sample(l(&[("a", "2")]), 2.0),
+            &mut c,
+        );
+        source.push(
+            Family::new("y", MetricKind::Counter, "").with_sample(Labels::new(), 3.0),
+            &mut c,
+        );
+        let mut page = FamilySet::new();
+        page.push(
+            Family::new("y_total", MetricKind::Gauge, "").with_sample(Labels::new(), 9.0),
+            &mut c,
+        );
+        page.merge(&source, &mut c);
+        // `y` (a counter, written y_total) collides with the gauge y_total already there.
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(page.get("x").unwrap().samples.len(), 2);
+        // A later push to a merged family still finds its series.
+        page.push(
+            Family::new("x", MetricKind::Gauge, "")
+                .with_sample(l(&[("a", "2")]), 7.0)
+                .with_sample(l(&[("a", "3")]), 3.0),
+            &mut c,
+        );
+        let values: Vec<f64> = page
+            .get("x")
+            .unwrap()
+            .samples
+            .iter()
+            .map(|s| s.value)
+            .collect();
+        assert_eq!(values, [1.0, 2.0, 3.0]);
+        assert_eq!(c.len(), 2, "{c:?}");
     }
 
     #[test]

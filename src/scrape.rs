@@ -18,7 +18,8 @@ use crate::parse::{Parser, Registry};
 /// The result of reading and parsing one source once.
 #[derive(Debug, Clone)]
 pub struct Outcome {
-    pub families: Vec<Family>,
+    /// Checked once here (names, kinds, repeated series), so each scrape only merges it.
+    pub families: FamilySet,
     pub up: bool,
     /// Why the source is down.
     pub error: Option<String>,
@@ -34,7 +35,7 @@ pub struct Outcome {
 impl Outcome {
     fn down(error: String, duration: Duration) -> Outcome {
         Outcome {
-            families: Vec::new(),
+            families: FamilySet::new(),
             up: false,
             error: Some(error),
             first_issue: None,
@@ -101,12 +102,19 @@ impl Target {
         };
         let mut families = parsed.families;
         self.relabel(&mut families);
+        let mut set = FamilySet::new();
+        let mut conflicts = Vec::new();
+        set.extend(families, &mut conflicts);
+        for c in &conflicts {
+            warn!(source = %spec.name, "{}", c.0);
+        }
         Outcome {
-            families,
+            families: set,
             up: true,
             error: None,
-            first_issue: parsed.issues.first().map(ToString::to_string),
-            issues: parsed.issues.len() as u64,
+            first_issue: (parsed.issues.first().map(ToString::to_string))
+                .or_else(|| conflicts.first().map(|c| c.0.clone())),
+            issues: (parsed.issues.len() + conflicts.len()) as u64,
             bytes,
             duration: start.elapsed(),
             finished: SystemTime::now(),
@@ -333,7 +341,7 @@ impl Scraper {
                 }
             };
             let mut conflicts = Vec::new();
-            set.extend(outcome.families.iter().cloned(), &mut conflicts);
+            set.merge(&outcome.families, &mut conflicts);
             if let Some(up) = t.parser.up_metric() {
                 let fam = Family::new(
                     up,
@@ -403,7 +411,7 @@ impl SelfMetrics {
                 .unwrap_or_default();
             self.age.push((l.clone(), age.as_secs_f64()));
         }
-        let samples: usize = o.families.iter().map(|f| f.samples.len()).sum();
+        let samples = o.families.series_count();
         self.samples.push((l.clone(), samples as f64));
         self.fetches.push((l.clone(), totals.fetches as f64));
         self.failures.push((l.clone(), totals.failures as f64));
