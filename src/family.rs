@@ -204,6 +204,16 @@ impl FamilySet {
     /// when it was read): a family whose name is new here is taken as it is, without
     /// checking each series again, so a scrape costs per family, not per sample.
     pub fn merge(&mut self, other: &FamilySet, conflicts: &mut Vec<Conflict>) {
+        if self.families.is_empty() {
+            // The first source of a page: nothing to collide with.
+            self.families.clone_from(&other.families);
+            self.index.clone_from(&other.index);
+            self.exposed.clone_from(&other.exposed);
+            self.indexed = vec![false; other.families.len()];
+            return;
+        }
+        self.families.reserve(other.families.len());
+        self.indexed.reserve(other.families.len());
         for family in &other.families {
             let exposed = exposed_name(&family.name, family.kind);
             let taken = self.index.contains_key(&family.name)
@@ -405,6 +415,16 @@ mod tests {
             Family::new("y", MetricKind::Counter, "").with_sample(Labels::new(), 3.0),
             &mut c,
         );
+        let mut first = FamilySet::new();
+        first.merge(&source, &mut c);
+        first.push(
+            Family::new("x", MetricKind::Gauge, "").with_sample(l(&[("a", "1")]), 5.0),
+            &mut c,
+        );
+        assert_eq!(first.get("x").unwrap().samples.len(), 2);
+        assert_eq!(first.get("y").unwrap().samples[0].value, 3.0);
+        assert_eq!(c.len(), 1, "{c:?}");
+        c.clear();
         let mut page = FamilySet::new();
         page.push(
             Family::new("y_total", MetricKind::Gauge, "").with_sample(Labels::new(), 9.0),
