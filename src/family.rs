@@ -52,6 +52,31 @@ pub type Labels = Vec<(String, String)>;
 /// and a few thousand label sets).
 pub type LabelSet = Arc<[(String, String)]>;
 
+/// A value worked out from a label set, kept for the last set seen: the samples of one row
+/// share their label set and come one after another, so the work is done once per row.
+#[derive(Debug, Clone)]
+pub struct PerLabelSet<T>(Option<(LabelSet, T)>);
+
+impl<T> Default for PerLabelSet<T> {
+    fn default() -> Self {
+        PerLabelSet(None)
+    }
+}
+
+impl<T: Clone> PerLabelSet<T> {
+    pub fn get_or_insert_with(&mut self, labels: &LabelSet, make: impl FnOnce() -> T) -> T {
+        if let Some((from, value)) = &self.0 {
+            if Arc::ptr_eq(from, labels) {
+                return value.clone();
+            }
+        }
+        let value = make();
+        // Holding the set keeps its address from being reused by another label set.
+        self.0 = Some((labels.clone(), value.clone()));
+        value
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     pub labels: LabelSet,
@@ -147,25 +172,20 @@ impl FamilySet {
                 idx
             }
             None => {
-                let exposed = exposed_name(&family.name, family.kind);
-                if self.exposed.contains(&exposed) || self.exposed.contains(&family.name) {
+                let Some(exposed) = self.free_exposed_name(&family.name, family.kind) else {
                     conflicts.push(Conflict(format!(
                         "metric {} ({}) would be written as {}, which another metric already uses; dropped",
                         family.name,
                         family.kind.as_str(),
-                        exposed
+                        exposed_name(&family.name, family.kind)
                     )));
                     return;
-                }
-                self.exposed.insert(exposed);
-                let idx = self.families.len();
-                self.index.insert(family.name.clone(), idx);
-                self.families.push(Family {
+                };
+                let empty = Family {
                     samples: Vec::with_capacity(family.samples.len()),
                     ..Family::new(family.name.clone(), family.kind, family.help.clone())
-                });
-                self.indexed.push(true);
-                idx
+                };
+                self.add(empty, exposed, true)
             }
         };
         self.index_series(idx);
@@ -215,19 +235,33 @@ impl FamilySet {
         self.families.reserve(other.families.len());
         self.indexed.reserve(other.families.len());
         for family in &other.families {
-            let exposed = exposed_name(&family.name, family.kind);
-            let taken = self.index.contains_key(&family.name)
-                || self.exposed.contains(&exposed)
-                || self.exposed.contains(&family.name);
-            if taken {
-                self.push(family.clone(), conflicts);
-                continue;
+            if !self.index.contains_key(&family.name) {
+                if let Some(exposed) = self.free_exposed_name(&family.name, family.kind) {
+                    self.add(family.clone(), exposed, false);
+                    continue;
+                }
             }
-            self.exposed.insert(exposed);
-            self.index.insert(family.name.clone(), self.families.len());
-            self.families.push(family.clone());
-            self.indexed.push(false);
+            // A name this page already has: merged, or refused, sample by sample.
+            self.push(family.clone(), conflicts);
         }
+    }
+
+    /// The name a new family would be written under, or `None` when another family already
+    /// writes that name (`x_total` for counter `x` against a gauge `x_total`).
+    fn free_exposed_name(&self, name: &str, kind: MetricKind) -> Option<String> {
+        let exposed = exposed_name(name, kind);
+        (!self.exposed.contains(&exposed) && !self.exposed.contains(name)).then_some(exposed)
+    }
+
+    /// Adds a family under a name that is free; `indexed` says whether its series are
+    /// already in `series`.
+    fn add(&mut self, family: Family, exposed: String, indexed: bool) -> usize {
+        let idx = self.families.len();
+        self.exposed.insert(exposed);
+        self.index.insert(family.name.clone(), idx);
+        self.families.push(family);
+        self.indexed.push(indexed);
+        idx
     }
 
     /// Indexes the series of a family taken whole by `merge`, before samples are added to it.

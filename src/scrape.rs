@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use crate::config::{Refresh, Settings, SourceSpec};
-use crate::family::{exposed_name, Family, FamilySet, LabelSet, Labels, MetricKind};
+use crate::family::{exposed_name, Family, FamilySet, LabelSet, Labels, MetricKind, PerLabelSet};
 use crate::parse::{Parser, Registry};
 
 /// The result of reading and parsing one source once.
@@ -138,15 +138,10 @@ impl Target {
         }
         if !spec.labels.is_empty() {
             // Samples share label sets (one per row or section): relabel each set once.
-            let mut last: Option<(LabelSet, LabelSet)> = None;
+            let mut relabelled = PerLabelSet::default();
             for s in families.iter_mut().flat_map(|f| f.samples.iter_mut()) {
-                match &last {
-                    Some((from, to)) if Arc::ptr_eq(from, &s.labels) => s.labels = to.clone(),
-                    _ => {
-                        let to = with_labels(&s.labels, &spec.labels);
-                        last = Some((std::mem::replace(&mut s.labels, to.clone()), to));
-                    }
-                }
+                s.labels = relabelled
+                    .get_or_insert_with(&s.labels, || with_labels(&s.labels, &spec.labels));
             }
         }
     }

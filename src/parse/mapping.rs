@@ -5,7 +5,6 @@
 //! `continue = true`). Records no rule matches follow `unmatched`.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use foldhash::HashMap;
 
@@ -14,7 +13,7 @@ use serde::Deserialize;
 
 use super::{number, Issue, Record};
 use crate::family::{
-    is_valid_metric_name, name_part, Family, LabelSet, Labels, MetricKind, Sample,
+    is_valid_metric_name, name_part, Family, LabelSet, Labels, MetricKind, PerLabelSet, Sample,
 };
 
 #[derive(Debug, Clone, Deserialize)]
@@ -316,11 +315,7 @@ impl Mapping {
     /// matches, only `when` is left to check), and the `match` rules whose pattern matches.
     /// The patterns are only scanned once an exact rule before them has not decided.
     fn candidates<'a>(&'a self, key: &'a str) -> impl Iterator<Item = (usize, &'a Rule)> + 'a {
-        let exact: &[usize] = if self.by_key.is_empty() {
-            &[]
-        } else {
-            self.by_key.get(key).map_or(&[], Vec::as_slice)
-        };
+        let exact: &[usize] = self.by_key.get(key).map_or(&[], Vec::as_slice);
         let first_pattern = self.pattern_rules.first().copied().unwrap_or(usize::MAX);
         let mut hits: Option<Vec<usize>> = None;
         let (mut e, mut p) = (0, 0);
@@ -362,21 +357,16 @@ impl Mapping {
         if rule.when.is_empty() {
             return true;
         }
-        if let Some((from, holds)) = &out.when[rule.when_slot] {
-            if Arc::ptr_eq(from, &record.labels) {
-                return *holds;
-            }
-        }
-        let label = |name: &str| {
-            record
-                .labels
-                .iter()
-                .find(|(k, _)| k == name)
-                .map_or("", |(_, v)| v.as_str())
-        };
-        let holds = rule.when.iter().all(|(name, re)| re.is_match(label(name)));
-        out.when[rule.when_slot] = Some((record.labels.clone(), holds));
-        holds
+        out.when[rule.when_slot].get_or_insert_with(&record.labels, || {
+            let label = |name: &str| {
+                record
+                    .labels
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map_or("", |(_, v)| v.as_str())
+            };
+            rule.when.iter().all(|(name, re)| re.is_match(label(name)))
+        })
     }
 
     fn source_unit(&self, record: &Record) -> (f64, Option<&str>) {
@@ -401,33 +391,30 @@ impl Mapping {
         if captures.is_empty() && !reshapes && self.labels.is_empty() {
             return record.labels.clone();
         }
-        if captures.is_empty() {
-            if let Some((from, to)) = &out.labels[slot] {
-                if Arc::ptr_eq(from, &record.labels) {
-                    return to.clone();
-                }
-            }
-        }
-        let mut labels: Labels = record.labels.to_vec();
-        if let Some(rule) = rule.filter(|_| reshapes) {
-            labels.retain(|(k, _)| !rule.drop_labels.contains(k));
-            for (k, _) in labels.iter_mut() {
-                if let Some(new) = rule.rename_labels.get(k) {
-                    k.clone_from(new);
+        let rule = rule.filter(|_| reshapes);
+        let make = || -> LabelSet {
+            let mut labels: Labels = record.labels.to_vec();
+            if let Some(rule) = rule {
+                labels.retain(|(k, _)| !rule.drop_labels.contains(k));
+                for (k, _) in labels.iter_mut() {
+                    if let Some(new) = rule.rename_labels.get(k) {
+                        k.clone_from(new);
+                    }
                 }
             }
             labels.extend(captures.iter().cloned());
-            labels.extend(rule.labels.iter().cloned());
+            if let Some(rule) = rule {
+                labels.extend(rule.labels.iter().cloned());
+            }
+            labels.extend(self.labels.iter().cloned());
+            labels.into()
+        };
+        // Captures come from the key, not the row: only capture-free results are kept.
+        if captures.is_empty() {
+            out.labels[slot].get_or_insert_with(&record.labels, make)
         } else {
-            labels.extend(captures.iter().cloned());
+            make()
         }
-        labels.extend(self.labels.iter().cloned());
-        let labels: LabelSet = labels.into();
-        if captures.is_empty() {
-            // Holding `from` keeps its address from being reused by another label set.
-            out.labels[slot] = Some((record.labels.clone(), labels.clone()));
-        }
-        labels
     }
 
     fn emit_unmatched(&self, record: &Record, out: &mut Builder, issues: &mut Vec<Issue>) {
@@ -788,11 +775,10 @@ struct Builder {
     fixed: Vec<Option<usize>>,
     /// Record key -> family index, for records no rule matched.
     unmatched: HashMap<String, usize>,
-    /// Per way of reshaping labels: the last record label set seen and the label set made
-    /// from it (see `Mapping::labels`).
-    labels: Vec<Option<(LabelSet, LabelSet)>>,
-    /// Per distinct `when`: the last record label set seen and whether it held.
-    when: Vec<Option<(LabelSet, bool)>>,
+    /// Per way of reshaping labels: the label set made from the row's (see `Mapping::labels`).
+    labels: Vec<PerLabelSet<LabelSet>>,
+    /// Per distinct `when`: whether it holds for the row.
+    when: Vec<PerLabelSet<bool>>,
 }
 
 impl Builder {
@@ -804,8 +790,8 @@ impl Builder {
             by_rule: vec![HashMap::default(); mapping.rules.len()],
             fixed: vec![None; mapping.rules.len()],
             unmatched: HashMap::default(),
-            labels: vec![None; mapping.labels_slots],
-            when: vec![None; mapping.when_slots],
+            labels: vec![PerLabelSet::default(); mapping.labels_slots],
+            when: vec![PerLabelSet::default(); mapping.when_slots],
         }
     }
 
