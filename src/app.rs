@@ -109,8 +109,10 @@ impl App {
             .as_ref()
             .ok_or("reloading is not available for this configuration")?;
         let (settings, registry) = loader()?;
-        let mut scraper = Scraper::new(&settings, &registry).map_err(|e| e.to_string())?;
-        scraper.start_pollers();
+        let old = self.live();
+        let mut scraper = Scraper::with_previous(&settings, &registry, Some(&old.scraper))
+            .map_err(|e| e.to_string())?;
+        scraper.start();
         Ok(Live { settings, scraper })
     }
 
@@ -141,7 +143,7 @@ impl App {
             &mut conflicts,
         );
         for c in conflicts {
-            warn!("{}", c.0);
+            warn!("{c}");
         }
     }
 }

@@ -148,7 +148,7 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
     // patterns, most of our heap at start-up) are not kept for the life of the process.
     drop(registry);
     rt.block_on(async {
-        scraper.start_pollers();
+        scraper.start();
         let listener = tokio::net::TcpListener::bind(settings.server.listen)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", settings.server.listen))?;
@@ -251,21 +251,35 @@ fn once(cli: &Cli, openmetrics: bool) -> Result<ExitCode, Error> {
     let (settings, registry) = load(cli)?;
     let rt = runtime()?;
     let scraper = Scraper::new(&settings, &registry)?;
-    let page = rt.block_on(scraper.scrape());
+    // Background (`interval`) sources too: `once` reads everything once.
+    let page = rt.block_on(scraper.scrape_now());
     let mut all_up = true;
     for t in scraper.targets() {
-        if let Some(o) = t.last() {
-            if let Some(e) = &o.error {
-                all_up = false;
-                eprintln!("source {}: down: {e}", t.spec.name);
-            } else if o.issues > 0 {
-                eprintln!(
-                    "source {}: {} value(s) skipped, first: {}",
-                    t.spec.name,
-                    o.issues,
-                    o.first_issue.as_deref().unwrap_or("")
-                );
-            }
+        let Some(o) = t.last() else {
+            all_up = false;
+            eprintln!("source {}: down: not read", t.spec.name);
+            continue;
+        };
+        if let Some(e) = &o.error {
+            all_up = false;
+            eprintln!("source {}: down: {e}", t.spec.name);
+            continue;
+        }
+        if o.issues > 0 {
+            eprintln!(
+                "source {}: {} value(s) skipped, first: {}",
+                t.spec.name,
+                o.issues,
+                o.first_issue.as_deref().unwrap_or("")
+            );
+        }
+        if o.unmatched > 0 {
+            eprintln!(
+                "source {}: {} unmatched (read, but no rule used them), first: {}",
+                t.spec.name,
+                o.unmatched,
+                o.first_unmatched.as_deref().unwrap_or("")
+            );
         }
     }
     let format = if openmetrics {
@@ -300,10 +314,28 @@ fn parse(
         Some(p) if p.as_os_str() == "-" => std::io::stdin().read_to_end(&mut input).map(|_| ())?,
         Some(p) => input = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?,
     }
+    // An append log is cut to its latest complete block, as the file source does, so a
+    // saved log shows the numbers the server would serve.
+    let block = crate::framing::saved_input(entry.parser.as_ref(), &input)
+        .map_err(|e| format!("parser {name}: framing: {e}"))?;
+    if block.len() != input.len() {
+        eprintln!(
+            "framing: the latest complete block, {} of {} bytes",
+            block.len(),
+            input.len()
+        );
+    }
     let parsed = entry
         .parser
-        .parse(&input)
+        .parse(block)
         .map_err(|e| format!("parser {name}: {e}"))?;
+    if parsed.unmatched.count > 0 {
+        eprintln!(
+            "{} unmatched (read, but no rule used them), first: {}",
+            parsed.unmatched.count,
+            parsed.unmatched.first.as_deref().unwrap_or("")
+        );
+    }
     let format = if openmetrics {
         Format::OpenMetrics
     } else {

@@ -101,6 +101,7 @@ pub struct RawSource {
     pub path: Option<String>,
     pub block_start: Option<String>,
     pub block_end: Option<String>,
+    pub max_age: Option<String>,
     // http
     pub url: Option<String>,
     #[serde(default)]
@@ -135,6 +136,7 @@ impl RawSource {
         check(self.path.is_some(), "path");
         check(self.block_start.is_some(), "block_start");
         check(self.block_end.is_some(), "block_end");
+        check(self.max_age.is_some(), "max_age");
         check(self.url.is_some(), "url");
         check(!self.headers.is_empty(), "headers");
         check(self.basic_auth_user.is_some(), "basic_auth_user");
@@ -227,6 +229,8 @@ pub enum Refresh {
 #[derive(Debug, Clone)]
 pub struct SourceSpec {
     pub name: String,
+    /// The source's table as loaded: a reload that leaves it alone keeps its counters.
+    pub definition: String,
     pub source: Source,
     pub parser: String,
     pub timeout: Duration,
@@ -408,7 +412,9 @@ impl Settings {
                     ));
                 }
             }
+            let definition = format!("{name}: {rs:?}");
             sources.push(SourceSpec {
+                definition,
                 include: regexes(&rs.include, "include")?,
                 exclude: regexes(&rs.exclude, "exclude")?,
                 labels: rs.labels.into_iter().collect(),
@@ -420,6 +426,7 @@ impl Settings {
                 refresh,
             });
         }
+        check_collisions(&sources).map_err(|(key, reason)| bad(&key, reason))?;
         Ok(Settings {
             origin,
             server,
@@ -429,6 +436,28 @@ impl Settings {
             sources,
         })
     }
+}
+
+/// Two sources with the same parser and the same static labels write the same series (and
+/// the same `nginx_up`): one would mask the other. Refused, naming both.
+fn check_collisions(sources: &[SourceSpec]) -> Result<(), (String, String)> {
+    for (i, b) in sources.iter().enumerate() {
+        if let Some(a) = sources[..i]
+            .iter()
+            .find(|a| a.parser == b.parser && a.labels == b.labels)
+        {
+            return Err((
+                format!("sources.{}", b.name),
+                format!(
+                    "writes the same series as sources.{} (same parser {:?}, same labels), so \
+                     one would mask the other; add a label that tells them apart, e.g. \
+                     labels = {{ instance = {:?} }}",
+                    a.name, b.parser, b.name
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `250ms`, `5s`, `1m`, `1h`, or a bare number of seconds (`2.5`).

@@ -158,7 +158,7 @@ pub fn render(parsed: Parsed, format: Format) -> (String, Vec<String>) {
     let mut set = FamilySet::new();
     let mut conflicts = Vec::new();
     set.extend(parsed.families, &mut conflicts);
-    notes.extend(conflicts.into_iter().map(|c| format!("dropped: {}", c.0)));
+    notes.extend(conflicts.into_iter().map(|c| format!("dropped: {c}")));
     (encode(Arc::new(set), format), notes)
 }
 

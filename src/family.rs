@@ -113,7 +113,33 @@ impl Family {
 
 /// A problem found while assembling families; the offending data is dropped, never emitted.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Conflict(pub String);
+pub struct Conflict {
+    pub kind: ConflictKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictKind {
+    /// One name, two kinds.
+    KindClash,
+    /// The name as written (`x_total`) is another family's.
+    NameTaken,
+    RepeatedLabel,
+    /// A series already on the page (within one source: the input repeats itself).
+    DuplicateSeries,
+}
+
+impl Conflict {
+    fn new(kind: ConflictKind, message: String) -> Conflict {
+        Conflict { kind, message }
+    }
+}
+
+impl std::fmt::Display for Conflict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
 
 /// An ordered, validated collection of families with unique names and unique series.
 #[derive(Debug, Default, Clone)]
@@ -128,6 +154,8 @@ pub struct FamilySet {
     /// is only indexed if more samples come for it.
     series: HashSet<(usize, LabelSet)>,
     indexed: Vec<bool>,
+    /// Samples held (what [`FamilySet::series_count`] answers without a walk).
+    samples: usize,
 }
 
 impl FamilySet {
@@ -149,7 +177,7 @@ impl FamilySet {
 
     /// Number of series (samples) held.
     pub fn series_count(&self) -> usize {
-        self.families.iter().map(|f| f.samples.len()).sum()
+        self.samples
     }
 
     /// Adds a family, merging it into an existing one of the same name. Names and label names
@@ -160,20 +188,23 @@ impl FamilySet {
         let idx = match self.index.get(&family.name) {
             Some(&idx) => {
                 if self.families[idx].kind != family.kind {
-                    conflicts.push(Conflict(format!(
-                        "metric {} is both {} and {}; dropped the {} samples",
-                        family.name,
-                        self.families[idx].kind.as_str(),
-                        family.kind.as_str(),
-                        family.kind.as_str()
-                    )));
+                    conflicts.push(Conflict::new(
+                        ConflictKind::KindClash,
+                        format!(
+                            "metric {} is both {} and {}; dropped the {} samples",
+                            family.name,
+                            self.families[idx].kind.as_str(),
+                            family.kind.as_str(),
+                            family.kind.as_str()
+                        ),
+                    ));
                     return;
                 }
                 idx
             }
             None => {
                 let Some(exposed) = self.free_exposed_name(&family.name, family.kind) else {
-                    conflicts.push(Conflict(format!(
+                    conflicts.push(Conflict::new(ConflictKind::NameTaken, format!(
                         "metric {} ({}) would be written as {}, which another metric already uses; dropped",
                         family.name,
                         family.kind.as_str(),
@@ -203,20 +234,27 @@ impl FamilySet {
                     .collect();
             }
             if has_repeated_label(&sample.labels) {
-                conflicts.push(Conflict(format!(
-                    "metric {} has a repeated label name in {:?}; sample dropped",
-                    family.name, sample.labels
-                )));
+                conflicts.push(Conflict::new(
+                    ConflictKind::RepeatedLabel,
+                    format!(
+                        "metric {} has a repeated label name in {:?}; sample dropped",
+                        family.name, sample.labels
+                    ),
+                ));
                 continue;
             }
             if !self.series.insert((idx, series_key(&sample.labels))) {
-                conflicts.push(Conflict(format!(
-                    "duplicate series {}{:?}; kept the first",
-                    family.name, sample.labels
-                )));
+                conflicts.push(Conflict::new(
+                    ConflictKind::DuplicateSeries,
+                    format!(
+                        "duplicate series {}{:?}; kept the first",
+                        family.name, sample.labels
+                    ),
+                ));
                 continue;
             }
             self.families[idx].samples.push(sample);
+            self.samples += 1;
         }
     }
 
@@ -230,6 +268,7 @@ impl FamilySet {
             self.index.clone_from(&other.index);
             self.exposed.clone_from(&other.exposed);
             self.indexed = vec![false; other.families.len()];
+            self.samples = other.samples;
             return;
         }
         self.families.reserve(other.families.len());
@@ -246,6 +285,31 @@ impl FamilySet {
         }
     }
 
+    /// Holds the series of `other` without showing them: the last good result of a source
+    /// that is down now, so that a later source cannot take its series over while it is
+    /// down (which source wins a series never switches with who is up). Held families stay
+    /// empty and are not written.
+    pub fn reserve(&mut self, other: &FamilySet) {
+        for family in &other.families {
+            let idx = match self.index.get(&family.name) {
+                Some(&idx) if self.families[idx].kind == family.kind => idx,
+                Some(_) => continue,
+                None => match self.free_exposed_name(&family.name, family.kind) {
+                    Some(exposed) => self.add(
+                        Family::new(family.name.clone(), family.kind, family.help.clone()),
+                        exposed,
+                        true,
+                    ),
+                    None => continue,
+                },
+            };
+            self.index_series(idx);
+            for sample in &family.samples {
+                self.series.insert((idx, series_key(&sample.labels)));
+            }
+        }
+    }
+
     /// The name a new family would be written under, or `None` when another family already
     /// writes that name (`x_total` for counter `x` against a gauge `x_total`).
     fn free_exposed_name(&self, name: &str, kind: MetricKind) -> Option<String> {
@@ -257,6 +321,7 @@ impl FamilySet {
     /// already in `series`.
     fn add(&mut self, family: Family, exposed: String, indexed: bool) -> usize {
         let idx = self.families.len();
+        self.samples += family.samples.len();
         self.exposed.insert(exposed);
         self.index.insert(family.name.clone(), idx);
         self.families.push(family);

@@ -10,6 +10,8 @@
 //! - [`parse`]: turns bytes into [`family::Family`]s: generic formats plus a mapping, packaged
 //!   as recipes (`parsers/*.toml`), held in the [`parse::Registry`].
 //! - [`family`]: the plain data between stages, and the set that merges and checks it.
+//! - [`framing`]: where the latest complete block of an append log is (file source and
+//!   `parse` alike).
 //! - [`scrape`]: runs every source's fetch + parse per scrape (or in the background), with
 //!   timeouts, shared in-flight fetches and per-source state.
 //! - [`expose`]: encodes a family set as text; [`server`] serves it over HTTP, with TLS and
@@ -23,6 +25,7 @@ pub mod cli;
 pub mod config;
 pub mod expose;
 pub mod family;
+pub mod framing;
 pub mod parse;
 pub mod scrape;
 pub mod server;

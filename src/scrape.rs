@@ -4,16 +4,30 @@
 //! stale and a scrape never waits past the slowest source's timeout. Scrapes that arrive
 //! while a source is being read share that read. A source with an `interval` is read in the
 //! background instead and its last result is served, with its age.
+//!
+//! Sources never mask each other: series are merged in config order and the first source
+//! to write a series keeps it, even while it is down (its last good result holds its place),
+//! so the winner never switches with who is up; what a later source loses is counted
+//! against it. A parser that panics takes down its source, never the process.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use foldhash::HashSet;
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
 use crate::config::{Refresh, Settings, SourceSpec};
-use crate::family::{exposed_name, Family, FamilySet, LabelSet, Labels, MetricKind, PerLabelSet};
-use crate::parse::{Parser, Registry};
+use crate::family::{
+    exposed_name, ConflictKind, Family, FamilySet, LabelSet, Labels, MetricKind, PerLabelSet,
+};
+use crate::parse::{Parsed, Parser, Registry};
+use crate::source::Source;
+
+/// Inputs larger than this are parsed on the blocking pool, so a big page never holds the
+/// runtime thread (and `/healthz`, and other sources) while it parses.
+const PARSE_INLINE_MAX: usize = 256 * 1024;
 
 /// The result of reading and parsing one source once.
 #[derive(Debug, Clone)]
@@ -27,7 +41,15 @@ pub struct Outcome {
     pub first_issue: Option<String>,
     /// Values skipped this time.
     pub issues: u64,
+    /// Input no rule used this time, and the first of it.
+    pub unmatched: u64,
+    pub first_unmatched: Option<String>,
+    /// Series the source's own data wrote under a name the adapter reserves; dropped.
+    pub reserved: u64,
+    /// Bytes read from the source (more than the data when an append log is searched).
     pub bytes: u64,
+    /// A file source's modification time, as Unix time.
+    pub file_mtime: Option<f64>,
     pub duration: Duration,
     pub finished: SystemTime,
 }
@@ -40,26 +62,38 @@ impl Outcome {
             error: Some(error),
             first_issue: None,
             issues: 0,
+            unmatched: 0,
+            first_unmatched: None,
+            reserved: 0,
             bytes: 0,
+            file_mtime: None,
             duration,
             finished: SystemTime::now(),
         }
     }
 }
 
-/// Totals since start, exposed as counters.
+/// Totals since start (and across reloads that leave the source as it was): counters.
 #[derive(Debug, Default, Clone)]
 pub struct Totals {
     pub fetches: u64,
     pub failures: u64,
     pub parse_errors: u64,
+    pub unmatched: u64,
     pub bytes: u64,
+    /// Series left off pages because an earlier source wrote them.
+    pub dropped_collision: u64,
+    /// Series of the source's data under a name the adapter reserves.
+    pub dropped_reserved: u64,
 }
 
 #[derive(Debug, Default)]
 struct State {
     totals: Totals,
     last: Option<Arc<Outcome>>,
+    /// The last result that was up: while the source is down it still holds its series'
+    /// places on the page (see [`FamilySet::reserve`]).
+    last_good: Option<Arc<Outcome>>,
 }
 
 type Inflight = watch::Receiver<Option<Arc<Outcome>>>;
@@ -69,8 +103,61 @@ type Inflight = watch::Receiver<Option<Arc<Outcome>>>;
 pub struct Target {
     pub spec: SourceSpec,
     pub parser: Arc<dyn Parser>,
-    state: Mutex<State>,
+    /// Names the adapter writes itself on this page (its own and the recipes' up metrics):
+    /// source data cannot write them.
+    reserved: Arc<HashSet<String>>,
+    state: Arc<Mutex<State>>,
     inflight: Mutex<Option<Inflight>>,
+}
+
+/// Clears a target's in-flight slot when the read ends, however it ends (finished, failed,
+/// or its task dropped), so a later scrape never waits on a read that is gone.
+struct InflightSlot<'a>(&'a Mutex<Option<Inflight>>);
+
+impl Drop for InflightSlot<'_> {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
+
+/// The text of a panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
+/// Runs the parser, catching a panic: a parser bug marks this source down with the reason
+/// and leaves the process and the other sources running. Big inputs go to the blocking pool.
+async fn parse_isolated(parser: Arc<dyn Parser>, bytes: Vec<u8>) -> Result<Parsed, String> {
+    let name = parser.name().to_string();
+    let inline = bytes.len() <= PARSE_INLINE_MAX;
+    let run = move || {
+        std::panic::catch_unwind(AssertUnwindSafe(|| parser.parse(&bytes)))
+            .map_err(|p| panic_message(p.as_ref()))
+    };
+    let result = if inline {
+        run()
+    } else {
+        tokio::task::spawn_blocking(run)
+            .await
+            .unwrap_or_else(|e| Err(format!("parse task failed: {e}")))
+    };
+    match result {
+        Ok(Ok(parsed)) => Ok(parsed),
+        Ok(Err(e)) => Err(format!("parser {name}: {e}")),
+        Err(panic) => Err(format!(
+            "parser {name} panicked (a bug; please report it with the input): {panic}"
+        )),
+    }
+}
+
+/// Seconds since the epoch.
+fn unix_time(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
 }
 
 impl Target {
@@ -78,47 +165,109 @@ impl Target {
     async fn run_once(&self) -> Outcome {
         let start = Instant::now();
         let spec = &self.spec;
+        let mut read_bytes = 0;
+        let mut file_mtime = None;
         let work = async {
-            let bytes = spec
-                .source
-                .fetch(spec.max_bytes)
-                .await
-                .map_err(|e| e.to_string())?;
-            let parsed = self
-                .parser
-                .parse(&bytes)
-                .map_err(|e| format!("parser {}: {e}", self.parser.name()))?;
-            Ok::<_, String>((bytes.len() as u64, parsed))
+            let fetch = spec.source.fetch(spec.max_bytes, spec.timeout).await;
+            read_bytes = fetch.read_bytes;
+            file_mtime = fetch.modified.map(unix_time);
+            let bytes = fetch.data.map_err(|e| e.to_string())?;
+            if let (Some(max_age), Some(modified)) = (spec.source.max_age(), fetch.modified) {
+                let age = SystemTime::now()
+                    .duration_since(modified)
+                    .unwrap_or_default();
+                if age > max_age {
+                    return Err(format!(
+                        "{}: not modified for {}s (max_age {}s): is the writer still running?",
+                        spec.source.describe(),
+                        age.as_secs(),
+                        max_age.as_secs_f64()
+                    ));
+                }
+            }
+            parse_isolated(self.parser.clone(), bytes).await
         };
-        let (bytes, parsed) = match tokio::time::timeout(spec.timeout, work).await {
-            Ok(Ok(v)) => v,
-            Ok(Err(e)) => return Outcome::down(e, start.elapsed()),
+        let result = tokio::time::timeout(spec.timeout, work).await;
+        let parsed = match result {
+            Ok(Ok(parsed)) => parsed,
+            Ok(Err(e)) => {
+                return Outcome {
+                    bytes: read_bytes,
+                    file_mtime,
+                    ..Outcome::down(e, start.elapsed())
+                }
+            }
             Err(_) => {
-                return Outcome::down(
-                    format!("timed out after {:?}", spec.timeout),
-                    start.elapsed(),
-                )
+                return Outcome {
+                    bytes: read_bytes,
+                    file_mtime,
+                    ..Outcome::down(
+                        format!("timed out after {:?}", spec.timeout),
+                        start.elapsed(),
+                    )
+                }
             }
         };
         let mut families = parsed.families;
+        let reserved = self.drop_reserved(&mut families);
         self.relabel(&mut families);
         let mut set = FamilySet::new();
         let mut conflicts = Vec::new();
         set.extend(families, &mut conflicts);
+        let repeats = conflicts
+            .iter()
+            .filter(|c| c.kind == ConflictKind::DuplicateSeries)
+            .count();
+        // Every series again, block after block: an append log read as one dump. Serving
+        // the first copy would be serving the oldest numbers.
+        if repeats > 0 && repeats >= set.series_count() {
+            return Outcome {
+                bytes: read_bytes,
+                file_mtime,
+                ..Outcome::down(
+                    format!(
+                        "the input repeats its series ({repeats} repeated, {} distinct): it looks \
+                         like an append log of whole dumps; use a recipe with [framing] (such as \
+                         meminfo_appended) or set block_start on the source",
+                        set.series_count()
+                    ),
+                    start.elapsed(),
+                )
+            };
+        }
         for c in &conflicts {
-            warn!(source = %spec.name, "{}", c.0);
+            debug!(source = %spec.name, "{c}");
         }
         Outcome {
             families: set,
             up: true,
             error: None,
             first_issue: (parsed.issues.first().map(ToString::to_string))
-                .or_else(|| conflicts.first().map(|c| c.0.clone())),
+                .or_else(|| conflicts.first().map(ToString::to_string)),
             issues: (parsed.issues.len() + conflicts.len()) as u64,
-            bytes,
+            unmatched: parsed.unmatched.count,
+            first_unmatched: parsed.unmatched.first,
+            reserved,
+            bytes: read_bytes,
+            file_mtime,
             duration: start.elapsed(),
             finished: SystemTime::now(),
         }
+    }
+
+    /// Drops the families source data wrote under a reserved name; returns how many series.
+    fn drop_reserved(&self, families: &mut Vec<Family>) -> u64 {
+        let mut dropped = 0;
+        families.retain(|f| {
+            let taken = f.name.starts_with(SELF_PREFIX)
+                || self.reserved.contains(&f.name)
+                || self.reserved.contains(&exposed_name(&f.name, f.kind));
+            if taken {
+                dropped += f.samples.len() as u64;
+            }
+            !taken
+        });
+        dropped
     }
 
     /// Applies the source's `include`/`exclude` (on names as written) and static labels.
@@ -148,21 +297,36 @@ impl Target {
 
     fn record(&self, outcome: &Arc<Outcome>) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let changed = state.last.as_ref().map(|l| (l.up, l.error.clone()))
+            != Some((outcome.up, outcome.error.clone()));
         state.totals.fetches += 1;
         state.totals.failures += u64::from(!outcome.up);
         state.totals.parse_errors += outcome.issues;
+        state.totals.unmatched += outcome.unmatched;
+        state.totals.dropped_reserved += outcome.reserved;
         state.totals.bytes += outcome.bytes;
         state.last = Some(outcome.clone());
+        if outcome.up {
+            state.last_good = Some(outcome.clone());
+        }
         drop(state);
+        // A source that stays down is logged when its error changes, not on every read.
         match &outcome.error {
-            Some(e) => warn!(source = %self.spec.name, error = %e, "source down"),
-            None if outcome.issues > 0 => debug!(
+            Some(e) if changed => warn!(source = %self.spec.name, error = %e, "source down"),
+            Some(_) => {}
+            None if changed => debug!(source = %self.spec.name, "source up"),
+            None => {}
+        }
+        if outcome.issues > 0 || outcome.unmatched > 0 || outcome.reserved > 0 {
+            debug!(
                 source = %self.spec.name,
                 skipped = outcome.issues,
                 first = outcome.first_issue.as_deref().unwrap_or(""),
-                "values skipped"
-            ),
-            None => {}
+                unmatched = outcome.unmatched,
+                first_unmatched = outcome.first_unmatched.as_deref().unwrap_or(""),
+                reserved = outcome.reserved,
+                "values not used"
+            );
         }
     }
 
@@ -179,9 +343,9 @@ impl Target {
                     // A task of its own: a scraper that hangs up does not cancel the read
                     // others are waiting on, and the timeout bounds it anyway.
                     tokio::spawn(async move {
+                        let _slot = InflightSlot(&me.inflight);
                         let outcome = Arc::new(me.run_once().await);
                         me.record(&outcome);
-                        *me.inflight.lock().unwrap_or_else(PoisonError::into_inner) = None;
                         let _ = tx.send(Some(outcome));
                     });
                     rx
@@ -198,19 +362,19 @@ impl Target {
 
     /// The last result, for polled sources and the status page.
     pub fn last(&self) -> Option<Arc<Outcome>> {
-        self.state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .last
-            .clone()
+        self.lock().last.clone()
+    }
+
+    fn last_good(&self) -> Option<Arc<Outcome>> {
+        self.lock().last_good.clone()
     }
 
     pub fn totals(&self) -> Totals {
-        self.state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .totals
-            .clone()
+        self.lock().totals.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     async fn poll_forever(self: Arc<Self>, every: Duration) {
@@ -218,8 +382,7 @@ impl Target {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
-            let outcome = Arc::new(self.run_once().await);
-            self.record(&outcome);
+            self.fetch_shared().await;
         }
     }
 }
@@ -251,12 +414,14 @@ pub struct UnknownParser {
 #[derive(Debug)]
 pub struct Scraper {
     targets: Vec<Arc<Target>>,
-    pollers: Vec<tokio::task::JoinHandle<()>>,
+    /// Background work (pollers, the first reads): stopped when the scraper goes, so a
+    /// reload never leaves the old config's readers running.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for Scraper {
     fn drop(&mut self) {
-        for p in &self.pollers {
+        for p in &self.tasks {
             p.abort();
         }
     }
@@ -268,29 +433,76 @@ pub struct Page {
     pub families: FamilySet,
 }
 
+/// The adapter's own namespace: source data never writes it.
+const SELF_PREFIX: &str = "metrics_adapter_";
+
 impl Scraper {
     /// Resolves every source's parser. Does not start anything.
     pub fn new(settings: &Settings, registry: &Registry) -> Result<Scraper, UnknownParser> {
-        let targets = settings
+        Self::with_previous(settings, registry, None)
+    }
+
+    /// Like [`Scraper::new`]; a source whose definition is the same as in `previous` keeps
+    /// its counters (a reload must not make a `_total` go down).
+    pub fn with_previous(
+        settings: &Settings,
+        registry: &Registry,
+        previous: Option<&Scraper>,
+    ) -> Result<Scraper, UnknownParser> {
+        let parsers = settings
             .sources
             .iter()
             .map(|spec| {
-                let entry = registry.get(&spec.parser).ok_or_else(|| UnknownParser {
-                    origin: settings.origin.to_string(),
-                    source_name: spec.name.clone(),
-                    parser: spec.parser.clone(),
-                })?;
-                Ok(Arc::new(Target {
-                    spec: spec.clone(),
-                    parser: entry.parser.clone(),
-                    state: Mutex::default(),
-                    inflight: Mutex::default(),
-                }))
+                registry
+                    .get(&spec.parser)
+                    .map(|e| e.parser.clone())
+                    .ok_or_else(|| UnknownParser {
+                        origin: settings.origin.to_string(),
+                        source_name: spec.name.clone(),
+                        parser: spec.parser.clone(),
+                    })
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<Vec<_>, _>>()?;
+        let reserved: Arc<HashSet<String>> = Arc::new(
+            parsers
+                .iter()
+                .filter_map(|p| p.up_metric().map(str::to_string))
+                .collect(),
+        );
+        let targets = settings
+            .sources
+            .iter()
+            .zip(parsers)
+            .map(|(spec, parser)| {
+                let mut spec = spec.clone();
+                if let Source::File(file) = &mut spec.source {
+                    file.frame_with(parser.framing());
+                }
+                let state = previous
+                    .and_then(|p| {
+                        p.targets
+                            .iter()
+                            .find(|t| t.spec.definition == spec.definition)
+                    })
+                    .map(|t| {
+                        Arc::new(Mutex::new(State {
+                            totals: t.totals(),
+                            ..State::default()
+                        }))
+                    })
+                    .unwrap_or_default();
+                Arc::new(Target {
+                    spec,
+                    parser,
+                    reserved: reserved.clone(),
+                    state,
+                    inflight: Mutex::default(),
+                })
+            })
+            .collect();
         Ok(Scraper {
             targets,
-            pollers: Vec::new(),
+            tasks: Vec::new(),
         })
     }
 
@@ -298,22 +510,41 @@ impl Scraper {
         &self.targets
     }
 
-    /// Starts background reading for sources with an `interval` (needs a runtime).
-    pub fn start_pollers(&mut self) {
+    /// Starts background reading for sources with an `interval`, and one first read of
+    /// every other source, so readiness ([`Scraper::ready`]) comes without a scrape
+    /// (needs a runtime).
+    pub fn start(&mut self) {
         for t in &self.targets {
-            if let Refresh::Every(every) = t.spec.refresh {
-                self.pollers
-                    .push(tokio::spawn(t.clone().poll_forever(every)));
-            }
+            let t = t.clone();
+            self.tasks.push(match t.spec.refresh {
+                Refresh::Every(every) => tokio::spawn(t.poll_forever(every)),
+                Refresh::OnScrape => tokio::spawn(async move {
+                    t.fetch_shared().await;
+                }),
+            });
         }
+    }
+
+    /// Whether every source has been read at least once (up or down).
+    pub fn ready(&self) -> bool {
+        self.targets.iter().all(|t| t.last().is_some())
     }
 
     /// Reads what needs reading and assembles the page.
     pub async fn scrape(&self) -> Page {
+        self.read(false).await
+    }
+
+    /// Reads every source now, background ones too (`metrics-adapter once`).
+    pub async fn scrape_now(&self) -> Page {
+        self.read(true).await
+    }
+
+    async fn read(&self, all: bool) -> Page {
         let reads = self.targets.iter().cloned().map(|t| async move {
             match t.spec.refresh {
-                Refresh::OnScrape => Some(t.fetch_shared().await),
-                Refresh::Every(_) => t.last(),
+                Refresh::Every(_) if !all => t.last(),
+                _ => Some(t.fetch_shared().await),
             }
         });
         let outcomes = futures_join_all(reads).await;
@@ -335,8 +566,15 @@ impl Scraper {
                     &waiting
                 }
             };
+            let before = set.series_count();
             let mut conflicts = Vec::new();
-            set.merge(&outcome.families, &mut conflicts);
+            if outcome.up {
+                set.merge(&outcome.families, &mut conflicts);
+            } else if let Some(good) = t.last_good() {
+                set.reserve(&good.families);
+            }
+            let reached = set.series_count() - before;
+            let lost = outcome.families.series_count().saturating_sub(reached);
             if let Some(up) = t.parser.up_metric() {
                 let fam = Family::new(
                     up,
@@ -346,20 +584,25 @@ impl Scraper {
                 .with_sample(t.spec.labels.clone(), f64::from(u8::from(outcome.up)));
                 set.push(fam, &mut conflicts);
             }
-            for c in &conflicts {
-                warn!(source = %t.spec.name, "{}", c.0);
+            if lost > 0 {
+                t.lock().totals.dropped_collision += lost as u64;
+                debug!(
+                    source = %t.spec.name,
+                    lost,
+                    first = %conflicts.first().map(ToString::to_string).unwrap_or_default(),
+                    "series already written by an earlier source"
+                );
             }
-            self_metrics.add(t, outcome, conflicts.len() as u64);
+            self_metrics.add(t, outcome, reached);
         }
         let mut conflicts = Vec::new();
         set.extend(self_metrics.families(), &mut conflicts);
         for c in conflicts {
-            warn!("{}", c.0);
+            warn!("{c}");
         }
         Page { families: set }
     }
 }
-
 /// Runs futures concurrently and keeps their order (what `futures::join_all` does).
 async fn futures_join_all<F>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output>
 where
@@ -391,11 +634,15 @@ struct SelfMetrics {
     fetches: Vec<(Labels, f64)>,
     failures: Vec<(Labels, f64)>,
     parse_errors: Vec<(Labels, f64)>,
+    unmatched: Vec<(Labels, f64)>,
+    dropped: Vec<(Labels, f64)>,
     bytes: Vec<(Labels, f64)>,
+    mtime: Vec<(Labels, f64)>,
 }
 
 impl SelfMetrics {
-    fn add(&mut self, t: &Target, o: &Outcome, conflicts: u64) {
+    /// `reached`: the series of this source that made it onto the page.
+    fn add(&mut self, t: &Target, o: &Outcome, reached: usize) {
         let l = vec![("source".to_string(), t.spec.name.clone())];
         let totals = t.totals();
         self.up.push((l.clone(), f64::from(u8::from(o.up))));
@@ -406,19 +653,30 @@ impl SelfMetrics {
                 .unwrap_or_default();
             self.age.push((l.clone(), age.as_secs_f64()));
         }
-        let samples = o.families.series_count();
-        self.samples.push((l.clone(), samples as f64));
+        if let Some(mtime) = o.file_mtime {
+            self.mtime.push((l.clone(), mtime));
+        }
+        self.samples.push((l.clone(), reached as f64));
         self.fetches.push((l.clone(), totals.fetches as f64));
         self.failures.push((l.clone(), totals.failures as f64));
         self.parse_errors
-            .push((l.clone(), (totals.parse_errors + conflicts) as f64));
+            .push((l.clone(), totals.parse_errors as f64));
+        self.unmatched.push((l.clone(), totals.unmatched as f64));
+        for (reason, n) in [
+            ("collision", totals.dropped_collision),
+            ("reserved", totals.dropped_reserved),
+        ] {
+            let mut l = l.clone();
+            l.push(("reason".to_string(), reason.to_string()));
+            self.dropped.push((l, n as f64));
+        }
         self.bytes.push((l, totals.bytes as f64));
     }
 
     fn families(self) -> Vec<Family> {
         let fam = |name: &str, kind, help: &str, samples: Vec<(Labels, f64)>| {
             samples.into_iter().fold(
-                Family::new(format!("metrics_adapter_{name}"), kind, help),
+                Family::new(format!("{SELF_PREFIX}{name}"), kind, help),
                 |f, (l, v)| f.with_sample(l, v),
             )
         };
@@ -443,9 +701,15 @@ impl SelfMetrics {
                 self.age,
             ),
             fam(
+                "source_file_mtime_seconds",
+                Gauge,
+                "Modification time of a file source's file, as Unix time.",
+                self.mtime,
+            ),
+            fam(
                 "source_samples",
                 Gauge,
-                "Samples the source contributed to the page.",
+                "Series of the source that reached this page.",
                 self.samples,
             ),
             fam(
@@ -465,6 +729,18 @@ impl SelfMetrics {
                 Counter,
                 "Values skipped because they could not be used, since start.",
                 self.parse_errors,
+            ),
+            fam(
+                "source_unmatched",
+                Counter,
+                "Input the recipe read but no rule used (lines, keys, words), since start.",
+                self.unmatched,
+            ),
+            fam(
+                "source_dropped_series",
+                Counter,
+                "Series of the source left off pages: written by an earlier source (collision) or under a name the adapter reserves (reserved).",
+                self.dropped,
             ),
             fam(
                 "source_read_bytes",

@@ -5,7 +5,8 @@
 //!   `metrics_adapter_source_up{source=..} 0`.
 //! - `GET /healthz`: 200 while the process serves. Never depends on the app beside us:
 //!   restarting the adapter because the app is down helps nobody.
-//! - `GET /readyz`: 200 once the config is loaded and sources are resolved.
+//! - `GET /readyz`: 200 once the config is loaded and every source has been read once (up
+//!   or down), 503 before: a starting pod is not scraped into a page of `no result yet`.
 //! - `GET /`: a small status page linking `/metrics` and listing sources, their state and
 //!   last error.
 //! - `POST /-/reload` (or `PUT`): re-read the config, as `SIGHUP` does (see [`crate::app`]).
@@ -75,7 +76,11 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Bo
     Ok(match req.uri().path() {
         p if p == live.settings.server.metrics_path => metrics(&app, &live, &req).await,
         "/healthz" => text(StatusCode::OK, "ok\n"),
-        "/readyz" => text(StatusCode::OK, "ready\n"),
+        "/readyz" if live.scraper.ready() => text(StatusCode::OK, "ready\n"),
+        "/readyz" => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: first read of the sources pending\n",
+        ),
         "/" => landing(&live),
         _ => text(StatusCode::NOT_FOUND, "not found: try /metrics\n"),
     })

@@ -18,13 +18,24 @@ pub fn run_case(registry: &Registry, recipe: &str, input: &[u8]) -> (String, Str
     let entry = registry
         .get(recipe)
         .unwrap_or_else(|| panic!("no recipe {recipe}"));
+    let input = crate::framing::saved_input(entry.parser.as_ref(), input)
+        .unwrap_or_else(|e| panic!("{recipe}: framing: {e}"));
     let parsed = entry
         .parser
         .parse(input)
         .unwrap_or_else(|e| panic!("{recipe}: {e}"));
+    let unmatched = parsed.unmatched.clone();
     let (page, notes) = render(parsed, Format::Text);
-    // As `metrics-adapter parse` prints them to stderr, one per line.
-    let issues = notes.iter().map(|n| format!("{n}\n")).collect();
+    // As `metrics-adapter parse` prints them to stderr, one per line; input no rule used is
+    // pinned too, so a recipe that stops reading part of its format shows here.
+    let mut issues: String = notes.iter().map(|n| format!("{n}\n")).collect();
+    if unmatched.count > 0 {
+        issues += &format!(
+            "{} unmatched, first: {}\n",
+            unmatched.count,
+            unmatched.first.unwrap_or_default()
+        );
+    }
     (page, issues)
 }
 

@@ -2,7 +2,10 @@
 //! names, types, scales and labels its metrics the same way.
 //!
 //! Rules are tried in order; the first that matches a record's key decides (unless it says
-//! `continue = true`). Records no rule matches follow `unmatched`.
+//! `continue = true`). Records no rule matches follow `unmatched`; under `unmatched = "drop"`
+//! they are counted as [`Unmatched`] (a rule with `drop = true` is a deliberate use, not
+//! counted), so a key the app renamed is seen rather than silently gone. `required` keys
+//! must be in every read, or the read is refused.
 
 use std::collections::BTreeMap;
 
@@ -11,7 +14,7 @@ use foldhash::HashMap;
 use regex::{Regex, RegexSet};
 use serde::Deserialize;
 
-use super::{number, Issue, Record};
+use super::{number, Issue, ParseError, Record, Unmatched};
 use crate::family::{
     is_valid_metric_name, name_part, Family, LabelSet, Labels, MetricKind, PerLabelSet, Sample,
 };
@@ -33,6 +36,8 @@ pub struct Options {
     pub unmatched: String,
     /// Help for records no rule matches.
     pub unmatched_help: String,
+    /// Keys every read must hold; a read without one of them makes the source down.
+    pub required: Vec<String>,
     #[serde(rename = "metric")]
     pub rules: Vec<RuleOptions>,
 }
@@ -47,6 +52,7 @@ impl Default for Options {
             units: BTreeMap::new(),
             unmatched: "gauge".into(),
             unmatched_help: String::new(),
+            required: Vec::new(),
             rules: Vec::new(),
         }
     }
@@ -172,6 +178,7 @@ pub struct Mapping {
     units: BTreeMap<String, UnitOptions>,
     unmatched: Option<MetricKind>,
     unmatched_help: String,
+    required: Vec<String>,
     rules: Vec<Rule>,
     /// Rules by exact key (`key`, `names`), and the `match` rules every key must try: a
     /// record only tries the rules that can match it, in their order (an HAProxy page has
@@ -275,12 +282,38 @@ impl Mapping {
             units: opts.units,
             unmatched,
             unmatched_help: opts.unmatched_help,
+            required: opts.required,
             rules,
         })
     }
 
-    /// Turns records into families. Values that cannot be used are reported in `issues`.
-    pub fn apply(&self, records: Vec<Record<'_>>, issues: &mut Vec<Issue>) -> Vec<Family> {
+    /// Refuses a read that lacks a `required` key: the app is not writing what the recipe
+    /// reads (a truncated dump, another format), and serving the rest would look healthy.
+    pub fn check_required(&self, records: &[Record<'_>]) -> Result<(), ParseError> {
+        if self.required.is_empty() {
+            return Ok(());
+        }
+        let missing: Vec<String> = self
+            .required
+            .iter()
+            .filter(|k| !records.iter().any(|r| r.key == k.as_str()))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(ParseError::MissingKeys(missing))
+        }
+    }
+
+    /// Turns records into families. Values that cannot be used are reported in `issues`,
+    /// values no rule used in `unmatched`.
+    pub fn apply(
+        &self,
+        records: Vec<Record<'_>>,
+        issues: &mut Vec<Issue>,
+        unmatched: &mut Unmatched,
+    ) -> Vec<Family> {
         let mut out = Builder::new(self);
         for record in records {
             if (!self.include.is_empty() && !self.include.iter().any(|r| r.is_match(&record.key)))
@@ -298,13 +331,18 @@ impl Mapping {
                 };
                 matched = true;
                 if !rule.drop {
-                    self.emit(rule_idx, rule, &record, captures, &mut out, issues);
+                    self.emit(
+                        rule_idx, rule, &record, captures, &mut out, issues, unmatched,
+                    );
                 }
                 if !rule.cont {
                     break;
                 }
             }
             if !matched {
+                if self.unmatched.is_none() {
+                    unmatched.add(record.line, || format!("no rule for key {:?}", record.key));
+                }
                 self.emit_unmatched(&record, &mut out, issues);
             }
         }
@@ -481,6 +519,7 @@ impl Mapping {
         captures: Vec<(String, String)>,
         out: &mut Builder,
         issues: &mut Vec<Issue>,
+        unmatched: &mut Unmatched,
     ) {
         let (source_scale, source_unit) = self.source_unit(record);
         let template = match &rule.matcher {
@@ -583,7 +622,14 @@ impl Mapping {
                         .or_else(|| number::parse(&record.value))
                 };
                 let Some(value) = value else {
-                    if !rule.skip_non_numeric {
+                    if rule.skip_non_numeric {
+                        unmatched.add(record.line, || {
+                            format!(
+                                "{}: value {:?} skipped (non_numeric)",
+                                record.key, record.value
+                            )
+                        });
+                    } else {
                         let what = if rule.date { "a date" } else { "a number" };
                         issues.push(Issue::new(
                             record.line,

@@ -83,12 +83,32 @@ impl std::fmt::Display for Issue {
     }
 }
 
+/// Input the parser read but no rule used (a line no pattern matched, a key no mapping rule
+/// names under `unmatched = "drop"`, a word a rule quietly skipped). Counted, so an app
+/// whose format drifts away from its recipe shows up instead of series silently vanishing.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Unmatched {
+    pub count: u64,
+    /// The first one, for `parse`, the log and the status page.
+    pub first: Option<String>,
+}
+
+impl Unmatched {
+    pub fn add(&mut self, line: usize, what: impl FnOnce() -> String) {
+        self.count += 1;
+        if self.first.is_none() {
+            self.first = Some(Issue::new(line, what()).to_string());
+        }
+    }
+}
+
 /// What a parser made of one input.
 #[derive(Debug, Default, Clone)]
 pub struct Parsed {
     pub families: Vec<Family>,
     /// Values that were skipped; the rest of the input was still used.
     pub issues: Vec<Issue>,
+    pub unmatched: Unmatched,
 }
 
 /// The input as a whole could not be used: the source counts as down.
@@ -100,6 +120,8 @@ pub enum ParseError {
     Invalid(String),
     #[error("input is empty")]
     Empty,
+    #[error("required keys missing: {}", .0.join(", "))]
+    MissingKeys(Vec<String>),
 }
 
 /// Turns a source's bytes into families. The set is open (recipes, code parsers, user recipes),
@@ -110,6 +132,10 @@ pub trait Parser: Send + Sync + std::fmt::Debug {
     fn parse(&self, input: &[u8]) -> Result<Parsed, ParseError>;
     /// An exporter-compatible up metric (`nginx_up`) emitted beside the adapter's own.
     fn up_metric(&self) -> Option<&str> {
+        None
+    }
+    /// How the input is framed when it is an append log of whole dumps.
+    fn framing(&self) -> Option<&std::sync::Arc<crate::framing::Framing>> {
         None
     }
 }

@@ -1,11 +1,14 @@
 //! Recipes: a format plus a mapping, written as TOML (`parsers/*.toml`), so a new app format
 //! needs no Rust. A recipe file is checked completely when it loads.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 
 use super::format::Format;
 use super::mapping::{self, Mapping};
-use super::{text, ParseError, Parsed, Parser};
+use super::{text, ParseError, Parsed, Parser, Unmatched};
+use crate::framing::Framing;
 
 /// The file as written. Unknown keys are errors, so a typo cannot silently do nothing.
 #[derive(Debug, Deserialize)]
@@ -28,8 +31,21 @@ pub struct RecipeFile {
     json: Option<toml::Value>,
     csv: Option<toml::Value>,
     prometheus: Option<toml::Value>,
+    /// The input is an append log of whole dumps: how its blocks are found.
+    pub framing: Option<FramingOptions>,
     #[serde(default)]
     pub mapping: mapping::Options,
+}
+
+/// `[framing]`: what a `file` source (unless it sets its own) and `parse` use to find the
+/// latest complete block (see [`crate::framing`]).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FramingOptions {
+    /// A line matching this starts a block.
+    pub block_start: String,
+    /// A line matching this is a block's last line (it must match no other line).
+    pub block_end: Option<String>,
 }
 
 #[derive(Debug)]
@@ -41,6 +57,7 @@ pub struct Recipe {
     pub up_metric: Option<String>,
     format_name: String,
     format: Format,
+    framing: Option<Arc<Framing>>,
     mapping: Mapping,
 }
 
@@ -72,6 +89,12 @@ impl Recipe {
         let format = Format::from_options(&file.format, options)
             .map_err(|e| format!("[{}] {e}", file.format))?;
         let mapping = Mapping::new(file.mapping)?;
+        let framing = file
+            .framing
+            .map(|f| Framing::new(&f.block_start, f.block_end.as_deref()))
+            .transpose()
+            .map_err(|(key, e)| format!("framing.{key}: {e}"))?
+            .map(Arc::new);
         Ok(Recipe {
             name: name.to_string(),
             description: file.description,
@@ -80,6 +103,7 @@ impl Recipe {
             up_metric: file.up_metric,
             format_name: file.format,
             format,
+            framing,
             mapping,
         })
     }
@@ -113,13 +137,24 @@ impl Parser for Recipe {
         let text = text(input);
         let mut records = Vec::new();
         let mut issues = Vec::new();
-        self.format.records(&text, &mut records, &mut issues)?;
-        let families = self.mapping.apply(records, &mut issues);
-        Ok(Parsed { families, issues })
+        let mut unmatched = Unmatched::default();
+        self.format
+            .records(&text, &mut records, &mut issues, &mut unmatched)?;
+        self.mapping.check_required(&records)?;
+        let families = self.mapping.apply(records, &mut issues, &mut unmatched);
+        Ok(Parsed {
+            families,
+            issues,
+            unmatched,
+        })
     }
 
     fn up_metric(&self) -> Option<&str> {
         self.up_metric.as_deref()
+    }
+
+    fn framing(&self) -> Option<&Arc<Framing>> {
+        self.framing.as_ref()
     }
 }
 

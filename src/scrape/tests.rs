@@ -129,7 +129,7 @@ async fn background_sources_serve_the_last_result_with_its_age() {
     let mut s = scraper(&format!(
         "[sources.bg]\ntype='file'\npath='{f}'\nparser='kv'\ninterval='50ms'\n"
     ));
-    s.start_pollers();
+    s.start();
     for _ in 0..100 {
         if s.targets()[0].last().is_some() {
             break;

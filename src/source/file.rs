@@ -1,35 +1,48 @@
-//! `file`: a stats file on a shared volume, read at fetch time.
+//! `file`: a stats file on a shared volume, read at fetch time, off the runtime thread.
 //!
-//! A missing file is an error (the source is down). Files are opened anew each time, so a
-//! file replaced by rename is picked up. With `block_start`, the file is an append log of
-//! whole dumps (`date` + `/proc/meminfo` every 5 s) and only the latest complete block is
-//! returned, read from the file's tail so the cost does not grow with the file.
+//! A missing file is an error (the source is down), and so is anything but a regular file:
+//! the path is the app's to choose, and a FIFO would block a reader forever. Files are
+//! opened anew each time, so a file replaced by rename is picked up.
+//!
+//! Two shapes, and a rule for each that never serves a half-written page as healthy:
+//! - **An append log** (framing from the recipe, or `block_start` here): only the latest
+//!   complete block is returned, found by reading backwards from the end in growing chunks,
+//!   so a read costs about one block whatever the file's size (see [`crate::framing`]).
+//! - **A file rewritten in place** (`cat /proc/meminfo > f`): a read is trusted when the
+//!   file did not change while it was read and looks whole (not empty, ends in a newline,
+//!   no fewer lines than the last trusted read), or else when a second read a moment later
+//!   finds exactly the same bytes. Until then it is read again, within the source timeout.
 
-use std::io::{Read, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
-use regex::Regex;
+use super::{Fetch, SourceError};
+use crate::config::{parse_duration, RawSource};
+use crate::framing::{latest_block, Context, Framing, FramingError, SETTLE};
 
-use super::SourceError;
-use crate::config::RawSource;
+pub const KEYS: &[&str] = &["path", "block_start", "block_end", "max_age"];
 
-pub const KEYS: &[&str] = &["path", "block_start", "block_end"];
+/// The first chunk read from an append log's end; it doubles until a block is found.
+const FIRST_CHUNK: u64 = 8 * 1024;
+/// The wait before a suspicious read of a rewritten file is read again.
+const CONFIRM_GAP: Duration = Duration::from_millis(25);
 
 #[derive(Debug, Clone)]
 pub struct FileSource {
     pub path: PathBuf,
-    pub blocks: Option<Blocks>,
-}
-
-/// How to find the latest complete block in an append log.
-#[derive(Debug, Clone)]
-pub struct Blocks {
-    /// A line matching this starts a block.
-    pub start: Regex,
-    /// A line matching this ends a block; without it, a block is complete when it is
-    /// followed by another, or when it ends in a newline and is no shorter than the one
-    /// before it (a writer appends whole dumps of the same shape).
-    pub end: Option<Regex>,
+    /// Append-log framing: the source's own `block_start`/`block_end`, else the recipe's
+    /// (filled in by [`FileSource::frame_with`]).
+    pub framing: Option<Arc<Framing>>,
+    /// The source is down when the file was last modified longer ago than this.
+    pub max_age: Option<Duration>,
+    /// Lines of the last block (or whole file) trusted, 0 before the first: a shorter read
+    /// is suspect. Shared by the clones a fetch makes.
+    shape: Arc<AtomicUsize>,
 }
 
 impl FileSource {
@@ -38,153 +51,224 @@ impl FileSource {
             .path
             .clone()
             .ok_or(("path", "missing: the file to read".to_string()))?;
-        let regex = |key: &'static str, p: &str| Regex::new(p).map_err(|e| (key, e.to_string()));
-        let blocks = match (&raw.block_start, &raw.block_end) {
-            (Some(s), e) => Some(Blocks {
-                start: regex("block_start", s)?,
-                end: e.as_deref().map(|e| regex("block_end", e)).transpose()?,
-            }),
+        let framing = match (&raw.block_start, &raw.block_end) {
+            (Some(s), e) => Some(Arc::new(Framing::new(s, e.as_deref())?)),
             (None, Some(_)) => return Err(("block_end", "needs block_start".to_string())),
             (None, None) => None,
         };
+        let max_age = raw
+            .max_age
+            .as_deref()
+            .map(parse_duration)
+            .transpose()
+            .map_err(|r| ("max_age", r))?;
         Ok(FileSource {
             path: PathBuf::from(path),
-            blocks,
+            framing,
+            max_age,
+            shape: Arc::default(),
         })
     }
 
-    pub async fn fetch(&self, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
-        let this = self.clone();
-        tokio::task::spawn_blocking(move || this.read(max_bytes))
-            .await
-            .map_err(|e| SourceError::Protocol(format!("file reader task failed: {e}")))?
+    /// Uses a recipe's framing unless the source sets its own.
+    pub fn frame_with(&mut self, framing: Option<&Arc<Framing>>) {
+        if self.framing.is_none() {
+            self.framing = framing.cloned();
+        }
     }
 
-    fn read(&self, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
-        let what = || format!("reading {}", self.path.display());
-        let mut file = std::fs::File::open(&self.path).map_err(SourceError::io(what()))?;
-        let Some(blocks) = &self.blocks else {
+    pub async fn fetch(&self, max_bytes: u64, timeout: Duration) -> Fetch {
+        let this = self.clone();
+        // Re-reads stop well inside the timeout, so the reason reaches the page rather than
+        // a bare "timed out".
+        let deadline = Instant::now() + timeout.mul_f64(0.75);
+        match tokio::task::spawn_blocking(move || this.read(max_bytes, deadline)).await {
+            Ok(fetch) => fetch,
+            Err(e) => Fetch::failed(SourceError::Protocol(format!(
+                "file reader task failed: {e}"
+            ))),
+        }
+    }
+
+    fn read(&self, max_bytes: u64, deadline: Instant) -> Fetch {
+        let mut fetch = Fetch::default();
+        let data = open_regular(&self.path).and_then(|file| match &self.framing {
+            Some(framing) => self.read_block(&file, framing, max_bytes, deadline, &mut fetch),
+            None => self.read_whole(&file, max_bytes, deadline, &mut fetch),
+        });
+        fetch.data = data;
+        fetch
+    }
+
+    fn io(&self) -> impl FnOnce(std::io::Error) -> SourceError {
+        SourceError::io(format!("reading {}", self.path.display()))
+    }
+
+    /// The latest complete block of an append log, reading backwards from the end.
+    fn read_block(
+        &self,
+        file: &File,
+        framing: &Framing,
+        max_bytes: u64,
+        deadline: Instant,
+        fetch: &mut Fetch,
+    ) -> Result<Vec<u8>, SourceError> {
+        loop {
+            let meta = file.metadata().map_err(self.io())?;
+            fetch.modified = meta.modified().ok();
+            let ctx = Context {
+                at_file_start: false,
+                settled: settled(fetch.modified),
+                known_lines: Some(self.shape.load(Ordering::Relaxed)).filter(|&n| n > 0),
+            };
+            match self.find_block(file, meta.len(), framing, max_bytes, ctx, fetch)? {
+                Some(block) => return Ok(block),
+                // Truncated under us (rotation by `: > f`): start again on the new content.
+                None if Instant::now() < deadline => continue,
+                None => {
+                    return Err(SourceError::Protocol(format!(
+                        "{}: the file kept shrinking while it was read",
+                        self.path.display()
+                    )))
+                }
+            }
+        }
+    }
+
+    /// One backwards pass over `len` bytes; `None` when the file shrank meanwhile.
+    fn find_block(
+        &self,
+        file: &File,
+        len: u64,
+        framing: &Framing,
+        max_bytes: u64,
+        mut ctx: Context,
+        fetch: &mut Fetch,
+    ) -> Result<Option<Vec<u8>>, SourceError> {
+        let mut buf: Vec<u8> = Vec::new();
+        let mut from = len;
+        let mut chunk = FIRST_CHUNK;
+        loop {
+            let next = from.saturating_sub(chunk.min(max_bytes - buf.len() as u64));
+            let mut part = vec![0; (from - next) as usize];
+            match file.read_exact_at(&mut part, next) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+                Err(e) => return Err(self.io()(e)),
+            }
+            fetch.read_bytes += part.len() as u64;
+            part.extend_from_slice(&buf);
+            buf = part;
+            from = next;
+            ctx.at_file_start = from == 0;
+            // A window that starts inside the file starts mid-line: skip to the next line.
+            let window = match from {
+                0 => &buf[..],
+                _ => buf
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(&buf[buf.len()..], |i| &buf[i + 1..]),
+            };
+            match latest_block(window, framing, ctx) {
+                Ok(block) => {
+                    self.shape.store(block.lines, Ordering::Relaxed);
+                    return Ok(Some(block.bytes.to_vec()));
+                }
+                Err(FramingError::NeedMore) if from > 0 && (buf.len() as u64) < max_bytes => {
+                    chunk = chunk.saturating_mul(2);
+                }
+                Err(FramingError::NeedMore) => {
+                    return Err(SourceError::Protocol(format!(
+                        "{}: no complete block in the last {} bytes (max_bytes)",
+                        self.path.display(),
+                        buf.len()
+                    )))
+                }
+                Err(e) => {
+                    return Err(SourceError::Protocol(format!(
+                        "{}: {e}",
+                        self.path.display()
+                    )))
+                }
+            }
+        }
+    }
+
+    /// The whole file, once a read can be trusted (see the module doc).
+    fn read_whole(
+        &self,
+        file: &File,
+        max_bytes: u64,
+        deadline: Instant,
+        fetch: &mut Fetch,
+    ) -> Result<Vec<u8>, SourceError> {
+        let mut previous: Option<Vec<u8>> = None;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let before = file.metadata().map_err(self.io())?;
             let mut buf = Vec::new();
-            (&mut file)
+            let mut reader = file;
+            std::io::Seek::rewind(&mut reader).map_err(self.io())?;
+            reader
                 .take(max_bytes.saturating_add(1))
                 .read_to_end(&mut buf)
-                .map_err(SourceError::io(what()))?;
+                .map_err(self.io())?;
+            fetch.read_bytes += buf.len() as u64;
             if buf.len() as u64 > max_bytes {
                 return Err(SourceError::TooLarge { limit: max_bytes });
             }
-            return Ok(buf);
-        };
-        // An append log grows without bound: read only its tail (max_bytes of it).
-        let len = file.metadata().map_err(SourceError::io(what()))?.len();
-        let from = len.saturating_sub(max_bytes);
-        file.seek(SeekFrom::Start(from))
-            .map_err(SourceError::io(what()))?;
-        let mut buf = Vec::new();
-        file.take(max_bytes)
-            .read_to_end(&mut buf)
-            .map_err(SourceError::io(what()))?;
-        if from > 0 {
-            // The window starts mid-line: drop that partial line.
-            let cut = buf
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(buf.len(), |i| i + 1);
-            buf.drain(..cut);
+            let after = file.metadata().map_err(self.io())?;
+            fetch.modified = after.modified().ok();
+            let still = before.len() == after.len()
+                && before.modified().ok() == after.modified().ok()
+                && buf.len() as u64 == after.len();
+            let lines = buf.iter().filter(|&&b| b == b'\n').count();
+            let known = self.shape.load(Ordering::Relaxed);
+            let whole = buf.ends_with(b"\n") && lines >= known;
+            let confirmed = previous.as_deref() == Some(&buf[..])
+                // An empty stats file is never a finished dump unless it stays so.
+                && (!buf.is_empty() || settled(fetch.modified));
+            if still && (whole || settled(fetch.modified) || confirmed) {
+                self.shape.store(lines, Ordering::Relaxed);
+                return Ok(buf);
+            }
+            if Instant::now() + CONFIRM_GAP >= deadline {
+                return Err(SourceError::Protocol(format!(
+                    "{}: the file was being written while read ({tries} tries); not served \
+                     half-written",
+                    self.path.display()
+                )));
+            }
+            previous = still.then_some(buf);
+            std::thread::sleep(CONFIRM_GAP);
         }
-        latest_block(&buf, blocks)
-            .map(<[u8]>::to_vec)
-            .ok_or_else(|| {
-                SourceError::Protocol(format!(
-                    "{}: no complete block (block_start) in the last {} bytes",
-                    self.path.display(),
-                    max_bytes
-                ))
-            })
     }
 }
 
-/// The latest complete block of an append log.
-pub fn latest_block<'a>(data: &'a [u8], blocks: &Blocks) -> Option<&'a [u8]> {
-    // A last line without its newline is still being written: it belongs to no block yet
-    // (not even as the start of the next one, so it cannot spoil the block before it).
-    let data = &data[..data.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1)];
-    // Work on the bytes (offsets must stay exact for invalid UTF-8) and test each line.
-    let mut starts = Vec::new();
-    let mut offset = 0;
-    for line in data.split_inclusive(|&b| b == b'\n') {
-        let s = String::from_utf8_lossy(line);
-        if blocks.start.is_match(s.trim_end_matches(['\n', '\r'])) {
-            starts.push(offset);
-        }
-        offset += line.len();
-    }
-    let spans: Vec<&[u8]> = starts
-        .iter()
-        .enumerate()
-        .map(|(i, &s)| &data[s..starts.get(i + 1).copied().unwrap_or(data.len())])
-        .collect();
-    let lines = |b: &[u8]| b.iter().filter(|&&c| c == b'\n').count();
-    let complete = |i: usize| -> bool {
-        let block = spans[i];
-        match &blocks.end {
-            Some(end) => block
-                .split(|&b| b == b'\n')
-                .any(|l| end.is_match(String::from_utf8_lossy(l).trim_end_matches('\r'))),
-            None if i + 1 < spans.len() => true,
-            None => i == 0 || lines(block) >= lines(spans[i - 1]),
-        }
-    };
-    (0..spans.len())
-        .rev()
-        .find(|&i| complete(i))
-        .map(|i| spans[i])
+/// Whether a file last modified at `modified` has been quiet for [`SETTLE`].
+fn settled(modified: Option<SystemTime>) -> bool {
+    modified
+        .and_then(|m| SystemTime::now().duration_since(m).ok())
+        .is_some_and(|age| age >= SETTLE)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn blocks(end: Option<&str>) -> Blocks {
-        Blocks {
-            start: Regex::new(r"^\w{3} \w{3} +\d+ ").unwrap(),
-            end: end.map(|e| Regex::new(e).unwrap()),
-        }
+/// Opens `path` for reading without blocking, and only if it is a regular file.
+pub(crate) fn open_regular(path: &Path) -> Result<File, SourceError> {
+    let what = || format!("reading {}", path.display());
+    // O_NONBLOCK: opening a FIFO for reading blocks until a writer comes; a regular file
+    // ignores the flag.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(SourceError::io(what()))?;
+    let meta = file.metadata().map_err(SourceError::io(what()))?;
+    if !meta.is_file() {
+        return Err(SourceError::Protocol(format!(
+            "{} is not a regular file (a directory, FIFO, socket or device); not read",
+            path.display()
+        )));
     }
-
-    const B1: &str = "Wed Nov 25 03:46:26 UTC 2026\nMemTotal: 100 kB\nMemFree: 50 kB\n";
-    const B2: &str = "Wed Nov 25 03:46:31 UTC 2026\nMemTotal: 100 kB\nMemFree: 40 kB\n";
-
-    #[test]
-    fn picks_the_last_complete_block() {
-        let all = format!("{B1}{B2}");
-        assert_eq!(
-            latest_block(all.as_bytes(), &blocks(None)),
-            Some(B2.as_bytes())
-        );
-    }
-
-    #[test]
-    fn skips_a_half_written_block() {
-        for partial in [
-            "Wed Nov 25 03:46:36 UTC 2026\n",
-            "Wed Nov 25 03:46:36 UTC 2026\nMemTotal: 100 kB\nMemFr",
-        ] {
-            let all = format!("{B1}{B2}{partial}");
-            assert_eq!(
-                latest_block(all.as_bytes(), &blocks(None)),
-                Some(B2.as_bytes()),
-                "{partial:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn end_marker_decides_when_given() {
-        let all = format!("{B1}Wed Nov 25 03:46:31 UTC 2026\nMemTotal: 100 kB\n");
-        assert_eq!(
-            latest_block(all.as_bytes(), &blocks(Some("^MemFree:"))),
-            Some(B1.as_bytes())
-        );
-        assert_eq!(latest_block(b"no blocks here\n", &blocks(None)), None);
-    }
+    Ok(file)
 }

@@ -47,6 +47,42 @@ impl SourceError {
     }
 }
 
+/// What one read gave: the data, or why not, and facts about the read either way.
+#[derive(Debug)]
+pub struct Fetch {
+    pub data: Result<Vec<u8>, SourceError>,
+    /// Bytes actually read (an append log's read is longer than the block it returns).
+    pub read_bytes: u64,
+    /// A file's modification time.
+    pub modified: Option<std::time::SystemTime>,
+}
+
+impl Default for Fetch {
+    fn default() -> Self {
+        Fetch::failed(SourceError::Protocol("not read".into()))
+    }
+}
+
+impl Fetch {
+    pub fn failed(e: SourceError) -> Fetch {
+        Fetch {
+            data: Err(e),
+            read_bytes: 0,
+            modified: None,
+        }
+    }
+}
+
+impl From<Result<Vec<u8>, SourceError>> for Fetch {
+    fn from(data: Result<Vec<u8>, SourceError>) -> Fetch {
+        Fetch {
+            read_bytes: data.as_ref().map_or(0, |d| d.len() as u64),
+            data,
+            modified: None,
+        }
+    }
+}
+
 /// Names accepted in `type = "..."`.
 pub const KINDS: &[&str] = &["file", "http", "tcp", "exec", "fastcgi"];
 
@@ -91,14 +127,22 @@ impl Source {
         Ok(source)
     }
 
-    /// Reads the source once, at most `max_bytes`.
-    pub async fn fetch(&self, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
+    /// Reads the source once, at most `max_bytes`; `timeout` bounds a file's re-reads.
+    pub async fn fetch(&self, max_bytes: u64, timeout: std::time::Duration) -> Fetch {
         match self {
-            Source::File(s) => s.fetch(max_bytes).await,
-            Source::Http(s) => s.fetch(max_bytes).await,
-            Source::Tcp(s) => s.fetch(max_bytes).await,
-            Source::Exec(s) => s.fetch(max_bytes).await,
-            Source::FastCgi(s) => s.fetch(max_bytes).await,
+            Source::File(s) => s.fetch(max_bytes, timeout).await,
+            Source::Http(s) => s.fetch(max_bytes).await.into(),
+            Source::Tcp(s) => s.fetch(max_bytes).await.into(),
+            Source::Exec(s) => s.fetch(max_bytes).await.into(),
+            Source::FastCgi(s) => s.fetch(max_bytes).await.into(),
+        }
+    }
+
+    /// A file source's `max_age`: older than that, the file's writer is taken for dead.
+    pub fn max_age(&self) -> Option<std::time::Duration> {
+        match self {
+            Source::File(s) => s.max_age,
+            _ => None,
         }
     }
 

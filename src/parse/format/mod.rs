@@ -10,7 +10,7 @@ pub mod kv;
 pub mod prometheus;
 pub mod regex;
 
-use super::{Issue, ParseError, Record};
+use super::{Issue, ParseError, Record, Unmatched};
 
 /// A format with its options compiled.
 #[derive(Debug)]
@@ -53,17 +53,18 @@ impl Format {
         })
     }
 
-    /// Appends the records found in `text`. Values that cannot be used go to `issues`; an
-    /// input that cannot be used at all is an error.
+    /// Appends the records found in `text`. Values that cannot be used go to `issues`, text
+    /// no rule reads to `unmatched`; an input that cannot be used at all is an error.
     pub fn records<'a>(
         &self,
         text: &'a str,
         records: &mut Vec<Record<'a>>,
         issues: &mut Vec<Issue>,
+        unmatched: &mut Unmatched,
     ) -> Result<(), ParseError> {
         match self {
             Format::Kv(f) => f.records(text, records, issues),
-            Format::Regex(f) => f.records(text, records, issues),
+            Format::Regex(f) => f.records(text, records, unmatched),
             Format::Json(f) => f.records(text, records, issues),
             Format::Csv(f) => f.records(text, records, issues),
             Format::Prometheus(f) => f.records(text, records, issues),

@@ -1,11 +1,13 @@
 //! `regex`: named-capture rules for text with no regular shape (nginx `stub_status`, logs,
 //! banners). Each match makes one record per value capture; other named captures are labels.
+//! In line mode a non-blank line no rule matches is counted as unmatched (format drift shows);
+//! a rule with `drop = true` marks lines that are known and carry nothing (a header).
 
 use regex::Regex;
 use serde::Deserialize;
 
 use crate::family::LabelSet;
-use crate::parse::{numbered_lines, Issue, ParseError, Record};
+use crate::parse::{excerpt, numbered_lines, ParseError, Record, Unmatched};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -27,11 +29,15 @@ pub struct RuleOptions {
     /// for a capture named `key`); a capture used so is not a label. A capture named `unit`
     /// is the value's unit (`kB`), not a label.
     pub key: Option<String>,
+    /// The lines this rule matches are known and make no record (a header line).
+    #[serde(default)]
+    pub drop: bool,
 }
 
 #[derive(Debug)]
 struct Rule {
     regex: Regex,
+    /// Empty for a `drop` rule: its lines make no record.
     values: Vec<String>,
     labels: Vec<String>,
     key: Option<String>,
@@ -55,7 +61,9 @@ impl RegexFormat {
             .map(|(i, r)| {
                 let regex =
                     Regex::new(&r.pattern).map_err(|e| format!("regex.rule[{i}].pattern: {e}"))?;
-                let values = if r.values.is_empty() {
+                let values = if r.drop {
+                    Vec::new()
+                } else if r.values.is_empty() {
                     vec!["value".to_string()]
                 } else {
                     r.values
@@ -97,7 +105,7 @@ impl RegexFormat {
         &self,
         text: &'a str,
         records: &mut Vec<Record<'a>>,
-        _issues: &mut Vec<Issue>,
+        unmatched: &mut Unmatched,
     ) -> Result<(), ParseError> {
         let before = records.len();
         if self.whole_text {
@@ -112,10 +120,15 @@ impl RegexFormat {
             }
         } else {
             for (n, line) in numbered_lines(text) {
+                let mut used = false;
                 for rule in &self.rules {
                     if let Some(caps) = rule.regex.captures(line) {
+                        used = true;
                         rule.emit(&caps, n, records);
                     }
+                }
+                if !used && !line.trim().is_empty() {
+                    unmatched.add(n, || format!("no rule matches {}", excerpt(line)));
                 }
             }
         }
@@ -193,8 +206,8 @@ mod tests {
 
     #[test]
     fn stub_status_positional_values() {
-        let (mut r, mut i) = (Vec::new(), Vec::new());
-        nginx().records(STUB_STATUS, &mut r, &mut i).unwrap();
+        let (mut r, mut u) = (Vec::new(), Unmatched::default());
+        nginx().records(STUB_STATUS, &mut r, &mut u).unwrap();
         let got: Vec<_> = r
             .iter()
             .map(|r| (r.key.as_ref(), r.value.as_ref(), r.line))
@@ -225,10 +238,10 @@ mod tests {
             "#,
         )
         .unwrap();
-        let (mut r, mut i) = (Vec::new(), Vec::new());
+        let (mut r, mut u) = (Vec::new(), Unmatched::default());
         RegexFormat::new(opts)
             .unwrap()
-            .records("MemFree: 5 kB\nHugePages_Total: 0\n", &mut r, &mut i)
+            .records("MemFree: 5 kB\nHugePages_Total: 0\n", &mut r, &mut u)
             .unwrap();
         assert_eq!(
             (r[0].key.as_ref(), r[0].value.as_ref(), r[0].unit),
@@ -238,10 +251,35 @@ mod tests {
         assert!(r[0].labels.is_empty());
     }
 
+    /// The header line is unmatched unless a `drop` rule claims it; blank lines never count.
+    #[test]
+    fn lines_no_rule_reads_are_counted() {
+        let mut u = Unmatched::default();
+        nginx()
+            .records(STUB_STATUS, &mut Vec::new(), &mut u)
+            .unwrap();
+        assert_eq!(u.count, 1);
+        assert_eq!(
+            u.first.as_deref(),
+            Some("line 2: no rule matches \"server accepts handled requests\"")
+        );
+        let opts: Options = toml::from_str(
+            "[[rule]]\npattern = '^a (?P<value>[0-9]+)$'\n[[rule]]\npattern = '^server '\ndrop = true\n",
+        )
+        .unwrap();
+        let mut u = Unmatched::default();
+        let mut r = Vec::new();
+        RegexFormat::new(opts)
+            .unwrap()
+            .records("a 1\n\nserver accepts\n  \na 2\n", &mut r, &mut u)
+            .unwrap();
+        assert_eq!((r.len(), u.count), (2, 0));
+    }
+
     #[test]
     fn no_match_is_an_error_and_bad_pattern_is_rejected() {
         assert!(nginx()
-            .records("hello\n", &mut Vec::new(), &mut Vec::new())
+            .records("hello\n", &mut Vec::new(), &mut Unmatched::default())
             .is_err());
         let bad: Options = toml::from_str("[[rule]]\npattern = '(?P<x>'\n").unwrap();
         assert!(RegexFormat::new(bad)

@@ -24,6 +24,7 @@ fn unmatched_uses_prefix_and_source_units() {
     let f = m.apply(
         vec![r1, rec("HugePages_Total", "0"), rec("version", "abc")],
         &mut issues,
+        &mut Unmatched::default(),
     );
     // The word is skipped and counted, not emitted.
     assert_eq!(issues.len(), 1, "{issues:?}");
@@ -65,6 +66,7 @@ fn captures_become_labels_unless_used_in_the_name() {
             rec("used_memory_human", "1.2M"),
         ],
         &mut issues,
+        &mut Unmatched::default(),
     );
     assert!(issues.is_empty());
     assert_eq!(f.len(), 2);
@@ -105,6 +107,7 @@ fn value_words_states_and_infos() {
             rec("os", "Linux \"x\""),
         ],
         &mut issues,
+        &mut Unmatched::default(),
     );
     assert!(issues.is_empty(), "{issues:?}");
     assert_eq!(f[0].samples[0].value, 0.0);
@@ -128,6 +131,7 @@ fn non_numbers_are_issues_never_samples() {
     let f = m.apply(
         vec![rec("a", "UP"), rec("b", "x"), rec("c", "inf")],
         &mut issues,
+        &mut Unmatched::default(),
     );
     // `b` is skipped quietly (non_numeric = "skip"); `a` (a rule) and `c` (the catch-all)
     // are counted.
@@ -145,6 +149,7 @@ fn include_exclude_and_static_labels() {
     let f = m.apply(
         vec![rec("aa", "1"), rec("ab", "2"), rec("b", "3")],
         &mut Vec::new(),
+        &mut Unmatched::default(),
     );
     assert_eq!(f.len(), 1);
     assert_eq!(f[0].samples[0].labels, l(&[("env", "prod")]));
@@ -199,6 +204,7 @@ fn names_tables_chars_dates_and_label_edits() {
             scur,
         ],
         &mut issues,
+        &mut Unmatched::default(),
     );
     assert_eq!(issues.len(), 1, "{issues:?}");
     assert!(issues[0].message.contains("is not a date"));
@@ -248,6 +254,7 @@ fn when_conditions_on_labels() {
     let f = m.apply(
         vec![row("FRONTEND", "1"), row("BACKEND", "2"), row("s1", "3")],
         &mut Vec::new(),
+        &mut Unmatched::default(),
     );
     assert_eq!(f.len(), 2);
     assert_eq!(
@@ -263,5 +270,55 @@ fn when_conditions_on_labels() {
             labels: l(&[("backend", "web"), ("server", "s1")]),
             value: 3.0
         }]
+    );
+}
+
+/// Format drift: under `unmatched = "drop"` a key no rule names is counted, a deliberate
+/// `drop = true` rule is not, and a quietly skipped word is counted too.
+#[test]
+fn input_no_rule_used_is_counted() {
+    let m = mapping(
+        "unmatched = 'drop'\n[[metric]]\nkey = 'cache_state'\nvalues = { WARM = 1, COLD = 0 }\nnon_numeric = 'skip'\n[[metric]]\nkey = 'pid'\ndrop = true\n",
+    );
+    let mut u = Unmatched::default();
+    let f = m.apply(
+        vec![rec("cache_state", "WARM"), rec("pid", "12")],
+        &mut Vec::new(),
+        &mut u,
+    );
+    assert_eq!((f.len(), u.count), (1, 0));
+    let f = m.apply(
+        vec![
+            rec("cache_state", "warm"),
+            rec("pid", "12"),
+            rec("last_gc", "3"),
+        ],
+        &mut Vec::new(),
+        &mut u,
+    );
+    assert_eq!((f.len(), u.count), (0, 2));
+    assert_eq!(
+        u.first.as_deref(),
+        Some("cache_state: value \"warm\" skipped (non_numeric)")
+    );
+}
+
+#[test]
+fn required_keys_name_what_is_missing() {
+    let m = mapping("required = ['MemTotal', 'MemFree', 'timestamp']\n");
+    assert_eq!(
+        m.check_required(&[rec("MemTotal", "1"), rec("x", "2")]),
+        Err(ParseError::MissingKeys(vec![
+            "MemFree".into(),
+            "timestamp".into()
+        ]))
+    );
+    assert_eq!(
+        m.check_required(&[
+            rec("timestamp", "1"),
+            rec("MemFree", "1"),
+            rec("MemTotal", "1")
+        ]),
+        Ok(())
     );
 }

@@ -1,0 +1,199 @@
+//! Append-log framing: where the latest *complete* block of a log of whole dumps is.
+//!
+//! A writer that appends `{ date; cat /proc/meminfo; } >> f` every few seconds leaves a file
+//! of blocks, each opened by a line `block_start` matches. Knowing that shape belongs to the
+//! recipe that reads the dump (`[framing]` in `parsers/*.toml`), so the first config a user
+//! writes reads the newest block; a source may override it. Both the `file` source (reading
+//! backwards from the end of a live file) and `metrics-adapter parse` (a saved log) use
+//! [`latest_block`], so a log checked offline gives the numbers the server serves.
+//!
+//! # When is a block complete
+//! - A block followed by the start of another is complete (with `block_end`: if it holds
+//!   its end line; a block cut short by a writer that died is skipped).
+//! - The last block may still be growing. Its last line must end in a newline, and then:
+//!   - with `block_end`, it is complete when it holds the end line;
+//!   - without, it is complete when it has at least as many lines as the block before it,
+//!     or, when it is the file's only block, as many as the last complete block this
+//!     source read, or, with nothing to compare against, when the file has not changed
+//!     for [`SETTLE`] (a writer appends one block in milliseconds).
+//! - `block_end` must match only a block's last line: a pattern that matches several lines
+//!   of one block (`^DirectMap` against `DirectMap4k`/`2M`/`1G`) cannot tell a cut block
+//!   from a whole one, and is reported instead of guessed around.
+
+use std::time::Duration;
+
+use regex::Regex;
+
+/// How long a file must be unchanged before a lone block without an end marker counts as
+/// complete.
+pub const SETTLE: Duration = Duration::from_secs(1);
+
+/// How to find blocks in an append log.
+#[derive(Debug, Clone)]
+pub struct Framing {
+    /// A line matching this starts a block.
+    pub start: Regex,
+    /// A line matching this is a block's last line.
+    pub end: Option<Regex>,
+}
+
+impl Framing {
+    /// Compiles the two patterns; errors name the key.
+    pub fn new(start: &str, end: Option<&str>) -> Result<Framing, (&'static str, String)> {
+        let re = |key, p: &str| Regex::new(p).map_err(|e| (key, e.to_string()));
+        Ok(Framing {
+            start: re("block_start", start)?,
+            end: end.map(|e| re("block_end", e)).transpose()?,
+        })
+    }
+}
+
+/// What is known about the data besides its bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Context {
+    /// The data starts at the beginning of the file (else it is a tail window whose first
+    /// bytes may be the middle of a line or block).
+    pub at_file_start: bool,
+    /// The file has not changed for [`SETTLE`] (always true for a saved log).
+    pub settled: bool,
+    /// Lines of the last complete block this source read, if any.
+    pub known_lines: Option<usize>,
+}
+
+/// The latest complete block: its bytes and line count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Block<'a> {
+    pub bytes: &'a [u8],
+    pub lines: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FramingError {
+    /// A tail window did not hold enough to decide: read further back.
+    #[error("no complete block in the bytes read")]
+    NeedMore,
+    #[error("no line matches block_start")]
+    NoStart,
+    #[error(
+        "the only block may still be being written (no block before it to compare with, \
+         no block_end, and the file changed less than {}s ago)",
+        SETTLE.as_secs()
+    )]
+    Unsettled,
+    #[error("no block is complete yet (block_end never matched after a block_start)")]
+    NoEnd,
+    #[error(
+        "block_end matches {0} lines of one block; it must match only a block's last line \
+         (else a block cut after the first match looks complete)"
+    )]
+    AmbiguousEnd(usize),
+}
+
+/// A saved input as `parser` reads it: an append log cut to its latest complete block
+/// (the file is taken as settled), anything else as it is.
+pub fn saved_input<'a>(
+    parser: &dyn crate::parse::Parser,
+    input: &'a [u8],
+) -> Result<&'a [u8], FramingError> {
+    let Some(framing) = parser.framing() else {
+        return Ok(input);
+    };
+    let ctx = Context {
+        at_file_start: true,
+        settled: true,
+        known_lines: None,
+    };
+    latest_block(input, framing, ctx).map(|b| b.bytes)
+}
+
+/// One block's place in the data.
+struct Span {
+    start: usize,
+    end: usize,
+    lines: usize,
+    /// Lines matching `block_end`.
+    end_lines: usize,
+}
+
+/// Finds the latest complete block in `data` (see the module doc for the rule).
+pub fn latest_block<'a>(
+    data: &'a [u8],
+    framing: &Framing,
+    ctx: Context,
+) -> Result<Block<'a>, FramingError> {
+    // A last line without its newline is still being written: it belongs to no block yet
+    // (not even as the start of the next one, so it cannot spoil the block before it).
+    let data = &data[..data.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1)];
+    let mut spans: Vec<Span> = Vec::new();
+    let mut offset = 0;
+    // Work on the bytes (offsets must stay exact for invalid UTF-8) and test each line.
+    for raw in data.split_inclusive(|&b| b == b'\n') {
+        let line = String::from_utf8_lossy(raw);
+        let line = line.trim_end_matches(['\n', '\r']);
+        if framing.start.is_match(line) {
+            if let Some(last) = spans.last_mut() {
+                last.end = offset;
+            }
+            spans.push(Span {
+                start: offset,
+                end: data.len(),
+                lines: 0,
+                end_lines: 0,
+            });
+        }
+        if let Some(span) = spans.last_mut() {
+            span.lines += 1;
+            span.end_lines += usize::from(framing.end.as_ref().is_some_and(|e| e.is_match(line)));
+        }
+        offset += raw.len();
+    }
+    if spans.is_empty() {
+        return Err(if ctx.at_file_start {
+            FramingError::NoStart
+        } else {
+            FramingError::NeedMore
+        });
+    }
+    if let Some(n) = spans.iter().map(|s| s.end_lines).find(|&n| n > 1) {
+        if framing.end.is_some() {
+            return Err(FramingError::AmbiguousEnd(n));
+        }
+    }
+    let block = |s: &Span| Block {
+        bytes: &data[s.start..s.end],
+        lines: s.lines,
+    };
+    let last = spans.len() - 1;
+    for i in (0..spans.len()).rev() {
+        let span = &spans[i];
+        let complete = match &framing.end {
+            Some(_) => span.end_lines == 1,
+            None if i < last => true,
+            None => match (i.checked_sub(1).map(|p| spans[p].lines), ctx.known_lines) {
+                (Some(before), _) => span.lines >= before,
+                // The window may have cut off the block before this one: read further back.
+                (None, _) if !ctx.at_file_start => return Err(FramingError::NeedMore),
+                (None, Some(known)) => span.lines >= known || ctx.settled,
+                (None, None) => ctx.settled,
+            },
+        };
+        if complete {
+            return Ok(block(span));
+        }
+        if i == last && i == 0 && framing.end.is_none() {
+            return Err(if ctx.at_file_start {
+                FramingError::Unsettled
+            } else {
+                FramingError::NeedMore
+            });
+        }
+    }
+    Err(match (&framing.end, ctx.at_file_start) {
+        (_, false) => FramingError::NeedMore,
+        (Some(_), true) => FramingError::NoEnd,
+        (None, true) => FramingError::Unsettled,
+    })
+}
+
+#[cfg(test)]
+mod tests;
