@@ -7,3 +7,4 @@ mod harness;
 mod recipes;
 mod reliability;
 mod security;
+mod trust;
