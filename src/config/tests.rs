@@ -170,3 +170,42 @@ fn web_config_file_from_key_env_and_flag() {
     let s = Settings::from_raw(Origin::Embedded, raw, &off).unwrap();
     assert_eq!(s.server.web_config_file, None);
 }
+
+#[test]
+fn socket_addresses_that_cannot_run_are_refused_at_load() {
+    // Each message in full, after the file's path: `origin: key: reason`.
+    let cases = [
+        (
+            "[sources.r]\ntype = 'tcp'\nparser = 'kv'\naddress = 'unix:/run/redis.sock'\n",
+            "adapter.toml: sources.r.address: unix sockets are not supported yet; use host:port",
+        ),
+        (
+            "[sources.r]\ntype = 'tcp'\nparser = 'kv'\naddress = 'redis'\n",
+            "adapter.toml: sources.r.address: \"redis\" has no port; use host:port, e.g. 127.0.0.1:6379",
+        ),
+        (
+            "[sources.r]\ntype = 'tcp'\nparser = 'kv'\naddress = '127.0.0.1:0'\n",
+            "adapter.toml: sources.r.address: \"127.0.0.1:0\": port 0 is out of range 1-65535",
+        ),
+        (
+            "[sources.f]\ntype = 'fastcgi'\nparser = 'kv'\naddress = '127.0.0.1:fpm'\n",
+            "adapter.toml: sources.f.address: \"127.0.0.1:fpm\": port \"fpm\" is not a number; use host:port, e.g. 127.0.0.1:6379",
+        ),
+        (
+            "[sources.f]\ntype = 'fastcgi'\nparser = 'kv'\naddress = 'unix:'\n",
+            "adapter.toml: sources.f.address: \"unix:\" needs the socket's path, as in unix:/run/php/fpm.sock",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = err(text);
+        assert!(e.ends_with(want), "{e}");
+    }
+    // FastCGI does speak unix sockets (PHP-FPM's usual listen), and IPv6 goes in brackets.
+    let s = load_str(
+        "[sources.f]\ntype = 'fastcgi'\nparser = 'kv'\naddress = 'unix:/run/php/fpm.sock'\n\
+         [sources.r]\ntype = 'tcp'\nparser = 'kv'\naddress = '[::1]:6379'\n",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(s.sources.len(), 2);
+}

@@ -108,11 +108,12 @@ impl Recipe {
         })
     }
 
-    /// A bare format with default options, usable as `parser = "kv"`.
-    pub fn generic(format_name: &str, description: &str) -> Result<Recipe, String> {
+    /// A bare format, usable as `parser = "kv"`; `options` is its options table as TOML
+    /// (`[csv]` ...), or empty for the defaults.
+    pub fn generic(format_name: &str, description: &str, options: &str) -> Result<Recipe, String> {
         Recipe::from_toml(
             format_name,
-            &format!("description = {description:?}\nformat = {format_name:?}\n"),
+            &format!("description = {description:?}\nformat = {format_name:?}\n{options}"),
         )
     }
 

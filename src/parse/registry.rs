@@ -33,23 +33,30 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     recipe!("vmstat"),
 ];
 
-/// Bare formats usable as parsers with default options: (format, description).
-const GENERIC: &[(&str, &str)] = &[
+/// Bare formats usable as parsers: (format, description, options table). Options are the
+/// defaults except where a bare format needs more to give every value its own series: a
+/// recipe names its CSV's label columns, bare `csv` cannot, so it finds them (see
+/// [`super::format::csv`]).
+const GENERIC: &[(&str, &str, &str)] = &[
     (
         "kv",
         "generic key: value lines, every numeric value as a gauge",
+        "",
     ),
     (
         "json",
         "generic JSON document, every numeric leaf as a gauge named by its path",
+        "",
     ),
     (
         "csv",
-        "generic CSV with a header row, every numeric cell as a gauge",
+        "generic CSV with a header row: numeric cells as gauges, rows labelled by their text columns (else `row`)",
+        "[csv]\nauto_labels = true\n",
     ),
     (
         "prometheus",
         "an app that already speaks the Prometheus text format, passed through",
+        "",
     ),
 ];
 
@@ -96,12 +103,13 @@ impl Registry {
     /// The generic formats and the embedded recipes.
     pub fn builtin() -> Result<Registry, RegistryError> {
         let mut reg = Registry::default();
-        for (format, description) in GENERIC {
-            let recipe =
-                Recipe::generic(format, description).map_err(|message| RegistryError::Recipe {
+        for (format, description, options) in GENERIC {
+            let recipe = Recipe::generic(format, description, options).map_err(|message| {
+                RegistryError::Recipe {
                     origin: format!("generic format {format}"),
                     message,
-                })?;
+                }
+            })?;
             reg.insert(Arc::new(recipe), Origin::Generic);
         }
         for (name, text) in EMBEDDED {

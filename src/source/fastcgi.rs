@@ -38,11 +38,15 @@ impl FastCgiSource {
             "address",
             "missing: host:port or unix:/path of the FastCGI server".to_string(),
         ))?;
-        if !address.starts_with("unix:") && !address.contains(':') {
-            return Err((
-                "address",
-                format!("{address:?} is neither host:port nor unix:/path"),
-            ));
+        match address.strip_prefix("unix:") {
+            Some("") => {
+                return Err((
+                    "address",
+                    "\"unix:\" needs the socket's path, as in unix:/run/php/fpm.sock".into(),
+                ))
+            }
+            Some(_) => {}
+            None => super::check_host_port(&address).map_err(|reason| ("address", reason))?,
         }
         let script = raw.script.clone().unwrap_or_else(|| "/status".into());
         if !script.starts_with('/') {

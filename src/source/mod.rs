@@ -186,3 +186,123 @@ pub(crate) async fn read_limited<R: tokio::io::AsyncRead + Unpin>(
     }
     Ok(buf)
 }
+
+/// Checks a `host:port` address the way the connect at run time will read it (split at the
+/// last `:`, a decimal port), so `check` refuses what could only fail later: a missing,
+/// zero or non-numeric port, an empty host, an unbracketed IPv6 address. `[::1]:6379` is
+/// the IPv6 form. The host is not resolved here: DNS at load time would make `check`
+/// depend on the network, and a name may resolve later (a pod's sibling service).
+pub(crate) fn check_host_port(address: &str) -> Result<(), String> {
+    let usage = "use host:port, e.g. 127.0.0.1:6379";
+    if address.trim().is_empty() {
+        return Err(format!("empty; {usage}"));
+    }
+    if address.chars().any(char::is_whitespace) {
+        return Err(format!("{address:?} contains a space; {usage}"));
+    }
+    let Some((host, port)) = address.rsplit_once(':') else {
+        return Err(format!("{address:?} has no port; {usage}"));
+    };
+    if port.is_empty() {
+        return Err(format!("{address:?} has no port; {usage}"));
+    }
+    // Digits only: `str::parse::<u16>` would also take `+80`, which the resolver refuses.
+    if !port.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "{address:?}: port {port:?} is not a number; {usage}"
+        ));
+    }
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 => {}
+        _ => return Err(format!("{address:?}: port {port} is out of range 1-65535")),
+    }
+    if let Some(inner) = host.strip_prefix('[') {
+        let ip = inner.strip_suffix(']');
+        if !ip.is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok()) {
+            return Err(format!(
+                "{address:?}: {host:?} is not a bracketed IPv6 address; {usage}"
+            ));
+        }
+        return Ok(());
+    }
+    if host.is_empty() {
+        return Err(format!("{address:?} has no host; {usage}"));
+    }
+    if host.contains(':') {
+        return Err(format!(
+            "{address:?}: an IPv6 address needs brackets, as in [::1]:6379"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_host_port;
+
+    #[test]
+    fn host_port_accepts_what_connect_can_use() {
+        for ok in [
+            "127.0.0.1:6379",
+            "localhost:1",
+            "redis.default.svc:65535",
+            "[::1]:11211",
+        ] {
+            assert_eq!(check_host_port(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn host_port_refuses_what_cannot_run() {
+        let cases = [
+            ("", "empty; use host:port, e.g. 127.0.0.1:6379"),
+            (
+                "localhost",
+                "\"localhost\" has no port; use host:port, e.g. 127.0.0.1:6379",
+            ),
+            (
+                "localhost:",
+                "\"localhost:\" has no port; use host:port, e.g. 127.0.0.1:6379",
+            ),
+            (
+                ":6379",
+                "\":6379\" has no host; use host:port, e.g. 127.0.0.1:6379",
+            ),
+            (
+                "localhost:redis",
+                "\"localhost:redis\": port \"redis\" is not a number; use host:port, e.g. 127.0.0.1:6379",
+            ),
+            (
+                "localhost:+80",
+                "\"localhost:+80\": port \"+80\" is not a number; use host:port, e.g. 127.0.0.1:6379",
+            ),
+            (
+                "localhost:0",
+                "\"localhost:0\": port 0 is out of range 1-65535",
+            ),
+            (
+                "localhost:65536",
+                "\"localhost:65536\": port 65536 is out of range 1-65535",
+            ),
+            (
+                "localhost:99999999999999999999",
+                "\"localhost:99999999999999999999\": port 99999999999999999999 is out of range 1-65535",
+            ),
+            (
+                "::1:6379",
+                "\"::1:6379\": an IPv6 address needs brackets, as in [::1]:6379",
+            ),
+            (
+                "[nope]:1",
+                "\"[nope]:1\": \"[nope]\" is not a bracketed IPv6 address; use host:port, e.g. 127.0.0.1:6379",
+            ),
+            (
+                "local host:1",
+                "\"local host:1\" contains a space; use host:port, e.g. 127.0.0.1:6379",
+            ),
+        ];
+        for (address, want) in cases {
+            assert_eq!(check_host_port(address), Err(want.to_string()), "{address}");
+        }
+    }
+}

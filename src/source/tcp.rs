@@ -31,9 +31,14 @@ impl TcpSource {
             .address
             .clone()
             .ok_or(("address", "missing: host:port to connect to".to_string()))?;
-        if !address.contains(':') {
-            return Err(("address", format!("{address:?} is not host:port")));
+        // `unix:/path` reads as host `unix`, port `/path` to the resolver; say what it is.
+        if address.starts_with("unix:") {
+            return Err((
+                "address",
+                "unix sockets are not supported yet; use host:port".into(),
+            ));
         }
+        super::check_host_port(&address).map_err(|reason| ("address", reason))?;
         let framing = match (raw.framing.as_deref(), &raw.until) {
             (None | Some("until"), Some(u)) if !u.is_empty() => {
                 Framing::Until(u.as_bytes().to_vec())

@@ -1054,6 +1054,26 @@ fn cli_check_names_file_key_and_reason_of_a_bad_config() {
 }
 
 #[test]
+fn cli_check_refuses_a_tcp_unix_socket_address() {
+    // It used to pass `check` and then fail every read with "invalid port".
+    let dir = TempDir::new("cli-unix");
+    let path = write_config(
+        &dir,
+        "[sources.redis]\ntype = \"tcp\"\naddress = \"unix:/run/redis/redis.sock\"\nsend = \"INFO\\r\\n\"\nframing = \"resp\"\nparser = \"redis_info\"\n",
+    );
+    let out = run_cli(&["check", "--config", &path], CLI_TIMEOUT);
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "metrics-adapter: error: {path}: sources.redis.address: unix sockets are not supported yet; use host:port\n"
+        ),
+        "{out}"
+    );
+    assert!(!out.stdout.contains("(ok)"), "{out}");
+}
+
+#[test]
 fn cli_once_prints_the_page_and_fails_when_a_source_is_down() {
     let dir = TempDir::new("cli-once");
     let ok = dir.write("ok.txt", "value: 5\n");

@@ -4,6 +4,26 @@
 //! label columns (`pxname`, `svname`). Handles HAProxy's quirks: a header starting with
 //! `# `, a trailing comma on every line (an empty last column, ignored), many empty cells
 //! (no record, quietly), and RFC 4180 quoting (`"a,b"`, `""` for a quote) within a line.
+//!
+//! **Rows without configured labels** (`auto_labels`, which bare `parser = "csv"` sets,
+//! since it has no recipe to name the label columns in). A CSV exporter's table is one row
+//! per thing with the thing's name in a text column (`name,requests,errors`), so:
+//! - a column holding any cell that is not a number labels *every* row by its column name
+//!   (`requests{name="api"}`). The decision is per column, not per cell, so all rows carry
+//!   the same label names and an id that happens to be numeric in one row (`7`) still
+//!   labels that row rather than turning into a value.
+//! - when no column can label (every cell a number), a `row` label numbers the data rows
+//!   from 1 (a line that is no row keeps its number, so later rows keep theirs). It names
+//!   a series only as long as the writer keeps its rows in order; a recipe with
+//!   `label_columns` is the steady answer.
+//! - a state column (`UP`/`DOWN`) labels too, so the row's series change identity when it
+//!   changes. That is the price of a zero-config format; a recipe picks its label columns
+//!   and maps states as values.
+//!
+//! **No two rows give the same series silently**, in any mode: a row whose labels are
+//! those of an earlier row is skipped whole and counted as an issue naming both lines and,
+//! without label columns, what to set (left to the family set, the rest would be dropped
+//! value by value as duplicate series, with no hint of the cause).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -16,8 +36,10 @@ use nom::sequence::delimited;
 use nom::{IResult, Parser};
 use serde::Deserialize;
 
+use foldhash::HashMap;
+
 use crate::family::LabelSet;
-use crate::parse::{excerpt, numbered_lines, Issue, ParseError, Record};
+use crate::parse::{excerpt, number, numbered_lines, Issue, ParseError, Record};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -32,6 +54,9 @@ pub struct Options {
     pub label_names: BTreeMap<String, String>,
     /// Only these columns make records (default: every non-label column).
     pub value_columns: Vec<String>,
+    /// Also label by every other column holding a cell that is not a number; with no label
+    /// column at all, by `row`, the 1-based row number. The bare `csv` parser sets it.
+    pub auto_labels: bool,
 }
 
 impl Default for Options {
@@ -42,6 +67,7 @@ impl Default for Options {
             label_columns: Vec::new(),
             label_names: BTreeMap::new(),
             value_columns: Vec::new(),
+            auto_labels: false,
         }
     }
 }
@@ -117,8 +143,8 @@ impl Csv {
         records: &mut Vec<Record<'a>>,
         issues: &mut Vec<Issue>,
     ) -> Result<(), ParseError> {
-        let mut lines = numbered_lines(text).filter(|(_, l)| !l.trim().is_empty());
-        let (hn, header_line) = lines.next().ok_or(ParseError::Empty)?;
+        let lines = || numbered_lines(text).filter(|(_, l)| !l.trim().is_empty());
+        let (hn, header_line) = lines().next().ok_or(ParseError::Empty)?;
         let header_line = header_line
             .strip_prefix(self.opts.header_prefix.as_str())
             .unwrap_or(header_line);
@@ -142,22 +168,43 @@ impl Csv {
                 )));
             }
         }
-        let label_idx: Vec<(usize, String)> = self
+        let label_name = |c: &str| -> String {
+            self.opts
+                .label_names
+                .get(c)
+                .cloned()
+                .unwrap_or_else(|| c.to_string())
+        };
+        let mut label_idx: Vec<(usize, String)> = self
             .opts
             .label_columns
             .iter()
-            .filter_map(|c| {
-                let i = header.iter().position(|h| h == c)?;
-                Some((
-                    i,
-                    self.opts
-                        .label_names
-                        .get(c)
-                        .cloned()
-                        .unwrap_or_else(|| c.clone()),
-                ))
-            })
+            .filter_map(|c| Some((header.iter().position(|h| h == c)?, label_name(c))))
             .collect();
+        let rows = || self.rows(lines().skip(1), header.len());
+        let mut numbered = false;
+        if self.opts.auto_labels {
+            // A first pass over the table: a column holding any word labels every row, so
+            // all rows carry the same label names.
+            let mut text_columns = vec![false; header.len()];
+            for (_, _, row) in rows() {
+                let Ok(row) = row else { continue };
+                for (i, cell) in row.iter().enumerate() {
+                    let cell = cell.trim();
+                    if !cell.is_empty() && number::parse(cell).is_none() {
+                        text_columns[i] = true;
+                    }
+                }
+            }
+            for (i, col) in header.iter().enumerate() {
+                let chosen = label_idx.iter().any(|(l, _)| *l == i)
+                    || self.opts.value_columns.iter().any(|c| c == col);
+                if text_columns[i] && !chosen {
+                    label_idx.push((i, label_name(col)));
+                }
+            }
+            numbered = label_idx.is_empty();
+        }
         let value_idx: Vec<usize> = (0..header.len())
             .filter(|&i| !label_idx.iter().any(|(l, _)| *l == i))
             .filter(|&i| {
@@ -165,25 +212,37 @@ impl Csv {
                     || self.opts.value_columns.iter().any(|c| *c == header[i])
             })
             .collect();
-        for (n, line) in lines {
-            let Some(mut row) = cells(line, self.delimiter) else {
-                issues.push(Issue::new(n, format!("bad quoting in {}", excerpt(line))));
-                continue;
+        // Rows with the same labels would give the same series: the first row keeps them.
+        let mut seen: HashMap<LabelSet, usize> = HashMap::default();
+        for (n, number, row) in rows() {
+            let mut row = match row {
+                Ok(row) => row,
+                Err(message) => {
+                    issues.push(Issue::new(n, message));
+                    continue;
+                }
             };
-            if row.len() == header.len() + 1 && row.last().is_some_and(|c| c.is_empty()) {
-                row.pop();
+            let mut labels: Vec<(String, String)> = label_idx
+                .iter()
+                .map(|(i, name)| (name.clone(), row[*i].trim().to_string()))
+                .collect();
+            if numbered {
+                labels.push(("row".into(), number.to_string()));
             }
-            if row.len() != header.len() {
+            let labels: LabelSet = labels.into();
+            if let Some(first) = seen.get(&labels) {
+                let hint = if label_idx.is_empty() {
+                    "; name the columns that tell rows apart in csv.label_columns"
+                } else {
+                    ""
+                };
                 issues.push(Issue::new(
                     n,
-                    format!("{} cells, the header has {}", row.len(), header.len()),
+                    format!("row skipped: its labels {labels:?} are those of line {first}{hint}"),
                 ));
                 continue;
             }
-            let labels: LabelSet = label_idx
-                .iter()
-                .map(|(i, name)| (name.clone(), row[*i].to_string()))
-                .collect();
+            seen.insert(labels.clone(), n);
             for &i in &value_idx {
                 let value = match std::mem::take(&mut row[i]) {
                     Cow::Borrowed(v) => Cow::Borrowed(v.trim()),
@@ -202,6 +261,32 @@ impl Csv {
             }
         }
         Ok(())
+    }
+
+    /// The data rows: (line, 1-based row number, cells or why the line is no row). A line
+    /// that is no row still takes its number, so the rows after it keep theirs.
+    fn rows<'a>(
+        &self,
+        lines: impl Iterator<Item = (usize, &'a str)>,
+        columns: usize,
+    ) -> impl Iterator<Item = (usize, usize, Result<Vec<Cow<'a, str>>, String>)> {
+        let delimiter = self.delimiter;
+        lines.enumerate().map(move |(i, (n, line))| {
+            let row = match cells(line, delimiter) {
+                None => Err(format!("bad quoting in {}", excerpt(line))),
+                Some(mut row) => {
+                    if row.len() == columns + 1 && row.last().is_some_and(|c| c.is_empty()) {
+                        row.pop();
+                    }
+                    if row.len() == columns {
+                        Ok(row)
+                    } else {
+                        Err(format!("{} cells, the header has {columns}", row.len()))
+                    }
+                }
+            };
+            (n, i + 1, row)
+        })
     }
 }
 
@@ -241,6 +326,80 @@ mod tests {
         assert_eq!(fe[0].labels[0].0, "pxname");
         assert!(r.iter().all(|r| !r.value.is_empty() && r.key != "pxname"));
         assert!(r.iter().any(|r| r.key == "scur"));
+    }
+
+    /// The page and the notes (skipped values, dropped series) that bare `csv` gives.
+    fn bare(input: &str) -> (String, Vec<String>) {
+        use crate::expose::{render, Format};
+        let registry = crate::parse::Registry::builtin().unwrap();
+        let parsed = registry.get("csv").unwrap().parser.parse(input.as_bytes());
+        render(parsed.unwrap(), Format::Text)
+    }
+
+    #[test]
+    fn bare_csv_labels_rows_by_their_text_columns() {
+        // Every row reaches the page; bare csv used to keep the first and drop the rest.
+        let (page, notes) = bare("name,requests,load\napi,10,0.5\nweb,20,1.5\n");
+        assert_eq!(
+            page,
+            "# HELP requests \n# TYPE requests gauge\n\
+             requests{name=\"api\"} 10.0\n\
+             requests{name=\"web\"} 20.0\n\
+             # HELP load \n# TYPE load gauge\n\
+             load{name=\"api\"} 0.5\n\
+             load{name=\"web\"} 1.5\n"
+        );
+        assert!(notes.is_empty(), "{notes:?}");
+        // One word makes the column a label column for every row, numbers included, so the
+        // rows carry the same label names.
+        let (page, notes) = bare("id,count\n7,1\nx,2\n");
+        assert_eq!(
+            page,
+            "# HELP count \n# TYPE count gauge\ncount{id=\"7\"} 1.0\ncount{id=\"x\"} 2.0\n"
+        );
+        assert!(notes.is_empty(), "{notes:?}");
+    }
+
+    #[test]
+    fn bare_csv_numbers_rows_when_no_cell_can_label_them() {
+        // A bad line keeps its row number, so the rows after it keep theirs.
+        let (page, notes) = bare("a,b\n1,2\n9\n3,4\n");
+        assert_eq!(
+            page,
+            "# HELP a \n# TYPE a gauge\n\
+             a{row=\"1\"} 1.0\n\
+             a{row=\"3\"} 3.0\n\
+             # HELP b \n# TYPE b gauge\n\
+             b{row=\"1\"} 2.0\n\
+             b{row=\"3\"} 4.0\n"
+        );
+        assert_eq!(notes, ["skipped: line 3: 1 cells, the header has 2"]);
+    }
+
+    #[test]
+    fn rows_with_the_same_labels_are_skipped_and_counted() {
+        let (page, notes) = bare("name,requests\napi,1\nweb,2\napi,3\n");
+        assert_eq!(
+            page,
+            "# HELP requests \n# TYPE requests gauge\nrequests{name=\"api\"} 1.0\nrequests{name=\"web\"} 2.0\n"
+        );
+        assert_eq!(
+            notes,
+            [r#"skipped: line 4: row skipped: its labels [("name", "api")] are those of line 2"#]
+        );
+        // Without auto labels and without label columns, every row but the first would be
+        // the same series: each is an issue that says what to set.
+        let c = Csv::new(Options::default()).unwrap();
+        let (mut r, mut i) = (Vec::new(), Vec::new());
+        c.records("a\n1\n2\n", &mut r, &mut i).unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            i,
+            [Issue::new(
+                3,
+                "row skipped: its labels [] are those of line 2; name the columns that tell rows apart in csv.label_columns"
+            )]
+        );
     }
 
     #[test]

@@ -5,7 +5,10 @@
 //! mapping decides: info label, value word, or skip). Array items get an `index` label
 //! (`index1`, `index2`... for arrays inside arrays). `[[json.each]]` turns the items of an
 //! array, or the entries of an object, into labelled series: `path = "processes"`,
-//! `labels = { pid = "pid" }` gives `processes.requests{pid="123"}`.
+//! `labels = { pid = "pid" }` gives `processes.requests{pid="123"}`. An item without a
+//! usable label field (missing, null, or not a scalar) is skipped and counted as an issue
+//! naming the path, its index (or key) and the field: unlabelled, it would pass for every
+//! other such item.
 
 use std::collections::BTreeMap;
 
@@ -77,6 +80,16 @@ fn scalar(v: &Value) -> Option<String> {
     }
 }
 
+/// What a value is, for a message about a value that cannot be a label.
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+        Value::Number(_) | Value::String(_) | Value::Bool(_) => "a scalar",
+    }
+}
+
 impl Json {
     pub fn new(opts: Options) -> Result<Json, String> {
         for (i, e) in opts.each.iter().enumerate() {
@@ -138,7 +151,7 @@ impl Json {
                     continue;
                 }
             };
-            for (key, item) in items {
+            'items: for (index, (key, item)) in items.into_iter().enumerate() {
                 let mut labels = common.clone();
                 if let Some(k) = key {
                     labels.push((
@@ -147,12 +160,27 @@ impl Json {
                     ));
                 }
                 for (label, field) in &e.labels {
-                    match item.get(field).and_then(scalar) {
-                        Some(v) => labels.push((label.clone(), v)),
-                        None => issues.push(Issue::new(
-                            0,
-                            format!("{}: an item has no field {field:?}", e.path),
-                        )),
+                    match item.get(field).map(|v| (v, scalar(v))) {
+                        Some((_, Some(v))) => labels.push((label.clone(), v)),
+                        // Without its label the item's series are those of every other
+                        // such item: skipped, so no two of them collide or pass for one.
+                        found => {
+                            let what = match found {
+                                None => format!("no field {field:?}"),
+                                Some((v, _)) => {
+                                    format!("field {field:?} is {}", kind_of(v))
+                                }
+                            };
+                            let at = match key {
+                                Some(k) => format!("{}[{k:?}]", e.path),
+                                None => format!("{}[{index}]", e.path),
+                            };
+                            issues.push(Issue::new(
+                                0,
+                                format!("{at}: {what} for label {label}; item skipped"),
+                            ));
+                            continue 'items;
+                        }
                     }
                 }
                 let used: Vec<&String> = e.labels.values().collect();
@@ -359,6 +387,50 @@ mod tests {
                     vec![("server".into(), "web2".into())]
                 ),
             ]
+        );
+    }
+
+    #[test]
+    fn an_item_without_its_label_field_is_skipped_and_counted() {
+        // Two items without `pid` used to be emitted unlabelled, as one colliding series.
+        let (r, i) = run(
+            "[[each]]\npath = \"processes\"\nlabels = { pid = \"pid\" }\n",
+            r#"{"processes": [{"pid": 7, "requests": 1}, {"requests": 2}, {"requests": 3},
+                             {"pid": null, "requests": 4}, {"pid": 9, "requests": 5}]}"#,
+        );
+        assert_eq!(
+            kv(&r),
+            vec![
+                (
+                    "processes.requests".into(),
+                    "1".into(),
+                    vec![("pid".into(), "7".into())]
+                ),
+                (
+                    "processes.requests".into(),
+                    "5".into(),
+                    vec![("pid".into(), "9".into())]
+                ),
+            ]
+        );
+        let messages: Vec<String> = i.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            messages,
+            vec![
+                "processes[1]: no field \"pid\" for label pid; item skipped",
+                "processes[2]: no field \"pid\" for label pid; item skipped",
+                "processes[3]: field \"pid\" is null for label pid; item skipped",
+            ]
+        );
+        // An object's entries are named by their key.
+        let (r, i) = run(
+            "[[each]]\npath = \"servers\"\nlabels = { zone = \"zone\" }\n",
+            r#"{"servers": {"web1": {"zone": "a", "load": 2}, "web2": {"load": 3}}}"#,
+        );
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            i[0].to_string(),
+            "servers[\"web2\"]: no field \"zone\" for label zone; item skipped"
         );
     }
 
