@@ -426,7 +426,6 @@ impl Settings {
                 refresh,
             });
         }
-        check_collisions(&sources).map_err(|(key, reason)| bad(&key, reason))?;
         Ok(Settings {
             origin,
             server,
@@ -436,28 +435,6 @@ impl Settings {
             sources,
         })
     }
-}
-
-/// Two sources with the same parser and the same static labels write the same series (and
-/// the same `nginx_up`): one would mask the other. Refused, naming both.
-fn check_collisions(sources: &[SourceSpec]) -> Result<(), (String, String)> {
-    for (i, b) in sources.iter().enumerate() {
-        if let Some(a) = sources[..i]
-            .iter()
-            .find(|a| a.parser == b.parser && a.labels == b.labels)
-        {
-            return Err((
-                format!("sources.{}", b.name),
-                format!(
-                    "writes the same series as sources.{} (same parser {:?}, same labels), so \
-                     one would mask the other; add a label that tells them apart, e.g. \
-                     labels = {{ instance = {:?} }}",
-                    a.name, b.parser, b.name
-                ),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// `250ms`, `5s`, `1m`, `1h`, or a bare number of seconds (`2.5`).

@@ -399,15 +399,58 @@ fn with_labels(labels: &[(String, String)], extra: &[(String, String)]) -> Label
     labels.into()
 }
 
+/// A configuration whose sources cannot be run as written; in the config error shape
+/// (`origin: key: reason`).
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "{origin}: sources.{source_name}.parser: no parser named {parser:?} (see `metrics-adapter parsers`)"
-)]
-pub struct UnknownParser {
-    /// The config file (or the embedded default) that names it.
-    pub origin: String,
-    pub source_name: String,
-    pub parser: String,
+pub enum ScraperError {
+    #[error(
+        "{origin}: sources.{source_name}.parser: no parser named {parser:?} (see `metrics-adapter parsers`)"
+    )]
+    UnknownParser {
+        /// The config file (or the embedded default) that names it.
+        origin: String,
+        source_name: String,
+        parser: String,
+    },
+    #[error(
+        "{origin}: sources.{second}: writes the same series as sources.{first} (same recipe \
+         {parser:?}, same labels), so one would mask the other; add a label that tells them \
+         apart, e.g. labels = {{ instance = {second:?} }}"
+    )]
+    SameSeries {
+        origin: String,
+        first: String,
+        second: String,
+        parser: String,
+    },
+}
+
+/// Two sources with the same recipe and the same static labels write the same series (and
+/// the same `nginx_up`): one would mask the other. A generic format (`kv`, `json`...) names
+/// series after the input, so two of those need not collide; the page sorts that out at
+/// run time.
+fn check_same_series(settings: &Settings, registry: &Registry) -> Result<(), ScraperError> {
+    let sources = &settings.sources;
+    for (i, b) in sources.iter().enumerate() {
+        let recipe = registry
+            .get(&b.parser)
+            .is_some_and(|e| e.origin != crate::parse::registry::Origin::Generic);
+        if !recipe {
+            continue;
+        }
+        if let Some(a) = sources[..i]
+            .iter()
+            .find(|a| a.parser == b.parser && a.labels == b.labels)
+        {
+            return Err(ScraperError::SameSeries {
+                origin: settings.origin.to_string(),
+                first: a.name.clone(),
+                second: b.name.clone(),
+                parser: b.parser.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// All targets of one configuration.
@@ -438,7 +481,7 @@ const SELF_PREFIX: &str = "metrics_adapter_";
 
 impl Scraper {
     /// Resolves every source's parser. Does not start anything.
-    pub fn new(settings: &Settings, registry: &Registry) -> Result<Scraper, UnknownParser> {
+    pub fn new(settings: &Settings, registry: &Registry) -> Result<Scraper, ScraperError> {
         Self::with_previous(settings, registry, None)
     }
 
@@ -448,7 +491,8 @@ impl Scraper {
         settings: &Settings,
         registry: &Registry,
         previous: Option<&Scraper>,
-    ) -> Result<Scraper, UnknownParser> {
+    ) -> Result<Scraper, ScraperError> {
+        check_same_series(settings, registry)?;
         let parsers = settings
             .sources
             .iter()
@@ -456,7 +500,7 @@ impl Scraper {
                 registry
                     .get(&spec.parser)
                     .map(|e| e.parser.clone())
-                    .ok_or_else(|| UnknownParser {
+                    .ok_or_else(|| ScraperError::UnknownParser {
                         origin: settings.origin.to_string(),
                         source_name: spec.name.clone(),
                         parser: spec.parser.clone(),
@@ -510,24 +554,22 @@ impl Scraper {
         &self.targets
     }
 
-    /// Starts background reading for sources with an `interval`, and one first read of
-    /// every other source, so readiness ([`Scraper::ready`]) comes without a scrape
-    /// (needs a runtime).
+    /// Starts background reading for sources with an `interval` (needs a runtime).
     pub fn start(&mut self) {
         for t in &self.targets {
-            let t = t.clone();
-            self.tasks.push(match t.spec.refresh {
-                Refresh::Every(every) => tokio::spawn(t.poll_forever(every)),
-                Refresh::OnScrape => tokio::spawn(async move {
-                    t.fetch_shared().await;
-                }),
-            });
+            if let Refresh::Every(every) = t.spec.refresh {
+                self.tasks.push(tokio::spawn(t.clone().poll_forever(every)));
+            }
         }
     }
 
-    /// Whether every source has been read at least once (up or down).
+    /// Whether every source has a result to serve: background sources once their first
+    /// read ended (up or down); a source read on each scrape always has one (the scrape
+    /// reads it), so it is not read early just for this.
     pub fn ready(&self) -> bool {
-        self.targets.iter().all(|t| t.last().is_some())
+        self.targets
+            .iter()
+            .all(|t| t.spec.refresh == Refresh::OnScrape || t.last().is_some())
     }
 
     /// Reads what needs reading and assembles the page.

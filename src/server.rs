@@ -5,8 +5,9 @@
 //!   `metrics_adapter_source_up{source=..} 0`.
 //! - `GET /healthz`: 200 while the process serves. Never depends on the app beside us:
 //!   restarting the adapter because the app is down helps nobody.
-//! - `GET /readyz`: 200 once the config is loaded and every source has been read once (up
-//!   or down), 503 before: a starting pod is not scraped into a page of `no result yet`.
+//! - `GET /readyz`: 200 once the config is loaded and every background (`interval`) source
+//!   has finished its first read (up or down), 503 before: a starting pod is not scraped
+//!   into a page of `no result yet`. Sources read on scrape are always ready.
 //! - `GET /`: a small status page linking `/metrics` and listing sources, their state and
 //!   last error.
 //! - `POST /-/reload` (or `PUT`): re-read the config, as `SIGHUP` does (see [`crate::app`]).

@@ -315,6 +315,7 @@ impl Mapping {
         unmatched: &mut Unmatched,
     ) -> Vec<Family> {
         let mut out = Builder::new(self);
+        out.unused = std::mem::take(unmatched);
         for record in records {
             if (!self.include.is_empty() && !self.include.iter().any(|r| r.is_match(&record.key)))
                 || self.exclude.iter().any(|r| r.is_match(&record.key))
@@ -331,9 +332,7 @@ impl Mapping {
                 };
                 matched = true;
                 if !rule.drop {
-                    self.emit(
-                        rule_idx, rule, &record, captures, &mut out, issues, unmatched,
-                    );
+                    self.emit(rule_idx, rule, &record, captures, &mut out, issues);
                 }
                 if !rule.cont {
                     break;
@@ -341,11 +340,13 @@ impl Mapping {
             }
             if !matched {
                 if self.unmatched.is_none() {
-                    unmatched.add(record.line, || format!("no rule for key {:?}", record.key));
+                    out.unused
+                        .add(record.line, || format!("no rule for key {:?}", record.key));
                 }
                 self.emit_unmatched(&record, &mut out, issues);
             }
         }
+        *unmatched = out.unused;
         out.families
     }
 
@@ -519,7 +520,6 @@ impl Mapping {
         captures: Vec<(String, String)>,
         out: &mut Builder,
         issues: &mut Vec<Issue>,
-        unmatched: &mut Unmatched,
     ) {
         let (source_scale, source_unit) = self.source_unit(record);
         let template = match &rule.matcher {
@@ -623,7 +623,7 @@ impl Mapping {
                 };
                 let Some(value) = value else {
                     if rule.skip_non_numeric {
-                        unmatched.add(record.line, || {
+                        out.unused.add(record.line, || {
                             format!(
                                 "{}: value {:?} skipped (non_numeric)",
                                 record.key, record.value
@@ -825,6 +825,8 @@ struct Builder {
     labels: Vec<PerLabelSet<LabelSet>>,
     /// Per distinct `when`: whether it holds for the row.
     when: Vec<PerLabelSet<bool>>,
+    /// Input no rule used (see [`Unmatched`]).
+    unused: Unmatched,
 }
 
 impl Builder {
@@ -838,6 +840,7 @@ impl Builder {
             unmatched: HashMap::default(),
             labels: vec![PerLabelSet::default(); mapping.labels_slots],
             when: vec![PerLabelSet::default(); mapping.when_slots],
+            unused: Unmatched::default(),
         }
     }
 

@@ -121,16 +121,34 @@ impl FileSource {
                 settled: settled(fetch.modified),
                 known_lines: Some(self.shape.load(Ordering::Relaxed)).filter(|&n| n > 0),
             };
-            match self.find_block(file, meta.len(), framing, max_bytes, ctx, fetch)? {
-                Some(block) => return Ok(block),
+            match self.find_block(file, meta.len(), framing, max_bytes, ctx, fetch) {
+                Ok(Some(block)) => return Ok(block),
                 // Truncated under us (rotation by `: > f`): start again on the new content.
-                None if Instant::now() < deadline => continue,
-                None => {
+                Ok(None) if Instant::now() < deadline => continue,
+                Ok(None) => {
                     return Err(SourceError::Protocol(format!(
                         "{}: the file kept shrinking while it was read",
                         self.path.display()
                     )))
                 }
+                // A lone block that may still grow: wait until the file has been quiet for
+                // SETTLE (if the timeout allows), then judge it again.
+                Err(Unsettled) => {
+                    let wait = fetch
+                        .modified
+                        .and_then(|m| (m + SETTLE).duration_since(SystemTime::now()).ok())
+                        .unwrap_or(CONFIRM_GAP)
+                        .max(CONFIRM_GAP);
+                    if Instant::now() + wait >= deadline {
+                        return Err(SourceError::Protocol(format!(
+                            "{}: {}",
+                            self.path.display(),
+                            FramingError::Unsettled
+                        )));
+                    }
+                    std::thread::sleep(wait);
+                }
+                Err(Failed(e)) => return Err(e),
             }
         }
     }
@@ -144,7 +162,7 @@ impl FileSource {
         max_bytes: u64,
         mut ctx: Context,
         fetch: &mut Fetch,
-    ) -> Result<Option<Vec<u8>>, SourceError> {
+    ) -> Result<Option<Vec<u8>>, BlockError> {
         let mut buf: Vec<u8> = Vec::new();
         let mut from = len;
         let mut chunk = FIRST_CHUNK;
@@ -154,7 +172,7 @@ impl FileSource {
             match file.read_exact_at(&mut part, next) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-                Err(e) => return Err(self.io()(e)),
+                Err(e) => return Err(Failed(self.io()(e))),
             }
             fetch.read_bytes += part.len() as u64;
             part.extend_from_slice(&buf);
@@ -171,24 +189,27 @@ impl FileSource {
             };
             match latest_block(window, framing, ctx) {
                 Ok(block) => {
-                    self.shape.store(block.lines, Ordering::Relaxed);
+                    // The most lines a block had: a shorter last block is suspect (a read
+                    // that is refused later, such as a lone date line, cannot lower it).
+                    self.shape.fetch_max(block.lines, Ordering::Relaxed);
                     return Ok(Some(block.bytes.to_vec()));
                 }
                 Err(FramingError::NeedMore) if from > 0 && (buf.len() as u64) < max_bytes => {
                     chunk = chunk.saturating_mul(2);
                 }
                 Err(FramingError::NeedMore) => {
-                    return Err(SourceError::Protocol(format!(
+                    return Err(Failed(SourceError::Protocol(format!(
                         "{}: no complete block in the last {} bytes (max_bytes)",
                         self.path.display(),
                         buf.len()
-                    )))
+                    ))))
                 }
+                Err(FramingError::Unsettled) => return Err(Unsettled),
                 Err(e) => {
-                    return Err(SourceError::Protocol(format!(
+                    return Err(Failed(SourceError::Protocol(format!(
                         "{}: {e}",
                         self.path.display()
-                    )))
+                    ))))
                 }
             }
         }
@@ -220,9 +241,10 @@ impl FileSource {
             }
             let after = file.metadata().map_err(self.io())?;
             fetch.modified = after.modified().ok();
+            // procfs and sysfs files say size 0 and are made whole on each read.
             let still = before.len() == after.len()
                 && before.modified().ok() == after.modified().ok()
-                && buf.len() as u64 == after.len();
+                && (buf.len() as u64 == after.len() || after.len() == 0);
             let lines = buf.iter().filter(|&&b| b == b'\n').count();
             let known = self.shape.load(Ordering::Relaxed);
             let whole = buf.ends_with(b"\n") && lines >= known;
@@ -245,6 +267,14 @@ impl FileSource {
         }
     }
 }
+
+/// Why one backwards pass found no block.
+enum BlockError {
+    /// The only block may still be growing: worth waiting for.
+    Unsettled,
+    Failed(SourceError),
+}
+use BlockError::{Failed, Unsettled};
 
 /// Whether a file last modified at `modified` has been quiet for [`SETTLE`].
 fn settled(modified: Option<SystemTime>) -> bool {

@@ -650,9 +650,10 @@ fn http_source_secrets_appear_nowhere() {
     let config = format!(
         "[sources.closed]\ntype = \"http\"\nparser = \"nginx_stub_status\"\ntimeout = \"2s\"\n\
          url = \"http://127.0.0.1:{closed}/stub_status\"\nbasic_auth_user = \"stats\"\n\
-         basic_auth_password_file = {}\n\
+         basic_auth_password_file = {}\nlabels = {{ instance = \"closed\" }}\n\
          [sources.bearer]\ntype = \"http\"\nparser = \"nginx_stub_status\"\ntimeout = \"2s\"\n\
          url = \"http://127.0.0.1:{port}/stub_status\"\nbearer_token_env = \"MA_TEST_TOKEN\"\n\
+         labels = {{ instance = \"bearer\" }}\n\
          [sources.basic]\ntype = \"http\"\nparser = \"nginx_stub_status\"\ntimeout = \"2s\"\n\
          url = \"http://127.0.0.1:{port}/stub_status\"\nbasic_auth_user = \"stats\"\n\
          basic_auth_password_env = \"MA_TEST_PASSWORD\"\n",
