@@ -94,7 +94,12 @@ struct State {
     /// The last result that was up: while the source is down it still holds its series'
     /// places on the page (see [`FamilySet::reserve`]).
     last_good: Option<Arc<Outcome>>,
+    /// When "source down" was last logged.
+    down_logged: Option<Instant>,
 }
+
+/// While a source stays down with the same error, it is logged again this often.
+const DOWN_REMINDER: Duration = Duration::from_secs(60);
 
 type Inflight = watch::Receiver<Option<Arc<Outcome>>>;
 
@@ -299,6 +304,14 @@ impl Target {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let changed = state.last.as_ref().map(|l| (l.up, l.error.clone()))
             != Some((outcome.up, outcome.error.clone()));
+        let remind = !outcome.up
+            && (changed
+                || state
+                    .down_logged
+                    .map_or(true, |t| t.elapsed() >= DOWN_REMINDER));
+        if remind {
+            state.down_logged = Some(Instant::now());
+        }
         state.totals.fetches += 1;
         state.totals.failures += u64::from(!outcome.up);
         state.totals.parse_errors += outcome.issues;
@@ -310,9 +323,11 @@ impl Target {
             state.last_good = Some(outcome.clone());
         }
         drop(state);
-        // A source that stays down is logged when its error changes, not on every read.
+        // A source that stays down is logged when its error changes, and then once a minute,
+        // not on every read. The error may quote the app's text: `?` escapes control
+        // characters, so a newline in it cannot forge a log line.
         match &outcome.error {
-            Some(e) if changed => warn!(source = %self.spec.name, error = %e, "source down"),
+            Some(e) if remind => warn!(source = %self.spec.name, error = ?e, "source down"),
             Some(_) => {}
             None if changed => debug!(source = %self.spec.name, "source up"),
             None => {}

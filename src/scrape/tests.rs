@@ -146,3 +146,56 @@ async fn background_sources_serve_the_last_result_with_its_age() {
     .unwrap();
     assert!((0.0..5.0).contains(&age), "{age}");
 }
+
+/// A parser that panics on one input: a stand-in for a parser bug.
+#[derive(Debug)]
+struct Panicky;
+
+impl Parser for Panicky {
+    fn name(&self) -> &str {
+        "panicky"
+    }
+    fn description(&self) -> &str {
+        "panics on `boom`"
+    }
+    fn parse(&self, input: &[u8]) -> Result<crate::parse::Parsed, crate::parse::ParseError> {
+        if input.starts_with(b"boom") {
+            // As a byte-index slice of multi-byte text would.
+            let s = "\u{e9}t\u{e9}";
+            let _ = &s[..std::hint::black_box(1)];
+        }
+        Ok(crate::parse::Parsed::default())
+    }
+}
+
+/// A parser bug marks its own source down with the reason; the other sources, the next
+/// reads and the in-flight slot are unharmed.
+#[tokio::test]
+async fn a_panicking_parser_takes_down_only_its_source() {
+    let bad = temp_file("boom.txt", "boom\n");
+    let good = temp_file("fine.txt", "v: 3\n");
+    let raw: RawConfig = toml::from_str(&format!(
+        "[sources.bad]\ntype='file'\npath='{bad}'\nparser='panicky'\n\
+         [sources.good]\ntype='file'\npath='{good}'\nparser='kv'\n"
+    ))
+    .unwrap();
+    let settings =
+        Settings::from_raw(crate::config::Origin::Embedded, raw, &Overrides::default()).unwrap();
+    let mut registry = Registry::builtin().unwrap();
+    registry.insert(Arc::new(Panicky), crate::parse::registry::Origin::Generic);
+    let s = Scraper::new(&settings, &registry).unwrap();
+    for read in 1..=3 {
+        let page = s.scrape().await;
+        assert_eq!(
+            value(&page, "metrics_adapter_source_up", &[("source", "bad")]),
+            Some(0.0)
+        );
+        assert_eq!(value(&page, "v", &[]), Some(3.0));
+        assert_eq!(s.targets()[0].totals().fetches, read, "a read was lost");
+    }
+    let err = s.targets()[0].last().unwrap().error.clone().unwrap();
+    assert!(
+        err.starts_with("parser panicky panicked") && err.contains("char boundary"),
+        "{err}"
+    );
+}
