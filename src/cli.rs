@@ -265,21 +265,18 @@ fn once(cli: &Cli, openmetrics: bool) -> Result<ExitCode, Error> {
             eprintln!("source {}: down: {e}", t.spec.name);
             continue;
         }
-        if o.issues > 0 {
-            eprintln!(
-                "source {}: {} value(s) skipped, first: {}",
-                t.spec.name,
-                o.issues,
-                o.first_issue.as_deref().unwrap_or("")
-            );
-        }
-        if o.unmatched > 0 {
-            eprintln!(
-                "source {}: {} unmatched (read, but no rule used them), first: {}",
-                t.spec.name,
+        for (n, what, first) in [
+            (o.issues, "value(s) skipped", &o.first_issue),
+            (
                 o.unmatched,
-                o.first_unmatched.as_deref().unwrap_or("")
-            );
+                "unmatched (read, but no rule used them)",
+                &o.first_unmatched,
+            ),
+        ] {
+            if n > 0 {
+                let first = first.as_deref().unwrap_or("");
+                eprintln!("source {}: {n} {what}, first: {first}", t.spec.name);
+            }
         }
     }
     let format = if openmetrics {
