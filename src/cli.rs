@@ -147,7 +147,8 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
     // The scraper holds the parsers it uses; the other recipes (and their compiled
     // patterns, most of our heap at start-up) are not kept for the life of the process.
     drop(registry);
-    rt.block_on(async {
+    let grace = settings.server.shutdown_timeout;
+    let code = rt.block_on(async {
         scraper.start();
         let listener = tokio::net::TcpListener::bind(settings.server.listen)
             .await
@@ -168,7 +169,11 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
         tokio::spawn(reload_on_sighup(app.clone()));
         server::serve_with_web(listener, app, web, server::shutdown_signal()).await;
         Ok::<_, Error>(ExitCode::SUCCESS)
-    })
+    });
+    // A read stuck in the blocking pool (a hung file system, a parse past its timeout) must
+    // not keep the process alive after SIGTERM: dropping the runtime would wait for it.
+    rt.shutdown_timeout(grace);
+    code
 }
 
 /// `SIGHUP` re-reads the config and recipes, as Prometheus and most daemons do.

@@ -91,6 +91,7 @@ pub struct RawSource {
     pub timeout: Option<String>,
     pub interval: Option<String>,
     pub max_bytes: Option<u64>,
+    pub max_series: Option<usize>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
@@ -236,6 +237,8 @@ pub struct SourceSpec {
     pub timeout: Duration,
     pub refresh: Refresh,
     pub max_bytes: u64,
+    /// More series than this in one read make the source down.
+    pub max_series: usize,
     pub labels: Vec<(String, String)>,
     pub include: Vec<regex::Regex>,
     pub exclude: Vec<regex::Regex>,
@@ -253,6 +256,9 @@ pub struct Settings {
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_MAX_BYTES: u64 = 16 * 1024 * 1024;
+/// Generous for a 2,000-server HAProxy page (about 82,000 series), small enough that a
+/// runaway source cannot take the pod's memory.
+pub const DEFAULT_MAX_SERIES: usize = 250_000;
 
 impl Settings {
     /// Loads the file (or the embedded default when `path` is `None`), applies environment
@@ -265,10 +271,12 @@ impl Settings {
         let (origin, source) = match path {
             Some(p) => (
                 Origin::File(p.to_path_buf()),
-                std::fs::read_to_string(p).map_err(|e| ConfigError::Load {
-                    origin: Origin::File(p.to_path_buf()),
-                    message: format!("cannot read: {e}"),
-                })?,
+                crate::small_file::read_to_string(p, crate::small_file::CONFIG_LIMIT).map_err(
+                    |e| ConfigError::Load {
+                        origin: Origin::File(p.to_path_buf()),
+                        message: format!("cannot read: {e}"),
+                    },
+                )?,
             ),
             None => (Origin::Embedded, DEFAULT_CONFIG.to_string()),
         };
@@ -419,6 +427,7 @@ impl Settings {
                 exclude: regexes(&rs.exclude, "exclude")?,
                 labels: rs.labels.into_iter().collect(),
                 max_bytes: rs.max_bytes.unwrap_or(DEFAULT_MAX_BYTES),
+                max_series: rs.max_series.unwrap_or(DEFAULT_MAX_SERIES),
                 name,
                 source,
                 parser: rs.parser,

@@ -29,5 +29,6 @@ pub mod framing;
 pub mod parse;
 pub mod scrape;
 pub mod server;
+pub mod small_file;
 pub mod source;
 pub mod web;

@@ -214,6 +214,21 @@ impl Target {
             }
         };
         let mut families = parsed.families;
+        let series: usize = families.iter().map(|f| f.samples.len()).sum();
+        if series > spec.max_series {
+            return Outcome {
+                bytes: read_bytes,
+                file_mtime,
+                ..Outcome::down(
+                    format!(
+                        "{series} series, more than max_series ({}); raise it, or drop what is \
+                         not needed with exclude",
+                        spec.max_series
+                    ),
+                    start.elapsed(),
+                )
+            };
+        }
         let reserved = self.drop_reserved(&mut families);
         self.relabel(&mut families);
         let mut set = FamilySet::new();

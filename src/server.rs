@@ -214,8 +214,9 @@ pub async fn serve_with_web(
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     // Listener settings are read once: a reload cannot rebind or resize a running server.
-    let live = app.live();
-    let server = &live.settings.server;
+    // A copy, not the start-up config itself: holding that for the server's life would keep
+    // its scraper, and its background readers, running after every reload.
+    let server = &app.live().settings.server.clone();
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(server.max_connections));
     let mut builder = hyper::server::conn::http1::Builder::new();

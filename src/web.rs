@@ -125,11 +125,12 @@ impl Web {
         let Some(file) = file else {
             return Ok(Web::disabled());
         };
-        let text = std::fs::read_to_string(file).map_err(|e| WebConfigError {
-            file: file.to_path_buf(),
-            key: String::new(),
-            reason: format!("cannot read: {e}"),
-        })?;
+        let text = crate::small_file::read_to_string(file, crate::small_file::CONFIG_LIMIT)
+            .map_err(|e| WebConfigError {
+                file: file.to_path_buf(),
+                key: String::new(),
+                reason: format!("cannot read: {e}"),
+            })?;
         Web::parse(file, &text)
     }
 
@@ -653,7 +654,7 @@ impl Ctx<'_> {
             (None, Some(f)) => {
                 let key = dotted(section, file.0);
                 let path = self.path(&f);
-                let bytes = std::fs::read(&path)
+                let bytes = crate::small_file::read(&path, crate::small_file::SECRET_LIMIT)
                     .map_err(|e| self.err(&key, format!("cannot read {}: {e}", path.display())))?;
                 Ok(Some(Pem { key, bytes }))
             }

@@ -144,10 +144,11 @@ impl Registry {
 
     pub fn load_file(&mut self, path: &Path) -> Result<(), RegistryError> {
         let origin = || format!("recipe file {}", path.display());
-        let text = std::fs::read_to_string(path).map_err(|e| RegistryError::Recipe {
-            origin: origin(),
-            message: e.to_string(),
-        })?;
+        let text = crate::small_file::read_to_string(path, crate::small_file::CONFIG_LIMIT)
+            .map_err(|e| RegistryError::Recipe {
+                origin: origin(),
+                message: e.to_string(),
+            })?;
         let name = path
             .file_stem()
             .and_then(|s| s.to_str())

@@ -15,8 +15,8 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -92,10 +92,12 @@ impl FileSource {
 
     fn read(&self, max_bytes: u64, deadline: Instant) -> Fetch {
         let mut fetch = Fetch::default();
-        let data = open_regular(&self.path).and_then(|file| match &self.framing {
-            Some(framing) => self.read_block(&file, framing, max_bytes, deadline, &mut fetch),
-            None => self.read_whole(&file, max_bytes, deadline, &mut fetch),
-        });
+        let data = crate::small_file::open_regular(&self.path)
+            .map_err(self.io())
+            .and_then(|file| match &self.framing {
+                Some(framing) => self.read_block(&file, framing, max_bytes, deadline, &mut fetch),
+                None => self.read_whole(&file, max_bytes, deadline, &mut fetch),
+            });
         fetch.data = data;
         fetch
     }
@@ -281,24 +283,4 @@ fn settled(modified: Option<SystemTime>) -> bool {
     modified
         .and_then(|m| SystemTime::now().duration_since(m).ok())
         .is_some_and(|age| age >= SETTLE)
-}
-
-/// Opens `path` for reading without blocking, and only if it is a regular file.
-pub(crate) fn open_regular(path: &Path) -> Result<File, SourceError> {
-    let what = || format!("reading {}", path.display());
-    // O_NONBLOCK: opening a FIFO for reading blocks until a writer comes; a regular file
-    // ignores the flag.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK)
-        .open(path)
-        .map_err(SourceError::io(what()))?;
-    let meta = file.metadata().map_err(SourceError::io(what()))?;
-    if !meta.is_file() {
-        return Err(SourceError::Protocol(format!(
-            "{} is not a regular file (a directory, FIFO, socket or device); not read",
-            path.display()
-        )));
-    }
-    Ok(file)
 }

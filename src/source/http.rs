@@ -42,9 +42,12 @@ pub enum Secret {
 impl Secret {
     fn read(&self) -> Result<String, SourceError> {
         match self {
-            Secret::File(p) => std::fs::read_to_string(p)
-                .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-                .map_err(|e| SourceError::Secret(format!("cannot read secret file {p}: {e}"))),
+            Secret::File(p) => crate::small_file::read_to_string(
+                std::path::Path::new(p),
+                crate::small_file::SECRET_LIMIT,
+            )
+            .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
+            .map_err(|e| SourceError::Secret(format!("cannot read secret file {p}: {e}"))),
             Secret::Env(v) => std::env::var(v)
                 .map_err(|_| SourceError::Secret(format!("environment variable {v} is not set"))),
         }

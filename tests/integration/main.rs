@@ -3,6 +3,7 @@
 //! by `promtool` and the Python `prometheus_client` parsers. Helpers are in [`harness`].
 
 mod core;
+mod hardening;
 mod harness;
 mod recipes;
 mod reliability;

@@ -1,0 +1,183 @@
+//! Reliability, round two (issue 12): the monitored app cannot crash, freeze or fool the
+//! adapter. Each test reproduces a failure found on the old main, with the real binary.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+
+fn mkfifo(path: &std::path::Path) {
+    let status = Command::new("mkfifo").arg(path).status().expect("mkfifo");
+    assert!(status.success());
+}
+
+/// A FIFO where a file is expected (the app controls its own stats path, and the user its
+/// secret, recipe and config paths) is refused at once, never read and waited on.
+#[test]
+fn fifos_are_refused_not_waited_on() {
+    let dir = TempDir::new("fifo");
+    let fifo = dir.join("stats");
+    mkfifo(&fifo);
+    let adapter = Adapter::start(&format!(
+        "[sources.fifo]\ntype = \"file\"\npath = {}\nparser = \"kv\"\n",
+        toml_str(&fifo.display().to_string())
+    ));
+    for _ in 0..5 {
+        let start = Instant::now();
+        let s = adapter.samples();
+        assert!(start.elapsed() < Duration::from_secs(2), "a scrape waited");
+        assert_eq!(source_up(&s, "fifo"), 0.0);
+    }
+    assert!(adapter.get("/").text().contains("not a regular file"));
+
+    // The config file itself, and a recipe in a recipe directory.
+    let out = run_cli(
+        &["--config", &fifo.display().to_string(), "check"],
+        Duration::from_secs(10),
+    );
+    assert!(!out.success(), "{out}");
+    assert!(out.stderr.contains("not a regular file"), "{out}");
+    let recipes = dir.mkdir("recipes");
+    mkfifo(&recipes.join("app.toml"));
+    let config = dir.write(
+        "config.toml",
+        format!(
+            "[parsers]\ndirs = [{}]\n",
+            toml_str(&recipes.display().to_string())
+        ),
+    );
+    let out = run_cli(
+        &["--config", &config.display().to_string(), "check"],
+        Duration::from_secs(10),
+    );
+    assert!(!out.success(), "{out}");
+    assert!(
+        out.stderr.contains("app.toml") && out.stderr.contains("not a regular file"),
+        "{out}"
+    );
+}
+
+/// A source too big to parse within its timeout is down with "timed out" when the timeout
+/// says, and `/healthz` answers meanwhile; a series cap makes a runaway source down.
+#[test]
+fn a_huge_source_cannot_freeze_the_adapter() {
+    let dir = TempDir::new("huge");
+    let mut text = String::with_capacity(9 << 20);
+    for i in 0..1_000_000 {
+        text += &format!("k{i}: 1\n");
+    }
+    let huge = dir.write("huge.txt", &text);
+    let many = dir.write(
+        "many.txt",
+        (0..5000).map(|i| format!("k{i}: 1\n")).collect::<String>(),
+    );
+    let adapter = Adapter::start(&format!(
+        "[sources.huge]\ntype = \"file\"\npath = {}\nparser = \"kv\"\ntimeout = \"1s\"\n\
+         [sources.many]\ntype = \"file\"\npath = {}\nparser = \"kv\"\nmax_series = 1000\nlabels = {{ f = \"many\" }}\n",
+        toml_str(&huge.display().to_string()),
+        toml_str(&many.display().to_string())
+    ));
+    let port = adapter.port;
+    let scrape = std::thread::spawn(move || {
+        let start = Instant::now();
+        let page = http_get(port, "/metrics");
+        (start.elapsed(), page)
+    });
+    // While the big read is being parsed, the adapter keeps answering.
+    std::thread::sleep(Duration::from_millis(200));
+    for _ in 0..5 {
+        let start = Instant::now();
+        assert_eq!(adapter.get("/healthz").status, 200);
+        assert!(
+            start.elapsed() < Duration::from_millis(500),
+            "/healthz took {:?}",
+            start.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (took, page) = scrape.join().unwrap();
+    assert!(took < Duration::from_secs(3), "the scrape took {took:?}");
+    let s = parse_page(&page.text(), false);
+    assert_eq!(source_up(&s, "huge"), 0.0);
+    assert_eq!(source_up(&s, "many"), 0.0);
+    let status = adapter.get("/").text();
+    assert!(status.contains("timed out after 1s"), "{status}");
+    assert!(
+        status.contains("5000 series, more than max_series (1000)"),
+        "{status}"
+    );
+}
+
+/// An app's error text with a bare newline cannot forge a log line, and a source that
+/// stays down is logged once, not on every read.
+#[test]
+fn source_errors_are_escaped_and_logged_once() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(false).unwrap();
+    let server = std::thread::spawn(move || {
+        // Bounded: as many connections as the test scrapes.
+        for _ in 0..4 {
+            let Ok((mut conn, _)) = listener.accept() else {
+                return;
+            };
+            let mut buf = [0u8; 256];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(b"-ERR bad\nlevel=ERROR msg=\"forged line\"\r\n");
+        }
+    });
+    let adapter = Adapter::start(&format!(
+        "[sources.redis]\ntype = \"tcp\"\naddress = \"127.0.0.1:{port}\"\nsend = \"INFO\\r\\n\"\nframing = \"resp\"\nparser = \"redis_info\"\n"
+    ));
+    for _ in 0..4 {
+        assert_eq!(source_up(&adapter.samples(), "redis"), 0.0);
+    }
+    server.join().unwrap();
+    let log = adapter.stderr();
+    assert!(
+        !log.lines().any(|l| l.starts_with("level=ERROR")),
+        "a forged log line:\n{log}"
+    );
+    assert!(log.contains(r"bad\nlevel=ERROR"), "escaped:\n{log}");
+    assert_eq!(
+        log.matches("source down").count(),
+        1,
+        "one line per change of state:\n{log}"
+    );
+}
+
+/// A reload stops the background readers of the config it replaces.
+#[test]
+fn a_reload_stops_the_old_background_readers() {
+    let dir = TempDir::new("reload-pollers");
+    let marks = dir.join("marks");
+    let config = format!(
+        "[sources.ticker]\ntype = \"exec\"\ncommand = [\"sh\", \"-c\", \"echo x >> '{}'; echo v: 1\"]\nparser = \"kv\"\ninterval = \"100ms\"\n",
+        marks.display()
+    );
+    let mut adapter = Adapter::start(&config);
+    wait_until("the poller runs", Duration::from_secs(10), || {
+        fs::read_to_string(&marks).is_ok_and(|m| m.lines().count() >= 3)
+    });
+    fs::write(
+        adapter.config_path(),
+        "[sources.meminfo]\ntype = \"file\"\npath = \"/proc/meminfo\"\nparser = \"meminfo\"\n",
+    )
+    .unwrap();
+    assert!(send_signal("HUP", adapter.pid() as i64));
+    wait_until("the reload", Duration::from_secs(10), || {
+        adapter.stderr().contains("configuration reloaded")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let after_reload = fs::read_to_string(&marks).unwrap().lines().count();
+    std::thread::sleep(Duration::from_millis(800));
+    let later = fs::read_to_string(&marks).unwrap().lines().count();
+    assert_eq!(
+        later, after_reload,
+        "the removed source is still being read"
+    );
+    adapter.terminate(Duration::from_secs(10));
+}
