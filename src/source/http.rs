@@ -109,16 +109,29 @@ impl HttpSource {
             .as_deref()
             .ok_or(("url", "missing: the page to GET".to_string()))?;
         // User info (`http://user:password@host/`) would be ignored, and the URL is echoed
-        // in errors: refuse it, without echoing it.
-        if has_userinfo(url) {
+        // in errors: refuse it, without echoing it. Any `@` counts: a password holding an
+        // unencoded `/` or `?` moves the `@` out of what parses as the authority.
+        if url.contains('@') {
             return Err((
                 "url",
                 "credentials in the URL are not supported (nor shown): use basic_auth_user \
-                 with basic_auth_password_file or basic_auth_password_env"
+                 with basic_auth_password_file or basic_auth_password_env (an `@` that \
+                 belongs in the path or query is written %40)"
                     .into(),
             ));
         }
         let uri: Uri = url.parse().map_err(|e| ("url", format!("{url:?}: {e}")))?;
+        // `Uri` takes `:99999`, `:80a` and `:` and the connect would then use port 80.
+        if let Some(authority) = uri.authority() {
+            let a = authority.as_str();
+            let bracketed_v6 = a.starts_with('[') && a.ends_with(']');
+            let with_port = if a.contains(':') && !bracketed_v6 {
+                a.to_string()
+            } else {
+                format!("{a}:80")
+            };
+            super::check_host_port(&with_port).map_err(|e| ("url", e))?;
+        }
         match uri.scheme_str() {
             Some("http") => {}
             Some(other) => return Err(("url", format!("scheme {other:?} is not supported; use http:// (status pages are on localhost)"))),
@@ -336,17 +349,55 @@ impl HttpSource {
 }
 
 /// Whether the URL's authority (between `//` and the path) holds `user[:password]@`.
-fn has_userinfo(url: &str) -> bool {
-    let rest = url.split_once("//").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    authority.contains('@')
-}
-
 /// Stops the connection task when the fetch ends or is dropped (timeout).
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
 impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url_error(url: &str) -> Option<String> {
+        let raw = RawSource {
+            kind: "http".into(),
+            url: Some(url.into()),
+            ..RawSource::default()
+        };
+        HttpSource::from_config(&raw).err().map(|(key, e)| {
+            assert_eq!(key, "url");
+            e
+        })
+    }
+
+    /// Ports `Uri` takes but the connect would turn into 80, and passwords that hide their
+    /// `@` behind a `/` or `?`: refused, the password never echoed.
+    #[test]
+    fn urls_that_cannot_run_as_written_are_refused() {
+        for (url, want) in [
+            ("http://127.0.0.1:99999/x", "out of range"),
+            ("http://127.0.0.1:80a/x", "is not a number"),
+            ("http://127.0.0.1:/x", "has no port"),
+            ("http://u:pa/Zq9@127.0.0.1/x", "credentials"),
+            ("http://u:p?Zq9@127.0.0.1/x", "credentials"),
+            ("http://u:Zq9@127.0.0.1/x", "credentials"),
+        ] {
+            let err = url_error(url).unwrap_or_else(|| panic!("{url} accepted"));
+            assert!(err.contains(want), "{url}: {err}");
+            assert!(!err.contains("Zq9"), "{err}");
+        }
+        for ok in [
+            "http://127.0.0.1/x",
+            "http://127.0.0.1:8080/x?auto",
+            "http://[::1]/x",
+            "http://[::1]:8080/x",
+            "http://localhost:80/",
+        ] {
+            assert_eq!(url_error(ok), None, "{ok}");
+        }
     }
 }
