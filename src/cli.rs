@@ -38,6 +38,10 @@ pub struct Cli {
     /// exporter-toolkit format, overriding server.web_config_file ("" turns it off).
     #[arg(long = "web.config.file", global = true, value_name = "FILE")]
     pub web_config_file: Option<String>,
+    /// Accept POST/PUT /-/reload (as Prometheus' flag of that name). Off by default: anyone
+    /// who can reach the port could trigger reloads. SIGHUP always reloads.
+    #[arg(long = "web.enable-lifecycle", global = true)]
+    pub web_enable_lifecycle: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -87,6 +91,7 @@ fn load(cli: &Cli) -> Result<(Settings, Registry), Error> {
         log_level: cli.log_level.clone(),
         log_format: cli.log_format.clone(),
         web_config_file: cli.web_config_file.clone(),
+        enable_lifecycle: cli.web_enable_lifecycle,
     };
     let settings = Settings::load(cli.config.as_deref(), std::env::vars(), &overrides)?;
     let mut registry = Registry::builtin()?;

@@ -199,6 +199,8 @@ pub struct Overrides {
     pub log_format: Option<String>,
     /// `--web.config.file`; wins over `server.web_config_file`.
     pub web_config_file: Option<String>,
+    /// `--web.enable-lifecycle`: accept `POST /-/reload`.
+    pub enable_lifecycle: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,6 +218,8 @@ pub struct ServerSettings {
     pub shutdown_timeout: Duration,
     /// The web config file (TLS, basic auth), if any; read at startup by [`crate::web`].
     pub web_config_file: Option<PathBuf>,
+    /// Whether `POST /-/reload` is served (`--web.enable-lifecycle`).
+    pub enable_lifecycle: bool,
 }
 
 /// When a source is read.
@@ -315,11 +319,11 @@ impl Settings {
             .build()
             .map_err(|e| ConfigError::Load {
                 origin: origin.clone(),
-                message: e.to_string(),
+                message: crate::text::without_quoted_lines(&e.to_string()),
             })?;
         built.try_deserialize().map_err(|e| ConfigError::Load {
             origin: origin.clone(),
-            message: e.to_string(),
+            message: crate::text::without_quoted_lines(&e.to_string()),
         })
     }
 
@@ -362,6 +366,7 @@ impl Settings {
             )
             .filter(|p| !p.trim().is_empty())
             .map(PathBuf::from),
+            enable_lifecycle: overrides.enable_lifecycle,
         };
         let log_level = overrides.log_level.clone().unwrap_or(raw.log.level);
         if tracing_subscriber::EnvFilter::try_new(&log_level).is_err() {

@@ -31,4 +31,5 @@ pub mod scrape;
 pub mod server;
 pub mod small_file;
 pub mod source;
+pub mod text;
 pub mod web;

@@ -10,7 +10,9 @@
 //!   into a page of `no result yet`. Sources read on scrape are always ready.
 //! - `GET /`: a small status page linking `/metrics` and listing sources, their state and
 //!   last error.
-//! - `POST /-/reload` (or `PUT`): re-read the config, as `SIGHUP` does (see [`crate::app`]).
+//! - `POST /-/reload` (or `PUT`): re-read the config, as `SIGHUP` does (see [`crate::app`]);
+//!   only with `--web.enable-lifecycle`, as in Prometheus (else 403). A failed reload answers
+//!   500 with the file, key, line and reason, never the config's text.
 //!
 //! With a web config file, all of them are behind its TLS and basic auth ([`crate::web`]).
 
@@ -55,20 +57,24 @@ fn method_not_allowed(allow: &'static str) -> Response<Body> {
 
 pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     if req.uri().path() == "/-/reload" {
-        return Ok(
-            if req.method() == Method::POST || req.method() == Method::PUT {
-                match app.reload().await {
-                    Ok(()) => text(StatusCode::OK, "reloaded\n"),
-                    Err(e) => {
-                        let mut r = text(StatusCode::INTERNAL_SERVER_ERROR, "");
-                        *r.body_mut() = Full::new(Bytes::from(format!("reload failed: {e}\n")));
-                        r
-                    }
+        return Ok(if !app.live().settings.server.enable_lifecycle {
+            text(
+                StatusCode::FORBIDDEN,
+                "the lifecycle API is not enabled: start with --web.enable-lifecycle, \
+                     or send SIGHUP\n",
+            )
+        } else if req.method() == Method::POST || req.method() == Method::PUT {
+            match app.reload().await {
+                Ok(()) => text(StatusCode::OK, "reloaded\n"),
+                Err(e) => {
+                    let mut r = text(StatusCode::INTERNAL_SERVER_ERROR, "");
+                    *r.body_mut() = Full::new(Bytes::from(format!("reload failed: {e}\n")));
+                    r
                 }
-            } else {
-                method_not_allowed("POST, PUT")
-            },
-        );
+            }
+        } else {
+            method_not_allowed("POST, PUT")
+        });
     }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Ok(method_not_allowed("GET, HEAD"));

@@ -64,8 +64,11 @@ pub struct Recipe {
 impl Recipe {
     /// Parses and checks a recipe's TOML text. Errors name the key at fault.
     pub fn from_toml(name: &str, source: &str) -> Result<Recipe, String> {
-        let mut file: RecipeFile =
-            toml::from_str(source).map_err(|e| e.to_string().trim_end().to_string())?;
+        let mut file: RecipeFile = toml::from_str(source).map_err(|e| {
+            crate::text::without_quoted_lines(&e.to_string())
+                .trim_end()
+                .to_string()
+        })?;
         let mut tables = [
             ("kv", file.kv.take()),
             ("regex", file.regex.take()),

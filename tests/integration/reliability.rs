@@ -29,7 +29,11 @@ fn reload_by_sighup_and_http_keeps_the_old_config_when_the_new_one_is_broken() {
     let data = TempDir::new("reload");
     let a = data.write("a.txt", "value: 1\n");
     let b = data.write("b.txt", "other: 2\n");
-    let adapter = Adapter::start(&kv_file("a", &a));
+    // Without the flag, /-/reload is refused (as in Prometheus); SIGHUP still reloads.
+    let closed = Adapter::start(&kv_file("a", &a));
+    assert_eq!(closed.request("POST", "/-/reload", &[]).status, 403);
+    drop(closed);
+    let adapter = Adapter::start_with(Some(&kv_file("a", &a)), &["--web.enable-lifecycle"]);
     let s = adapter.samples();
     assert_eq!(value(&s, "value", &[]), 1.0);
     assert_eq!(
@@ -85,6 +89,19 @@ fn reload_by_sighup_and_http_keeps_the_old_config_when_the_new_one_is_broken() {
         0.0
     );
     assert!(adapter.stderr().contains("reload failed"));
+
+    // A syntax error on a line holding a secret: the answer and the log name the line, and
+    // never quote it.
+    fs::write(
+        adapter.config_path(),
+        format!("{}token = Tk-8f3e-unquoted\n", kv_file("a", &a)),
+    )
+    .expect("rewrite config");
+    let r = adapter.request("POST", "/-/reload", &[]);
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(r.text().contains("at line"), "{}", r.text());
+    assert!(!r.text().contains("Tk-8f3e"), "{}", r.text());
+    assert!(!adapter.stderr().contains("Tk-8f3e"));
 
     // A config naming a parser that does not exist is rejected too.
     fs::write(
