@@ -38,7 +38,11 @@ pub struct RawServer {
     pub listen: String,
     pub metrics_path: String,
     pub header_read_timeout: String,
+    /// A client that reads nothing of an answer for this long is disconnected.
+    pub write_timeout: String,
     pub max_connections: usize,
+    /// Connections one client address may hold at once.
+    pub max_connections_per_client: usize,
     pub shutdown_timeout: String,
     /// TLS and basic auth for the endpoints: a web config file in the Prometheus
     /// exporter-toolkit format (see [`crate::web`]). Empty: plain HTTP, no auth.
@@ -51,7 +55,9 @@ impl Default for RawServer {
             listen: DEFAULT_LISTEN.into(),
             metrics_path: "/metrics".into(),
             header_read_timeout: "10s".into(),
+            write_timeout: "10s".into(),
             max_connections: 256,
+            max_connections_per_client: 16,
             shutdown_timeout: "10s".into(),
             web_config_file: String::new(),
         }
@@ -214,7 +220,9 @@ pub struct ServerSettings {
     pub listen: std::net::SocketAddr,
     pub metrics_path: String,
     pub header_read_timeout: Duration,
+    pub write_timeout: Duration,
     pub max_connections: usize,
+    pub max_connections_per_client: usize,
     pub shutdown_timeout: Duration,
     /// The web config file (TLS, basic auth), if any; read at startup by [`crate::web`].
     pub web_config_file: Option<PathBuf>,
@@ -350,12 +358,21 @@ impl Settings {
         if raw.server.max_connections == 0 {
             return Err(bad("server.max_connections", "must be at least 1".into()));
         }
+        if raw.server.max_connections_per_client == 0 {
+            return Err(bad(
+                "server.max_connections_per_client",
+                "must be at least 1".into(),
+            ));
+        }
         let server = ServerSettings {
             listen,
             metrics_path: raw.server.metrics_path,
             header_read_timeout: parse_duration(&raw.server.header_read_timeout)
                 .map_err(|r| bad("server.header_read_timeout", r))?,
+            write_timeout: parse_duration(&raw.server.write_timeout)
+                .map_err(|r| bad("server.write_timeout", r))?,
             max_connections: raw.server.max_connections,
+            max_connections_per_client: raw.server.max_connections_per_client,
             shutdown_timeout: parse_duration(&raw.server.shutdown_timeout)
                 .map_err(|r| bad("server.shutdown_timeout", r))?,
             web_config_file: Some(

@@ -30,11 +30,14 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 pub use crate::app::{App, Live};
 use crate::expose::{self, Format};
 use crate::web::{self, Web};
+
+mod limits;
+use limits::{PerClient, WriteTimeout};
 
 type Body = Full<Bytes>;
 
@@ -225,6 +228,7 @@ pub async fn serve_with_web(
     let server = &app.live().settings.server.clone();
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(server.max_connections));
+    let clients = PerClient::new(server.max_connections_per_client);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -254,6 +258,16 @@ pub async fn serve_with_web(
             drop(stream);
             continue;
         };
+        let Some(client_slot) = clients.take(peer.ip()) else {
+            debug!(
+                %peer,
+                "per-client limit ({}) reached; closing a new connection",
+                server.max_connections_per_client
+            );
+            drop(stream);
+            continue;
+        };
+        let permit = (permit, client_slot);
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let guard = web.clone();
@@ -262,6 +276,7 @@ pub async fn serve_with_web(
             guard.clone().guard(req, move |req| handle(app, req))
         });
         let Some(acceptor) = tls.clone() else {
+            let stream = WriteTimeout::new(stream, server.write_timeout);
             let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
             tokio::spawn(async move {
                 let _ = conn.await;
@@ -271,13 +286,15 @@ pub async fn serve_with_web(
         };
         // TLS: the handshake runs in the connection's task, holding its permit, bounded by
         // the header read timeout.
-        let (builder, watcher, limit) = (
+        let (builder, watcher, limit, write_timeout) = (
             builder.clone(),
             graceful.watcher(),
             server.header_read_timeout,
+            server.write_timeout,
         );
         tokio::spawn(async move {
             if let Some(tls) = web::accept_tls(&acceptor, stream, peer, limit).await {
+                let tls = WriteTimeout::new(tls, write_timeout);
                 let _ = watcher
                     .watch(builder.serve_connection(TokioIo::new(tls), service))
                     .await;

@@ -181,3 +181,78 @@ fn a_reload_stops_the_old_background_readers() {
     );
     adapter.terminate(Duration::from_secs(10));
 }
+
+/// Clients that ask for the page and never read it are cut off after `write_timeout`, and
+/// one client address cannot take every connection slot.
+#[test]
+fn slow_readers_and_greedy_clients_are_bounded() {
+    use std::net::TcpStream;
+    let dir = TempDir::new("slow-readers");
+    let big = dir.write(
+        "big.txt",
+        (0..100_000)
+            .map(|i| format!("key_{i}: {i}\n"))
+            .collect::<String>(),
+    );
+    let adapter = Adapter::start(&format!(
+        "[server]\nwrite_timeout = \"1s\"\nmax_connections_per_client = 3\n\
+         [sources.big]\ntype = \"file\"\npath = {}\nparser = \"kv\"\nmax_series = 1000000\ntimeout = \"30s\"\n",
+        toml_str(&big.display().to_string())
+    ));
+    let mut stuck = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(("127.0.0.1", adapter.port)).unwrap();
+        s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        stuck.push(s);
+    }
+    // A third connection from the same address is still allowed; a fourth is not.
+    let third = TcpStream::connect(("127.0.0.1", adapter.port)).unwrap();
+    let mut fourth = TcpStream::connect(("127.0.0.1", adapter.port)).unwrap();
+    fourth
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let _ = fourth.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    let mut answer = Vec::new();
+    let _ = fourth.read_to_end(&mut answer);
+    assert!(answer.is_empty(), "a 4th connection was served");
+    // Another client address is served meanwhile.
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--interface",
+            "127.0.0.2",
+        ])
+        .arg(format!("http://127.0.0.1:{}/healthz", adapter.port))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
+    drop(third);
+
+    // The stuck readers: after the write timeout, what is left is a cut-off answer. (The
+    // page takes a while to make in a debug build: wait for the first byte of a third.)
+    let mut probe = TcpStream::connect(("127.0.0.1", adapter.port)).unwrap();
+    probe.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    probe.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let _ = probe.read(&mut [0u8; 1]);
+    drop(probe);
+    std::thread::sleep(Duration::from_millis(2500));
+    for mut s in stuck {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        let text = String::from_utf8_lossy(&got);
+        let length: usize = text
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("a content-length");
+        let body = got.len() - text.find("\r\n\r\n").unwrap() - 4;
+        assert!(body < length, "the whole page ({length} bytes) was written");
+    }
+    assert!(adapter.get("/healthz").status == 200);
+}
