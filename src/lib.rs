@@ -27,6 +27,7 @@ pub mod expose;
 pub mod family;
 pub mod framing;
 pub mod parse;
+pub mod reaper;
 pub mod scrape;
 pub mod server;
 pub mod small_file;

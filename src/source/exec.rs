@@ -1,6 +1,7 @@
 //! `exec`: run a command and read its stdout. The command runs in a process group of its
 //! own, and the whole group is killed if the fetch is dropped (timeout or shutdown): a
-//! `sh -c "a | b"` that hangs takes its children with it instead of piling up.
+//! `sh -c "a | b"` that hangs takes its children with it instead of piling up. A child
+//! that calls `setsid()` leaves the group and is not killed (see [`crate::reaper`]).
 
 use std::process::Stdio;
 
@@ -31,15 +32,27 @@ impl ExecSource {
             command: program.clone(),
             reason,
         };
-        let mut child = Command::new(program)
-            .args(&self.command[1..])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .process_group(0)
-            .spawn()
-            .map_err(|e| fail(format!("cannot start: {e}")))?;
+        // Registered before it can exit, so a PID 1 reaper never takes its exit status (a
+        // block, not drop(): the guard must not be held across an await).
+        let (mut child, registered) = {
+            let mut commands = crate::reaper::COMMANDS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let child = Command::new(program)
+                .args(&self.command[1..])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true)
+                .process_group(0)
+                .spawn()
+                .map_err(|e| fail(format!("cannot start: {e}")))?;
+            let registered = child.id().map(|pid| {
+                commands.insert(pid);
+                Registered(pid)
+            });
+            (child, registered)
+        };
         let mut group = GroupKiller(child.id());
         let stdout = child
             .stdout
@@ -57,6 +70,7 @@ impl ExecSource {
         let status = child.wait().await.map_err(|e| fail(format!("wait: {e}")))?;
         // Reaped: its pid (the group id) may be reused now, so never signal it again.
         group.0 = None;
+        drop(registered);
         if !status.success() {
             let err = err.unwrap_or_default();
             let first = String::from_utf8_lossy(&err);
@@ -68,6 +82,18 @@ impl ExecSource {
             )));
         }
         Ok(out)
+    }
+}
+
+/// A running command's entry in [`crate::reaper::COMMANDS`], removed when the fetch ends.
+struct Registered(u32);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        crate::reaper::COMMANDS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.0);
     }
 }
 

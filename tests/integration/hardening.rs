@@ -236,8 +236,12 @@ fn slow_readers_and_greedy_clients_are_bounded() {
     // The stuck readers: after the write timeout, what is left is a cut-off answer. (The
     // page takes a while to make in a debug build: wait for the first byte of a third.)
     let mut probe = TcpStream::connect(("127.0.0.1", adapter.port)).unwrap();
-    probe.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    probe.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    probe
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
     let _ = probe.read(&mut [0u8; 1]);
     drop(probe);
     std::thread::sleep(Duration::from_millis(2500));
@@ -255,4 +259,56 @@ fn slow_readers_and_greedy_clients_are_bounded() {
         assert!(body < length, "the whole page ({length} bytes) was written");
     }
     assert!(adapter.get("/healthz").status == 200);
+}
+
+/// As PID 1 (the shipped image's entrypoint), the adapter reaps the orphans an `exec`
+/// command leaves behind, instead of collecting a zombie per scrape.
+#[test]
+fn as_pid_1_orphans_are_reaped() {
+    require_binary("/usr/bin/unshare", "util-linux");
+    let dir = TempDir::new("pid1");
+    let port = free_port();
+    let config = dir.write(
+        "config.toml",
+        "[sources.leaky]\ntype = \"exec\"\ncommand = [\"sh\", \"-c\", \"sleep 0.05 & echo v: 1\"]\nparser = \"kv\"\n",
+    );
+    let mut cmd = Command::new("unshare");
+    cmd.args(["--pid", "--fork", "--mount-proc", BIN, "--config"])
+        .arg(&config)
+        .args(["--listen", &format!("127.0.0.1:{port}")]);
+    let mut adapter = Proc::spawn("unshare metrics-adapter", cmd, dir.join("adapter.log"));
+    adapter.wait_ready(Duration::from_secs(20), || port_open(port));
+    for _ in 0..20 {
+        assert!(http_ok_text(port, "/metrics").contains("v 1"));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    // The adapter is the child of `unshare`; count zombies whose parent it is.
+    let unshare = adapter.pid();
+    let stat = |pid: &str| fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields = |s: &str| -> Vec<String> {
+        s.rsplit_once(')')
+            .map(|(_, r)| r.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default()
+    };
+    let procs: Vec<(String, Vec<String>)> = fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .filter(|p| p.chars().all(|c| c.is_ascii_digit()))
+        .map(|p| {
+            let f = fields(&stat(&p));
+            (p, f)
+        })
+        .collect();
+    let pid1 = procs
+        .iter()
+        .find(|(_, f)| f.get(1).is_some_and(|pp| *pp == unshare.to_string()))
+        .map(|(p, _)| p.clone())
+        .expect("the adapter under unshare");
+    let zombies = procs
+        .iter()
+        .filter(|(_, f)| f.first().is_some_and(|s| s == "Z") && f.get(1) == Some(&pid1))
+        .count();
+    assert_eq!(zombies, 0, "zombies left under the adapter as PID 1");
+    adapter.stop();
 }
