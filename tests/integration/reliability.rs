@@ -462,3 +462,35 @@ print(samples)
         "samples read back: {text}"
     );
 }
+
+/// Issue 12: a block timestamp with a two-byte character where the zone goes aborted the
+/// process (the date parser sliced text by byte index). The line is an error with a reason;
+/// the rest of the block is served.
+#[test]
+fn a_multi_byte_date_line_is_an_error_not_a_crash() {
+    let data = TempDir::new("date-utf8");
+    let log = data.write(
+        "meminfo.log",
+        "Wed Nov 25 03:46:26 \u{e9}123 2026\nMemTotal: 100 kB\n",
+    );
+    let out = run_cli(
+        &["parse", "meminfo_appended", &log.display().to_string()],
+        Duration::from_secs(20),
+    );
+    assert!(out.success(), "{out}");
+    let s = parse_page(&out.stdout, false);
+    assert_eq!(
+        value(&s, "node_memory_MemTotal_bytes", &[]),
+        102_400.0,
+        "{out}"
+    );
+    assert!(
+        find(&s, "meminfo_block_timestamp_seconds", &[]).is_none(),
+        "no time from a zone it cannot read: {out}"
+    );
+    assert!(
+        out.stderr
+            .contains("is not a date: time zone \"\u{e9}123\" is not UTC"),
+        "the reason is shown: {out}"
+    );
+}
