@@ -141,13 +141,22 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
 }
 
 fn serve(cli: &Cli) -> Result<ExitCode, Error> {
+    // Signal handlers before anything slow (config, recipes, patterns, the port): until one
+    // is installed, HUP's default action ends the process, and a supervisor may send it as
+    // soon as we start. Installed now, an early HUP waits for the app and reloads it, an
+    // early TERM or INT stops the server as soon as it runs.
+    let rt = runtime()?;
+    let (hangup, shutdown) = {
+        let _context = rt.enter();
+        let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+        (hup, server::shutdown_signal())
+    };
     let (settings, registry) = load(cli)?;
     // Read once, before anything listens: a broken web config stops the start.
     let web = Arc::new(crate::web::Web::load(
         settings.server.web_config_file.as_deref(),
     )?);
     init_logging(&settings);
-    let rt = runtime()?;
     let mut scraper = Scraper::new(&settings, &registry)?;
     // The scraper holds the parsers it uses; the other recipes (and their compiled
     // patterns, most of our heap at start-up) are not kept for the life of the process.
@@ -172,8 +181,8 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
         let loader: crate::app::Loader =
             Box::new(move || load(&loader_cli).map_err(|e| e.to_string()));
         let app = Arc::new(App::new(Live { settings, scraper }, Some(loader)));
-        tokio::spawn(reload_on_sighup(app.clone()));
-        server::serve_with_web(listener, app, web, server::shutdown_signal()).await;
+        tokio::spawn(reload_on_sighup(app.clone(), hangup));
+        server::serve_with_web(listener, app, web, shutdown).await;
         Ok::<_, Error>(ExitCode::SUCCESS)
     });
     // A read stuck in the blocking pool (a hung file system, a parse past its timeout) must
@@ -183,9 +192,8 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
 }
 
 /// `SIGHUP` re-reads the config and recipes, as Prometheus and most daemons do.
-async fn reload_on_sighup(app: Arc<App>) {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::hangup()) {
+async fn reload_on_sighup(app: Arc<App>, hangup: std::io::Result<tokio::signal::unix::Signal>) {
+    match hangup {
         Ok(mut hup) => {
             while hup.recv().await.is_some() {
                 tracing::info!("SIGHUP received: reloading the configuration");

@@ -323,21 +323,32 @@ fn is_per_connection(e: &std::io::Error) -> bool {
     )
 }
 
-/// Resolves on SIGTERM or SIGINT.
-pub async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+/// Resolves on SIGTERM or SIGINT. The handlers are installed by the call, not by the first
+/// poll (the server polls it only once it runs): a signal in between is kept, not fatal.
+/// Call it inside the runtime.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let installed = [
+        ("SIGTERM", signal(SignalKind::terminate())),
+        ("SIGINT", signal(SignalKind::interrupt())),
+    ];
+    let waits = installed.map(|(name, installed)| async move {
+        match installed {
             Ok(mut s) => {
                 s.recv().await;
+                info!("{name} received");
             }
             Err(e) => {
-                error!("cannot listen for SIGTERM: {e}");
+                error!("cannot listen for {name}: {e}");
                 std::future::pending::<()>().await;
             }
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => info!("SIGINT received"),
-        () = term => info!("SIGTERM received"),
+    });
+    async move {
+        let [term, int] = waits;
+        tokio::select! {
+            () = term => {}
+            () = int => {}
+        }
     }
 }

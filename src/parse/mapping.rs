@@ -115,7 +115,7 @@ pub struct RuleOptions {
     #[serde(default)]
     pub chars: BTreeMap<String, String>,
     /// How to read the value: `number` (default) or `date` (seconds since the epoch, from
-    /// RFC 3339 or `date`'s default output in the C locale, UTC).
+    /// `date` in the C locale, `date -R` or RFC 3339; see `parse::date` for the zones).
     pub value_format: Option<String>,
     /// Renames labels found in the data: `{ pxname = "backend" }`.
     #[serde(default)]
@@ -613,30 +613,35 @@ impl Mapping {
                 }
             }
             _ => {
+                // A date says why it is not one (a zone name it will not guess, no such
+                // day...): the user needs the reason to fix the writer.
                 let value = if rule.date {
-                    super::date::parse(&record.value)
+                    super::date::parse(&record.value).map_err(|e| format!("is not a date: {e}"))
                 } else {
                     rule.values
                         .get(record.value.as_ref())
                         .copied()
                         .or_else(|| number::parse(&record.value))
+                        .ok_or_else(|| "is not a number".to_string())
                 };
-                let Some(value) = value else {
-                    if rule.skip_non_numeric {
-                        out.unused.add(record.line, || {
-                            format!(
-                                "{}: value {:?} skipped (non_numeric)",
-                                record.key, record.value
-                            )
-                        });
-                    } else {
-                        let what = if rule.date { "a date" } else { "a number" };
-                        issues.push(Issue::new(
-                            record.line,
-                            format!("{}: value {:?} is not {what}", record.key, record.value),
-                        ));
+                let value = match value {
+                    Ok(value) => value,
+                    Err(why) => {
+                        if rule.skip_non_numeric {
+                            out.unused.add(record.line, || {
+                                format!(
+                                    "{}: value {:?} skipped (non_numeric)",
+                                    record.key, record.value
+                                )
+                            });
+                        } else {
+                            issues.push(Issue::new(
+                                record.line,
+                                format!("{}: value {:?} {why}", record.key, record.value),
+                            ));
+                        }
+                        return;
                     }
-                    return;
                 };
                 let scale = rule.scale.unwrap_or(source_scale);
                 let f = family(out);

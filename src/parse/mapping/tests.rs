@@ -201,13 +201,21 @@ fn names_tables_chars_dates_and_label_edits() {
             rec("Scoreboard", "__W..._"),
             rec("when", "Thu Jan  1 00:01:00 UTC 1970"),
             rec("when", "tomorrow"),
+            rec("when", "Wed Nov 25 04:46:26 CET 2026"),
             scur,
         ],
         &mut issues,
         &mut Unmatched::default(),
     );
-    assert_eq!(issues.len(), 1, "{issues:?}");
+    assert_eq!(issues.len(), 2, "{issues:?}");
     assert!(issues[0].message.contains("is not a date"));
+    // The reason reaches the user: a zone name is refused, not guessed.
+    assert_eq!(
+        issues[1].message,
+        "when: value \"Wed Nov 25 04:46:26 CET 2026\" is not a date: time zone name \"CET\" \
+         cannot be resolved: write UTC (date -u), a numeric offset (date -R) or RFC 3339 \
+         (date -Is)"
+    );
     assert_eq!(f[0].name, "apache_accesses");
     assert_eq!(f[0].help, "From Total Accesses.");
     assert_eq!(f[1].name, "apache_sent_kilobytes");
