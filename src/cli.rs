@@ -157,6 +157,9 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
         settings.server.web_config_file.as_deref(),
     )?);
     init_logging(&settings);
+    for w in web.warnings() {
+        tracing::warn!("web config: {w}");
+    }
     let mut scraper = Scraper::new(&settings, &registry)?;
     // The scraper holds the parsers it uses; the other recipes (and their compiled
     // patterns, most of our heap at start-up) are not kept for the life of the process.
@@ -236,6 +239,9 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
             file.display(),
             web.summary()
         );
+        for w in web.warnings() {
+            let _ = writeln!(out, "warning: web config: {w}");
+        }
     }
     for dir in &settings.parser_dirs {
         let _ = writeln!(out, "recipe directory: {}", dir.display());

@@ -90,7 +90,11 @@ pub struct Web {
 struct Tls {
     acceptor: TlsAcceptor,
     summary: String,
+    /// An expired or not-yet-valid server certificate: loaded, but said at start.
+    warning: Option<String>,
 }
+
+mod validity;
 
 impl std::fmt::Debug for Web {
     // By hand: the users' hashes stay out of any debug output.
@@ -157,6 +161,11 @@ impl Web {
     /// The web config file, if any.
     pub fn file(&self) -> Option<&Path> {
         self.file.as_deref()
+    }
+
+    /// What `check` and the start-up log warn about (an expired server certificate).
+    pub fn warnings(&self) -> Vec<String> {
+        self.tls.iter().filter_map(|t| t.warning.clone()).collect()
     }
 
     /// One line for logs and `check`: TLS, auth and headers in force.
@@ -765,6 +774,14 @@ impl Ctx<'_> {
         let key = self.required_pem(section, ("key", key), ("key_file", key_file))?;
         let ca = self.pem(section, ("client_ca", ca), ("client_ca_file", ca_file))?;
         let chain = self.certs(&cert)?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let warning = chain
+            .first()
+            .and_then(|c| validity::validity(c.as_ref()))
+            .and_then(|v| validity::warning(v, now))
+            .map(|w| format!("{}: {w}", cert.key));
         let private_key = PrivateKeyDer::from_pem_slice(&key.bytes).map_err(|e| {
             // The key's own bytes never go into a message.
             self.err(
@@ -851,6 +868,7 @@ impl Ctx<'_> {
         Ok(Some(Tls {
             acceptor: TlsAcceptor::from(Arc::new(config)),
             summary,
+            warning,
         }))
     }
 }
