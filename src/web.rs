@@ -96,6 +96,9 @@ struct Tls {
 
 mod validity;
 
+/// See [`BasicAuth::turn`].
+const BCRYPT_AT_ONCE: usize = 2;
+
 impl std::fmt::Debug for Web {
     // By hand: the users' hashes stay out of any debug output.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -311,9 +314,11 @@ struct BasicAuth {
     cache_key: hmac::Key,
     /// User -> HMAC of (hash, password) of the last successful bcrypt check.
     verified: Mutex<HashMap<String, hmac::Tag>>,
-    /// One bcrypt check at a time: it is CPU-heavy by design, and a flood of wrong
-    /// passwords must not take every core from the scrapes.
-    turn: tokio::sync::Mutex<()>,
+    /// Bcrypt checks at once, on the blocking pool: CPU-heavy by design, so a flood of
+    /// wrong passwords must not take every core from the scrapes; two, so one slow check
+    /// does not hold up every other first login. Waiters are served in order (the
+    /// semaphore is fair), and the per-client connection limit bounds one client's share.
+    turn: tokio::sync::Semaphore,
     bcrypt_runs: AtomicU64,
 }
 
@@ -328,7 +333,9 @@ impl BasicAuth {
         if known.is_some() && self.cached(&user, &message) {
             return true;
         }
-        let _turn = self.turn.lock().await;
+        let Ok(_turn) = self.turn.acquire().await else {
+            return false;
+        };
         // Another request may have checked the same credentials while this one waited.
         if known.is_some() && self.cached(&user, &message) {
             return true;
@@ -623,7 +630,7 @@ impl Ctx<'_> {
             decoy,
             cache_key,
             verified: Mutex::new(HashMap::new()),
-            turn: tokio::sync::Mutex::new(()),
+            turn: tokio::sync::Semaphore::new(BCRYPT_AT_ONCE),
             bcrypt_runs: AtomicU64::new(0),
         }))
     }
