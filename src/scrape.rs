@@ -265,6 +265,7 @@ impl Target {
         let mut dropped = 0;
         families.retain(|f| {
             let taken = f.name.starts_with(SELF_PREFIX)
+                || crate::process::RESERVED.contains(&f.name.as_str())
                 || self.reserved.contains(&f.name)
                 || self.reserved.contains(&exposed_name(&f.name, f.kind));
             if taken {

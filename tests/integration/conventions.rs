@@ -1,0 +1,217 @@
+//! What Prometheus users expect of any exporter (issue 17): the `process_*` family with the
+//! values the kernel reports for the adapter, the exporter-toolkit flag names, build info,
+//! a help text per command, and a status page and `check` that show what is in force.
+
+use std::fs;
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::harness::*;
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs_f64()
+}
+
+/// A `kB` line of `/proc/PID/status`, in bytes.
+fn status_bytes(pid: u32, key: &str) -> f64 {
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().strip_suffix("kB"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {key} in {status}"));
+    kb * 1024.0
+}
+
+/// utime + stime of `/proc/PID/stat`, in clock ticks.
+fn cpu_ticks(pid: u32) -> f64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
+    let (_, rest) = stat.rsplit_once(')').expect("stat has a command name");
+    let fields: Vec<f64> = rest
+        .split_whitespace()
+        .skip(1) // state
+        .map(|f| f.parse().unwrap_or(f64::NAN))
+        .collect();
+    // Fields 14 and 15 of the man page; `fields` starts at field 4.
+    fields[10] + fields[11]
+}
+
+fn clock_ticks() -> f64 {
+    let out = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .expect("getconf");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("CLK_TCK is a number")
+}
+
+fn open_fds(pid: u32) -> f64 {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("list fds")
+        .count() as f64
+}
+
+/// The soft limit of a row of `/proc/PID/limits`, `unlimited` as u64::MAX (as Go writes it).
+fn soft_limit(pid: u32, row: &str) -> f64 {
+    let limits = fs::read_to_string(format!("/proc/{pid}/limits")).expect("read limits");
+    let soft = limits
+        .lines()
+        .find_map(|l| l.strip_prefix(row))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no {row} in {limits}"));
+    match soft {
+        "unlimited" => u64::MAX as f64,
+        n => n.parse().expect("a number"),
+    }
+}
+
+/// `lo - slack <= v <= hi + slack`, with the bounds in either order.
+fn assert_between(what: &str, v: f64, a: f64, b: f64, slack: f64) {
+    let (lo, hi) = (a.min(b) - slack, a.max(b) + slack);
+    assert!(
+        (lo..=hi).contains(&v),
+        "{what} = {v}, expected within [{lo}, {hi}]"
+    );
+}
+
+#[test]
+fn process_metrics_match_what_the_kernel_reports() {
+    let started = unix_now();
+    let adapter = Adapter::start_default();
+    let running = unix_now();
+    let pid = adapter.pid();
+    // Warm up: the first scrapes start the blocking pool's thread (a stack mapping) and
+    // grow the heap; measured afterwards, the page and /proc agree closely.
+    for _ in 0..3 {
+        adapter.metrics();
+    }
+    let (rss_before, vsz_before, cpu_before) = (
+        status_bytes(pid, "VmRSS:"),
+        status_bytes(pid, "VmSize:"),
+        cpu_ticks(pid),
+    );
+    let page = adapter.metrics();
+    let fds_after = open_fds(pid);
+    let (rss_after, vsz_after, cpu_after) = (
+        status_bytes(pid, "VmRSS:"),
+        status_bytes(pid, "VmSize:"),
+        cpu_ticks(pid),
+    );
+    let (s, types) = parse_page_typed(&page, false);
+
+    // Same names, types and help as the Go client's process collector.
+    for (name, kind, help) in [
+        (
+            "process_cpu_seconds_total",
+            "counter",
+            "Total user and system CPU time spent in seconds.",
+        ),
+        (
+            "process_resident_memory_bytes",
+            "gauge",
+            "Resident memory size in bytes.",
+        ),
+        (
+            "process_virtual_memory_bytes",
+            "gauge",
+            "Virtual memory size in bytes.",
+        ),
+        (
+            "process_virtual_memory_max_bytes",
+            "gauge",
+            "Maximum amount of virtual memory available in bytes.",
+        ),
+        (
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+        ),
+        (
+            "process_max_fds",
+            "gauge",
+            "Maximum number of open file descriptors.",
+        ),
+        (
+            "process_start_time_seconds",
+            "gauge",
+            "Start time of the process since unix epoch in seconds.",
+        ),
+    ] {
+        assert!(
+            page.contains(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n")),
+            "{name}:\n{page}"
+        );
+    }
+    assert_eq!(
+        types.get("process_cpu_seconds").map(String::as_str),
+        Some("counter"),
+        "{types:?}"
+    );
+
+    const MIB: f64 = 1024.0 * 1024.0;
+    // Memory moves a little while the page is encoded and sent: bracketed by the readings
+    // before and after the request, give or take 1 MiB.
+    assert_between(
+        "process_resident_memory_bytes",
+        value(&s, "process_resident_memory_bytes", &[]),
+        rss_before,
+        rss_after,
+        MIB,
+    );
+    assert_between(
+        "process_virtual_memory_bytes",
+        value(&s, "process_virtual_memory_bytes", &[]),
+        vsz_before,
+        vsz_after,
+        MIB,
+    );
+    // CPU time is read from the same counter, so it lies between the two readings exactly.
+    let hz = clock_ticks();
+    assert_between(
+        "process_cpu_seconds_total",
+        value(&s, "process_cpu_seconds_total", &[]),
+        cpu_before / hz,
+        cpu_after / hz,
+        1e-9,
+    );
+    // While it counted, the adapter also held this request's connection and the listing's
+    // own descriptor; by the time we count, the connection is closed (or, at worst, still
+    // closing).
+    let fds = value(&s, "process_open_fds", &[]);
+    assert!(
+        fds == fds_after + 2.0 || fds == fds_after + 1.0,
+        "process_open_fds = {fds}, /proc/{pid}/fd has {fds_after} entries now"
+    );
+    assert_eq!(
+        value(&s, "process_max_fds", &[]),
+        soft_limit(pid, "Max open files")
+    );
+    assert_eq!(
+        value(&s, "process_virtual_memory_max_bytes", &[]),
+        soft_limit(pid, "Max address space")
+    );
+    // The boot time is whole seconds, the start tick 1/100 s: within 1.5 s of the start we
+    // saw from outside.
+    assert_between(
+        "process_start_time_seconds",
+        value(&s, "process_start_time_seconds", &[]),
+        started,
+        running,
+        1.5,
+    );
+    // node_exporter's own meminfo names are camelCase; nothing else may complain.
+    promtool_check(&page, &["camelCase"]);
+
+    // The counter grows with work, and the same family is on the OpenMetrics page.
+    let r = adapter.get_with("/metrics", &[("Accept", "application/openmetrics-text")]);
+    let om = parse_page(&r.text(), true);
+    assert!(
+        value(&om, "process_cpu_seconds_total", &[]) >= value(&s, "process_cpu_seconds_total", &[])
+    );
+}
