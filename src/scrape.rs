@@ -809,14 +809,28 @@ impl SelfMetrics {
             Family::new(
                 "metrics_adapter_build",
                 MetricKind::Info,
-                "Version of metrics-adapter.",
+                "A metric with a constant '1' value labeled by version, revision, branch, and rustversion from which metrics-adapter was built.",
             )
-            .with_sample(
-                vec![("version".to_string(), env!("CARGO_PKG_VERSION").to_string())],
-                1.0,
-            ),
+            .with_sample(build_labels(), 1.0),
         ]
     }
+}
+
+/// The labels of `metrics_adapter_build_info`, as the Go exporters' `<name>_build_info` has
+/// them (`version`, `revision`, `branch`, `goversion`). The compiler's label is
+/// `rustversion`: Go's name with the language swapped, so a query written for Go
+/// exporters needs one word changed, and the label cannot be read as the adapter's own
+/// version. Facts from build.rs; "unknown" when built without git.
+pub fn build_labels() -> Labels {
+    [
+        ("version", env!("CARGO_PKG_VERSION")),
+        ("revision", env!("METRICS_ADAPTER_REVISION")),
+        ("branch", env!("METRICS_ADAPTER_BRANCH")),
+        ("rustversion", env!("METRICS_ADAPTER_RUST_VERSION")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
 #[cfg(test)]

@@ -215,3 +215,43 @@ fn process_metrics_match_what_the_kernel_reports() {
         value(&om, "process_cpu_seconds_total", &[]) >= value(&s, "process_cpu_seconds_total", &[])
     );
 }
+
+/// Output of a command, trimmed, if it ran and succeeded.
+fn command_output(program: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(program).args(args).output().ok()?;
+    let text = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    (out.status.success() && !text.is_empty()).then_some(text)
+}
+
+#[test]
+fn build_info_carries_revision_branch_and_compiler() {
+    let adapter = Adapter::start_default();
+    let s = adapter.samples();
+    let info = s
+        .iter()
+        .find(|s| s.name == "metrics_adapter_build_info")
+        .expect("metrics_adapter_build_info on the page");
+    assert_eq!(info.value, 1.0);
+    let dir = env!("CARGO_MANIFEST_DIR");
+    // Built from this checkout: its HEAD (the binary is rebuilt when HEAD moves). From a
+    // tarball without .git, "unknown".
+    let git = |args: &[&str]| {
+        let mut all = vec!["-C", dir];
+        all.extend_from_slice(args);
+        command_output("git", &all).unwrap_or_else(|| "unknown".into())
+    };
+    let rustc = command_output("rustc", &["--version"]).expect("rustc --version");
+    let want = [
+        ("version", env!("CARGO_PKG_VERSION").to_string()),
+        ("revision", git(&["rev-parse", "HEAD"])),
+        ("branch", git(&["rev-parse", "--abbrev-ref", "HEAD"])),
+        (
+            "rustversion",
+            rustc.split_whitespace().nth(1).unwrap_or("").to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(info.labels, want);
+}
