@@ -255,3 +255,136 @@ fn build_info_carries_revision_branch_and_compiler() {
     .collect();
     assert_eq!(info.labels, want);
 }
+
+const CLI_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `--web.listen-address` and `--web.telemetry-path`, the exporter-toolkit names, beside
+/// `--listen` and `server.metrics_path`; before the command or after `run`.
+#[test]
+fn exporter_toolkit_flag_names_work() {
+    let adapter = Adapter::start_listening(
+        None,
+        |port| vec!["--web.listen-address".into(), format!("127.0.0.1:{port}")],
+        &["--web.telemetry-path", "/custom/metrics"],
+    );
+    let r = adapter.get("/custom/metrics");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        source_up(&parse_page(&r.text(), false), "meminfo"),
+        1.0,
+        "{}",
+        r.text()
+    );
+    assert_eq!(adapter.get("/metrics").status, 404);
+    assert!(adapter.get("/").text().contains("href=\"/custom/metrics\""));
+    drop(adapter);
+
+    // `:PORT`, as Go exporters take it, after `run`; the flag wins over the config key.
+    let adapter = Adapter::start_listening(
+        Some("[server]\nmetrics_path = \"/from-config\"\n"),
+        |port| {
+            vec![
+                "run".into(),
+                "--web.listen-address".into(),
+                format!(":{port}"),
+                "--web.telemetry-path".into(),
+                "/from-flag".into(),
+            ]
+        },
+        &[],
+    );
+    assert_eq!(adapter.get("/from-flag").status, 200);
+    assert_eq!(adapter.get("/from-config").status, 404);
+    assert!(adapter
+        .stderr()
+        .contains(&format!("0.0.0.0:{}", adapter.port)));
+    drop(adapter);
+
+    // One address, two spellings: giving both is an error, not a silent choice.
+    let out = run_cli(
+        &[
+            "--listen",
+            "127.0.0.1:1",
+            "--web.listen-address",
+            "127.0.0.1:2",
+        ],
+        CLI_TIMEOUT,
+    );
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(
+        out.stderr.contains("cannot be used multiple times"),
+        "{out}"
+    );
+
+    // `check` shows what the flags before it resolve to.
+    let out = run_cli(
+        &[
+            "--web.listen-address",
+            ":9999",
+            "--web.telemetry-path",
+            "/x",
+            "check",
+        ],
+        CLI_TIMEOUT,
+    );
+    assert!(out.success(), "{out}");
+    assert!(
+        out.stdout
+            .contains("listen: 0.0.0.0:9999  metrics path: /x"),
+        "{out}"
+    );
+    let out = run_cli(&["--web.telemetry-path", "metrics", "check"], CLI_TIMEOUT);
+    assert!(!out.success(), "{out}");
+    assert!(
+        out.stderr
+            .contains("server.metrics_path: \"metrics\" must start with /"),
+        "{out}"
+    );
+}
+
+/// Each command's help lists what applies to it: the serving options only where it serves.
+#[test]
+fn each_command_has_its_own_help() {
+    const SERVING: &[&str] = &[
+        "--listen",
+        "--web.listen-address",
+        "--web.telemetry-path",
+        "--web.config.file",
+        "--log-level",
+        "--log-format",
+    ];
+    for args in [&["--help"][..], &["run", "--help"]] {
+        let out = run_cli(args, CLI_TIMEOUT);
+        assert!(out.success(), "{out}");
+        for flag in SERVING.iter().chain(&["--config"]) {
+            assert!(out.stdout.contains(flag), "{args:?} lacks {flag}:\n{out}");
+        }
+    }
+    for verb in ["check", "once", "parse", "parsers"] {
+        let out = run_cli(&[verb, "--help"], CLI_TIMEOUT);
+        assert!(out.success(), "{out}");
+        assert!(out.stdout.contains("--config"), "{verb}:\n{out}");
+        for flag in SERVING {
+            assert!(
+                !out.stdout.contains(flag),
+                "{verb} --help lists {flag}:\n{out}"
+            );
+        }
+        // An option that does nothing there is refused, not ignored.
+        let out = run_cli(&[verb, "--listen", "127.0.0.1:1"], CLI_TIMEOUT);
+        assert_eq!(out.status.code(), Some(2), "{verb}: {out}");
+    }
+    // Every option says what it does.
+    for verb in ["once", "parse"] {
+        let out = run_cli(&[verb, "--help"], CLI_TIMEOUT);
+        let line = out
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("--openmetrics"))
+            .unwrap_or_else(|| panic!("{verb}: no --openmetrics:\n{out}"));
+        assert!(
+            line.contains("Print OpenMetrics instead of the 0.0.4 text format"),
+            "{verb}: {line:?}"
+        );
+    }
+}
