@@ -96,6 +96,9 @@ struct State {
     last_good: Option<Arc<Outcome>>,
     /// When "source down" was last logged.
     down_logged: Option<Instant>,
+    /// The last error and when it happened, kept after the source recovers: the status
+    /// page shows why a source that flaps was down.
+    last_error: Option<(String, SystemTime)>,
 }
 
 /// While a source stays down with the same error, it is logged again this often.
@@ -319,6 +322,9 @@ impl Target {
         state.totals.unmatched += outcome.unmatched;
         state.totals.dropped_reserved += outcome.reserved;
         state.totals.bytes += outcome.bytes;
+        if let Some(e) = &outcome.error {
+            state.last_error = Some((e.clone(), outcome.finished));
+        }
         state.last = Some(outcome.clone());
         if outcome.up {
             state.last_good = Some(outcome.clone());
@@ -379,6 +385,11 @@ impl Target {
     /// The last result, for polled sources and the status page.
     pub fn last(&self) -> Option<Arc<Outcome>> {
         self.lock().last.clone()
+    }
+
+    /// The last error of the source (even if it is up now), and when it happened.
+    pub fn last_error(&self) -> Option<(String, SystemTime)> {
+        self.lock().last_error.clone()
     }
 
     fn last_good(&self) -> Option<Arc<Outcome>> {
@@ -545,8 +556,10 @@ impl Scraper {
                             .find(|t| t.spec.definition == spec.definition)
                     })
                     .map(|t| {
+                        let old = t.lock();
                         Arc::new(Mutex::new(State {
-                            totals: t.totals(),
+                            totals: old.totals.clone(),
+                            last_error: old.last_error.clone(),
                             ..State::default()
                         }))
                     })

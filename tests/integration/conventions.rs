@@ -388,3 +388,74 @@ fn each_command_has_its_own_help() {
         );
     }
 }
+
+/// The status page names the column for what it holds, and shows each source's last error
+/// with its time, still after the source recovers.
+#[test]
+fn status_page_shows_the_last_error_with_its_time() {
+    let data = TempDir::new("conv-status");
+    let stats = data.join("stats.txt");
+    let adapter = Adapter::start(&format!(
+        "[sources.app]\ntype = \"file\"\npath = {}\nparser = \"kv\"\n",
+        toml_str(&stats.display().to_string())
+    ));
+    let before = SystemTime::now();
+    assert_eq!(source_up(&adapter.samples(), "app"), 0.0);
+    let html = adapter.get("/").text();
+    assert!(
+        html.contains("<th>path, URL, address or command</th>") && !html.contains(">reads<"),
+        "{html}"
+    );
+    let row = |html: &str| -> Vec<String> {
+        let line = html
+            .lines()
+            .find(|l| l.starts_with("<tr><td>app</td>"))
+            .unwrap_or_else(|| panic!("no row for app:\n{html}"))
+            .to_string();
+        line.trim_start_matches("<tr><td>")
+            .trim_end_matches("</td></tr>")
+            .split("</td><td>")
+            .map(str::to_string)
+            .collect()
+    };
+    let cells = row(&html);
+    assert_eq!(cells[2], stats.display().to_string());
+    assert_eq!(cells[4], "down");
+    // The time is the read's, in UTC, to the second (formatted here by `date`, not by us).
+    let stamp = |t: SystemTime| {
+        let secs = t.duration_since(UNIX_EPOCH).expect("after 1970").as_secs();
+        let out = Command::new("date")
+            .args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%d %H:%M:%S UTC"])
+            .output()
+            .expect("date");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let error = &cells[6];
+    assert!(
+        [stamp(before), stamp(SystemTime::now())]
+            .iter()
+            .any(|s| error.starts_with(&format!("{s} ("))),
+        "{error}"
+    );
+    assert!(error.contains(" s ago): "), "{error}");
+    assert!(error.contains("No such file or directory"), "{error}");
+
+    // Up again: the state says so, the last error stays with its time.
+    fs::write(&stats, "hits: 1\n").expect("write stats");
+    assert_eq!(source_up(&adapter.samples(), "app"), 1.0);
+    let cells = row(&adapter.get("/").text());
+    assert_eq!(cells[4], "up");
+    // The same error at the same time (only its age moves on).
+    let without_age = |e: &str| {
+        let (at, rest) = e.split_once(" (").unwrap_or((e, ""));
+        (
+            at.to_string(),
+            rest.split_once("): ").map(|(_, m)| m.to_string()),
+        )
+    };
+    assert_eq!(
+        without_age(&cells[6]),
+        without_age(error),
+        "the last error is kept"
+    );
+}
