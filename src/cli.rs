@@ -252,6 +252,13 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
         "listen: {}  metrics path: {}",
         settings.server.listen, settings.server.metrics_path
     );
+    let _ = writeln!(
+        out,
+        "server limits: max_connections = {}, header_read_timeout = {:?}, shutdown_timeout = {:?}",
+        settings.server.max_connections,
+        settings.server.header_read_timeout,
+        settings.server.shutdown_timeout
+    );
     if let Some(file) = web.file() {
         let _ = writeln!(
             out,
@@ -270,20 +277,76 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
             .get(&s.parser)
             .map(|e| e.origin.to_string())
             .unwrap_or_default();
-        let refresh = match s.refresh {
-            crate::config::Refresh::OnScrape => "on each scrape".to_string(),
-            crate::config::Refresh::Every(d) => format!("every {d:?} in the background"),
-        };
         let _ = writeln!(
             out,
-            "  {}: {} {} -> parser {} ({entry}); timeout {:?}, max {} bytes, read {refresh}",
+            "  {}: {} {} -> parser {} ({entry})",
             s.name,
             s.source.kind(),
             s.source.describe(),
             s.parser,
-            s.timeout,
-            s.max_bytes
         );
+        // Every key in force, as a `key = value` line, so what the adapter will do can be
+        // read without knowing the defaults or what the recipe adds.
+        let from_recipe = match (&s.source, t.parser.framing()) {
+            (crate::source::Source::File(f), Some(recipe)) => f
+                .framing
+                .as_ref()
+                .is_some_and(|own| Arc::ptr_eq(own, recipe)),
+            _ => false,
+        };
+        let mut keys = s.source.resolved();
+        if from_recipe {
+            for (k, v) in &mut keys {
+                if matches!(*k, "block_start" | "block_end") && v != crate::source::UNSET {
+                    v.push_str(&format!(" (from recipe {})", s.parser));
+                }
+            }
+        }
+        let interval = match s.refresh {
+            crate::config::Refresh::OnScrape => {
+                format!("{} (read on each scrape)", crate::source::UNSET)
+            }
+            crate::config::Refresh::Every(d) => format!("{d:?} (read in the background)"),
+        };
+        let list = |l: &[regex::Regex]| {
+            if l.is_empty() {
+                crate::source::UNSET.to_string()
+            } else {
+                // Shown as written: the anchors added at load are not the user's.
+                let written: Vec<&str> = l
+                    .iter()
+                    .map(|r| {
+                        r.as_str()
+                            .strip_prefix("^(?:")
+                            .and_then(|p| p.strip_suffix(")$"))
+                            .unwrap_or(r.as_str())
+                    })
+                    .collect();
+                let quoted: Vec<String> = written.into_iter().map(crate::source::quote).collect();
+                format!("[{}]", quoted.join(", "))
+            }
+        };
+        let labels = if s.labels.is_empty() {
+            crate::source::UNSET.to_string()
+        } else {
+            let pairs: Vec<String> = s
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k} = {}", crate::source::quote(v)))
+                .collect();
+            format!("{{ {} }}", pairs.join(", "))
+        };
+        keys.extend([
+            ("timeout", format!("{:?}", s.timeout)),
+            ("interval", interval),
+            ("max_bytes", s.max_bytes.to_string()),
+            ("labels", labels),
+            ("include", list(&s.include)),
+            ("exclude", list(&s.exclude)),
+        ]);
+        for (k, v) in keys {
+            let _ = writeln!(out, "    {k} = {v}");
+        }
     }
     emit(&out)?;
     Ok(ExitCode::SUCCESS)

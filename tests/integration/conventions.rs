@@ -459,3 +459,130 @@ fn status_page_shows_the_last_error_with_its_time() {
         "the last error is kept"
     );
 }
+
+/// `check` prints every key of each source with the value in force: defaults, the recipe's
+/// framing, limits; never a secret.
+#[test]
+fn check_prints_every_resolved_key() {
+    let dir = TempDir::new("conv-check");
+    let config = dir.write(
+        "config.toml",
+        r#"[server]
+max_connections = 7
+
+[sources.log]
+type = "file"
+path = "/var/stats/meminfo.log"
+parser = "meminfo_appended"
+max_age = "30s"
+interval = "15s"
+labels = { instance = "a" }
+include = ['node_memory_\w+']
+
+[sources.own]
+type = "file"
+path = "/var/stats/app.log"
+block_start = '^--- \d+'
+parser = "kv"
+max_bytes = 1000
+
+[sources.mc]
+type = "tcp"
+address = "127.0.0.1:11211"
+send = "stats\r\n"
+until = "END\r\n"
+parser = "kv"
+timeout = "250ms"
+labels = { instance = "mc" }
+
+[sources.web]
+type = "http"
+url = "http://127.0.0.1:8080/status?auto"
+headers = { Authorization = "Bearer header-secret-x7" }
+basic_auth_user = "stats"
+basic_auth_password_env = "WEB_PASSWORD"
+parser = "kv"
+labels = { instance = "web" }
+"#,
+    );
+    let out = run_cli(
+        &["--config", config.to_str().expect("utf-8 path"), "check"],
+        CLI_TIMEOUT,
+    );
+    assert!(out.success(), "{out}");
+    assert!(!out.stdout.contains("header-secret-x7"), "{out}");
+    let block = |name: &str| -> Vec<String> {
+        let mut lines = out
+            .stdout
+            .lines()
+            .skip_while(|l| !l.starts_with(&format!("  {name}: ")));
+        lines
+            .next()
+            .unwrap_or_else(|| panic!("no source {name}:\n{out}"));
+        lines
+            .take_while(|l| l.starts_with("    "))
+            .map(|l| l.trim().to_string())
+            .collect()
+    };
+    assert!(
+        out.stdout.contains(
+            "server limits: max_connections = 7, header_read_timeout = 10s, shutdown_timeout = 10s"
+        ),
+        "{out}"
+    );
+    let log = block("log");
+    assert_eq!(log[0], "path = \"/var/stats/meminfo.log\"");
+    assert!(
+        log[1].starts_with("block_start = '^(?:")
+            && log[1].ends_with("' (from recipe meminfo_appended)"),
+        "{log:?}"
+    );
+    assert_eq!(
+        log[2..],
+        [
+            "block_end = (unset)",
+            "max_age = 30s",
+            "timeout = 5s",
+            "interval = 15s (read in the background)",
+            "max_bytes = 16777216",
+            "labels = { instance = \"a\" }",
+            r"include = ['node_memory_\w+']",
+            "exclude = (unset)",
+        ]
+    );
+    assert_eq!(
+        block("own")[..5],
+        [
+            "path = \"/var/stats/app.log\"",
+            r"block_start = '^--- \d+'",
+            "block_end = (unset)",
+            "max_age = (unset)",
+            "timeout = 5s",
+        ]
+    );
+    assert!(block("own").contains(&"max_bytes = 1000".to_string()));
+    assert_eq!(
+        block("mc")[..6],
+        [
+            "address = \"127.0.0.1:11211\"",
+            r#"send = "stats\r\n""#,
+            "framing = \"until\"",
+            r#"until = "END\r\n""#,
+            "timeout = 250ms",
+            "interval = (unset) (read on each scrape)",
+        ]
+    );
+    assert_eq!(
+        block("web")[..8],
+        [
+            "url = \"http://127.0.0.1:8080/status?auto\"",
+            "headers = authorization (values not shown)",
+            "basic_auth_user = \"stats\"",
+            "basic_auth_password_file = (unset)",
+            "basic_auth_password_env = \"WEB_PASSWORD\"",
+            "bearer_token_file = (unset)",
+            "bearer_token_env = (unset)",
+            "gzip = true",
+        ]
+    );
+}
