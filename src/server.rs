@@ -1,6 +1,7 @@
 //! The HTTP endpoints:
 //!
-//! - `GET /metrics` (or `server.metrics_path`): the page; OpenMetrics when `Accept` asks,
+//! - `GET /metrics` (or `server.metrics_path`, `--web.telemetry-path`): the page, with the
+//!   adapter's `process_*` metrics ([`crate::process`]); OpenMetrics when `Accept` asks,
 //!   gzip when `Accept-Encoding` allows. Always 200: a source that is down shows as
 //!   `metrics_adapter_source_up{source=..} 0`.
 //! - `GET /healthz`: 200 while the process serves. Never depends on the app beside us:
