@@ -4,7 +4,9 @@
 # shell, no libc, running as uid 65532. Build from the repository root (BuildKit, the
 # default builder since Docker 23):
 #
-#   docker build --build-arg VERSION=0.1.0 -t ghcr.io/metrics-adapter/metrics-adapter:0.1.0 .
+#   docker build --build-arg VERSION=0.1.0 \
+#     --build-arg REVISION=$(git rev-parse HEAD) --build-arg BRANCH=$(git rev-parse --abbrev-ref HEAD) \
+#     -t ghcr.io/metrics-adapter/metrics-adapter:0.1.0 .
 #
 # The image reads its config from --config FILE (or METRICS_ADAPTER_CONFIG); without one it
 # serves the container's /proc/meminfo on :9898. It writes nothing to disk, so it runs with
@@ -20,6 +22,11 @@ RUN apt-get update \
 RUN rustup target add x86_64-unknown-linux-musl
 
 WORKDIR /src
+# .git stays out of the context: the revision and branch for metrics_adapter_build_info come
+# in as build args (build.rs writes "unknown" without them).
+ARG REVISION=""
+ARG BRANCH=""
+ENV METRICS_ADAPTER_BUILD_REVISION=${REVISION} METRICS_ADAPTER_BUILD_BRANCH=${BRANCH}
 # The whole context (.dockerignore keeps out target/, .git/, deploy/): Cargo.toml names
 # tests/ and benches/ targets, so the manifest does not load without them.
 COPY . .

@@ -19,38 +19,70 @@ use crate::server::{self, App, Live};
 #[command(
     name = "metrics-adapter",
     version,
-    about = "Reads an app's own stats and serves them as a Prometheus /metrics page."
+    about = "Reads an app's own stats and serves them as a Prometheus /metrics page.",
+    after_help = "Without a command, serves (as `run` does). The serving options also go before \
+                  `check`, which then checks them too: metrics-adapter --web.config.file FILE check"
 )]
 pub struct Cli {
     /// Config file (TOML). Without it, the embedded default (this host's /proc/meminfo).
     #[arg(long, short, global = true, env = "METRICS_ADAPTER_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Listen address, overriding server.listen (default 0.0.0.0:9898).
-    #[arg(long, global = true)]
-    pub listen: Option<String>,
-    /// Log level or filter (error, warn, info, debug, trace), overriding log.level.
-    #[arg(long, global = true)]
-    pub log_level: Option<String>,
-    /// Log format, text or json, overriding log.format.
-    #[arg(long, global = true)]
-    pub log_format: Option<String>,
-    /// TLS and basic auth for every endpoint: a web config file in the Prometheus
-    /// exporter-toolkit format, overriding server.web_config_file ("" turns it off).
-    #[arg(long = "web.config.file", global = true, value_name = "FILE")]
-    pub web_config_file: Option<String>,
-    /// Accept POST/PUT /-/reload (as Prometheus' flag of that name). Off by default: anyone
-    /// who can reach the port could trigger reloads. SIGHUP always reloads.
-    #[arg(long = "web.enable-lifecycle", global = true)]
-    pub web_enable_lifecycle: bool,
+    #[command(flatten)]
+    pub serve: ServeArgs,
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// The options that only serving uses, so only `run` (and no command) lists them; the other
+/// commands would accept and ignore them. Flag names follow Prometheus' exporter-toolkit
+/// (`--web.listen-address`, `--web.telemetry-path`, `--web.config.file`), so a deployment
+/// written for an official exporter carries over.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeArgs {
+    /// Listen address, overriding server.listen (default 0.0.0.0:9898); `:PORT` listens on
+    /// all IPv4 interfaces, as with the Go exporters.
+    #[arg(long, visible_alias = "web.listen-address", value_name = "ADDRESS")]
+    pub listen: Option<String>,
+    /// Path of the metrics page, overriding server.metrics_path (default /metrics).
+    #[arg(long = "web.telemetry-path", value_name = "PATH")]
+    pub telemetry_path: Option<String>,
+    /// TLS and basic auth for every endpoint: a web config file in the Prometheus
+    /// exporter-toolkit format, overriding server.web_config_file ("" turns it off).
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<String>,
+    /// Log level or filter (error, warn, info, debug, trace), overriding log.level.
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Log format, text or json, overriding log.format.
+    #[arg(long, value_name = "FORMAT")]
+    pub log_format: Option<String>,
+    /// Accept POST/PUT /-/reload (as Prometheus' flag of that name). Off by default: anyone
+    /// who can reach the port could trigger reloads. SIGHUP always reloads.
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
+}
+
+impl ServeArgs {
+    /// These options, each falling back to `outer`'s (`metrics-adapter --listen A run`).
+    fn or(&self, outer: &ServeArgs) -> ServeArgs {
+        let pick = |a: &Option<String>, b: &Option<String>| a.clone().or_else(|| b.clone());
+        ServeArgs {
+            listen: pick(&self.listen, &outer.listen),
+            telemetry_path: pick(&self.telemetry_path, &outer.telemetry_path),
+            web_config_file: pick(&self.web_config_file, &outer.web_config_file),
+            log_level: pick(&self.log_level, &outer.log_level),
+            log_format: pick(&self.log_format, &outer.log_format),
+            enable_lifecycle: self.enable_lifecycle || outer.enable_lifecycle,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Serve /metrics (the default).
-    Run,
-    /// Check the config and recipes; print the resolved sources.
+    Run(ServeArgs),
+    /// Check the config and recipes (and the serving options given before `check`); print
+    /// every source with its resolved settings. Reads no source.
     Check,
     /// Read every source once and print the page; errors go to stderr.
     Once {
@@ -64,6 +96,7 @@ pub enum Command {
         parser: String,
         /// The sample; `-` or nothing reads stdin.
         file: Option<PathBuf>,
+        /// Print OpenMetrics instead of the 0.0.4 text format.
         #[arg(long)]
         openmetrics: bool,
     },
@@ -85,13 +118,23 @@ pub fn main() -> ExitCode {
 
 type Error = Box<dyn std::error::Error>;
 
+/// The serving options in force: `run`'s own, else those before the command.
+fn serve_args(cli: &Cli) -> ServeArgs {
+    match &cli.command {
+        Some(Command::Run(args)) => args.or(&cli.serve),
+        _ => cli.serve.clone(),
+    }
+}
+
 fn load(cli: &Cli) -> Result<(Settings, Registry), Error> {
+    let args = serve_args(cli);
     let overrides = Overrides {
-        listen: cli.listen.clone(),
-        log_level: cli.log_level.clone(),
-        log_format: cli.log_format.clone(),
-        web_config_file: cli.web_config_file.clone(),
-        enable_lifecycle: cli.web_enable_lifecycle,
+        listen: args.listen,
+        metrics_path: args.telemetry_path,
+        log_level: args.log_level,
+        log_format: args.log_format,
+        web_config_file: args.web_config_file,
+        enable_lifecycle: args.enable_lifecycle,
     };
     let settings = Settings::load(cli.config.as_deref(), std::env::vars(), &overrides)?;
     let mut registry = Registry::builtin()?;
@@ -128,7 +171,7 @@ fn init_logging(settings: &Settings) {
 
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match &cli.command {
-        None | Some(Command::Run) => serve(&cli),
+        None | Some(Command::Run(_)) => serve(&cli),
         Some(Command::Check) => check(&cli),
         Some(Command::Once { openmetrics }) => once(&cli, *openmetrics),
         Some(Command::Parse {
@@ -232,6 +275,13 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
         "listen: {}  metrics path: {}",
         settings.server.listen, settings.server.metrics_path
     );
+    let _ = writeln!(
+        out,
+        "server limits: max_connections = {}, header_read_timeout = {:?}, shutdown_timeout = {:?}",
+        settings.server.max_connections,
+        settings.server.header_read_timeout,
+        settings.server.shutdown_timeout
+    );
     if let Some(file) = web.file() {
         let _ = writeln!(
             out,
@@ -253,20 +303,76 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
             .get(&s.parser)
             .map(|e| e.origin.to_string())
             .unwrap_or_default();
-        let refresh = match s.refresh {
-            crate::config::Refresh::OnScrape => "on each scrape".to_string(),
-            crate::config::Refresh::Every(d) => format!("every {d:?} in the background"),
-        };
         let _ = writeln!(
             out,
-            "  {}: {} {} -> parser {} ({entry}); timeout {:?}, max {} bytes, read {refresh}",
+            "  {}: {} {} -> parser {} ({entry})",
             s.name,
             s.source.kind(),
             s.source.describe(),
             s.parser,
-            s.timeout,
-            s.max_bytes
         );
+        // Every key in force, as a `key = value` line, so what the adapter will do can be
+        // read without knowing the defaults or what the recipe adds.
+        let from_recipe = match (&s.source, t.parser.framing()) {
+            (crate::source::Source::File(f), Some(recipe)) => f
+                .framing
+                .as_ref()
+                .is_some_and(|own| Arc::ptr_eq(own, recipe)),
+            _ => false,
+        };
+        let mut keys = s.source.resolved();
+        if from_recipe {
+            for (k, v) in &mut keys {
+                if matches!(*k, "block_start" | "block_end") && v != crate::source::UNSET {
+                    v.push_str(&format!(" (from recipe {})", s.parser));
+                }
+            }
+        }
+        let interval = match s.refresh {
+            crate::config::Refresh::OnScrape => {
+                format!("{} (read on each scrape)", crate::source::UNSET)
+            }
+            crate::config::Refresh::Every(d) => format!("{d:?} (read in the background)"),
+        };
+        let list = |l: &[regex::Regex]| {
+            if l.is_empty() {
+                crate::source::UNSET.to_string()
+            } else {
+                // Shown as written: the anchors added at load are not the user's.
+                let written: Vec<&str> = l
+                    .iter()
+                    .map(|r| {
+                        r.as_str()
+                            .strip_prefix("^(?:")
+                            .and_then(|p| p.strip_suffix(")$"))
+                            .unwrap_or(r.as_str())
+                    })
+                    .collect();
+                let quoted: Vec<String> = written.into_iter().map(crate::source::quote).collect();
+                format!("[{}]", quoted.join(", "))
+            }
+        };
+        let labels = if s.labels.is_empty() {
+            crate::source::UNSET.to_string()
+        } else {
+            let pairs: Vec<String> = s
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k} = {}", crate::source::quote(v)))
+                .collect();
+            format!("{{ {} }}", pairs.join(", "))
+        };
+        keys.extend([
+            ("timeout", format!("{:?}", s.timeout)),
+            ("interval", interval),
+            ("max_bytes", s.max_bytes.to_string()),
+            ("labels", labels),
+            ("include", list(&s.include)),
+            ("exclude", list(&s.exclude)),
+        ]);
+        for (k, v) in keys {
+            let _ = writeln!(out, "    {k} = {v}");
+        }
     }
     emit(&out)?;
     Ok(ExitCode::SUCCESS)

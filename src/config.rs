@@ -200,7 +200,10 @@ pub enum ConfigError {
 /// Command-line values that override the file and environment.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
+    /// `--listen` / `--web.listen-address`; wins over `server.listen`.
     pub listen: Option<String>,
+    /// `--web.telemetry-path`; wins over `server.metrics_path`.
+    pub metrics_path: Option<String>,
     pub log_level: Option<String>,
     pub log_format: Option<String>,
     /// `--web.config.file`; wins over `server.web_config_file`.
@@ -346,14 +349,21 @@ impl Settings {
             reason,
         };
         let listen_text = overrides.listen.clone().unwrap_or(raw.server.listen);
-        let listen = listen_text.parse().map_err(|e| {
+        let listen = parse_listen(&listen_text).map_err(|e| {
             bad(
                 "server.listen",
                 format!("{listen_text:?} is not an address:port ({e})"),
             )
         })?;
-        if !raw.server.metrics_path.starts_with('/') {
-            return Err(bad("server.metrics_path", "must start with /".into()));
+        let metrics_path = overrides
+            .metrics_path
+            .clone()
+            .unwrap_or(raw.server.metrics_path);
+        if !metrics_path.starts_with('/') {
+            return Err(bad(
+                "server.metrics_path",
+                format!("{metrics_path:?} must start with /"),
+            ));
         }
         if raw.server.max_connections == 0 {
             return Err(bad("server.max_connections", "must be at least 1".into()));
@@ -366,7 +376,7 @@ impl Settings {
         }
         let server = ServerSettings {
             listen,
-            metrics_path: raw.server.metrics_path,
+            metrics_path,
             header_read_timeout: parse_duration(&raw.server.header_read_timeout)
                 .map_err(|r| bad("server.header_read_timeout", r))?,
             write_timeout: parse_duration(&raw.server.write_timeout)
@@ -465,6 +475,16 @@ impl Settings {
             parser_dirs: raw.parsers.dirs.into_iter().map(PathBuf::from).collect(),
             sources,
         })
+    }
+}
+
+/// A listen address: `host:port`, or `:port` for every IPv4 interface. The Go exporters
+/// take `--web.listen-address=:9100`, so a command line copied from one works here; the
+/// host is the default's (`0.0.0.0`), not Go's dual-stack any-address.
+pub fn parse_listen(text: &str) -> Result<std::net::SocketAddr, std::net::AddrParseError> {
+    match text.strip_prefix(':') {
+        Some(port) if !port.starts_with(':') => format!("0.0.0.0:{port}").parse(),
+        _ => text.parse(),
     }
 }
 

@@ -16,6 +16,7 @@
 //!   timeouts, shared in-flight fetches and per-source state.
 //! - [`expose`]: encodes a family set as text; [`server`] serves it over HTTP, with TLS and
 //!   basic auth from a web config file ([`web`]).
+//! - [`process`]: the adapter's own `process_*` metrics, read from `/proc/self` per scrape.
 //! - [`config`]: the layered configuration (embedded default, TOML file, environment, flags);
 //!   [`app`]: the configuration in force, swapped whole on a hot reload.
 #![forbid(unsafe_code)]
@@ -27,6 +28,7 @@ pub mod expose;
 pub mod family;
 pub mod framing;
 pub mod parse;
+pub mod process;
 pub mod reaper;
 pub mod scrape;
 pub mod server;

@@ -96,6 +96,9 @@ struct State {
     last_good: Option<Arc<Outcome>>,
     /// When "source down" was last logged.
     down_logged: Option<Instant>,
+    /// The last error and when it happened, kept after the source recovers: the status
+    /// page shows why a source that flaps was down.
+    last_error: Option<(String, SystemTime)>,
 }
 
 /// While a source stays down with the same error, it is logged again this often.
@@ -280,6 +283,7 @@ impl Target {
         let mut dropped = 0;
         families.retain(|f| {
             let taken = f.name.starts_with(SELF_PREFIX)
+                || crate::process::RESERVED.contains(&f.name.as_str())
                 || self.reserved.contains(&f.name)
                 || self.reserved.contains(&exposed_name(&f.name, f.kind));
             if taken {
@@ -333,6 +337,9 @@ impl Target {
         state.totals.unmatched += outcome.unmatched;
         state.totals.dropped_reserved += outcome.reserved;
         state.totals.bytes += outcome.bytes;
+        if let Some(e) = &outcome.error {
+            state.last_error = Some((e.clone(), outcome.finished));
+        }
         state.last = Some(outcome.clone());
         if outcome.up {
             state.last_good = Some(outcome.clone());
@@ -393,6 +400,11 @@ impl Target {
     /// The last result, for polled sources and the status page.
     pub fn last(&self) -> Option<Arc<Outcome>> {
         self.lock().last.clone()
+    }
+
+    /// The last error of the source (even if it is up now), and when it happened.
+    pub fn last_error(&self) -> Option<(String, SystemTime)> {
+        self.lock().last_error.clone()
     }
 
     fn last_good(&self) -> Option<Arc<Outcome>> {
@@ -559,8 +571,10 @@ impl Scraper {
                             .find(|t| t.spec.definition == spec.definition)
                     })
                     .map(|t| {
+                        let old = t.lock();
                         Arc::new(Mutex::new(State {
-                            totals: t.totals(),
+                            totals: old.totals.clone(),
+                            last_error: old.last_error.clone(),
                             ..State::default()
                         }))
                     })
@@ -823,14 +837,28 @@ impl SelfMetrics {
             Family::new(
                 "metrics_adapter_build",
                 MetricKind::Info,
-                "Version of metrics-adapter.",
+                "A metric with a constant '1' value labeled by version, revision, branch, and rustversion from which metrics-adapter was built.",
             )
-            .with_sample(
-                vec![("version".to_string(), env!("CARGO_PKG_VERSION").to_string())],
-                1.0,
-            ),
+            .with_sample(build_labels(), 1.0),
         ]
     }
+}
+
+/// The labels of `metrics_adapter_build_info`, as the Go exporters' `<name>_build_info` has
+/// them (`version`, `revision`, `branch`, `goversion`). The compiler's label is
+/// `rustversion`: Go's name with the language swapped, so a query written for Go
+/// exporters needs one word changed, and the label cannot be read as the adapter's own
+/// version. Facts from build.rs; "unknown" when built without git.
+pub fn build_labels() -> Labels {
+    [
+        ("version", env!("CARGO_PKG_VERSION")),
+        ("revision", env!("METRICS_ADAPTER_REVISION")),
+        ("branch", env!("METRICS_ADAPTER_BRANCH")),
+        ("rustversion", env!("METRICS_ADAPTER_RUST_VERSION")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
 }
 
 #[cfg(test)]

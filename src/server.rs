@@ -1,6 +1,7 @@
 //! The HTTP endpoints:
 //!
-//! - `GET /metrics` (or `server.metrics_path`): the page; OpenMetrics when `Accept` asks,
+//! - `GET /metrics` (or `server.metrics_path`, `--web.telemetry-path`): the page, with the
+//!   adapter's `process_*` metrics ([`crate::process`]); OpenMetrics when `Accept` asks,
 //!   gzip when `Accept-Encoding` allows. Always 200: a source that is down shows as
 //!   `metrics_adapter_source_up{source=..} 0`.
 //! - `GET /healthz`: 200 while the process serves. Never depends on the app beside us:
@@ -8,8 +9,8 @@
 //! - `GET /readyz`: 200 once the config is loaded and every background (`interval`) source
 //!   has finished its first read (up or down), 503 before: a starting pod is not scraped
 //!   into a page of `no result yet`. Sources read on scrape are always ready.
-//! - `GET /`: a small status page linking `/metrics` and listing sources, their state and
-//!   last error.
+//! - `GET /`: a small status page linking `/metrics` and listing sources: where each reads,
+//!   its state, its last read, and its last error with the time (kept after it recovers).
 //! - `POST /-/reload` (or `PUT`): re-read the config, as `SIGHUP` does (see [`crate::app`]);
 //!   only with `--web.enable-lifecycle`, as in Prometheus (else 403). A failed reload answers
 //!   500 with the file, key, line and reason, never the config's text.
@@ -19,7 +20,7 @@
 use std::convert::Infallible;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -113,6 +114,14 @@ async fn metrics(app: &App, live: &Live, req: &Request<Incoming>) -> Response<Bo
     let format = Format::negotiate(req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()));
     let mut page = live.scraper.scrape().await;
     app.reload_families(&mut page.families);
+    // Read after the sources: CPU time and memory include this scrape's work. Source data
+    // cannot write these names (dropped as reserved), so nothing here conflicts.
+    let mut conflicts = Vec::new();
+    page.families
+        .extend(crate::process::families(), &mut conflicts);
+    for c in conflicts {
+        warn!("{c}");
+    }
     let body = expose::encode(Arc::new(page.families), format);
     let mut builder = Response::builder()
         .header(CONTENT_TYPE, format.content_type())
@@ -155,34 +164,74 @@ fn escape_html(s: &str) -> String {
     out
 }
 
+/// `2026-05-01 12:00:03 UTC (42 s ago)`: the time, so it can be matched with logs, and
+/// the age, so nobody has to work it out.
+fn when(t: SystemTime, now: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    let ago = now.duration_since(t).unwrap_or_default().as_secs();
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC ({ago} s ago)",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
+/// Year, month, day of a day count since 1970-01-01 (Howard Hinnant's algorithm, exact
+/// for the proleptic Gregorian calendar), the inverse of `days_from_civil` in
+/// `parse/date.rs`.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
 fn landing(app: &Live) -> Response<Body> {
     use std::fmt::Write as _;
     let metrics_path = escape_html(&app.settings.server.metrics_path);
+    // "path, URL, address or command": the one column that differs by source type, named
+    // for every value it can hold.
     let mut html = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>metrics-adapter</title></head><body>\n\
          <h1>metrics-adapter {}</h1>\n<p><a href=\"{metrics_path}\">{metrics_path}</a> · \
          <a href=\"/healthz\">/healthz</a> · <a href=\"/readyz\">/readyz</a></p>\n\
-         <table border=\"1\" cellpadding=\"4\"><tr><th>source</th><th>type</th><th>reads</th><th>parser</th>\
-         <th>state</th><th>last read</th><th>last error</th></tr>\n",
+         <table border=\"1\" cellpadding=\"4\"><tr><th>source</th><th>type</th>\
+         <th>path, URL, address or command</th><th>parser</th><th>state</th><th>last read</th>\
+         <th>last error</th></tr>\n",
         env!("CARGO_PKG_VERSION")
     );
+    let now = SystemTime::now();
     for t in app.scraper.targets() {
-        let last = t.last();
-        let (state, when, err) = match &last {
-            None => ("not read yet".to_string(), String::new(), String::new()),
+        let (state, read) = match t.last() {
+            None => ("not read yet".to_string(), String::new()),
             Some(o) => (
-                if o.up { "up".into() } else { "down".into() },
+                match (&o.error, &o.first_issue) {
+                    (Some(_), _) => "down".to_string(),
+                    (None, Some(first)) => {
+                        format!("up; {} value(s) skipped, first: {first}", o.issues)
+                    }
+                    (None, None) => "up".to_string(),
+                },
                 format!(
-                    "{:.1} ms, {} bytes",
+                    "{}, {:.1} ms, {} bytes",
+                    when(o.finished, now),
                     o.duration.as_secs_f64() * 1000.0,
                     o.bytes
                 ),
-                o.error
-                    .clone()
-                    .or_else(|| o.first_issue.clone().map(|i| format!("skipped: {i}")))
-                    .unwrap_or_default(),
             ),
         };
+        let error = t
+            .last_error()
+            .map(|(e, at)| format!("{}: {e}", when(at, now)))
+            .unwrap_or_default();
         let _ = writeln!(
             html,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -190,9 +239,9 @@ fn landing(app: &Live) -> Response<Body> {
             t.spec.source.kind(),
             escape_html(&t.spec.source.describe()),
             escape_html(t.parser.name()),
-            state,
-            escape_html(&when),
-            escape_html(&err)
+            escape_html(&state),
+            escape_html(&read),
+            escape_html(&error)
         );
     }
     html.push_str("</table>\n</body></html>\n");
@@ -352,3 +401,6 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -209,3 +209,50 @@ fn socket_addresses_that_cannot_run_are_refused_at_load() {
     .unwrap();
     assert_eq!(s.sources.len(), 2);
 }
+
+#[test]
+fn telemetry_path_flag_overrides_metrics_path() {
+    let text = "[server]\nmetrics_path = '/from-file'\n";
+    let raw = Settings::layer(&Origin::Embedded, text, Vec::new()).unwrap();
+    let s = Settings::from_raw(Origin::Embedded, raw.clone(), &Overrides::default()).unwrap();
+    assert_eq!(s.server.metrics_path, "/from-file");
+    let flag = Overrides {
+        metrics_path: Some("/stats/prometheus".into()),
+        ..Overrides::default()
+    };
+    let s = Settings::from_raw(Origin::Embedded, raw.clone(), &flag).unwrap();
+    assert_eq!(s.server.metrics_path, "/stats/prometheus");
+    let bad = Overrides {
+        metrics_path: Some("metrics".into()),
+        ..Overrides::default()
+    };
+    let e = Settings::from_raw(Origin::Embedded, raw, &bad)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        e,
+        "embedded default config: server.metrics_path: \"metrics\" must start with /"
+    );
+}
+
+#[test]
+fn listen_takes_the_go_exporters_port_only_form() {
+    assert_eq!(parse_listen(":9100").unwrap().to_string(), "0.0.0.0:9100");
+    assert_eq!(
+        parse_listen("127.0.0.1:9100").unwrap().to_string(),
+        "127.0.0.1:9100"
+    );
+    assert_eq!(
+        parse_listen("[::1]:9100").unwrap().to_string(),
+        "[::1]:9100"
+    );
+    for bad in [":", "::9100", ":port", "9100", ""] {
+        assert!(parse_listen(bad).is_err(), "{bad:?}");
+    }
+    let o = Overrides {
+        listen: Some(":9101".into()),
+        ..Overrides::default()
+    };
+    let s = Settings::load(None, Vec::new(), &o).unwrap();
+    assert_eq!(s.server.listen.to_string(), "0.0.0.0:9101");
+}

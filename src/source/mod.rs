@@ -83,6 +83,20 @@ impl From<Result<Vec<u8>, SourceError>> for Fetch {
     }
 }
 
+/// A string value as a config file would hold it: a pattern with `\` as a literal `'...'`
+/// string, as users write them, so `\s` is not shown as `\\s`; else quoted and escaped
+/// (`"INFO\r\n"`).
+pub fn quote(s: &str) -> String {
+    if s.contains('\\') && !s.contains('\'') && !s.chars().any(char::is_control) {
+        format!("'{s}'")
+    } else {
+        format!("{s:?}")
+    }
+}
+
+/// How [`Source::resolved`] shows a key that is not set.
+pub const UNSET: &str = "(unset)";
+
 /// Names accepted in `type = "..."`.
 pub const KINDS: &[&str] = &["file", "http", "tcp", "exec", "fastcgi"];
 
@@ -153,6 +167,92 @@ impl Source {
             Source::Tcp(_) => "tcp",
             Source::Exec(_) => "exec",
             Source::FastCgi(_) => "fastcgi",
+        }
+    }
+
+    /// Every key of the source's type with the value in force: defaults filled in, a file's
+    /// framing whether from the source or the recipe, `(unset)` for what is not set. For
+    /// `check`. A secret is named by where it is read from; it is never read here.
+    pub fn resolved(&self) -> Vec<(&'static str, String)> {
+        let unset = || UNSET.to_string();
+        let quoted = |s: &str| quote(s);
+        match self {
+            Source::File(s) => vec![
+                ("path", quoted(&s.path.display().to_string())),
+                (
+                    "block_start",
+                    s.framing
+                        .as_ref()
+                        .map_or_else(unset, |f| quoted(f.start.as_str())),
+                ),
+                (
+                    "block_end",
+                    s.framing
+                        .as_ref()
+                        .and_then(|f| f.end.as_ref())
+                        .map_or_else(unset, |e| quoted(e.as_str())),
+                ),
+                (
+                    "max_age",
+                    s.max_age.map_or_else(unset, |d| format!("{d:?}")),
+                ),
+            ],
+            Source::Http(s) => {
+                use http::{Auth, Secret};
+                let (mut user, mut pw_file, mut pw_env, mut tok_file, mut tok_env) =
+                    (unset(), unset(), unset(), unset(), unset());
+                let place = |secret: &Secret, file: &mut String, env: &mut String| match secret {
+                    Secret::File(p) => *file = quoted(p),
+                    Secret::Env(v) => *env = quoted(v),
+                };
+                match &s.auth {
+                    Auth::None => {}
+                    Auth::Basic { user: u, password } => {
+                        user = quoted(u);
+                        if let Some(p) = password {
+                            place(p, &mut pw_file, &mut pw_env);
+                        }
+                    }
+                    Auth::Bearer(t) => place(t, &mut tok_file, &mut tok_env),
+                }
+                // Header values can be credentials (`Authorization`, API keys): names only.
+                let headers = if s.headers.is_empty() {
+                    unset()
+                } else {
+                    let names: Vec<&str> = s.headers.iter().map(|(k, _)| k.as_str()).collect();
+                    format!("{} (values not shown)", names.join(", "))
+                };
+                vec![
+                    ("url", quoted(&s.describe())),
+                    ("headers", headers),
+                    ("basic_auth_user", user),
+                    ("basic_auth_password_file", pw_file),
+                    ("basic_auth_password_env", pw_env),
+                    ("bearer_token_file", tok_file),
+                    ("bearer_token_env", tok_env),
+                    ("gzip", s.gzip.to_string()),
+                ]
+            }
+            Source::Tcp(s) => {
+                let text = |b: &[u8]| quoted(&String::from_utf8_lossy(b));
+                let (framing, until) = match &s.framing {
+                    tcp::Framing::Close => ("close", unset()),
+                    tcp::Framing::Until(u) => ("until", text(u)),
+                    tcp::Framing::Resp => ("resp", unset()),
+                };
+                vec![
+                    ("address", quoted(&s.address)),
+                    ("send", text(&s.send)),
+                    ("framing", quoted(framing)),
+                    ("until", until),
+                ]
+            }
+            Source::Exec(s) => vec![("command", format!("{:?}", s.command))],
+            Source::FastCgi(s) => vec![
+                ("address", quoted(&s.address)),
+                ("script", quoted(&s.script)),
+                ("query", quoted(&s.query)),
+            ],
         }
     }
 

@@ -518,6 +518,20 @@ impl Adapter {
     /// e.g. `["--log-level", "debug"]`. Waits until `/healthz` answers; retries with
     /// another port if the chosen one was taken in the meantime.
     pub fn start_with(config_toml: Option<&str>, extra_args: &[&str]) -> Adapter {
+        Adapter::start_listening(
+            config_toml,
+            |port| vec!["--listen".into(), format!("127.0.0.1:{port}")],
+            extra_args,
+        )
+    }
+
+    /// Like [`Adapter::start_with`], with the arguments that choose the port made by
+    /// `listen` (for other spellings of `--listen`). Serves on 127.0.0.1:port either way.
+    pub fn start_listening(
+        config_toml: Option<&str>,
+        listen: impl Fn(u16) -> Vec<String>,
+        extra_args: &[&str],
+    ) -> Adapter {
         let dir = TempDir::new("adapter");
         let config = config_toml.map(|c| dir.write("config.toml", c));
         for _attempt in 0..3 {
@@ -527,7 +541,7 @@ impl Adapter {
             if let Some(c) = &config {
                 cmd.arg("--config").arg(c);
             }
-            cmd.arg("--listen").arg(format!("127.0.0.1:{port}"));
+            cmd.args(listen(port));
             cmd.args(extra_args);
             cmd.current_dir(dir.path());
             let mut proc_ = Proc::spawn("metrics-adapter", cmd, dir.join("adapter.log"));

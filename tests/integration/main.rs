@@ -2,6 +2,7 @@
 //! the real `metrics-adapter` binary against real servers on 127.0.0.1, its pages checked
 //! by `promtool` and the Python `prometheus_client` parsers. Helpers are in [`harness`].
 
+mod conventions;
 mod core;
 mod hardening;
 mod harness;

@@ -475,13 +475,16 @@ fn a_collision_has_a_stable_winner_and_counters_never_fall() {
     adapter.terminate(Duration::from_secs(10));
 }
 
-/// Source data cannot write the adapter's own series, nor a recipe's up metric.
+/// Source data cannot write the adapter's own series (`metrics_adapter_*`, `process_*`), nor
+/// a recipe's up metric.
 #[test]
 fn reserved_names_are_dropped_and_counted() {
     let data = TempDir::new("trust-reserved");
     let forged = data.write(
         "forged.prom",
-        "metrics_adapter_source_up{source=\"nginx\"} 1\nnginx_up 1\nreal 3\n",
+        "metrics_adapter_source_up{source=\"nginx\"} 1\nnginx_up 1\nreal 3\n\
+         # TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 12345\n\
+         process_open_fds 99999\n",
     );
     let adapter = Adapter::start(&format!(
         "[sources.app]\ntype = \"file\"\npath = {}\nparser = \"prometheus\"\n\
@@ -492,13 +495,16 @@ fn reserved_names_are_dropped_and_counted() {
     assert_eq!(source_up(&s, "nginx"), 0.0);
     assert_eq!(value(&s, "nginx_up", &[]), 0.0);
     assert_eq!(value(&s, "real", &[]), 3.0);
+    // The adapter's own process metrics, not the file's.
+    assert!(value(&s, "process_cpu_seconds_total", &[]) < 12345.0);
+    assert!(value(&s, "process_open_fds", &[]) < 99999.0);
     assert_eq!(
         value(
             &s,
             "metrics_adapter_source_dropped_series_total",
             &[("source", "app"), ("reason", "reserved")]
         ),
-        2.0
+        4.0
     );
 }
 

@@ -1,0 +1,198 @@
+//! The adapter's own process metrics (`process_cpu_seconds_total`, memory, file descriptors,
+//! start time), with the names, types and help of the Go client's process collector, so the
+//! dashboards and alerts written for every official exporter work on the adapter too.
+//!
+//! Read from `/proc/self` on each scrape, on the calling thread: procfs files are made from
+//! the kernel's own counters when read and never wait on a disk or another process, so
+//! there is no background thread and no stale value. Linux only; where `/proc` cannot be
+//! read the families are left off the page (logged once), as the Go collector does.
+//!
+//! Left out on purpose: the Go collector's `process_network_*_bytes_total` come from
+//! `/proc/self/net/netstat`, which counts the whole network namespace. In a pod that is the
+//! app's traffic, not ours, and a series named `process_` would misattribute it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+
+use crate::family::{Family, MetricKind};
+
+/// The names source data may not write (both spellings of the counter: as a base name and
+/// as written on the page), so the page never holds the app's numbers under our names.
+pub const RESERVED: &[&str] = &[
+    "process_cpu_seconds",
+    "process_cpu_seconds_total",
+    "process_open_fds",
+    "process_max_fds",
+    "process_virtual_memory_bytes",
+    "process_virtual_memory_max_bytes",
+    "process_resident_memory_bytes",
+    "process_start_time_seconds",
+];
+
+/// What `/proc/self/stat` tells, in its own units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stat {
+    /// User + system CPU time, in clock ticks.
+    pub cpu_ticks: u64,
+    /// Start time, in clock ticks after boot.
+    pub start_ticks: u64,
+    pub vsize_bytes: u64,
+    pub rss_pages: u64,
+}
+
+/// Parses `/proc/PID/stat`. The command name (field 2) is in parentheses and may itself hold
+/// spaces and `)`, so the fields are counted from the *last* `)`.
+pub fn parse_stat(text: &str) -> Option<Stat> {
+    let (_, rest) = text.rsplit_once(')')?;
+    // `rest` starts at field 3 (state): field n is at index n - 3.
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let field = |n: usize| fields.get(n - 3)?.parse::<u64>().ok();
+    Some(Stat {
+        cpu_ticks: field(14)?.checked_add(field(15)?)?,
+        start_ticks: field(22)?,
+        vsize_bytes: field(23)?,
+        rss_pages: field(24)?,
+    })
+}
+
+/// The soft limit of one row of `/proc/PID/limits` ("Max open files  1024  4096  files").
+/// `unlimited` is `u64::MAX`, what the Go collector reports for it.
+pub fn parse_limit(text: &str, row: &str) -> Option<u64> {
+    let line = text.lines().find_map(|l| l.strip_prefix(row))?;
+    match line.split_whitespace().next()? {
+        "unlimited" => Some(u64::MAX),
+        n => n.parse().ok(),
+    }
+}
+
+/// `btime` of `/proc/stat`: the boot time, in Unix seconds.
+pub fn parse_boot_time(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("btime "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Facts that do not change while the process runs, read on the first scrape.
+#[derive(Debug, Clone, Copy)]
+struct Fixed {
+    ticks_per_second: f64,
+    page_size: f64,
+    /// Unix seconds; `None` if `/proc/stat` could not be read.
+    boot_time: Option<f64>,
+}
+
+fn fixed() -> Fixed {
+    static FIXED: OnceLock<Fixed> = OnceLock::new();
+    *FIXED.get_or_init(|| {
+        use nix::unistd::{sysconf, SysconfVar};
+        // Asked of the C library rather than assumed (100 ticks, 4 KiB pages): arm64 and
+        // ppc64 kernels run with 16 or 64 KiB pages.
+        let conf = |var, fallback: f64| match sysconf(var) {
+            Ok(Some(v)) if v > 0 => v as f64,
+            _ => fallback,
+        };
+        Fixed {
+            ticks_per_second: conf(SysconfVar::CLK_TCK, 100.0),
+            page_size: conf(SysconfVar::PAGE_SIZE, 4096.0),
+            // Read once: the kernel works `btime` out from the clock and the uptime, so it
+            // can move by a second between reads, and a start time must not.
+            boot_time: std::fs::read_to_string("/proc/stat")
+                .ok()
+                .as_deref()
+                .and_then(parse_boot_time)
+                .map(|b| b as f64),
+        }
+    })
+}
+
+/// Logs the first failure only: on a system without `/proc` every scrape would fail alike.
+fn warn_once(what: &str, e: &dyn std::fmt::Display) {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!("process metrics: cannot read {what}: {e}; left off the page");
+    }
+}
+
+/// Open file descriptors: the entries of `/proc/self/fd`. The directory's own descriptor,
+/// open while it is listed, is counted too, as the Go collector counts it.
+fn open_fds() -> std::io::Result<u64> {
+    let mut n = 0;
+    for entry in std::fs::read_dir("/proc/self/fd")? {
+        entry?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// The process families, read now. Whatever cannot be read is left out.
+pub fn families() -> Vec<Family> {
+    let gauge = |name: &str, help: &str, v: f64| {
+        Family::new(name, MetricKind::Gauge, help).with_sample(Vec::new(), v)
+    };
+    let fixed = fixed();
+    let mut out = Vec::with_capacity(7);
+    match std::fs::read_to_string("/proc/self/stat") {
+        Ok(text) => match parse_stat(&text) {
+            Some(stat) => {
+                out.push(
+                    Family::new(
+                        "process_cpu_seconds",
+                        MetricKind::Counter,
+                        "Total user and system CPU time spent in seconds.",
+                    )
+                    .with_sample(Vec::new(), stat.cpu_ticks as f64 / fixed.ticks_per_second),
+                );
+                out.push(gauge(
+                    "process_virtual_memory_bytes",
+                    "Virtual memory size in bytes.",
+                    stat.vsize_bytes as f64,
+                ));
+                out.push(gauge(
+                    "process_resident_memory_bytes",
+                    "Resident memory size in bytes.",
+                    stat.rss_pages as f64 * fixed.page_size,
+                ));
+                if let Some(boot) = fixed.boot_time {
+                    out.push(gauge(
+                        "process_start_time_seconds",
+                        "Start time of the process since unix epoch in seconds.",
+                        boot + stat.start_ticks as f64 / fixed.ticks_per_second,
+                    ));
+                }
+            }
+            None => warn_once("/proc/self/stat", &"unexpected format"),
+        },
+        Err(e) => warn_once("/proc/self/stat", &e),
+    }
+    match open_fds() {
+        Ok(n) => out.push(gauge(
+            "process_open_fds",
+            "Number of open file descriptors.",
+            n as f64,
+        )),
+        Err(e) => warn_once("/proc/self/fd", &e),
+    }
+    match std::fs::read_to_string("/proc/self/limits") {
+        Ok(text) => {
+            if let Some(n) = parse_limit(&text, "Max open files") {
+                out.push(gauge(
+                    "process_max_fds",
+                    "Maximum number of open file descriptors.",
+                    n as f64,
+                ));
+            }
+            if let Some(n) = parse_limit(&text, "Max address space") {
+                out.push(gauge(
+                    "process_virtual_memory_max_bytes",
+                    "Maximum amount of virtual memory available in bytes.",
+                    n as f64,
+                ));
+            }
+        }
+        Err(e) => warn_once("/proc/self/limits", &e),
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
