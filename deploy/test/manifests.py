@@ -369,6 +369,32 @@ def check_dockerfile(t, repo, cargo_version):
         t(re.search(pattern, where), f"Dockerfile: {what}")
     for label in ("version", "source", "title", "description", "licenses"):
         t(f"org.opencontainers.image.{label}=" in final, f"Dockerfile: OCI label {label}")
+    check_offline_containerfile(t, repo, final)
+
+
+def runtime_settings(final_stage):
+    """The instructions that shape the running image, with continuation lines joined."""
+    text = re.sub(r"\\\n\s*", " ", final_stage)
+    keep = ("USER ", "EXPOSE ", "ENTRYPOINT ", "CMD ", "ARG ", "LABEL ", "ENV ", "WORKDIR ", "STOPSIGNAL ")
+    return sorted(line.strip() for line in text.splitlines() if line.startswith(keep))
+
+
+def check_offline_containerfile(t, repo, dockerfile_final):
+    """Containerfile.offline (FROM scratch, no registry) must give the image the Dockerfile's
+    runtime stage gives: the same user, port, entrypoint, version and labels."""
+    path = os.path.join(repo, "Containerfile.offline")
+    if not t(os.path.exists(path), "Containerfile.offline exists"):
+        return
+    with open(path) as f:
+        text = f.read()
+    final = text[text.rfind("\nFROM "):]
+    t(re.search(r"\nFROM scratch\n", final), "Containerfile.offline: FROM scratch")
+    ours, theirs = runtime_settings(final), runtime_settings(dockerfile_final)
+    t(ours == theirs, "Containerfile.offline: user, port, entrypoint, ARGs and labels as the Dockerfile's",
+      f"only in Containerfile.offline: {sorted(set(ours) - set(theirs))}; "
+      f"only in Dockerfile: {sorted(set(theirs) - set(ours))}")
+    t(re.search(r"\nCOPY metrics-adapter /metrics-adapter\n", final),
+      "Containerfile.offline: the binary at /metrics-adapter")
 
 
 def cmd_check(root, repo):
