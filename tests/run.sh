@@ -6,7 +6,8 @@
 # 3. runs unit, golden and integration tests (real nginx, redis, memcached, haproxy,
 #    apache2, php-fpm and promtool, all on 127.0.0.1);
 # 4. validates deploy/ (Kubernetes schemas, every embedded adapter config) and rehearses a
-#    pod locally with a real Prometheus scraping the adapter;
+#    pod locally with a real Prometheus scraping the adapter; builds the image offline and
+#    runs the examples' pods in podman (deploy/test/pod.sh), scraped by Prometheus;
 # 5. fuzzes every parser, the config loader and the recipe loader for a bounded time
 #    (tests/fuzz.sh: FUZZ_SECONDS per target, default 60; installs nightly + cargo-fuzz).
 set -euo pipefail
@@ -32,6 +33,9 @@ ADAPTER_BIN="$PWD/target/debug/metrics-adapter" bash deploy/test/validate.sh
 
 step "deploy/: local pod rehearsal with a real Prometheus"
 ADAPTER_BIN="$PWD/target/debug/metrics-adapter" bash deploy/test/rehearse.sh
+
+step "deploy/: the examples' pods in podman, images built here, scraped by Prometheus"
+bash deploy/test/pod.sh
 
 step "fuzzing smoke run (bounded)"
 bash tests/fuzz.sh

@@ -43,6 +43,12 @@ PACKAGES=(
   prometheus-haproxy-exporter
   prometheus-apache-exporter
   wrk
+  # deploy/test/pod.sh: real containers without Docker or a registry
+  podman                                                 # kube play; builds the FROM scratch images
+  runc                                                   # the OCI runtime pod.sh selects (crun fails here)
+  catatonit                                              # podman builds its pod infra image from it
+  busybox-static                                         # the meminfo writer's image (a static busybox)
+  musl-tools                                             # musl-gcc: the static binary (ring compiles C)
 )
 
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -103,6 +109,10 @@ check /usr/sbin/haproxy haproxy
 check /usr/sbin/apache2 apache2
 check /usr/bin/promtool prometheus
 check /usr/bin/cgi-fcgi libfcgi-bin
+check /usr/bin/podman podman
+check /usr/sbin/runc runc
+check /usr/bin/catatonit catatonit
+check /usr/bin/musl-gcc musl-tools
 if ! ls /usr/sbin/php-fpm* >/dev/null 2>&1; then log "ERROR: no /usr/sbin/php-fpm* (package php-fpm)"; exit 1; fi
 if ! /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null; then
   log "ERROR: /usr/bin/python3 cannot import prometheus_client (package python3-prometheus-client)"

@@ -16,9 +16,12 @@ hash); `compare` checks a real `kubectl kustomize` output against this rendering
   manifests.py probe-paths DIR            the adapter's liveness and readiness paths
   manifests.py prometheus-yml SCRAPE_CFG [without-kubernetes-sd]
                                           a prometheus.yml embedding that scrape config
-  manifests.py rehearsal-prometheus-yml SCRAPE_CFG DIR=PORT...
+  manifests.py rehearsal-prometheus-yml SCRAPE_CFG [--namespace NS] DIR=PORT...
                                           the same, with Kubernetes discovery replaced by
                                           the targets it would find for these pods
+  manifests.py podman-yaml DIR [OPTION...]
+                                          the rendering, made fit for `podman kube play`
+                                          on this machine (see cmd_podman_yaml)
 
 Only PyYAML and the standard library (tomllib: Python >= 3.11).
 """
@@ -369,6 +372,32 @@ def check_dockerfile(t, repo, cargo_version):
         t(re.search(pattern, where), f"Dockerfile: {what}")
     for label in ("version", "source", "title", "description", "licenses"):
         t(f"org.opencontainers.image.{label}=" in final, f"Dockerfile: OCI label {label}")
+    check_offline_containerfile(t, repo, final)
+
+
+def runtime_settings(final_stage):
+    """The instructions that shape the running image, with continuation lines joined."""
+    text = re.sub(r"\\\n\s*", " ", final_stage)
+    keep = ("USER ", "EXPOSE ", "ENTRYPOINT ", "CMD ", "ARG ", "LABEL ", "ENV ", "WORKDIR ", "STOPSIGNAL ")
+    return sorted(line.strip() for line in text.splitlines() if line.startswith(keep))
+
+
+def check_offline_containerfile(t, repo, dockerfile_final):
+    """Containerfile.offline (FROM scratch, no registry) must give the image the Dockerfile's
+    runtime stage gives: the same user, port, entrypoint, version and labels."""
+    path = os.path.join(repo, "Containerfile.offline")
+    if not t(os.path.exists(path), "Containerfile.offline exists"):
+        return
+    with open(path) as f:
+        text = f.read()
+    final = text[text.rfind("\nFROM "):]
+    t(re.search(r"\nFROM scratch\n", final), "Containerfile.offline: FROM scratch")
+    ours, theirs = runtime_settings(final), runtime_settings(dockerfile_final)
+    t(ours == theirs, "Containerfile.offline: user, port, entrypoint, ARGs and labels as the Dockerfile's",
+      f"only in Containerfile.offline: {sorted(set(ours) - set(theirs))}; "
+      f"only in Dockerfile: {sorted(set(theirs) - set(ours))}")
+    t(re.search(r"\nCOPY metrics-adapter /metrics-adapter\n", final),
+      "Containerfile.offline: the binary at /metrics-adapter")
 
 
 def cmd_check(root, repo):
@@ -508,12 +537,12 @@ def discovered_targets(directory, port, pod_ip="127.0.0.1", namespace="rehearsal
     meta, spec = pod_spec(obj)
     pod = {
         "__meta_kubernetes_namespace": namespace,
-        "__meta_kubernetes_pod_name": f"{obj['metadata']['name']}-rehearsal",
+        "__meta_kubernetes_pod_name": f"{obj['metadata']['name']}-{namespace}",
         "__meta_kubernetes_pod_ip": pod_ip,
         "__meta_kubernetes_pod_phase": "Running",
         "__meta_kubernetes_pod_ready": "true",
         "__meta_kubernetes_pod_controller_kind": "ReplicaSet",
-        "__meta_kubernetes_pod_controller_name": f"{obj['metadata']['name']}-rehearsal",
+        "__meta_kubernetes_pod_controller_name": f"{obj['metadata']['name']}-{namespace}",
     }
     for k, v in meta.get("labels", {}).items():
         pod[f"__meta_kubernetes_pod_label_{sanitize(k)}"] = v
@@ -550,6 +579,9 @@ def discovered_targets(directory, port, pod_ip="127.0.0.1", namespace="rehearsal
 
 
 def cmd_rehearsal_prometheus_yml(scrape_config, *pods):
+    namespace = "rehearsal"
+    if pods[:1] == ("--namespace",):
+        namespace, pods = pods[1], pods[2:]
     with open(scrape_config) as f:
         (job,) = yaml.safe_load(f)["scrape_configs"]
     del job["kubernetes_sd_configs"]
@@ -558,19 +590,81 @@ def cmd_rehearsal_prometheus_yml(scrape_config, *pods):
     groups = []
     for arg in pods:
         directory, _, port = arg.rpartition("=")
-        groups += discovered_targets(directory, int(port))
+        groups += discovered_targets(directory, int(port), namespace=namespace)
     # Pods the job must not scrape: one without the annotations, one that has finished.
-    decoy = discovered_targets(pods[0].rpartition("=")[0], int(pods[0].rpartition("=")[2]))
+    directory, _, port = pods[0].rpartition("=")
+    decoy = discovered_targets(directory, int(port), namespace=namespace)
     for g in decoy:
         unannotated = {k: v for k, v in g["labels"].items() if "annotation" not in k}
-        unannotated["__meta_kubernetes_pod_name"] = "unannotated-rehearsal"
+        unannotated["__meta_kubernetes_pod_name"] = f"unannotated-{namespace}"
         finished = {**g["labels"], "__meta_kubernetes_pod_phase": "Succeeded",
-                    "__meta_kubernetes_pod_name": "finished-rehearsal"}
+                    "__meta_kubernetes_pod_name": f"finished-{namespace}"}
         groups += [{"targets": g["targets"], "labels": unannotated},
                    {"targets": g["targets"], "labels": finished}]
     job["static_configs"] = groups
     doc = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}, "scrape_configs": [job]}
     print(yaml.safe_dump(doc, sort_keys=False), end="")
+
+
+def cmd_podman_yaml(directory, *options):
+    """The example's objects for `podman kube play` on a machine without a registry:
+
+      image:OLD=NEW     run image NEW where the manifests say OLD; every container's image
+                        must be mapped (an image the test did not build would be pulled)
+      port:NAME=PORT    publish the container port NAME on 127.0.0.1:PORT; every declared
+                        port must be mapped, because podman publishes a port without
+                        hostPort on 0.0.0.0, on the same number, on the host
+      suffix:S          append S to the workload's and every ConfigMap's name (podman keeps
+                        a configMap volume under the ConfigMap's name: a variant must not
+                        share it with the original)
+      append-config:T   append the line T to the adapter's config file in its ConfigMap
+
+    Images get imagePullPolicy Never, so a missing one fails at once instead of a pull.
+    Everything else is the rendering as it is."""
+    images, ports, suffix, appended = {}, {}, "", []
+    for opt in options:
+        kind, _, value = opt.partition(":")
+        if kind == "image":
+            old, _, new = value.partition("=")
+            images[old] = new
+        elif kind == "port":
+            name, _, port = value.partition("=")
+            ports[name] = int(port)
+        elif kind == "suffix":
+            suffix = value
+        elif kind == "append-config":
+            appended.append(value)
+        else:
+            sys.exit(f"podman-yaml: unknown option {opt!r}")
+    rendered = render(directory)
+    (obj,) = [o for o in rendered.objects if pod_spec(o)]
+    _, spec = pod_spec(obj)
+    if appended:  # before the images change: the adapter is found by its image
+        ((_, adapter),) = adapter_containers(spec)
+        cm_name, key, _ = adapter_config_file(rendered, spec, adapter)
+        cm = next(o for o in rendered.objects
+                  if o["kind"] == "ConfigMap" and o["metadata"]["name"] == cm_name)
+        cm["data"][key] += "".join(line + "\n" for line in appended)
+    for _, c in all_containers(spec):
+        if c["image"] not in images:
+            sys.exit(f"podman-yaml: {directory}: container {c['name']}: no local image for {c['image']}")
+        c["image"] = images[c["image"]]
+        c["imagePullPolicy"] = "Never"
+        for p in c.get("ports", []):
+            if p.get("name") not in ports:
+                sys.exit(f"podman-yaml: {directory}: container {c['name']}: port {p.get('name')!r} "
+                         "has no host port (podman would publish it on 0.0.0.0)")
+            p["hostIP"] = "127.0.0.1"
+            p["hostPort"] = ports[p["name"]]
+    if suffix:
+        obj["metadata"]["name"] += suffix
+        for o in rendered.objects:
+            if o["kind"] == "ConfigMap":
+                o["metadata"]["name"] += suffix
+        for v in spec.get("volumes", []):
+            if "configMap" in v:
+                v["configMap"]["name"] += suffix
+    print(yaml.safe_dump_all(rendered.objects, sort_keys=False), end="")
 
 
 def main(argv):
@@ -589,6 +683,7 @@ def main(argv):
         "probe-paths": cmd_probe_paths,
         "prometheus-yml": cmd_prometheus_yml,
         "rehearsal-prometheus-yml": cmd_rehearsal_prometheus_yml,
+        "podman-yaml": cmd_podman_yaml,
     }
     return handlers[cmd](*args) or 0
 

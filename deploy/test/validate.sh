@@ -13,7 +13,8 @@
 #  3. cross-checks the manifests (manifests.py check): probes, ports, annotations, security
 #     contexts, resources, the adapter's --config wired to its ConfigMap, file sources on a
 #     volume the app writes, the PodMonitor (a CRD: checked structurally, not by schema)
-#     selecting every example pod, the Dockerfile's user, port and version;
+#     selecting every example pod, the Dockerfile's user, port and version, and
+#     Containerfile.offline (the image built without a registry) agreeing with it;
 #  4. runs `$ADAPTER_BIN check --config FILE` on every adapter TOML that a ConfigMap is made of;
 #  5. `promtool check config` on a prometheus.yml embedding deploy/prometheus/scrape-config.yaml.
 #
