@@ -326,3 +326,32 @@ fn as_pid_1_orphans_are_reaped() {
     assert_eq!(zombies, 0, "zombies left under the adapter as PID 1");
     adapter.stop();
 }
+
+/// SIGTERM ends the process within `shutdown_timeout` even while a parse that outlived its
+/// scrape is still running on the blocking pool.
+#[test]
+fn sigterm_does_not_wait_for_stuck_work() {
+    let dir = TempDir::new("stuck-term");
+    let huge = dir.write(
+        "huge.txt",
+        (0..1_500_000)
+            .map(|i| format!("k{i}: 1\n"))
+            .collect::<String>(),
+    );
+    let mut adapter = Adapter::start(&format!(
+        "[server]\nshutdown_timeout = \"1s\"\n\
+         [sources.huge]\ntype = \"file\"\npath = {}\nparser = \"kv\"\ntimeout = \"1s\"\nmax_series = 10000000\n",
+        toml_str(&huge.display().to_string())
+    ));
+    // The scrape gives up after 1 s; the parse it started goes on in the background.
+    let s = adapter.samples();
+    assert_eq!(source_up(&s, "huge"), 0.0);
+    let start = Instant::now();
+    let status = adapter.terminate(Duration::from_secs(10));
+    assert!(
+        start.elapsed() < Duration::from_secs(4),
+        "exit took {:?}",
+        start.elapsed()
+    );
+    assert!(status.success(), "{status}");
+}
