@@ -46,9 +46,29 @@ fn registry() -> &'static Registry {
 }
 
 /// Values that are valid numbers but easy to write wrongly (the fuzzer found the
-/// OpenMetrics encoder writing `inf` for `+Inf`), and a label-hostile string.
+/// OpenMetrics encoder writing `inf` for `+Inf`), a label-hostile string, multi-byte
+/// characters (a byte-index slice inside one aborted the process, issue 12) and date and
+/// time-zone text (the `date` values of meminfo_appended).
 const SPECIAL: &[&str] = &[
-    "+Inf", "-Inf", "NaN", "1e308", "-0", "0x10", "1_000", "\\\"\n",
+    "+Inf",
+    "-Inf",
+    "NaN",
+    "1e308",
+    "-0",
+    "0x10",
+    "1_000",
+    "\\\"\n",
+    "\u{e9}",
+    "\u{20ac}",
+    "\u{1d11e}",
+    "\u{a0}",
+    "e\u{301}",
+    "Wed Nov 25 03:46:26 UTC 2026\n",
+    "Wed, 25 Nov 2026 03:46:26 +0000\n",
+    "2026-11-25T03:46:26.5Z\n",
+    " CET ",
+    "+0530",
+    "+\u{e9}12",
 ];
 
 /// A recorded sample with up to 8 edits: a byte replaced, inserted or removed, a slice
@@ -113,4 +133,30 @@ proptest! {
             &crate::config::Overrides::default(),
         );
     }
+}
+
+/// The seeds of the `parsers` fuzz target (`fuzz/seeds/parsers/PARSER.CASE`) start with the
+/// byte that picks PARSER (see `fuzz/fuzz_targets/parsers.rs`), every parser has one, and
+/// none is longer than the `-max_len` of tests/fuzz.sh. A new parser shifts the order: this
+/// test then names the seeds to regenerate (fuzz/README.md says how).
+#[test]
+fn fuzz_seeds_pick_the_parser_they_are_named_after() {
+    let names: Vec<&str> = registry().names().collect();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/parsers");
+    let mut seeded = std::collections::BTreeSet::new();
+    for f in std::fs::read_dir(&dir)
+        .expect("fuzz/seeds/parsers")
+        .flatten()
+    {
+        let file = f.file_name().to_string_lossy().into_owned();
+        let data = std::fs::read(f.path()).expect("a seed");
+        let (&pick, _) = data.split_first().expect("a seed is not empty");
+        let parser = file.split('.').next().unwrap_or_default();
+        let picked = names[usize::from(pick & 0x7f) % names.len()];
+        assert_eq!(picked, parser, "{file}: its first byte picks {picked}");
+        assert!(data.len() <= 4097, "{file}: over -max_len");
+        seeded.insert(picked);
+    }
+    let missing: Vec<_> = names.iter().filter(|n| !seeded.contains(*n)).collect();
+    assert!(missing.is_empty(), "no fuzz seed for {missing:?}");
 }
