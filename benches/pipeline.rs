@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use metrics_adapter::expose::{encode, Format};
+use metrics_adapter::exposition::{encode, WireFormat};
 use metrics_adapter::family::{Family, FamilySet, MetricKind};
 use metrics_adapter::parse::Registry;
 
@@ -157,7 +157,10 @@ fn encoding(c: &mut Criterion) {
     group.sample_size(10);
     for series in [1_000, 10_000, 100_000, 1_000_000] {
         group.throughput(Throughput::Elements(series as u64));
-        for (fmt_name, fmt) in [("text", Format::Text), ("openmetrics", Format::OpenMetrics)] {
+        for (fmt_name, fmt) in [
+            ("text", WireFormat::Text),
+            ("openmetrics", WireFormat::OpenMetrics),
+        ] {
             // The page is built inside, so a filtered-out size costs nothing (nor pollutes
             // a profile of another bench).
             group.bench_function(BenchmarkId::new(fmt_name, series), |b| {

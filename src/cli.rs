@@ -10,7 +10,7 @@ use std::sync::Arc;
 use clap::{Parser as _, Subcommand};
 
 use crate::config::{LogFormat, Overrides, Settings};
-use crate::expose::{self, Format};
+use crate::exposition::{self, WireFormat};
 use crate::parse::Registry;
 use crate::scrape::Scraper;
 use crate::server::{self, App, Live};
@@ -411,11 +411,11 @@ fn once(cli: &Cli, openmetrics: bool) -> Result<ExitCode, Error> {
         }
     }
     let format = if openmetrics {
-        Format::OpenMetrics
+        WireFormat::OpenMetrics
     } else {
-        Format::Text
+        WireFormat::Text
     };
-    emit(&expose::encode(Arc::new(page.families), format))?;
+    emit(&exposition::encode(Arc::new(page.families), format))?;
     Ok(if all_up {
         ExitCode::SUCCESS
     } else {
@@ -465,11 +465,11 @@ fn parse(
         );
     }
     let format = if openmetrics {
-        Format::OpenMetrics
+        WireFormat::OpenMetrics
     } else {
-        Format::Text
+        WireFormat::Text
     };
-    let (page, notes) = expose::render(parsed, format);
+    let (page, notes) = crate::preview::render(parsed, format);
     for note in &notes {
         eprintln!("{note}");
     }

@@ -14,7 +14,8 @@
 //!   `parse` alike).
 //! - [`scrape`]: runs every source's fetch + parse per scrape (or in the background), with
 //!   timeouts, shared in-flight fetches and per-source state.
-//! - [`expose`]: encodes a family set as text; [`server`] serves it over HTTP, with TLS and
+//! - [`exposition`]: writes a family set in a wire format; [`preview`]: one parser's
+//!   result as a page (`parse`, golden and fuzz checks); [`server`] serves it over HTTP, with TLS and
 //!   basic auth from a web config file ([`web`]).
 //! - [`process`]: the adapter's own `process_*` metrics, read from `/proc/self` per scrape.
 //! - [`config`]: the layered configuration (embedded default, TOML file, environment, flags);
@@ -24,10 +25,11 @@
 pub mod app;
 pub mod cli;
 pub mod config;
-pub mod expose;
+pub mod exposition;
 pub mod family;
 pub mod framing;
 pub mod parse;
+pub mod preview;
 pub mod process;
 pub mod reaper;
 pub mod scrape;

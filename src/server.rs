@@ -34,7 +34,7 @@ use tokio::sync::Semaphore;
 use tracing::{debug, error, info, warn};
 
 pub use crate::app::{App, Live};
-use crate::expose::{self, Format};
+use crate::exposition::{self, WireFormat};
 use crate::web::{self, Web};
 
 mod limits;
@@ -111,7 +111,7 @@ fn accepts_gzip(req: &Request<Incoming>) -> bool {
 }
 
 async fn metrics(app: &App, live: &Live, req: &Request<Incoming>) -> Response<Body> {
-    let format = Format::negotiate(req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()));
+    let format = WireFormat::negotiate(req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()));
     let mut page = live.scraper.scrape().await;
     app.reload_families(&mut page.families);
     // Read after the sources: CPU time and memory include this scrape's work. Source data
@@ -122,7 +122,7 @@ async fn metrics(app: &App, live: &Live, req: &Request<Incoming>) -> Response<Bo
     for c in conflicts {
         warn!("{c}");
     }
-    let body = expose::encode(Arc::new(page.families), format);
+    let body = exposition::encode(Arc::new(page.families), format);
     let mut builder = Response::builder()
         .header(CONTENT_TYPE, format.content_type())
         .header(VARY, "Accept, Accept-Encoding");

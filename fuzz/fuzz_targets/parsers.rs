@@ -8,9 +8,10 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
-use metrics_adapter::expose::Format;
+use metrics_adapter::exposition::WireFormat;
 use metrics_adapter::parse::registry::Entry;
-use metrics_adapter::parse::{check_input_as, Registry};
+use metrics_adapter::parse::Registry;
+use metrics_adapter::preview::check_input_as;
 
 /// Longer inputs are skipped, not parsed: the parsers work line by line or value by value,
 /// so a bug needs a few lines to show, and long inputs only slow every run down. tests/fuzz.sh
@@ -38,9 +39,9 @@ fuzz_target!(|data: &[u8]| {
     let parsers = parsers();
     let (name, entry) = parsers[usize::from(pick & 0x7f) % parsers.len()];
     let format = if pick & 0x80 == 0 {
-        Format::Text
+        WireFormat::Text
     } else {
-        Format::OpenMetrics
+        WireFormat::OpenMetrics
     };
     if let Err(problem) = check_input_as(entry.parser.as_ref(), input, &[format]) {
         panic!("{name}: {problem}");

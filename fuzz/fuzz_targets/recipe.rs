@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use metrics_adapter::expose::Format;
-use metrics_adapter::parse::check_input_as;
+use metrics_adapter::exposition::WireFormat;
+use metrics_adapter::preview::check_input_as;
 use metrics_adapter::parse::recipe::Recipe;
 
 /// The longest built-in recipe is 20 KB; longer inputs only slow the run down (see
@@ -20,9 +20,9 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     if let Ok(recipe) = Recipe::from_toml("fuzz", &text) {
         let format = if data.len() % 2 == 0 {
-            Format::Text
+            WireFormat::Text
         } else {
-            Format::OpenMetrics
+            WireFormat::OpenMetrics
         };
         if let Err(problem) = check_input_as(&recipe, data, &[format]) {
             panic!("{problem}");

@@ -5,9 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::expose::{render, Format};
+use crate::exposition::WireFormat;
 use crate::parse::registry::EMBEDDED;
 use crate::parse::Registry;
+use crate::preview::render;
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recipes")
@@ -25,7 +26,7 @@ pub fn run_case(registry: &Registry, recipe: &str, input: &[u8]) -> (String, Str
         .parse(input)
         .unwrap_or_else(|e| panic!("{recipe}: {e}"));
     let unmatched = parsed.unmatched.clone();
-    let (page, notes) = render(parsed, Format::Text);
+    let (page, notes) = render(parsed, WireFormat::Text);
     // As `metrics-adapter parse` prints them to stderr, one per line; input no rule used is
     // pinned too, so a recipe that stops reading part of its format shows here.
     let mut issues: String = notes.iter().map(|n| format!("{n}\n")).collect();

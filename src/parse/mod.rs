@@ -140,40 +140,6 @@ pub trait Parser: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// Runs `parser` on `input` and checks what comes out: the page in both formats is
-/// well-formed. A parse error is a fine answer; a panic or a malformed page is not. The
-/// property tests and the fuzz targets (`fuzz/`) share this.
-pub fn check_input(parser: &dyn Parser, input: &[u8]) -> Result<(), String> {
-    use crate::expose::Format;
-    check_input_as(parser, input, &[Format::Text, Format::OpenMetrics])
-}
-
-/// [`check_input`] with the page rendered and checked in `formats` only. The fuzz targets
-/// check one format per input (chosen by the input), which halves the cost of an input
-/// without losing either format over a run.
-pub fn check_input_as(
-    parser: &dyn Parser,
-    input: &[u8],
-    formats: &[crate::expose::Format],
-) -> Result<(), String> {
-    use crate::expose::{check::check_page, render};
-    let Ok(parsed) = parser.parse(input) else {
-        return Ok(());
-    };
-    let check = |parsed, format| {
-        let (page, _) = render(parsed, format);
-        check_page(&page, format).map_err(|e| format!("{format:?} page: {e}\n{page}"))
-    };
-    // The last format takes the result itself: no copy of a big parse for one format.
-    let Some((&last, others)) = formats.split_last() else {
-        return Ok(());
-    };
-    for &format in others {
-        check(parsed.clone(), format)?;
-    }
-    check(parsed, last)
-}
-
 /// Input as text: invalid UTF-8 becomes U+FFFD, so it can never turn into a number.
 pub fn text(input: &[u8]) -> std::borrow::Cow<'_, str> {
     String::from_utf8_lossy(input)

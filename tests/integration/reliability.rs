@@ -387,8 +387,9 @@ fn http_keep_alive_is_reused_and_a_stale_one_is_retried() {
 /// built-in parser in the library itself; one Python process then reads all the pages.
 #[test]
 fn pages_from_damaged_inputs_parse_back_in_python() {
-    use metrics_adapter::expose::{render, Format};
+    use metrics_adapter::exposition::WireFormat;
     use metrics_adapter::parse::Registry;
+    use metrics_adapter::preview::render;
 
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let mut samples = Vec::new();
@@ -437,7 +438,7 @@ fn pages_from_damaged_inputs_parse_back_in_python() {
         let Ok(parsed) = parser.parse(&data) else {
             continue;
         };
-        for (format, om) in [(Format::Text, false), (Format::OpenMetrics, true)] {
+        for (format, om) in [(WireFormat::Text, false), (WireFormat::OpenMetrics, true)] {
             let (page, _) = render(parsed.clone(), format);
             pages.push(serde_json::json!({"parser": parser.name(), "om": om, "page": page}));
         }

@@ -330,10 +330,11 @@ mod tests {
 
     /// The page and the notes (skipped values, dropped series) that bare `csv` gives.
     fn bare(input: &str) -> (String, Vec<String>) {
-        use crate::expose::{render, Format};
+        use crate::exposition::WireFormat;
+        use crate::preview::render;
         let registry = crate::parse::Registry::builtin().unwrap();
         let parsed = registry.get("csv").unwrap().parser.parse(input.as_bytes());
-        render(parsed.unwrap(), Format::Text)
+        render(parsed.unwrap(), WireFormat::Text)
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! chosen from the scraper's `Accept` header, through `prometheus-client`'s encoders.
 //!
 //! The encoders escape label values and help text; the family set has already made names
-//! valid and unique. The page never knows where its data came from.
+//! valid and unique. The page never knows where its data came from. `WireFormat` is the
+//! format on the wire, not to be confused with a parser's input format.
 
 use std::sync::Arc;
 
@@ -12,10 +13,9 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use crate::family::{FamilySet, MetricKind};
-use crate::parse::Parsed;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub enum WireFormat {
     /// `text/plain; version=0.0.4`: the default, and what curl gets.
     Text,
     OpenMetrics,
@@ -25,9 +25,9 @@ pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub const OPENMETRICS_CONTENT_TYPE: &str =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-impl Format {
+impl WireFormat {
     /// OpenMetrics when the scraper lists it in `Accept` (Prometheus does), else 0.0.4.
-    pub fn negotiate(accept: Option<&str>) -> Format {
+    pub fn negotiate(accept: Option<&str>) -> WireFormat {
         let wants_om = accept.is_some_and(|a| {
             a.split(',').any(|part| {
                 let mut params = part.split(';').map(str::trim);
@@ -37,29 +37,29 @@ impl Format {
             })
         });
         if wants_om {
-            Format::OpenMetrics
+            WireFormat::OpenMetrics
         } else {
-            Format::Text
+            WireFormat::Text
         }
     }
 
     pub fn content_type(self) -> &'static str {
         match self {
-            Format::Text => TEXT_CONTENT_TYPE,
-            Format::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
+            WireFormat::Text => TEXT_CONTENT_TYPE,
+            WireFormat::OpenMetrics => OPENMETRICS_CONTENT_TYPE,
         }
     }
 }
 
 #[derive(Debug)]
-struct Page {
+struct PageCollector {
     families: Arc<FamilySet>,
     /// prometheus-client's OpenMetrics encoder writes help text as given (its 0.0.4 encoder
     /// escapes it), so a backslash in help would make an invalid escape: escape it here.
     escape_help: bool,
 }
 
-impl Collector for Page {
+impl Collector for PageCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         for family in self.families.families() {
             if family.samples.is_empty() {
@@ -94,22 +94,24 @@ impl Collector for Page {
 }
 
 /// Writes the page. The set is shared, not copied.
-pub fn encode(families: Arc<FamilySet>, format: Format) -> String {
+pub fn encode(families: Arc<FamilySet>, format: WireFormat) -> String {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Page {
+    registry.register_collector(Box::new(PageCollector {
         families,
-        escape_help: format == Format::OpenMetrics,
+        escape_help: format == WireFormat::OpenMetrics,
     }));
     let mut out = String::new();
     // Writing into a String cannot fail; an encoder error would be a bug, shown in the page.
     let result = match format {
-        Format::Text => prometheus_client::encoding::prometheus_text::encode(&mut out, &registry),
-        Format::OpenMetrics => prometheus_client::encoding::text::encode(&mut out, &registry),
+        WireFormat::Text => {
+            prometheus_client::encoding::prometheus_text::encode(&mut out, &registry)
+        }
+        WireFormat::OpenMetrics => prometheus_client::encoding::text::encode(&mut out, &registry),
     };
     if let Err(e) = result {
         tracing::error!("encoding the page failed: {e}");
     }
-    if format == Format::OpenMetrics {
+    if format == WireFormat::OpenMetrics {
         fix_infinities(&mut out);
     }
     out
@@ -144,22 +146,6 @@ fn fix_infinities(page: &mut String) {
         }
     }
     *page = fixed;
-}
-
-/// One parser's result as a page, as `metrics-adapter parse` prints it: the families merged
-/// and checked into a set, then encoded. Also returns what was left out: skipped values
-/// (`skipped: ...`) and families or series the set refused (`dropped: ...`).
-pub fn render(parsed: Parsed, format: Format) -> (String, Vec<String>) {
-    let mut notes: Vec<String> = parsed
-        .issues
-        .iter()
-        .map(|i| format!("skipped: {i}"))
-        .collect();
-    let mut set = FamilySet::new();
-    let mut conflicts = Vec::new();
-    set.extend(parsed.families, &mut conflicts);
-    notes.extend(conflicts.into_iter().map(|c| format!("dropped: {c}")));
-    (encode(Arc::new(set), format), notes)
 }
 
 pub mod check;

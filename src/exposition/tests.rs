@@ -29,7 +29,7 @@ fn sample_set() -> Arc<FamilySet> {
 
 #[test]
 fn text_format_exact_bytes() {
-    let got = encode(sample_set(), Format::Text);
+    let got = encode(sample_set(), WireFormat::Text);
     let want = "# HELP app_requests_total Requests served.\n\
                 # TYPE app_requests_total counter\n\
                 app_requests_total{code=\"200\"} 1027.0\n\
@@ -47,7 +47,7 @@ fn text_format_exact_bytes() {
 
 #[test]
 fn openmetrics_exact_bytes() {
-    let got = encode(sample_set(), Format::OpenMetrics);
+    let got = encode(sample_set(), WireFormat::OpenMetrics);
     let want = "# HELP app_requests Requests served.\n\
                 # TYPE app_requests counter\n\
                 app_requests_total{code=\"200\"} 1027.0\n\
@@ -69,7 +69,7 @@ fn label_values_are_escaped() {
     let s = set(vec![
         Family::new("x", MetricKind::Gauge, "h").with_sample(l(&[("path", "a\"b\\c\nd")]), 1.0)
     ]);
-    let got = encode(s, Format::Text);
+    let got = encode(s, WireFormat::Text);
     assert!(got.contains("x{path=\"a\\\"b\\\\c\\nd\"} 1.0\n"), "{got}");
 }
 
@@ -80,7 +80,7 @@ fn special_values() {
         .with_sample(l(&[("v", "inf")]), f64::INFINITY)
         .with_sample(l(&[("v", "ninf")]), f64::NEG_INFINITY)
         .with_sample(l(&[("v", "big")]), 1e300)]);
-    let got = encode(s, Format::Text);
+    let got = encode(s, WireFormat::Text);
     assert!(got.contains("x{v=\"nan\"} NaN\n"), "{got}");
     assert!(got.contains("x{v=\"inf\"} +Inf\n"), "{got}");
     assert!(got.contains("x{v=\"ninf\"} -Inf\n"), "{got}");
@@ -89,13 +89,13 @@ fn special_values() {
 
 #[test]
 fn negotiation() {
-    assert_eq!(Format::negotiate(None), Format::Text);
-    assert_eq!(Format::negotiate(Some("*/*")), Format::Text);
+    assert_eq!(WireFormat::negotiate(None), WireFormat::Text);
+    assert_eq!(WireFormat::negotiate(Some("*/*")), WireFormat::Text);
     let prom = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
-    assert_eq!(Format::negotiate(Some(prom)), Format::OpenMetrics);
+    assert_eq!(WireFormat::negotiate(Some(prom)), WireFormat::OpenMetrics);
     assert_eq!(
-        Format::negotiate(Some("application/openmetrics-text; q=0")),
-        Format::Text
+        WireFormat::negotiate(Some("application/openmetrics-text; q=0")),
+        WireFormat::Text
     );
 }
 
@@ -108,16 +108,16 @@ fn infinities_and_nan_are_written_as_both_formats_require() {
         Family::new("c", MetricKind::Counter, "").with_sample(vec![], f64::INFINITY),
         Family::new("n", MetricKind::Gauge, "").with_sample(vec![], f64::NAN),
     ]);
-    let text = encode(s.clone(), Format::Text);
+    let text = encode(s.clone(), WireFormat::Text);
     assert!(text.contains("\nup_inf +Inf\n"), "{text}");
     assert!(text.contains("\ndown_inf{l=\"inf\"} -Inf\n"), "{text}");
     assert!(text.contains("\nn NaN\n"), "{text}");
-    let om = encode(s, Format::OpenMetrics);
+    let om = encode(s, WireFormat::OpenMetrics);
     assert!(om.contains("\nup_inf +Inf\n"), "{om}");
     assert!(om.contains("\ndown_inf{l=\"inf\"} -Inf\n"), "{om}");
     assert!(om.contains("\nc_total +Inf\n"), "{om}");
     assert!(om.contains("\nn NaN\n"), "{om}");
-    for (page, format) in [(text, Format::Text), (om, Format::OpenMetrics)] {
+    for (page, format) in [(text, WireFormat::Text), (om, WireFormat::OpenMetrics)] {
         assert_eq!(check::check_page(&page, format), Ok(()), "{page}");
     }
 }

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use super::Format;
+use super::WireFormat;
 
 fn series_line() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
@@ -31,14 +31,14 @@ fn meta_line() -> &'static Regex {
 
 /// `Ok` when every line of `page` is a HELP, TYPE or series line (and, for OpenMetrics, the
 /// page ends with `# EOF`); otherwise the first bad line.
-pub fn check_page(page: &str, format: Format) -> Result<(), String> {
+pub fn check_page(page: &str, format: WireFormat) -> Result<(), String> {
     let mut lines: Vec<&str> = page.split('\n').collect();
     if lines.last() == Some(&"") {
         lines.pop();
     } else if !page.is_empty() {
         return Err("the page does not end with a newline".into());
     }
-    if format == Format::OpenMetrics && lines.pop() != Some("# EOF") {
+    if format == WireFormat::OpenMetrics && lines.pop() != Some("# EOF") {
         return Err("an OpenMetrics page must end with # EOF".into());
     }
     for (i, line) in lines.iter().enumerate() {
@@ -54,7 +54,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::expose::encode;
+    use crate::exposition::encode;
     use crate::family::{Family, FamilySet, MetricKind};
 
     #[test]
@@ -71,7 +71,7 @@ mod tests {
             &mut conflicts,
         );
         let set = Arc::new(set);
-        for format in [Format::Text, Format::OpenMetrics] {
+        for format in [WireFormat::Text, WireFormat::OpenMetrics] {
             let page = encode(set.clone(), format);
             assert_eq!(check_page(&page, format), Ok(()), "{page}");
         }
@@ -88,14 +88,14 @@ mod tests {
             "a 1",
             "# TYPE a nonsense\n",
         ] {
-            assert!(check_page(bad, Format::Text).is_err(), "{bad:?}");
+            assert!(check_page(bad, WireFormat::Text).is_err(), "{bad:?}");
         }
         assert!(
-            check_page("a 1\n", Format::OpenMetrics).is_err(),
+            check_page("a 1\n", WireFormat::OpenMetrics).is_err(),
             "no # EOF"
         );
         assert_eq!(
-            check_page("a_total 1\n# EOF\n", Format::OpenMetrics),
+            check_page("a_total 1\n# EOF\n", WireFormat::OpenMetrics),
             Ok(())
         );
     }

@@ -1,0 +1,58 @@
+//! Previews: one parser's result as a page, without a scraper. What `metrics-adapter parse`
+//! prints, what the golden tests compare, and what the property tests and fuzz targets check
+//! for well-formedness. It sits above both parsing and exposition, so neither depends on
+//! the other.
+
+use std::sync::Arc;
+
+use crate::exposition::{check::check_page, encode, WireFormat};
+use crate::family::FamilySet;
+use crate::parse::{Parsed, Parser};
+
+/// One parser's result as a page: the families merged and checked into a set, then
+/// encoded. Also returns what was left out: skipped values (`skipped: ...`) and families or
+/// series the set refused (`dropped: ...`).
+pub fn render(parsed: Parsed, format: WireFormat) -> (String, Vec<String>) {
+    let mut notes: Vec<String> = parsed
+        .issues
+        .iter()
+        .map(|i| format!("skipped: {i}"))
+        .collect();
+    let mut set = FamilySet::new();
+    let mut conflicts = Vec::new();
+    set.extend(parsed.families, &mut conflicts);
+    notes.extend(conflicts.into_iter().map(|c| format!("dropped: {c}")));
+    (encode(Arc::new(set), format), notes)
+}
+
+/// Runs `parser` on `input` and checks what comes out: the page in both formats is
+/// well-formed. A parse error is a fine answer; a panic or a malformed page is not. The
+/// property tests and the fuzz targets (`fuzz/`) share this.
+pub fn check_input(parser: &dyn Parser, input: &[u8]) -> Result<(), String> {
+    check_input_as(parser, input, &[WireFormat::Text, WireFormat::OpenMetrics])
+}
+
+/// [`check_input`] with the page rendered and checked in `formats` only. The fuzz targets
+/// check one format per input (chosen by the input), which halves the cost of an input
+/// without losing either format over a run.
+pub fn check_input_as(
+    parser: &dyn Parser,
+    input: &[u8],
+    formats: &[WireFormat],
+) -> Result<(), String> {
+    let Ok(parsed) = parser.parse(input) else {
+        return Ok(());
+    };
+    let check = |parsed, format| {
+        let (page, _) = render(parsed, format);
+        check_page(&page, format).map_err(|e| format!("{format:?} page: {e}\n{page}"))
+    };
+    // The last format takes the result itself: no copy of a big parse for one format.
+    let Some((&last, others)) = formats.split_last() else {
+        return Ok(());
+    };
+    for &format in others {
+        check(parsed.clone(), format)?;
+    }
+    check(parsed, last)
+}
