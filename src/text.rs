@@ -1,5 +1,16 @@
 //! Small text helpers shared by stages that must not depend on each other.
 
+/// A short excerpt of a line for error messages.
+pub fn excerpt(line: &str) -> String {
+    const MAX: usize = 60;
+    if line.chars().count() <= MAX {
+        format!("{line:?}")
+    } else {
+        let cut: String = line.chars().take(MAX).collect();
+        format!("{cut:?}...")
+    }
+}
+
 /// A TOML error without the lines it quotes from the file: a config or recipe line may
 /// hold a secret (a token someone pasted), and these messages reach logs and HTTP answers
 /// (`/-/reload`). What is left names the line, the column and the reason.

@@ -151,14 +151,3 @@ pub fn numbered_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
         .enumerate()
         .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
 }
-
-/// A short excerpt of a line for error messages.
-pub fn excerpt(line: &str) -> String {
-    const MAX: usize = 60;
-    if line.chars().count() <= MAX {
-        format!("{line:?}")
-    } else {
-        let cut: String = line.chars().take(MAX).collect();
-        format!("{cut:?}...")
-    }
-}

@@ -157,7 +157,7 @@ async fn read_resp_bulk(
         _ => {
             return Err(SourceError::Protocol(format!(
                 "{what}: expected a RESP bulk string, got {:?}",
-                crate::parse::excerpt(&header)
+                crate::text::excerpt(&header)
             )))
         }
     };

@@ -39,7 +39,8 @@ use serde::Deserialize;
 use foldhash::HashMap;
 
 use crate::family::LabelSet;
-use crate::parse::{excerpt, number, numbered_lines, Issue, ParseError, Record};
+use crate::parse::{number, numbered_lines, Issue, ParseError, Record};
+use crate::text::excerpt;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

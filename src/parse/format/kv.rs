@@ -13,7 +13,8 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 use crate::family::LabelSet;
-use crate::parse::{excerpt, number, numbered_lines, Issue, ParseError, Record};
+use crate::parse::{number, numbered_lines, Issue, ParseError, Record};
+use crate::text::excerpt;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -19,7 +19,8 @@ use nom::{IResult, Parser};
 use serde::Deserialize;
 
 use crate::family::{Labels, MetricKind};
-use crate::parse::{excerpt, number, numbered_lines, Issue, ParseError, Record};
+use crate::parse::{number, numbered_lines, Issue, ParseError, Record};
+use crate::text::excerpt;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -7,7 +7,8 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::family::LabelSet;
-use crate::parse::{excerpt, numbered_lines, ParseError, Record, Unmatched};
+use crate::parse::{numbered_lines, ParseError, Record, Unmatched};
+use crate::text::excerpt;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
