@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::{error, info, warn};
 
 use crate::config::Settings;
-use crate::family::{Family, FamilySet, MetricKind};
+use crate::family::FamilySet;
 use crate::parse::Registry;
 use crate::scrape::Scraper;
 
@@ -124,22 +124,8 @@ impl App {
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
         let mut conflicts = Vec::new();
-        set.push(
-            Family::new(
-                "metrics_adapter_config_last_reload_successful",
-                MetricKind::Gauge,
-                "Whether the last configuration reload attempt was successful.",
-            )
-            .with_sample(vec![], f64::from(u8::from(status.last_ok))),
-            &mut conflicts,
-        );
-        set.push(
-            Family::new(
-                "metrics_adapter_config_last_reload_success_timestamp_seconds",
-                MetricKind::Gauge,
-                "Timestamp of the last successful configuration load (startup or reload).",
-            )
-            .with_sample(vec![], when),
+        set.extend(
+            crate::scrape::reload_families(status.last_ok, when),
             &mut conflicts,
         );
         for c in conflicts {

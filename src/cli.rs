@@ -415,7 +415,7 @@ fn once(cli: &Cli, openmetrics: bool) -> Result<ExitCode, Error> {
     } else {
         WireFormat::Text
     };
-    emit(&exposition::encode(Arc::new(page.families), format))?;
+    emit(&exposition::encode(Arc::new(page), format))?;
     Ok(if all_up {
         ExitCode::SUCCESS
     } else {

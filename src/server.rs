@@ -113,16 +113,15 @@ fn accepts_gzip(req: &Request<Incoming>) -> bool {
 async fn metrics(app: &App, live: &Live, req: &Request<Incoming>) -> Response<Body> {
     let format = WireFormat::negotiate(req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()));
     let mut page = live.scraper.scrape().await;
-    app.reload_families(&mut page.families);
+    app.reload_families(&mut page);
     // Read after the sources: CPU time and memory include this scrape's work. Source data
     // cannot write these names (dropped as reserved), so nothing here conflicts.
     let mut conflicts = Vec::new();
-    page.families
-        .extend(crate::process::families(), &mut conflicts);
+    page.extend(crate::process::families(), &mut conflicts);
     for c in conflicts {
         warn!("{c}");
     }
-    let body = exposition::encode(Arc::new(page.families), format);
+    let body = exposition::encode(Arc::new(page), format);
     let mut builder = Response::builder()
         .header(CONTENT_TYPE, format.content_type())
         .header(VARY, "Accept, Accept-Encoding");

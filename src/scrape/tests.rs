@@ -8,8 +8,8 @@ fn scraper(toml_text: &str) -> Scraper {
     Scraper::new(&settings, &Registry::builtin().unwrap()).unwrap()
 }
 
-fn value(page: &Page, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
-    let f = page.families.get(name)?;
+fn value(page: &FamilySet, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let f = page.get(name)?;
     f.samples
         .iter()
         .find(|s| {
@@ -104,7 +104,7 @@ async fn include_exclude_and_parse_errors() {
     ));
     let page = s.scrape().await;
     assert_eq!(value(&page, "a", &[]), Some(1.0));
-    assert!(page.families.get("b").is_none() && page.families.get("c").is_none());
+    assert!(page.get("b").is_none() && page.get("c").is_none());
     assert_eq!(
         value(
             &page,
@@ -151,7 +151,7 @@ async fn background_sources_serve_the_last_result_with_its_age() {
 #[derive(Debug)]
 struct Panicky;
 
-impl Parser for Panicky {
+impl crate::parse::Parser for Panicky {
     fn name(&self) -> &str {
         "panicky"
     }

@@ -1,0 +1,296 @@
+//! Scraping: fetch + parse every source, bounded in time, and assemble one page.
+//!
+//! By default each `/metrics` request reads every source concurrently, so data is never
+//! stale and a scrape never waits past the slowest source's timeout. Scrapes that arrive
+//! while a source is being read share that read. A source with an `interval` is read in the
+//! background instead and its last result is served, with its age.
+//!
+//! Sources never mask each other: series are merged in config order and the first source
+//! to write a series keeps it, even while it is down (its last good result holds its place),
+//! so the winner never switches with who is up; what a later source loses is counted
+//! against it. A parser that panics takes down its source, never the process.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use foldhash::HashSet;
+use tracing::{debug, warn};
+
+use crate::config::{Refresh, Settings};
+use crate::family::{Family, FamilySet, MetricKind};
+use crate::parse::Registry;
+use crate::source::Source;
+
+mod self_metrics;
+mod target;
+
+use self_metrics::SelfMetrics;
+pub use self_metrics::{build_labels, reload_families, SELF_PREFIX};
+pub use target::{Outcome, Target, Totals};
+
+/// A configuration whose sources cannot be run as written; in the config error shape
+/// (`origin: key: reason`).
+#[derive(Debug, thiserror::Error)]
+pub enum ScraperError {
+    #[error(
+        "{origin}: sources.{source_name}.parser: no parser named {parser:?} (see `metrics-adapter parsers`)"
+    )]
+    UnknownParser {
+        /// The config file (or the embedded default) that names it.
+        origin: String,
+        source_name: String,
+        parser: String,
+    },
+    #[error(
+        "{origin}: sources.{second}: writes the same series as sources.{first} (same recipe \
+         {parser:?}, same labels), so one would mask the other; add a label that tells them \
+         apart, e.g. labels = {{ instance = {second:?} }}"
+    )]
+    SameSeries {
+        origin: String,
+        first: String,
+        second: String,
+        parser: String,
+    },
+}
+
+/// Two sources with the same recipe and the same static labels write the same series (and
+/// the same `nginx_up`): one would mask the other. A generic format (`kv`, `json`...) names
+/// series after the input, so two of those need not collide; the page sorts that out at
+/// run time.
+fn check_same_series(settings: &Settings, registry: &Registry) -> Result<(), ScraperError> {
+    let sources = &settings.sources;
+    for (i, b) in sources.iter().enumerate() {
+        let recipe = registry
+            .get(&b.parser)
+            .is_some_and(|e| e.origin != crate::parse::registry::Origin::Generic);
+        if !recipe {
+            continue;
+        }
+        if let Some(a) = sources[..i]
+            .iter()
+            .find(|a| a.parser == b.parser && a.labels == b.labels)
+        {
+            return Err(ScraperError::SameSeries {
+                origin: settings.origin.to_string(),
+                first: a.name.clone(),
+                second: b.name.clone(),
+                parser: b.parser.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// All targets of one configuration.
+#[derive(Debug)]
+pub struct Scraper {
+    targets: Vec<Arc<Target>>,
+    /// Background work (pollers, the first reads): stopped when the scraper goes, so a
+    /// reload never leaves the old config's readers running.
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Scraper {
+    fn drop(&mut self) {
+        for p in &self.tasks {
+            p.abort();
+        }
+    }
+}
+
+impl Scraper {
+    /// Resolves every source's parser. Does not start anything.
+    pub fn new(settings: &Settings, registry: &Registry) -> Result<Scraper, ScraperError> {
+        Self::with_previous(settings, registry, None)
+    }
+
+    /// Like [`Scraper::new`]; a source whose definition is the same as in `previous` keeps
+    /// its counters (a reload must not make a `_total` go down).
+    pub fn with_previous(
+        settings: &Settings,
+        registry: &Registry,
+        previous: Option<&Scraper>,
+    ) -> Result<Scraper, ScraperError> {
+        check_same_series(settings, registry)?;
+        let parsers = settings
+            .sources
+            .iter()
+            .map(|spec| {
+                registry
+                    .get(&spec.parser)
+                    .map(|e| e.parser.clone())
+                    .ok_or_else(|| ScraperError::UnknownParser {
+                        origin: settings.origin.to_string(),
+                        source_name: spec.name.clone(),
+                        parser: spec.parser.clone(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let reserved: Arc<HashSet<String>> = Arc::new(
+            parsers
+                .iter()
+                .filter_map(|p| p.up_metric().map(str::to_string))
+                .collect(),
+        );
+        let targets = settings
+            .sources
+            .iter()
+            .zip(parsers)
+            .map(|(spec, parser)| {
+                let mut spec = spec.clone();
+                if let Source::File(file) = &mut spec.source {
+                    file.frame_with(parser.framing());
+                }
+                let same = previous.and_then(|p| {
+                    p.targets
+                        .iter()
+                        .find(|t| t.spec.definition == spec.definition)
+                });
+                Arc::new(Target::new(
+                    spec,
+                    parser,
+                    reserved.clone(),
+                    same.map(Arc::as_ref),
+                ))
+            })
+            .collect();
+        Ok(Scraper {
+            targets,
+            tasks: Vec::new(),
+        })
+    }
+
+    pub fn targets(&self) -> &[Arc<Target>] {
+        &self.targets
+    }
+
+    /// Starts background reading for sources with an `interval` (needs a runtime).
+    pub fn start(&mut self) {
+        for t in &self.targets {
+            if let Refresh::Every(every) = t.spec.refresh {
+                self.tasks.push(tokio::spawn(t.clone().poll_forever(every)));
+            }
+        }
+    }
+
+    /// Whether every source has a result to serve: background sources once their first
+    /// read ended (up or down); a source read on each scrape always has one (the scrape
+    /// reads it), so it is not read early just for this.
+    pub fn ready(&self) -> bool {
+        self.targets
+            .iter()
+            .all(|t| t.spec.refresh == Refresh::OnScrape || t.last().is_some())
+    }
+
+    /// Reads what needs reading and assembles the page's families.
+    pub async fn scrape(&self) -> FamilySet {
+        self.read(false).await
+    }
+
+    /// Reads every source now, background ones too (`metrics-adapter once`).
+    pub async fn scrape_now(&self) -> FamilySet {
+        self.read(true).await
+    }
+
+    async fn read(&self, all: bool) -> FamilySet {
+        let reads = self.targets.iter().cloned().map(|t| async move {
+            match t.spec.refresh {
+                Refresh::Every(_) if !all => t.last(),
+                _ => Some(t.fetch_shared().await),
+            }
+        });
+        let outcomes: Vec<Option<Arc<Outcome>>> = join_in_order(reads)
+            .await
+            .into_iter()
+            .map(|joined| {
+                joined.unwrap_or_else(|| {
+                    Some(Arc::new(Outcome::down(
+                        "read task failed".into(),
+                        Duration::ZERO,
+                    )))
+                })
+            })
+            .collect();
+        self.assemble(&outcomes)
+    }
+
+    fn assemble(&self, outcomes: &[Option<Arc<Outcome>>]) -> FamilySet {
+        let mut set = FamilySet::new();
+        let mut self_metrics = SelfMetrics::default();
+        for (t, outcome) in self.targets.iter().zip(outcomes) {
+            let waiting;
+            let outcome = match outcome {
+                Some(o) => o.as_ref(),
+                None => {
+                    waiting = Outcome::down(
+                        "no result yet (first background read pending)".into(),
+                        Duration::ZERO,
+                    );
+                    &waiting
+                }
+            };
+            let before = set.series_count();
+            let mut conflicts = Vec::new();
+            if outcome.up {
+                set.merge(&outcome.families, &mut conflicts);
+            } else if let Some(good) = t.last_good() {
+                set.reserve(&good.families);
+            }
+            let reached = set.series_count() - before;
+            let lost = outcome.families.series_count().saturating_sub(reached);
+            if let Some(up) = t.parser.up_metric() {
+                let fam = Family::new(
+                    up,
+                    MetricKind::Gauge,
+                    "Whether the last read of the source succeeded.",
+                )
+                .with_sample(t.spec.labels.clone(), f64::from(u8::from(outcome.up)));
+                set.push(fam, &mut conflicts);
+            }
+            if lost > 0 {
+                t.count_dropped_collisions(lost as u64);
+                debug!(
+                    source = %t.spec.name,
+                    lost,
+                    first = %conflicts.first().map(ToString::to_string).unwrap_or_default(),
+                    "series already written by an earlier source"
+                );
+            }
+            self_metrics.add(t, outcome, reached);
+        }
+        let mut conflicts = Vec::new();
+        set.extend(self_metrics.families(), &mut conflicts);
+        for c in conflicts {
+            warn!("{c}");
+        }
+        set
+    }
+}
+/// Runs futures concurrently, in tasks of their own, and returns their outputs in their
+/// order; a task that failed (panicked) leaves `None` in its place, so the outputs still
+/// pair with their inputs.
+async fn join_in_order<F>(futures: impl IntoIterator<Item = F>) -> Vec<Option<F::Output>>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    let mut n = 0;
+    for (i, f) in futures.into_iter().enumerate() {
+        set.spawn(async move { (i, f.await) });
+        n += 1;
+    }
+    let mut out: Vec<Option<F::Output>> = (0..n).map(|_| None).collect();
+    while let Some(res) = set.join_next().await {
+        if let Ok((i, v)) = res {
+            if let Some(slot) = out.get_mut(i) {
+                *slot = Some(v);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

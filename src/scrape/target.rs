@@ -1,0 +1,462 @@
+//! One source's reads: fetch + parse within the timeout, the result ([`Outcome`]), the
+//! counters that outlive it ([`Totals`]), and a read shared by the scrapes that arrive
+//! while it is in flight. A parser that panics takes down its source, never the process.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use foldhash::HashSet;
+use tokio::sync::watch;
+use tracing::{debug, warn};
+
+use super::self_metrics::SELF_PREFIX;
+use crate::config::SourceSpec;
+use crate::family::{exposed_name, ConflictKind, Family, FamilySet, LabelSet, PerLabelSet};
+use crate::parse::{Parsed, Parser};
+
+/// Inputs larger than this are parsed on the blocking pool, so a big page never holds the
+/// runtime thread (and `/healthz`, and other sources) while it parses.
+const PARSE_INLINE_MAX: usize = 256 * 1024;
+
+/// The result of reading and parsing one source once.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// Checked once here (names, kinds, repeated series), so each scrape only merges it.
+    pub families: FamilySet,
+    pub up: bool,
+    /// Why the source is down.
+    pub error: Option<String>,
+    /// The first value skipped, if any (for the status page).
+    pub first_issue: Option<String>,
+    /// Values skipped this time.
+    pub issues: u64,
+    /// Input no rule used this time, and the first of it.
+    pub unmatched: u64,
+    pub first_unmatched: Option<String>,
+    /// Series the source's own data wrote under a name the adapter reserves; dropped.
+    pub reserved: u64,
+    /// Bytes read from the source (more than the data when an append log is searched).
+    pub bytes: u64,
+    /// A file source's modification time, as Unix time.
+    pub file_mtime: Option<f64>,
+    pub duration: Duration,
+    pub finished: SystemTime,
+}
+
+impl Outcome {
+    pub(super) fn down(error: String, duration: Duration) -> Outcome {
+        Outcome {
+            families: FamilySet::new(),
+            up: false,
+            error: Some(error),
+            first_issue: None,
+            issues: 0,
+            unmatched: 0,
+            first_unmatched: None,
+            reserved: 0,
+            bytes: 0,
+            file_mtime: None,
+            duration,
+            finished: SystemTime::now(),
+        }
+    }
+}
+
+/// Totals since start (and across reloads that leave the source as it was): counters.
+#[derive(Debug, Default, Clone)]
+pub struct Totals {
+    pub fetches: u64,
+    pub failures: u64,
+    pub parse_errors: u64,
+    pub unmatched: u64,
+    pub bytes: u64,
+    /// Series left off pages because an earlier source wrote them.
+    pub dropped_collision: u64,
+    /// Series of the source's data under a name the adapter reserves.
+    pub dropped_reserved: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    totals: Totals,
+    last: Option<Arc<Outcome>>,
+    /// The last result that was up: while the source is down it still holds its series'
+    /// places on the page (see [`FamilySet::reserve`]).
+    last_good: Option<Arc<Outcome>>,
+    /// When "source down" was last logged.
+    down_logged: Option<Instant>,
+    /// The last error and when it happened, kept after the source recovers: the status
+    /// page shows why a source that flaps was down.
+    last_error: Option<(String, SystemTime)>,
+}
+
+/// While a source stays down with the same error, it is logged again this often.
+const DOWN_REMINDER: Duration = Duration::from_secs(60);
+
+type Inflight = watch::Receiver<Option<Arc<Outcome>>>;
+
+/// One configured source with its parser and state.
+#[derive(Debug)]
+pub struct Target {
+    pub spec: SourceSpec,
+    pub parser: Arc<dyn Parser>,
+    /// Names the adapter writes itself on this page (its own and the recipes' up metrics):
+    /// source data cannot write them.
+    reserved: Arc<HashSet<String>>,
+    state: Arc<Mutex<State>>,
+    inflight: Mutex<Option<Inflight>>,
+}
+
+/// Clears a target's in-flight slot when the read ends, however it ends (finished, failed,
+/// or its task dropped), so a later scrape never waits on a read that is gone.
+struct InflightSlot<'a>(&'a Mutex<Option<Inflight>>);
+
+impl Drop for InflightSlot<'_> {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
+
+/// The text of a panic's payload.
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
+}
+
+/// Runs the parser, catching a panic: a parser bug marks this source down with the reason
+/// and leaves the process and the other sources running. Big inputs go to the blocking pool.
+async fn parse_isolated(parser: Arc<dyn Parser>, bytes: Vec<u8>) -> Result<Parsed, String> {
+    let name = parser.name().to_string();
+    let inline = bytes.len() <= PARSE_INLINE_MAX;
+    let run = move || {
+        std::panic::catch_unwind(AssertUnwindSafe(|| parser.parse(&bytes)))
+            .map_err(|p| panic_message(p.as_ref()))
+    };
+    let result = if inline {
+        run()
+    } else {
+        tokio::task::spawn_blocking(run)
+            .await
+            .unwrap_or_else(|e| Err(format!("parse task failed: {e}")))
+    };
+    match result {
+        Ok(Ok(parsed)) => Ok(parsed),
+        Ok(Err(e)) => Err(format!("parser {name}: {e}")),
+        Err(panic) => Err(format!(
+            "parser {name} panicked (a bug; please report it with the input): {panic}"
+        )),
+    }
+}
+
+/// Seconds since the epoch.
+fn unix_time(t: SystemTime) -> f64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+impl Target {
+    /// A target; `same` is the target of the previous config with the same definition,
+    /// whose counters (and last error) it carries on.
+    pub(super) fn new(
+        spec: SourceSpec,
+        parser: Arc<dyn Parser>,
+        reserved: Arc<HashSet<String>>,
+        same: Option<&Target>,
+    ) -> Target {
+        let state = same.map_or_else(State::default, |t| {
+            let old = t.lock();
+            State {
+                totals: old.totals.clone(),
+                last_error: old.last_error.clone(),
+                ..State::default()
+            }
+        });
+        Target {
+            spec,
+            parser,
+            reserved,
+            state: Arc::new(Mutex::new(state)),
+            inflight: Mutex::default(),
+        }
+    }
+
+    /// Reads and parses once, within the timeout.
+    async fn run_once(&self) -> Outcome {
+        let start = Instant::now();
+        let spec = &self.spec;
+        let mut read_bytes = 0;
+        let mut file_mtime = None;
+        let work = async {
+            let fetch = spec.source.fetch(spec.max_bytes, spec.timeout).await;
+            read_bytes = fetch.read_bytes;
+            file_mtime = fetch.modified.map(unix_time);
+            let bytes = fetch.data.map_err(|e| e.to_string())?;
+            if let (Some(max_age), Some(modified)) = (spec.source.max_age(), fetch.modified) {
+                let age = SystemTime::now()
+                    .duration_since(modified)
+                    .unwrap_or_default();
+                if age > max_age {
+                    return Err(format!(
+                        "{}: not modified for {}s (max_age {}s): is the writer still running?",
+                        spec.source.describe(),
+                        age.as_secs(),
+                        max_age.as_secs_f64()
+                    ));
+                }
+            }
+            parse_isolated(self.parser.clone(), bytes).await
+        };
+        let result = tokio::time::timeout(spec.timeout, work).await;
+        let parsed = match result {
+            Ok(Ok(parsed)) => parsed,
+            Ok(Err(e)) => {
+                return Outcome {
+                    bytes: read_bytes,
+                    file_mtime,
+                    ..Outcome::down(e, start.elapsed())
+                }
+            }
+            Err(_) => {
+                return Outcome {
+                    bytes: read_bytes,
+                    file_mtime,
+                    ..Outcome::down(
+                        format!("timed out after {:?}", spec.timeout),
+                        start.elapsed(),
+                    )
+                }
+            }
+        };
+        let mut families = parsed.families;
+        let series: usize = families.iter().map(|f| f.samples.len()).sum();
+        if series > spec.max_series {
+            return Outcome {
+                bytes: read_bytes,
+                file_mtime,
+                ..Outcome::down(
+                    format!(
+                        "{series} series, more than max_series ({}); raise it, or drop what is \
+                         not needed with exclude",
+                        spec.max_series
+                    ),
+                    start.elapsed(),
+                )
+            };
+        }
+        let reserved = self.drop_reserved(&mut families);
+        self.relabel(&mut families);
+        let mut set = FamilySet::new();
+        let mut conflicts = Vec::new();
+        set.extend(families, &mut conflicts);
+        let repeats = conflicts
+            .iter()
+            .filter(|c| c.kind == ConflictKind::DuplicateSeries)
+            .count();
+        // Every series again, block after block: an append log read as one dump. Serving
+        // the first copy would be serving the oldest numbers.
+        if repeats > 0 && repeats >= set.series_count() {
+            return Outcome {
+                bytes: read_bytes,
+                file_mtime,
+                ..Outcome::down(
+                    format!(
+                        "the input repeats its series ({repeats} repeated, {} distinct): it looks \
+                         like an append log of whole dumps; use a recipe with [framing] (such as \
+                         meminfo_appended) or set block_start on the source",
+                        set.series_count()
+                    ),
+                    start.elapsed(),
+                )
+            };
+        }
+        for c in &conflicts {
+            debug!(source = %spec.name, "{c}");
+        }
+        Outcome {
+            families: set,
+            up: true,
+            error: None,
+            first_issue: (parsed.issues.first().map(ToString::to_string))
+                .or_else(|| conflicts.first().map(ToString::to_string)),
+            issues: (parsed.issues.len() + conflicts.len()) as u64,
+            unmatched: parsed.unmatched.count,
+            first_unmatched: parsed.unmatched.first,
+            reserved,
+            bytes: read_bytes,
+            file_mtime,
+            duration: start.elapsed(),
+            finished: SystemTime::now(),
+        }
+    }
+
+    /// Drops the families source data wrote under a reserved name; returns how many series.
+    fn drop_reserved(&self, families: &mut Vec<Family>) -> u64 {
+        let mut dropped = 0;
+        families.retain(|f| {
+            let taken = f.name.starts_with(SELF_PREFIX)
+                || crate::process::RESERVED.contains(&f.name.as_str())
+                || self.reserved.contains(&f.name)
+                || self.reserved.contains(&exposed_name(&f.name, f.kind));
+            if taken {
+                dropped += f.samples.len() as u64;
+            }
+            !taken
+        });
+        dropped
+    }
+
+    /// Applies the source's `include`/`exclude` (on names as written) and static labels.
+    fn relabel(&self, families: &mut Vec<Family>) {
+        let spec = &self.spec;
+        if !spec.include.is_empty() || !spec.exclude.is_empty() {
+            families.retain(|f| {
+                let names = [f.name.clone(), exposed_name(&f.name, f.kind)];
+                (spec.include.is_empty()
+                    || names
+                        .iter()
+                        .any(|n| spec.include.iter().any(|r| r.is_match(n))))
+                    && !names
+                        .iter()
+                        .any(|n| spec.exclude.iter().any(|r| r.is_match(n)))
+            });
+        }
+        if !spec.labels.is_empty() {
+            // Samples share label sets (one per row or section): relabel each set once.
+            let mut relabelled = PerLabelSet::default();
+            for s in families.iter_mut().flat_map(|f| f.samples.iter_mut()) {
+                s.labels = relabelled
+                    .get_or_insert_with(&s.labels, || with_labels(&s.labels, &spec.labels));
+            }
+        }
+    }
+
+    fn record(&self, outcome: &Arc<Outcome>) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let changed = state.last.as_ref().map(|l| (l.up, l.error.clone()))
+            != Some((outcome.up, outcome.error.clone()));
+        let remind = !outcome.up
+            && (changed
+                || state
+                    .down_logged
+                    .map_or(true, |t| t.elapsed() >= DOWN_REMINDER));
+        if remind {
+            state.down_logged = Some(Instant::now());
+        }
+        state.totals.fetches += 1;
+        state.totals.failures += u64::from(!outcome.up);
+        state.totals.parse_errors += outcome.issues;
+        state.totals.unmatched += outcome.unmatched;
+        state.totals.dropped_reserved += outcome.reserved;
+        state.totals.bytes += outcome.bytes;
+        if let Some(e) = &outcome.error {
+            state.last_error = Some((e.clone(), outcome.finished));
+        }
+        state.last = Some(outcome.clone());
+        if outcome.up {
+            state.last_good = Some(outcome.clone());
+        }
+        drop(state);
+        // A source that stays down is logged when its error changes, and then once a minute,
+        // not on every read. The error may quote the app's text: `?` escapes control
+        // characters, so a newline in it cannot forge a log line.
+        match &outcome.error {
+            Some(e) if remind => warn!(source = %self.spec.name, error = ?e, "source down"),
+            Some(_) => {}
+            None if changed => debug!(source = %self.spec.name, "source up"),
+            None => {}
+        }
+        if outcome.issues > 0 || outcome.unmatched > 0 || outcome.reserved > 0 {
+            debug!(
+                source = %self.spec.name,
+                skipped = outcome.issues,
+                first = outcome.first_issue.as_deref().unwrap_or(""),
+                unmatched = outcome.unmatched,
+                first_unmatched = outcome.first_unmatched.as_deref().unwrap_or(""),
+                reserved = outcome.reserved,
+                "values not used"
+            );
+        }
+    }
+
+    /// Reads the source, joining a read already in flight.
+    pub async fn fetch_shared(self: &Arc<Self>) -> Arc<Outcome> {
+        let mut rx = {
+            let mut slot = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
+            match slot.as_ref() {
+                Some(rx) => rx.clone(),
+                None => {
+                    let (tx, rx) = watch::channel(None);
+                    *slot = Some(rx.clone());
+                    let me = self.clone();
+                    // A task of its own: a scraper that hangs up does not cancel the read
+                    // others are waiting on, and the timeout bounds it anyway.
+                    tokio::spawn(async move {
+                        let _slot = InflightSlot(&me.inflight);
+                        let outcome = Arc::new(me.run_once().await);
+                        me.record(&outcome);
+                        let _ = tx.send(Some(outcome));
+                    });
+                    rx
+                }
+            }
+        };
+        let result = rx
+            .wait_for(Option::is_some)
+            .await
+            .ok()
+            .and_then(|v| v.clone());
+        result.unwrap_or_else(|| Arc::new(Outcome::down("read task failed".into(), Duration::ZERO)))
+    }
+
+    /// The last result, for polled sources and the status page.
+    pub fn last(&self) -> Option<Arc<Outcome>> {
+        self.lock().last.clone()
+    }
+
+    /// The last error of the source (even if it is up now), and when it happened.
+    pub fn last_error(&self) -> Option<(String, SystemTime)> {
+        self.lock().last_error.clone()
+    }
+
+    pub(super) fn last_good(&self) -> Option<Arc<Outcome>> {
+        self.lock().last_good.clone()
+    }
+
+    /// Series of this source left off a page because an earlier source wrote them.
+    pub(super) fn count_dropped_collisions(&self, n: u64) {
+        self.lock().totals.dropped_collision += n;
+    }
+
+    pub fn totals(&self) -> Totals {
+        self.lock().totals.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(super) async fn poll_forever(self: Arc<Self>, every: Duration) {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            self.fetch_shared().await;
+        }
+    }
+}
+
+/// A sample's labels with `extra` added, replacing any label of the same name.
+fn with_labels(labels: &[(String, String)], extra: &[(String, String)]) -> LabelSet {
+    let mut labels = labels.to_vec();
+    for (k, v) in extra {
+        match labels.iter_mut().find(|(n, _)| n == k) {
+            Some(slot) => slot.1 = v.clone(),
+            None => labels.push((k.clone(), v.clone())),
+        }
+    }
+    labels.into()
+}
