@@ -1,4 +1,5 @@
 use super::*;
+use crate::family::Sample;
 
 fn mapping(toml_text: &str) -> Mapping {
     Mapping::new(toml::from_str(toml_text).unwrap()).unwrap()
