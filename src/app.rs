@@ -18,7 +18,7 @@ use crate::scrape::Scraper;
 
 /// One loaded configuration with its resolved sources.
 #[derive(Debug)]
-pub struct Live {
+pub struct Loaded {
     pub settings: Settings,
     pub scraper: Scraper,
 }
@@ -27,7 +27,7 @@ pub struct Live {
 pub type Loader = Box<dyn Fn() -> Result<(Settings, Registry), String> + Send + Sync>;
 
 pub struct App {
-    live: RwLock<Arc<Live>>,
+    live: RwLock<Arc<Loaded>>,
     loader: Option<Loader>,
     status: Mutex<ReloadStatus>,
     /// One reload at a time: a second SIGHUP waits instead of racing the first.
@@ -48,7 +48,7 @@ impl std::fmt::Debug for App {
 
 impl App {
     /// `loader` re-reads the configuration on reload; `None` disables reloading.
-    pub fn new(live: Live, loader: Option<Loader>) -> App {
+    pub fn new(live: Loaded, loader: Option<Loader>) -> App {
         App {
             live: RwLock::new(Arc::new(live)),
             loader,
@@ -61,7 +61,7 @@ impl App {
     }
 
     /// The configuration in force now.
-    pub fn live(&self) -> Arc<Live> {
+    pub fn live(&self) -> Arc<Loaded> {
         self.live
             .read()
             .unwrap_or_else(PoisonError::into_inner)
@@ -103,7 +103,7 @@ impl App {
         }
     }
 
-    fn build(&self) -> Result<Live, String> {
+    fn build(&self) -> Result<Loaded, String> {
         let loader = self
             .loader
             .as_ref()
@@ -113,7 +113,7 @@ impl App {
         let mut scraper = Scraper::with_previous(&settings, &registry, Some(&old.scraper))
             .map_err(|e| e.to_string())?;
         scraper.start();
-        Ok(Live { settings, scraper })
+        Ok(Loaded { settings, scraper })
     }
 
     /// `metrics_adapter_config_last_reload_successful` and `..._success_timestamp_seconds`.

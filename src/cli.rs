@@ -13,7 +13,7 @@ use crate::config::{LogFormat, Overrides, Settings};
 use crate::exposition::{self, WireFormat};
 use crate::parse::Registry;
 use crate::scrape::Scraper;
-use crate::server::{self, App, Live};
+use crate::server::{self, App, Loaded};
 
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
@@ -226,7 +226,7 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
         let loader_cli = cli.clone();
         let loader: crate::app::Loader =
             Box::new(move || load(&loader_cli).map_err(|e| e.to_string()));
-        let app = Arc::new(App::new(Live { settings, scraper }, Some(loader)));
+        let app = Arc::new(App::new(Loaded { settings, scraper }, Some(loader)));
         tokio::spawn(reload_on_sighup(app.clone(), hangup));
         server::serve_with_web(listener, app, web, shutdown).await;
         Ok::<_, Error>(ExitCode::SUCCESS)

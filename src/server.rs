@@ -33,7 +33,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tracing::{debug, error, info, warn};
 
-pub use crate::app::{App, Live};
+pub use crate::app::{App, Loaded};
 use crate::exposition::{self, WireFormat};
 use crate::web::{self, Web};
 
@@ -110,7 +110,7 @@ fn accepts_gzip(req: &Request<Incoming>) -> bool {
         })
 }
 
-async fn metrics(app: &App, live: &Live, req: &Request<Incoming>) -> Response<Body> {
+async fn metrics(app: &App, live: &Loaded, req: &Request<Incoming>) -> Response<Body> {
     let format = WireFormat::negotiate(req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()));
     let mut page = live.scraper.scrape().await;
     app.reload_families(&mut page);
@@ -193,7 +193,7 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-fn landing(app: &Live) -> Response<Body> {
+fn landing(app: &Loaded) -> Response<Body> {
     use std::fmt::Write as _;
     let metrics_path = escape_html(&app.settings.server.metrics_path);
     // "path, URL, address or command": the one column that differs by source type, named
