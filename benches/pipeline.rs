@@ -3,6 +3,7 @@
 //! `cargo bench --bench pipeline`; inputs are built in memory from tests/fixtures, so the
 //! run needs nothing else. Throughput is reported per input byte (parsers) or per series
 //! (encoding), so cost per unit can be compared across sizes.
+#![allow(clippy::unwrap_used, clippy::string_slice)] // test code: a panic is a failed test
 
 use std::hint::black_box;
 use std::sync::Arc;

@@ -19,6 +19,8 @@
 //! - `block_end` must match only a block's last line: a pattern that matches several lines
 //!   of one block (`^DirectMap` against `DirectMap4k`/`2M`/`1G`) cannot tell a cut block
 //!   from a whole one, and is reported instead of guessed around.
+// Source text is the app's: an index or slice that can panic is a crash on its data.
+#![warn(clippy::indexing_slicing)]
 
 use std::time::Duration;
 
@@ -123,7 +125,8 @@ pub fn latest_block<'a>(
 ) -> Result<Block<'a>, FramingError> {
     // A last line without its newline is still being written: it belongs to no block yet
     // (not even as the start of the next one, so it cannot spoil the block before it).
-    let data = &data[..data.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1)];
+    let whole = data.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let data = data.get(..whole).unwrap_or_default();
     let mut spans: Vec<Span> = Vec::new();
     let mut offset = 0;
     // Work on the bytes (offsets must stay exact for invalid UTF-8) and test each line.
@@ -160,16 +163,18 @@ pub fn latest_block<'a>(
         }
     }
     let block = |s: &Span| Block {
-        bytes: &data[s.start..s.end],
+        bytes: data.get(s.start..s.end).unwrap_or_default(),
         lines: s.lines,
     };
     let last = spans.len() - 1;
-    for i in (0..spans.len()).rev() {
-        let span = &spans[i];
+    for (i, span) in spans.iter().enumerate().rev() {
         let complete = match &framing.end {
             Some(_) => span.end_lines == 1,
             None if i < last => true,
-            None => match (i.checked_sub(1).map(|p| spans[p].lines), ctx.known_lines) {
+            None => match (
+                i.checked_sub(1).and_then(|p| spans.get(p)).map(|s| s.lines),
+                ctx.known_lines,
+            ) {
                 (Some(before), _) => span.lines >= before,
                 // The window may have cut off the block before this one: read further back.
                 (None, _) if !ctx.at_file_start => return Err(FramingError::NeedMore),

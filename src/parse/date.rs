@@ -22,6 +22,8 @@
 //! The scanner works on bytes with checked access only (`split_first`, `get`,
 //! `split_at_checked`): source text is UTF-8 from an app we do not control, and slicing a
 //! `&str` by a byte offset that lands inside a multi-byte character aborts the process.
+// Source text is the app's: an index or slice that can panic is a crash on its data.
+#![warn(clippy::indexing_slicing)]
 
 use thiserror::Error;
 
@@ -136,8 +138,8 @@ impl Fields {
                     year,
                     month,
                     day,
-                    written: WEEKDAY_NAMES[written % 7],
-                    actual: WEEKDAY_NAMES[actual % 7],
+                    written: WEEKDAY_NAMES.get(written % 7).copied().unwrap_or("?"),
+                    actual: WEEKDAY_NAMES.get(actual % 7).copied().unwrap_or("?"),
                 });
             }
         }

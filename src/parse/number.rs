@@ -2,6 +2,8 @@
 //!
 //! Stricter than `str::parse::<f64>` on purpose: `inf`, `infinity`, `nan` or `1_000` in a
 //! status page are words, not numbers, and must not become samples.
+// Source text is the app's: an index or slice that can panic is a crash on its data.
+#![warn(clippy::indexing_slicing)]
 
 use nom::branch::alt;
 use nom::bytes::complete::tag;

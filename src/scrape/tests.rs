@@ -158,6 +158,7 @@ impl crate::parse::Parser for Panicky {
     fn description(&self) -> &str {
         "panics on `boom`"
     }
+    #[allow(clippy::string_slice)] // the panic under test
     fn parse(&self, input: &[u8]) -> Result<crate::parse::Parsed, crate::parse::ParseError> {
         if input.starts_with(b"boom") {
             // As a byte-index slice of multi-byte text would.

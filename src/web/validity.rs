@@ -49,14 +49,15 @@ fn time(tag: u8, content: &[u8]) -> Option<f64> {
     if zone != "Z" || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
+    let part = |from: usize, to: usize| digits.get(from..to);
     let rfc3339 = format!(
         "{}-{}-{}T{}:{}:{}Z",
-        &digits[..4],
-        &digits[4..6],
-        &digits[6..8],
-        &digits[8..10],
-        &digits[10..12],
-        &digits[12..14]
+        part(0, 4)?,
+        part(4, 6)?,
+        part(6, 8)?,
+        part(8, 10)?,
+        part(10, 12)?,
+        part(12, 14)?
     );
     crate::parse::date::parse(&rfc3339).ok()
 }

@@ -1,6 +1,7 @@
 //! The one integration-test binary (`autotests = false` + one `[[test]]`, to link once):
 //! the real `metrics-adapter` binary against real servers on 127.0.0.1, its pages checked
 //! by `promtool` and the Python `prometheus_client` parsers. Helpers are in [`harness`].
+#![allow(clippy::unwrap_used, clippy::string_slice)] // test code: a panic is a failed test
 
 mod conventions;
 mod core;

@@ -193,14 +193,16 @@ impl Csv {
                 for (i, cell) in row.iter().enumerate() {
                     let cell = cell.trim();
                     if !cell.is_empty() && number::parse(cell).is_none() {
-                        text_columns[i] = true;
+                        if let Some(text) = text_columns.get_mut(i) {
+                            *text = true;
+                        }
                     }
                 }
             }
             for (i, col) in header.iter().enumerate() {
                 let chosen = label_idx.iter().any(|(l, _)| *l == i)
                     || self.opts.value_columns.iter().any(|c| c == col);
-                if text_columns[i] && !chosen {
+                if text_columns.get(i).copied().unwrap_or(false) && !chosen {
                     label_idx.push((i, label_name(col)));
                 }
             }
@@ -210,7 +212,11 @@ impl Csv {
             .filter(|&i| !label_idx.iter().any(|(l, _)| *l == i))
             .filter(|&i| {
                 self.opts.value_columns.is_empty()
-                    || self.opts.value_columns.iter().any(|c| *c == header[i])
+                    || self
+                        .opts
+                        .value_columns
+                        .iter()
+                        .any(|c| header.get(i).is_some_and(|h| c == h))
             })
             .collect();
         // Rows with the same labels would give the same series: the first row keeps them.
@@ -225,7 +231,12 @@ impl Csv {
             };
             let mut labels: Vec<(String, String)> = label_idx
                 .iter()
-                .map(|(i, name)| (name.clone(), row[*i].trim().to_string()))
+                .map(|(i, name)| {
+                    (
+                        name.clone(),
+                        row.get(*i).map_or("", |c| c.trim()).to_string(),
+                    )
+                })
                 .collect();
             if numbered {
                 labels.push(("row".into(), number.to_string()));
@@ -245,7 +256,10 @@ impl Csv {
             }
             seen.insert(labels.clone(), n);
             for &i in &value_idx {
-                let value = match std::mem::take(&mut row[i]) {
+                let (Some(cell), Some(key)) = (row.get_mut(i), header.get(i)) else {
+                    continue;
+                };
+                let value = match std::mem::take(cell) {
                     Cow::Borrowed(v) => Cow::Borrowed(v.trim()),
                     Cow::Owned(v) => Cow::Owned(v.trim().to_string()),
                 };
@@ -253,7 +267,7 @@ impl Csv {
                     continue;
                 }
                 records.push(Record {
-                    key: header[i].clone(),
+                    key: key.clone(),
                     labels: labels.clone(),
                     value,
                     line: n,

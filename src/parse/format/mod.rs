@@ -3,6 +3,8 @@
 //! The set is closed (a new format is a new file plus one arm here), so it is an enum.
 //! Each format has an `Options` struct, the recipe's `[<format>]` table, checked when the
 //! recipe loads so a bad pattern fails at start-up rather than at scrape time.
+// Source text is the app's: an index or slice that can panic is a crash on its data.
+#![warn(clippy::indexing_slicing)]
 
 pub mod csv;
 pub mod json;

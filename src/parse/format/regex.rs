@@ -112,7 +112,9 @@ impl RegexFormat {
         if self.whole_text {
             for rule in &self.rules {
                 for caps in rule.regex.captures_iter(text) {
-                    let line = text[..caps.get(0).map_or(0, |m| m.start())]
+                    let line = text
+                        .get(..caps.get(0).map_or(0, |m| m.start()))
+                        .unwrap_or_default()
                         .matches('\n')
                         .count()
                         + 1;

@@ -37,8 +37,9 @@ pub(super) fn expand_help(help: &str, key: &str, name: &str) -> String {
 /// Whether `template` contains `{name}`.
 pub(super) fn uses_placeholder(template: &str, name: &str) -> bool {
     template.match_indices('{').any(|(i, _)| {
-        template[i + 1..]
-            .strip_prefix(name)
+        template
+            .get(i + 1..)
+            .and_then(|rest| rest.strip_prefix(name))
             .is_some_and(|rest| rest.starts_with('}'))
     })
 }
