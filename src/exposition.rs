@@ -28,14 +28,8 @@ pub const OPENMETRICS_CONTENT_TYPE: &str =
 impl WireFormat {
     /// OpenMetrics when the scraper lists it in `Accept` (Prometheus does), else 0.0.4.
     pub fn negotiate(accept: Option<&str>) -> WireFormat {
-        let wants_om = accept.is_some_and(|a| {
-            a.split(',').any(|part| {
-                let mut params = part.split(';').map(str::trim);
-                let media = params.next().unwrap_or("");
-                let q_zero = params.any(|p| p.replace(' ', "") == "q=0");
-                media.eq_ignore_ascii_case("application/openmetrics-text") && !q_zero
-            })
-        });
+        let wants_om =
+            accept.is_some_and(|a| crate::text::lists_accepted(a, "application/openmetrics-text"));
         if wants_om {
             WireFormat::OpenMetrics
         } else {

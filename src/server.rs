@@ -102,12 +102,7 @@ fn accepts_gzip(req: &Request<Incoming>) -> bool {
         .get_all(ACCEPT_ENCODING)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|part| {
-            let mut it = part.split(';').map(str::trim);
-            it.next().is_some_and(|e| e.eq_ignore_ascii_case("gzip"))
-                && !it.any(|p| p.replace(' ', "") == "q=0")
-        })
+        .any(|v| crate::text::lists_accepted(v, "gzip"))
 }
 
 async fn metrics(app: &App, live: &Loaded, req: &Request<Incoming>) -> Response<Body> {

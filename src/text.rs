@@ -11,6 +11,16 @@ pub fn excerpt(line: &str) -> String {
     }
 }
 
+/// Whether an `Accept`-style header value (`a, b;q=0.5, c;q=0`) lists `token` (case aside)
+/// without refusing it with `q=0`.
+pub fn lists_accepted(header: &str, token: &str) -> bool {
+    header.split(',').any(|part| {
+        let mut params = part.split(';').map(str::trim);
+        params.next().is_some_and(|t| t.eq_ignore_ascii_case(token))
+            && !params.any(|p| p.replace(' ', "") == "q=0")
+    })
+}
+
 /// A TOML error without the lines it quotes from the file: a config or recipe line may
 /// hold a secret (a token someone pasted), and these messages reach logs and HTTP answers
 /// (`/-/reload`). What is left names the line, the column and the reason.
