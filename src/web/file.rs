@@ -513,3 +513,6 @@ fn tls(v: &Value, dir: &Path) -> Result<Option<TlsSettings<PemSource>>, KeyError
         prefer_server_order: prefer_server_order.unwrap_or(true),
     }))
 }
+
+#[cfg(test)]
+mod tests;
