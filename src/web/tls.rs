@@ -258,3 +258,6 @@ pub async fn accept_tls(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
