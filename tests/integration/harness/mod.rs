@@ -26,11 +26,14 @@
 //!   real servers; [`Hanging`]: a TCP listener that accepts and never answers.
 //! - `page.rs`: [`promtool_check`], [`promtool_check_syntax`], [`parse_page`],
 //!   [`parse_page_typed`], [`value`], [`find`], [`source_up`]: checks of a page.
+//! - `inputs.rs` (used as `inputs::`): the recorded inputs and the edits that damage them,
+//!   shared with the library's property tests.
 
 #![allow(dead_code)] // Not every test module uses every helper.
 
 mod adapter;
 mod http;
+pub mod inputs;
 mod page;
 mod process;
 mod sandbox;
