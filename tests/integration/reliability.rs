@@ -440,22 +440,11 @@ for i, p in enumerate(pages):
         sys.exit(1)
 print(samples)
 "#;
-    let mut child = std::process::Command::new(PYTHON)
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin
-            .write_all(serde_json::to_string(&pages).expect("json").as_bytes())
-            .expect("write pages");
-    }
-    let out = child.wait_with_output().expect("python3 output");
+    let pages = serde_json::to_string(&pages).expect("json");
+    let out = run_python(script, &[], pages.as_bytes(), Duration::from_secs(120));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}{stderr}");
     assert!(
         text.trim().parse::<u64>().is_ok_and(|n| n > 1000),
         "samples read back: {text}"

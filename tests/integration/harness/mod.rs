@@ -14,7 +14,9 @@
 //!
 //! The API, in short, by file:
 //! - `sandbox.rs`: [`free_port`], [`TempDir`], [`wait_until`], [`wait_for`], [`read_lossy`].
-//! - `process.rs`: [`Proc`], [`send_signal`], [`pids_with_cmdline`], [`require_binary`].
+//! - `process.rs`: [`Proc`], [`send_signal`], [`pids_with_cmdline`].
+//! - `programs.rs`: [`PROGRAMS`] the tests run and their Debian packages;
+//!   [`require_binary`].
 //! - `http.rs`: [`http_request`] / [`http_get`], a tiny HTTP/1.1 client ([`Response`]);
 //!   [`raw_exchange`] for text protocols; [`port_open`].
 //! - `adapter.rs`: [`Adapter::start`] / [`Adapter::start_default`] / [`Adapter::start_with`]:
@@ -36,6 +38,7 @@ mod http;
 pub mod inputs;
 mod page;
 mod process;
+mod programs;
 mod sandbox;
 mod servers;
 
@@ -43,5 +46,6 @@ pub use adapter::*;
 pub use http::*;
 pub use page::*;
 pub use process::*;
+pub use programs::*;
 pub use sandbox::*;
 pub use servers::*;

@@ -3,7 +3,7 @@
 //! OpenMetrics), plus lookups in what they read ([`value`], [`find`], [`source_up`]).
 
 use std::collections::BTreeMap;
-use std::process::Command;
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use super::{pipe_through, require_binary};
@@ -15,7 +15,7 @@ use super::{pipe_through, require_binary};
 /// OpenMetrics (`info` types); check those with [`parse_page`].
 pub fn promtool_check(page: &str, allow: &[&str]) {
     const PROMTOOL: &str = "/usr/bin/promtool";
-    require_binary(PROMTOOL, "prometheus");
+    require_binary(PROMTOOL);
     let out = pipe_through(
         Command::new(PROMTOOL).args(["check", "metrics"]),
         page.as_bytes(),
@@ -45,7 +45,7 @@ pub fn promtool_check(page: &str, allow: &[&str]) {
 /// the app's own (Redis `INFO` keys through a generic recipe), where lint is not ours to fix.
 pub fn promtool_check_syntax(page: &str) {
     const PROMTOOL: &str = "/usr/bin/promtool";
-    require_binary(PROMTOOL, "prometheus");
+    require_binary(PROMTOOL);
     let out = pipe_through(
         Command::new(PROMTOOL).args(["check", "metrics"]),
         page.as_bytes(),
@@ -99,6 +99,30 @@ json.dump({"families": families, "samples": samples}, sys.stdout)
 /// The system Python (Debian's, which has `python3-prometheus-client`), not a pyenv one.
 pub const PYTHON: &str = "/usr/bin/python3";
 
+/// Runs `script` with [`PYTHON`] (`python3 -c script args...`, `PYTHONPATH` and
+/// `PYTHONHOME` removed) with `input` on stdin, killed after `timeout`. Panics naming the
+/// Debian package when Python or its `prometheus_client` is missing.
+pub fn run_python(script: &str, args: &[&str], input: &[u8], timeout: Duration) -> Output {
+    require_binary(PYTHON);
+    let out = pipe_through(
+        Command::new(PYTHON)
+            .arg("-c")
+            .arg(script)
+            .args(args)
+            .env_remove("PYTHONPATH")
+            .env_remove("PYTHONHOME"),
+        input,
+        timeout,
+    );
+    if String::from_utf8_lossy(&out.stderr).contains("No module named 'prometheus_client") {
+        panic!(
+            "{PYTHON} has no prometheus_client: install the Debian package \
+             `python3-prometheus-client` (`bash tests/setup.sh`)"
+        );
+    }
+    out
+}
+
 /// Parses a page with the Python `prometheus_client` parser (the OpenMetrics one when
 /// `openmetrics`), returning every sample and every family's type. Panics with the
 /// parser's error if it rejects the page.
@@ -106,23 +130,9 @@ pub fn parse_page_typed(
     page: &str,
     openmetrics: bool,
 ) -> (Vec<ParsedSample>, BTreeMap<String, String>) {
-    require_binary(PYTHON, "python3");
     let mode = if openmetrics { "openmetrics" } else { "text" };
-    let out = pipe_through(
-        Command::new(PYTHON)
-            .args(["-c", PY_PARSE, mode])
-            .env_remove("PYTHONPATH")
-            .env_remove("PYTHONHOME"),
-        page.as_bytes(),
-        Duration::from_secs(30),
-    );
+    let out = run_python(PY_PARSE, &[mode], page.as_bytes(), Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    if stderr.contains("No module named 'prometheus_client") {
-        panic!(
-            "{PYTHON} has no prometheus_client: install the Debian package \
-             `python3-prometheus-client` (`bash tests/setup.sh`)"
-        );
-    }
     assert!(
         out.status.success(),
         "the Python {mode} parser rejected the page:\n{stderr}\n--- page ---\n{page}"

@@ -1,12 +1,11 @@
 //! Child processes that cannot leak: [`Proc`] runs one in a process group of its own and
 //! stops the whole group on drop (TERM, a bounded wait, KILL); nothing is stopped by name.
-//! Also [`require_binary`], the one place a missing tool turns into a failure that names
-//! its Debian package, and [`pipe_through`] for checkers fed on stdin.
+//! Also [`pipe_through`], for checkers fed on stdin.
 
 use std::fs;
 use std::io::Write;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -181,16 +180,6 @@ impl Proc {
 impl Drop for Proc {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-/// Panics unless `path` exists, naming the Debian package that provides it.
-pub fn require_binary(path: &str, package: &str) {
-    if !Path::new(path).exists() {
-        panic!(
-            "{path} is missing: install the Debian package `{package}` \
-             (`bash tests/setup.sh` installs everything the tests need)"
-        );
     }
 }
 

@@ -24,7 +24,7 @@ impl Apache {
     const MODULES: &'static str = "/usr/lib/apache2/modules";
 
     pub fn start() -> Apache {
-        require_binary(Self::BIN, "apache2");
+        require_binary(Self::BIN);
         let dir = TempDir::new("apache2");
         let docroot = dir.mkdir("www");
         let run = dir.mkdir("run");

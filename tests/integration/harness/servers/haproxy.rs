@@ -25,7 +25,7 @@ impl Haproxy {
     pub const BIN: &'static str = "/usr/sbin/haproxy";
 
     pub fn start() -> Haproxy {
-        require_binary(Self::BIN, "haproxy");
+        require_binary(Self::BIN);
         let dir = TempDir::new("haproxy");
         let (stats_port, frontend_port, dead_port) = (free_port(), free_port(), free_port());
         let conf = dir.write(

@@ -17,7 +17,7 @@ impl Memcached {
     pub const BIN: &'static str = "/usr/bin/memcached";
 
     pub fn start() -> Memcached {
-        require_binary(Self::BIN, "memcached");
+        require_binary(Self::BIN);
         let dir = TempDir::new("memcached");
         let port = free_port();
         let mut cmd = Command::new(Self::BIN);

@@ -23,7 +23,7 @@ impl Nginx {
     pub const BIN: &'static str = "/usr/sbin/nginx";
 
     pub fn start() -> Nginx {
-        require_binary(Self::BIN, "nginx-light (or nginx)");
+        require_binary(Self::BIN);
         let dir = TempDir::new("nginx");
         let files = dir.mkdir("files");
         let port = free_port();

@@ -24,7 +24,7 @@ impl PhpFpm {
     pub const CGI_FCGI: &'static str = "/usr/bin/cgi-fcgi";
 
     /// The installed `php-fpmX.Y` (the newest, if several).
-    pub fn binary() -> PathBuf {
+    pub fn installed() -> Option<PathBuf> {
         let mut found: Vec<PathBuf> = fs::read_dir("/usr/sbin")
             .map(|d| {
                 d.flatten()
@@ -38,7 +38,12 @@ impl PhpFpm {
             })
             .unwrap_or_default();
         found.sort();
-        found.pop().unwrap_or_else(|| {
+        found.pop()
+    }
+
+    /// [`PhpFpm::installed`], panicking with the Debian package to install.
+    pub fn binary() -> PathBuf {
+        Self::installed().unwrap_or_else(|| {
             panic!(
                 "/usr/sbin/php-fpm* is missing: install the Debian package `php-fpm` \
                  (`bash tests/setup.sh` installs everything the tests need)"
@@ -95,7 +100,7 @@ impl PhpFpm {
     /// A FastCGI request to `script` with `query`, straight to php-fpm with `cgi-fcgi`
     /// (Debian package `libfcgi-bin`): the CGI-style headers, a blank line, the body.
     pub fn fcgi_get(&self, script: &str, query: &str) -> String {
-        require_binary(Self::CGI_FCGI, "libfcgi-bin");
+        require_binary(Self::CGI_FCGI);
         let mut child = Command::new(Self::CGI_FCGI)
             .args(["-bind", "-connect", &self.address()])
             .env_clear()

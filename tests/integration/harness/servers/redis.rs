@@ -18,7 +18,7 @@ impl Redis {
     pub const CLI: &'static str = "/usr/bin/redis-cli";
 
     pub fn start() -> Redis {
-        require_binary(Self::BIN, "redis-server");
+        require_binary(Self::BIN);
         let dir = TempDir::new("redis");
         let port = free_port();
         let mut cmd = Command::new(Self::BIN);
@@ -40,7 +40,7 @@ impl Redis {
 
     /// `redis-cli -h 127.0.0.1 -p PORT args...` (stdout, CRLFs kept as redis sends them).
     pub fn cli(&self, args: &[&str]) -> String {
-        require_binary(Self::CLI, "redis-tools");
+        require_binary(Self::CLI);
         let out = Command::new(Self::CLI)
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
             .args(args)
