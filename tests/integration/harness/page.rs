@@ -14,18 +14,7 @@ use super::{pipe_through, require_binary};
 /// `"should be written in 'snake_case' not 'camelCase'"`). promtool cannot read
 /// OpenMetrics (`info` types); check those with [`parse_page`].
 pub fn promtool_check(page: &str, allow: &[&str]) {
-    const PROMTOOL: &str = "/usr/bin/promtool";
-    require_binary(PROMTOOL);
-    let out = pipe_through(
-        Command::new(PROMTOOL).args(["check", "metrics"]),
-        page.as_bytes(),
-        Duration::from_secs(30),
-    );
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (out, text) = promtool_check_metrics(page);
     let complaints: Vec<&str> = text
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -44,18 +33,7 @@ pub fn promtool_check(page: &str, allow: &[&str]) {
 /// (exit status 1, an `error` line), ignoring its lint advice. For pages whose names are
 /// the app's own (Redis `INFO` keys through a generic recipe), where lint is not ours to fix.
 pub fn promtool_check_syntax(page: &str) {
-    const PROMTOOL: &str = "/usr/bin/promtool";
-    require_binary(PROMTOOL);
-    let out = pipe_through(
-        Command::new(PROMTOOL).args(["check", "metrics"]),
-        page.as_bytes(),
-        Duration::from_secs(30),
-    );
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (out, text) = promtool_check_metrics(page);
     let errors: Vec<&str> = text
         .lines()
         .filter(|l| l.trim_start().starts_with("error"))
@@ -68,6 +46,23 @@ pub fn promtool_check_syntax(page: &str) {
             errors.join("\n")
         );
     }
+}
+
+/// `promtool check metrics` on `page`: how it exited, and its stdout and stderr as one text.
+fn promtool_check_metrics(page: &str) -> (Output, String) {
+    const PROMTOOL: &str = "/usr/bin/promtool";
+    require_binary(PROMTOOL);
+    let out = pipe_through(
+        Command::new(PROMTOOL).args(["check", "metrics"]),
+        page.as_bytes(),
+        Duration::from_secs(30),
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out, text)
 }
 
 /// One sample as an independent parser read it.
