@@ -10,6 +10,9 @@
 #    runs the examples' pods in podman (deploy/test/pod.sh), scraped by Prometheus;
 # 5. fuzzes every parser, the config loader and the recipe loader for a bounded time
 #    (tests/fuzz.sh: FUZZ_SECONDS per target, default 60; installs nightly + cargo-fuzz).
+# CI runs this, all of it: a missing server is a failure naming its package, never a skip.
+# On a laptop without the servers, the server-free tier is `cargo test --lib` (unit, golden
+# and property tests); `cargo test --test integration` needs `bash tests/setup.sh` first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -33,6 +33,7 @@ PACKAGES=(
   python3
   python3-prometheus-client                              # the independent exposition parser
   curl
+  iproute2                                               # ss: the write-timeout test watches a FIN
   openssl                                                # certificates for the TLS tests
   jq
   netcat-openbsd                                         # nc, for poking at raw TCP stats by hand

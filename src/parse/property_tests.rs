@@ -10,34 +10,16 @@ use proptest::prelude::*;
 
 use crate::parse::Registry;
 
+// The loader and the edits, shared with the integration tests (which damage inputs the same
+// way before Python reads the pages back).
+#[path = "../../tests/integration/harness/inputs.rs"]
+mod inputs;
+use inputs::Edit;
+
+/// The recorded inputs, read once.
 fn samples() -> &'static [Vec<u8>] {
     static SAMPLES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
-    SAMPLES.get_or_init(|| {
-        // Golden inputs, and the raw captures under samples/ (an exporter's page for the
-        // `prometheus` format, php-fpm's own OpenMetrics, a RESP reply...).
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-        let mut out = Vec::new();
-        for group in ["recipes", "samples"] {
-            for dir in std::fs::read_dir(root.join(group))
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                for f in std::fs::read_dir(dir.path())
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                {
-                    let p = f.path();
-                    if group == "samples" || p.extension().is_some_and(|e| e == "input") {
-                        out.extend(std::fs::read(p));
-                    }
-                }
-            }
-        }
-        assert!(out.len() >= 20, "recorded samples under {}", root.display());
-        out
-    })
+    SAMPLES.get_or_init(inputs::recorded)
 }
 
 fn registry() -> &'static Registry {
@@ -82,19 +64,14 @@ fn mutated_sample() -> impl Strategy<Value = Vec<u8>> {
         .prop_map(|(pick, edits)| {
             let mut data = pick.get(samples()).clone();
             for (kind, at, byte) in edits {
-                let at = if data.is_empty() { 0 } else { at % data.len() };
-                match kind {
-                    0 if !data.is_empty() => data[at] = byte,
-                    1 => data.insert(at, byte),
-                    2 if !data.is_empty() => {
-                        data.remove(at);
-                    }
-                    3 => data.truncate(at),
-                    _ => {
-                        let special = SPECIAL[usize::from(byte) % SPECIAL.len()].as_bytes();
-                        data.splice(at..at, special.iter().copied());
-                    }
-                }
+                let edit = match kind {
+                    0 => Edit::Replace(byte),
+                    1 => Edit::Insert(byte),
+                    2 => Edit::Remove,
+                    3 => Edit::Truncate,
+                    _ => Edit::Splice(SPECIAL[usize::from(byte) % SPECIAL.len()].as_bytes()),
+                };
+                edit.apply(&mut data, at);
             }
             data
         })

@@ -187,6 +187,8 @@ fn a_reload_stops_the_old_background_readers() {
 #[test]
 fn slow_readers_and_greedy_clients_are_bounded() {
     use std::net::TcpStream;
+    require_binary("/usr/bin/curl");
+    require_binary("/usr/bin/ss");
     let dir = TempDir::new("slow-readers");
     // A page bigger than what loopback socket buffers absorb (up to 10 MB here), made of
     // few series with long label values so that a debug build makes it quickly.
@@ -279,7 +281,7 @@ fn slow_readers_and_greedy_clients_are_bounded() {
 /// command leaves behind, instead of collecting a zombie per scrape.
 #[test]
 fn as_pid_1_orphans_are_reaped() {
-    require_binary("/usr/bin/unshare", "util-linux");
+    require_binary("/usr/bin/unshare");
     let dir = TempDir::new("pid1");
     let port = free_port();
     let config = dir.write(

@@ -1,6 +1,8 @@
 //! The one integration-test binary (`autotests = false` + one `[[test]]`, to link once):
 //! the real `metrics-adapter` binary against real servers on 127.0.0.1, its pages checked
 //! by `promtool` and the Python `prometheus_client` parsers. Helpers are in [`harness`].
+//! It needs what `bash tests/setup.sh` installs ([`setup`] says what is missing); the
+//! server-free tier is `cargo test --lib`.
 #![allow(clippy::unwrap_used, clippy::string_slice)] // test code: a panic is a failed test
 
 mod conventions;
@@ -10,4 +12,5 @@ mod harness;
 mod recipes;
 mod reliability;
 mod security;
+mod setup;
 mod trust;

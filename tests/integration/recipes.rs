@@ -52,8 +52,8 @@ struct PeerExporter {
 }
 
 impl PeerExporter {
-    fn start(bin: &str, package: &str, args: impl FnOnce(&str) -> Vec<String>) -> PeerExporter {
-        require_binary(bin, package);
+    fn start(bin: &str, args: impl FnOnce(&str) -> Vec<String>) -> PeerExporter {
+        require_binary(bin);
         let dir = TempDir::new("peer-exporter");
         let port = free_port();
         let mut cmd = Command::new(bin);
@@ -182,18 +182,14 @@ fn nginx_stub_status_against_nginx_and_its_exporter() {
     assert_eq!(ours.1["nginx_http_requests"], "counter");
     assert_eq!(ours.1["nginx_connections_active"], "gauge");
 
-    let peer = PeerExporter::start(
-        "/usr/bin/prometheus-nginx-exporter",
-        "prometheus-nginx-exporter",
-        |listen| {
-            vec![
-                "-nginx.scrape-uri".into(),
-                url.clone(),
-                "-web.listen-address".into(),
-                listen.into(),
-            ]
-        },
-    )
+    let peer = PeerExporter::start("/usr/bin/prometheus-nginx-exporter", |listen| {
+        vec![
+            "-nginx.scrape-uri".into(),
+            url.clone(),
+            "-web.listen-address".into(),
+            listen.into(),
+        ]
+    })
     .page();
     // Documented: the exporter's counters without `_total` are untyped here.
     let ours_retyped = retype(
@@ -317,18 +313,14 @@ fn redis_info_against_redis_server_and_its_exporter() {
     assert_eq!(ours.1["redis_memory_used_bytes"], "gauge");
     assert_eq!(ours.1["redis_instance_info"], "gauge");
 
-    let peer = PeerExporter::start(
-        "/usr/bin/prometheus-redis-exporter",
-        "prometheus-redis-exporter",
-        |listen| {
-            vec![
-                "-redis.addr".into(),
-                format!("redis://127.0.0.1:{}", redis.port),
-                "-web.listen-address".into(),
-                listen.into(),
-            ]
-        },
-    )
+    let peer = PeerExporter::start("/usr/bin/prometheus-redis-exporter", |listen| {
+        vec![
+            "-redis.addr".into(),
+            format!("redis://127.0.0.1:{}", redis.port),
+            "-web.listen-address".into(),
+            listen.into(),
+        ]
+    })
     .page();
     assert_eq!(value(&peer.0, "redis_up", &[]), 1.0);
     // Documented in parsers/redis_info.toml: what INFO does not say, and the summary.
@@ -494,16 +486,12 @@ fn haproxy_csv_against_haproxy_and_its_exporter() {
     );
     assert_eq!(value(s, "haproxy_server_weight", &server("up1")), 1.0);
 
-    let peer = PeerExporter::start(
-        "/usr/bin/prometheus-haproxy-exporter",
-        "prometheus-haproxy-exporter",
-        |listen| {
-            vec![
-                format!("--haproxy.scrape-uri={url}"),
-                format!("--web.listen-address={listen}"),
-            ]
-        },
-    )
+    let peer = PeerExporter::start("/usr/bin/prometheus-haproxy-exporter", |listen| {
+        vec![
+            format!("--haproxy.scrape-uri={url}"),
+            format!("--web.listen-address={listen}"),
+        ]
+    })
     .page();
     assert_eq!(value(&peer.0, "haproxy_up", &[]), 1.0);
     assert_covers_peer(&ours, &peer, "haproxy_", &[], |_| false);
@@ -576,16 +564,12 @@ fn apache_status_against_apache_and_its_exporter() {
         apache_field(&auto, "ParentServerConfigGeneration")
     );
 
-    let peer = PeerExporter::start(
-        "/usr/bin/prometheus-apache-exporter",
-        "prometheus-apache-exporter",
-        |listen| {
-            vec![
-                format!("--scrape_uri={url}"),
-                format!("--telemetry.address={listen}"),
-            ]
-        },
-    )
+    let peer = PeerExporter::start("/usr/bin/prometheus-apache-exporter", |listen| {
+        vec![
+            format!("--scrape_uri={url}"),
+            format!("--telemetry.address={listen}"),
+        ]
+    })
     .page();
     assert_eq!(value(&peer.0, "apache_up", &[]), 1.0);
     // Documented: no apache_version (the version is a label of apache_info); and Apache

@@ -391,19 +391,7 @@ fn pages_from_damaged_inputs_parse_back_in_python() {
     use metrics_adapter::parse::Registry;
     use metrics_adapter::preview::render;
 
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
-    let mut samples = Vec::new();
-    for group in ["recipes", "samples"] {
-        for dir in fs::read_dir(root.join(group)).expect("fixtures").flatten() {
-            for f in fs::read_dir(dir.path()).into_iter().flatten().flatten() {
-                let p = f.path();
-                if group == "samples" || p.extension().is_some_and(|e| e == "input") {
-                    samples.push(fs::read(&p).expect("sample"));
-                }
-            }
-        }
-    }
-    assert!(samples.len() >= 20);
+    let samples = inputs::recorded();
     let registry = Registry::builtin().expect("built-in recipes");
     let parsers: Vec<_> = registry.entries().map(|(_, e)| e.parser.clone()).collect();
 
@@ -419,20 +407,14 @@ fn pages_from_damaged_inputs_parse_back_in_python() {
     for round in 0..400 {
         let mut data = samples[next() as usize % samples.len()].clone();
         for _ in 0..(next() % 8) {
-            let at = if data.is_empty() {
-                0
-            } else {
-                next() as usize % data.len()
+            let (at, byte) = (next() as usize, next() as u8);
+            let edit = match next() % 4 {
+                0 => inputs::Edit::Replace(byte),
+                1 => inputs::Edit::Insert(byte),
+                2 => inputs::Edit::Remove,
+                _ => inputs::Edit::Truncate,
             };
-            let byte = next() as u8;
-            match next() % 4 {
-                0 if !data.is_empty() => data[at] = byte,
-                1 => data.insert(at, byte),
-                2 if !data.is_empty() => {
-                    data.remove(at);
-                }
-                _ => data.truncate(at),
-            }
+            edit.apply(&mut data, at);
         }
         let parser = &parsers[round % parsers.len()];
         let Ok(parsed) = parser.parse(&data) else {
@@ -459,22 +441,11 @@ for i, p in enumerate(pages):
         sys.exit(1)
 print(samples)
 "#;
-    let mut child = std::process::Command::new(PYTHON)
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("python3");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin
-            .write_all(serde_json::to_string(&pages).expect("json").as_bytes())
-            .expect("write pages");
-    }
-    let out = child.wait_with_output().expect("python3 output");
+    let pages = serde_json::to_string(&pages).expect("json");
+    let out = run_python(script, &[], pages.as_bytes(), Duration::from_secs(120));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}{stderr}");
     assert!(
         text.trim().parse::<u64>().is_ok_and(|n| n > 1000),
         "samples read back: {text}"

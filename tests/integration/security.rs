@@ -35,7 +35,7 @@ fn bcrypt_hash(password: &str) -> String {
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
-    require_binary(OPENSSL, "openssl");
+    require_binary(OPENSSL);
     let out = Command::new(OPENSSL)
         .args(args)
         .current_dir(dir)
@@ -163,7 +163,7 @@ impl Curl {
 
 /// Runs curl (no ~/.curlrc, no proxy, bounded in time) with `-i`, so the head comes first.
 fn curl(args: &[&str]) -> Curl {
-    require_binary(CURL, "curl");
+    require_binary(CURL);
     let out = Command::new(CURL)
         .args(["-q", "-sS", "-i", "--noproxy", "*", "--max-time", "10"])
         .args(args)
