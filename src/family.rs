@@ -376,5 +376,15 @@ fn series_key(labels: &LabelSet) -> LabelSet {
     }
 }
 
+/// Labels from string pairs, for tests: `labels(&[("a", "1")])` as [`Labels`] or
+/// [`LabelSet`].
+#[cfg(test)]
+pub(crate) fn labels<C: FromIterator<(String, String)>>(pairs: &[(&str, &str)]) -> C {
+    pairs
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests;

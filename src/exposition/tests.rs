@@ -10,10 +10,7 @@ fn set(families: Vec<Family>) -> Arc<FamilySet> {
 }
 
 fn l(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
+    crate::family::labels(pairs)
 }
 
 fn sample_set() -> Arc<FamilySet> {

@@ -1,10 +1,7 @@
 use super::*;
 
 fn l(pairs: &[(&str, &str)]) -> Labels {
-    pairs
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
+    labels(pairs)
 }
 
 #[test]

@@ -10,10 +10,7 @@ fn rec<'a>(key: &'a str, value: &'a str) -> Record<'a> {
 }
 
 fn l(pairs: &[(&str, &str)]) -> LabelSet {
-    pairs
-        .iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
+    crate::family::labels(pairs)
 }
 
 #[test]
