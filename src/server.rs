@@ -314,8 +314,10 @@ pub async fn serve_with_web(
         let _ = stream.set_nodelay(true);
         let app = app.clone();
         let guard = web.clone();
-        let service = hyper::service::service_fn(move |req| {
+        let client = web::ClientAddr(peer.ip());
+        let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             let app = app.clone();
+            req.extensions_mut().insert(client);
             guard.clone().guard(req, move |req| handle(app, req))
         });
         let Some(acceptor) = tls.clone() else {

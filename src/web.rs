@@ -130,6 +130,11 @@ impl Default for Web {
     }
 }
 
+/// The peer's address, put in each request's extensions by the server, so per-client
+/// limits (one password check at a time) know who asks.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub std::net::IpAddr);
+
 impl Web {
     /// Plain HTTP, no auth, no extra headers (no web config file).
     pub fn disabled() -> Web {
@@ -230,7 +235,8 @@ impl Web {
         Fut: Future<Output = Result<Response<Full<Bytes>>, Infallible>>,
     {
         if let Some(auth) = &self.auth {
-            if !auth.check(req.headers()).await {
+            let client = req.extensions().get::<ClientAddr>().map(|c| c.0);
+            if !auth.check(req.headers(), client).await {
                 debug!(
                     method = %req.method(),
                     path = req.uri().path(),

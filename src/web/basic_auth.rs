@@ -3,7 +3,8 @@
 //! first time. No password is kept: the cache holds an HMAC of (hash, password) under a key
 //! made at startup, compared in constant time.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
@@ -30,7 +31,26 @@ pub struct BasicAuth {
     /// does not hold up every other first login. Waiters are served in order (the
     /// semaphore is fair), and the per-client connection limit bounds one client's share.
     bcrypt_slots: tokio::sync::Semaphore,
+    /// Clients with a bcrypt check running: one at a time each. A client that floods wrong
+    /// passwords gets its other attempts refused at once, so it holds one slot at most and
+    /// another client's first login (a probe's, with a 1 s timeout) finds one free.
+    checking: Mutex<HashSet<IpAddr>>,
     bcrypt_runs: AtomicU64,
+}
+
+/// A client's place in [`BasicAuth::checking`], given up when its check ends.
+struct Checking<'a>(&'a BasicAuth, Option<IpAddr>);
+
+impl Drop for Checking<'_> {
+    fn drop(&mut self) {
+        if let Some(ip) = self.1 {
+            self.0
+                .checking
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&ip);
+        }
+    }
 }
 
 impl BasicAuth {
@@ -50,6 +70,7 @@ impl BasicAuth {
             cache_key,
             verified: Mutex::new(HashMap::new()),
             bcrypt_slots: tokio::sync::Semaphore::new(BCRYPT_AT_ONCE),
+            checking: Mutex::new(HashSet::new()),
             bcrypt_runs: AtomicU64::new(0),
         }))
     }
@@ -64,7 +85,8 @@ impl BasicAuth {
     }
 
     /// Whether `headers` carry the right password of a configured user.
-    pub async fn check(&self, headers: &HeaderMap) -> bool {
+    /// `client`: the peer's address, when known (one bcrypt check at a time per client).
+    pub async fn check(&self, headers: &HeaderMap, client: Option<IpAddr>) -> bool {
         let Some((user, password)) = credentials(headers) else {
             return false;
         };
@@ -74,6 +96,17 @@ impl BasicAuth {
         if known.is_some() && self.cached(&user, &message) {
             return true;
         }
+        if let Some(ip) = client {
+            let fresh = self
+                .checking
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(ip);
+            if !fresh {
+                return false;
+            }
+        }
+        let _checking = Checking(self, client);
         let Ok(_slot) = self.bcrypt_slots.acquire().await else {
             return false;
         };
@@ -172,19 +205,52 @@ pub(super) mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(auth.user_count(), 1);
-        assert!(!auth.check(&HeaderMap::new()).await);
+        assert!(!auth.check(&HeaderMap::new(), None).await);
         assert_eq!(auth.bcrypt_runs(), 0);
-        assert!(auth.check(&basic("alice", "s3cret")).await);
-        assert!(auth.check(&basic("alice", "s3cret")).await);
-        assert!(auth.check(&basic("alice", "s3cret")).await);
+        assert!(auth.check(&basic("alice", "s3cret"), None).await);
+        assert!(auth.check(&basic("alice", "s3cret"), None).await);
+        assert!(auth.check(&basic("alice", "s3cret"), None).await);
         assert_eq!(auth.bcrypt_runs(), 1, "later checks come from the cache");
         // Wrong passwords and unknown users always cost a bcrypt run and never pass, not
         // even with the right password of another user.
-        assert!(!auth.check(&basic("alice", "s3cre")).await);
-        assert!(!auth.check(&basic("alice", "s3cret ")).await);
-        assert!(!auth.check(&basic("mallory", "s3cret")).await);
+        assert!(!auth.check(&basic("alice", "s3cre"), None).await);
+        assert!(!auth.check(&basic("alice", "s3cret "), None).await);
+        assert!(!auth.check(&basic("mallory", "s3cret"), None).await);
         assert_eq!(auth.bcrypt_runs(), 4);
-        assert!(auth.check(&basic("alice", "s3cret")).await);
+        assert!(auth.check(&basic("alice", "s3cret"), None).await);
         assert_eq!(auth.bcrypt_runs(), 4);
+    }
+
+    /// A client flooding wrong passwords runs one bcrypt check at a time; its other
+    /// attempts are refused at once, so another client's first login is not queued behind
+    /// them.
+    #[tokio::test]
+    async fn one_check_at_a_time_per_client() {
+        let hash = bcrypt::hash("s3cret", 10).unwrap();
+        let auth = std::sync::Arc::new(
+            BasicAuth::new(vec![("alice".into(), hash)])
+                .unwrap()
+                .unwrap(),
+        );
+        let flooder: IpAddr = [10, 0, 0, 1].into();
+        let flood: Vec<_> = (0..8)
+            .map(|_| {
+                let auth = auth.clone();
+                tokio::spawn(
+                    async move { auth.check(&basic("alice", "wrong"), Some(flooder)).await },
+                )
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        let probe: IpAddr = [10, 0, 0, 2].into();
+        assert!(auth.check(&basic("alice", "s3cret"), Some(probe)).await);
+        for f in flood {
+            assert!(!f.await.unwrap());
+        }
+        assert_eq!(
+            auth.bcrypt_runs(),
+            2,
+            "one for the flooder, one for the probe"
+        );
     }
 }
