@@ -122,6 +122,8 @@ pub enum ParseError {
     Empty,
     #[error("required keys missing: {}", .0.join(", "))]
     MissingKeys(Vec<String>),
+    #[error("{found} values, more than max_series ({limit}); raise it, or drop what is not needed with exclude")]
+    TooManyValues { found: usize, limit: usize },
 }
 
 /// Turns a source's bytes into families. The set is open (recipes, code parsers, user recipes),
@@ -130,6 +132,13 @@ pub trait Parser: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &str;
     fn description(&self) -> &str;
     fn parse(&self, input: &[u8]) -> Result<Parsed, ParseError>;
+    /// [`Parser::parse`], giving up once the input holds more than `max_values` values: a
+    /// runaway source is refused before its families are built, which is most of the
+    /// memory a parse takes.
+    fn parse_capped(&self, input: &[u8], max_values: usize) -> Result<Parsed, ParseError> {
+        let _ = max_values;
+        self.parse(input)
+    }
     /// An exporter-compatible up metric (`nginx_up`) emitted beside the adapter's own.
     fn up_metric(&self) -> Option<&str> {
         None

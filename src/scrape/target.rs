@@ -129,11 +129,15 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// Runs the parser, catching a panic: a parser bug marks this source down with the reason
 /// and leaves the process and the other sources running. Big inputs go to the blocking pool.
-async fn parse_isolated(parser: Arc<dyn Parser>, bytes: Vec<u8>) -> Result<Parsed, String> {
+async fn parse_isolated(
+    parser: Arc<dyn Parser>,
+    bytes: Vec<u8>,
+    max_values: usize,
+) -> Result<Parsed, String> {
     let name = parser.name().to_string();
     let inline = bytes.len() <= PARSE_INLINE_MAX;
     let run = move || {
-        std::panic::catch_unwind(AssertUnwindSafe(|| parser.parse(&bytes)))
+        std::panic::catch_unwind(AssertUnwindSafe(|| parser.parse_capped(&bytes, max_values)))
             .map_err(|p| panic_message(p.as_ref()))
     };
     let result = if inline {
@@ -208,7 +212,7 @@ impl Target {
                     ));
                 }
             }
-            parse_isolated(self.parser.clone(), bytes).await
+            parse_isolated(self.parser.clone(), bytes, spec.max_series).await
         };
         let result = tokio::time::timeout(spec.timeout, work).await;
         let parsed = match result {

@@ -106,7 +106,7 @@ fn a_huge_source_cannot_freeze_the_adapter() {
     let status = adapter.get("/").text();
     assert!(status.contains("timed out after 1s"), "{status}");
     assert!(
-        status.contains("5000 series, more than max_series (1000)"),
+        status.contains("5000 values, more than max_series (1000)"),
         "{status}"
     );
 }
