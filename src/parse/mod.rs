@@ -118,7 +118,9 @@ pub enum ParseError {
     Syntax { line: usize, message: String },
     #[error("{0}")]
     Invalid(String),
-    #[error("input is empty")]
+    /// Nothing usable: a status page always has some value, so this is down, whatever
+    /// the format (decided once, in [`Recipe`]).
+    #[error("no values in the input")]
     Empty,
     #[error("required keys missing: {}", .0.join(", "))]
     MissingKeys(Vec<String>),

@@ -148,6 +148,16 @@ impl Parser for Recipe {
         let mut unmatched = Unmatched::default();
         self.format
             .records(&text, &mut records, &mut issues, &mut unmatched)?;
+        // Nothing found is decided here, once for every format: the source is down.
+        if records.is_empty() {
+            return Err(match issues.first() {
+                None => ParseError::Empty,
+                Some(first) => ParseError::Invalid(format!(
+                    "no values in the input; {} line(s) could not be read, first: {first}",
+                    issues.len()
+                )),
+            });
+        }
         if records.len() > max_values {
             return Err(ParseError::TooManyValues {
                 found: records.len(),
@@ -225,6 +235,37 @@ mod tests {
         assert_eq!(
             r.parse_capped(input.as_bytes(), 11).unwrap().families.len(),
             11
+        );
+    }
+
+    /// Nothing found means down, the same for every format: an empty page, a page of
+    /// comments, a CSV header alone, lines no rule reads.
+    #[test]
+    fn nothing_found_is_down_for_every_format() {
+        for (format, input) in [
+            ("kv", "\n\n"),
+            ("json", "{}"),
+            ("csv", "a,b\n"),
+            ("prometheus", "# HELP x y\n"),
+        ] {
+            let r = Recipe::generic(format, "d", "").unwrap();
+            assert_eq!(
+                r.parse(input.as_bytes()).unwrap_err(),
+                ParseError::Empty,
+                "{format}"
+            );
+        }
+        let regex = Recipe::from_toml(
+            "r",
+            "description = 'd'\nformat = 'regex'\n[[regex.rule]]\npattern = '^a (?P<value>[0-9]+)$'\n",
+        )
+        .unwrap();
+        assert_eq!(regex.parse(b"hello\n").unwrap_err(), ParseError::Empty);
+        let kv = Recipe::generic("kv", "d", "").unwrap();
+        let err = kv.parse(b"no separator\n").unwrap_err().to_string();
+        assert!(
+            err.starts_with("no values in the input; 1 line(s) could not be read, first: line 1:"),
+            "{err}"
         );
     }
 }

@@ -129,7 +129,6 @@ impl Json {
             }
             skip.push(vec![field.clone()]);
         }
-        let before = records.len();
         let skip_paths: Vec<String> = skip.iter().map(|p| p.join(".")).collect();
         walk(
             root,
@@ -208,9 +207,6 @@ impl Json {
                     }
                 }
             }
-        }
-        if records.len() == before && issues.is_empty() {
-            return Err(ParseError::Empty);
         }
         Ok(())
     }

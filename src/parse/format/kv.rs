@@ -111,7 +111,6 @@ impl Kv {
         let o = &self.opts;
         // The labels of the current section, shared by its records.
         let mut labels = LabelSet::default();
-        let before = records.len();
         for (n, raw) in numbered_lines(text) {
             let mut line = raw;
             if let Some(end) = &o.end_line {
@@ -173,9 +172,6 @@ impl Kv {
                 line: n,
                 ..Record::default()
             });
-        }
-        if records.len() == before && issues.is_empty() {
-            return Err(ParseError::Empty);
         }
         Ok(())
     }
@@ -286,14 +282,5 @@ mod tests {
         assert_eq!(r.len(), 2);
         assert_eq!(i.len(), 1);
         assert_eq!(i[0].line, 2);
-    }
-
-    #[test]
-    fn empty_input_is_an_error() {
-        let kv = Kv::new(Options::default()).unwrap();
-        assert_eq!(
-            kv.records("\n\n", &mut Vec::new(), &mut Vec::new()),
-            Err(ParseError::Empty)
-        );
     }
 }
