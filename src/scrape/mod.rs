@@ -26,7 +26,7 @@ mod target;
 
 use self_metrics::SelfMetrics;
 pub use self_metrics::{build_labels, reload_families, SELF_PREFIX};
-pub use target::{Outcome, Target, Totals};
+pub use target::{FailureKind, Outcome, Target, Totals};
 
 /// A configuration whose sources cannot be run as written; in the config error shape
 /// (`origin: key: reason`).
@@ -206,6 +206,7 @@ impl Scraper {
             .map(|joined| {
                 joined.unwrap_or_else(|| {
                     Some(Arc::new(Outcome::down(
+                        FailureKind::Bug,
                         "read task failed".into(),
                         Duration::ZERO,
                     )))
@@ -224,6 +225,7 @@ impl Scraper {
                 Some(o) => o.as_ref(),
                 None => {
                     waiting = Outcome::down(
+                        FailureKind::Read,
                         "no result yet (first background read pending)".into(),
                         Duration::ZERO,
                     );

@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use super::target::{Outcome, Target};
+use super::target::{FailureKind, Outcome, Target};
 use crate::config::Refresh;
 use crate::family::{Family, Labels, MetricKind};
 
@@ -45,7 +45,14 @@ impl SelfMetrics {
         }
         self.samples.push((l.clone(), reached as f64));
         self.fetches.push((l.clone(), totals.fetches as f64));
-        self.failures.push((l.clone(), totals.failures as f64));
+        // By kind, each kind written once it happened: `sum by (source)` is the total.
+        for (kind, n) in FailureKind::ALL.iter().zip(totals.failures_by_kind) {
+            if n > 0 {
+                let mut l = l.clone();
+                l.push(("kind".to_string(), kind.as_str().to_string()));
+                self.failures.push((l, n as f64));
+            }
+        }
         self.parse_errors
             .push((l.clone(), totals.parse_errors as f64));
         self.unmatched.push((l.clone(), totals.unmatched as f64));
@@ -108,7 +115,7 @@ impl SelfMetrics {
             fam(
                 "source_read_failures",
                 Counter,
-                "Reads of the source that failed (source down) since start.",
+                "Reads of the source that failed (source down) since start, by kind: timeout, read, http, protocol, limit, stale, parse, bug.",
                 self.failures,
             ),
             fam(

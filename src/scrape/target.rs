@@ -13,11 +13,77 @@ use tracing::{debug, warn};
 use super::self_metrics::SELF_PREFIX;
 use crate::config::SourceSpec;
 use crate::family::{exposed_name, ConflictKind, Family, FamilySet, LabelSet, PerLabelSet};
-use crate::parse::{Parsed, Parser};
+use crate::parse::{ParseError, Parsed, Parser};
+use crate::source::SourceError;
 
 /// Inputs larger than this are parsed on the blocking pool, so a big page never holds the
 /// runtime thread (and `/healthz`, and other sources) while it parses.
 const PARSE_INLINE_MAX: usize = 256 * 1024;
+
+/// Why a read made its source down, by kind: a small fixed vocabulary, counted per source
+/// (`metrics_adapter_source_read_failures_total{kind}`), as nginx-prometheus-exporter
+/// tells network, HTTP and parse failures apart. The message, for people, goes with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FailureKind {
+    /// The read and parse did not finish within `timeout`.
+    Timeout,
+    /// Opening, connecting, reading, or a command that failed.
+    Read,
+    /// The app answered with an HTTP error status.
+    Http,
+    /// The answer was not what the protocol or framing expects.
+    Protocol,
+    /// Over `max_bytes` or `max_series`.
+    Limit,
+    /// A file older than `max_age`.
+    Stale,
+    /// The parser could not use the input.
+    Parse,
+    /// The parser panicked (a bug), or the read's task failed.
+    Bug,
+}
+
+impl FailureKind {
+    pub const ALL: [FailureKind; 8] = [
+        FailureKind::Timeout,
+        FailureKind::Read,
+        FailureKind::Http,
+        FailureKind::Protocol,
+        FailureKind::Limit,
+        FailureKind::Stale,
+        FailureKind::Parse,
+        FailureKind::Bug,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureKind::Timeout => "timeout",
+            FailureKind::Read => "read",
+            FailureKind::Http => "http",
+            FailureKind::Protocol => "protocol",
+            FailureKind::Limit => "limit",
+            FailureKind::Stale => "stale",
+            FailureKind::Parse => "parse",
+            FailureKind::Bug => "bug",
+        }
+    }
+
+    fn of_source(e: &SourceError) -> FailureKind {
+        match e {
+            SourceError::TooLarge { .. } => FailureKind::Limit,
+            SourceError::Status(_) => FailureKind::Http,
+            SourceError::Protocol(_) => FailureKind::Protocol,
+            _ => FailureKind::Read,
+        }
+    }
+
+    fn of_parse(e: &ParseError) -> FailureKind {
+        match e {
+            ParseError::TooManyValues { .. } => FailureKind::Limit,
+            _ => FailureKind::Parse,
+        }
+    }
+}
 
 /// The result of reading and parsing one source once.
 #[derive(Debug, Clone)]
@@ -27,6 +93,8 @@ pub struct Outcome {
     pub up: bool,
     /// Why the source is down.
     pub error: Option<String>,
+    /// What kind of failure that was.
+    pub failure: Option<FailureKind>,
     /// The first value skipped, if any (for the status page).
     pub first_issue: Option<String>,
     /// Values skipped this time.
@@ -45,11 +113,12 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    pub(super) fn down(error: String, duration: Duration) -> Outcome {
+    pub(super) fn down(kind: FailureKind, error: String, duration: Duration) -> Outcome {
         Outcome {
             families: FamilySet::new(),
             up: false,
             error: Some(error),
+            failure: Some(kind),
             first_issue: None,
             issues: 0,
             unmatched: 0,
@@ -68,6 +137,8 @@ impl Outcome {
 pub struct Totals {
     pub fetches: u64,
     pub failures: u64,
+    /// Failures by kind, in [`FailureKind::ALL`] order.
+    pub failures_by_kind: [u64; FailureKind::ALL.len()],
     pub parse_errors: u64,
     pub unmatched: u64,
     pub bytes: u64,
@@ -133,7 +204,7 @@ async fn parse_isolated(
     parser: Arc<dyn Parser>,
     bytes: Vec<u8>,
     max_values: usize,
-) -> Result<Parsed, String> {
+) -> Result<Parsed, (FailureKind, String)> {
     let name = parser.name().to_string();
     let inline = bytes.len() <= PARSE_INLINE_MAX;
     let run = move || {
@@ -149,9 +220,10 @@ async fn parse_isolated(
     };
     match result {
         Ok(Ok(parsed)) => Ok(parsed),
-        Ok(Err(e)) => Err(format!("parser {name}: {e}")),
-        Err(panic) => Err(format!(
-            "parser {name} panicked (a bug; please report it with the input): {panic}"
+        Ok(Err(e)) => Err((FailureKind::of_parse(&e), format!("parser {name}: {e}"))),
+        Err(panic) => Err((
+            FailureKind::Bug,
+            format!("parser {name} panicked (a bug; please report it with the input): {panic}"),
         )),
     }
 }
@@ -198,17 +270,22 @@ impl Target {
             let fetch = spec.source.fetch(spec.max_bytes, spec.timeout).await;
             read_bytes = fetch.read_bytes;
             file_mtime = fetch.modified.map(unix_time);
-            let bytes = fetch.data.map_err(|e| e.to_string())?;
+            let bytes = fetch
+                .data
+                .map_err(|e| (FailureKind::of_source(&e), e.to_string()))?;
             if let (Some(max_age), Some(modified)) = (spec.source.max_age(), fetch.modified) {
                 let age = SystemTime::now()
                     .duration_since(modified)
                     .unwrap_or_default();
                 if age > max_age {
-                    return Err(format!(
-                        "{}: not modified for {}s (max_age {}s): is the writer still running?",
-                        spec.source.describe(),
-                        age.as_secs(),
-                        max_age.as_secs_f64()
+                    return Err((
+                        FailureKind::Stale,
+                        format!(
+                            "{}: not modified for {}s (max_age {}s): is the writer still running?",
+                            spec.source.describe(),
+                            age.as_secs(),
+                            max_age.as_secs_f64()
+                        ),
                     ));
                 }
             }
@@ -217,11 +294,11 @@ impl Target {
         let result = tokio::time::timeout(spec.timeout, work).await;
         let parsed = match result {
             Ok(Ok(parsed)) => parsed,
-            Ok(Err(e)) => {
+            Ok(Err((kind, e))) => {
                 return Outcome {
                     bytes: read_bytes,
                     file_mtime,
-                    ..Outcome::down(e, start.elapsed())
+                    ..Outcome::down(kind, e, start.elapsed())
                 }
             }
             Err(_) => {
@@ -229,6 +306,7 @@ impl Target {
                     bytes: read_bytes,
                     file_mtime,
                     ..Outcome::down(
+                        FailureKind::Timeout,
                         format!("timed out after {:?}", spec.timeout),
                         start.elapsed(),
                     )
@@ -242,6 +320,7 @@ impl Target {
                 bytes: read_bytes,
                 file_mtime,
                 ..Outcome::down(
+                    FailureKind::Limit,
                     format!(
                         "{series} series, more than max_series ({}); raise it, or drop what is \
                          not needed with exclude",
@@ -267,6 +346,7 @@ impl Target {
                 bytes: read_bytes,
                 file_mtime,
                 ..Outcome::down(
+                    FailureKind::Parse,
                     format!(
                         "the input repeats its series ({repeats} repeated, {} distinct): it looks \
                          like an append log of whole dumps; use a recipe with [framing] (such as \
@@ -284,6 +364,7 @@ impl Target {
             families: set,
             up: true,
             error: None,
+            failure: None,
             first_issue: (parsed.issues.first().map(ToString::to_string))
                 .or_else(|| conflicts.first().map(ToString::to_string)),
             issues: (parsed.issues.len() + conflicts.len()) as u64,
@@ -352,6 +433,13 @@ impl Target {
         }
         state.totals.fetches += 1;
         state.totals.failures += u64::from(!outcome.up);
+        if let Some(kind) = outcome.failure {
+            if let Some(i) = FailureKind::ALL.iter().position(|k| *k == kind) {
+                if let Some(n) = state.totals.failures_by_kind.get_mut(i) {
+                    *n += 1;
+                }
+            }
+        }
         state.totals.parse_errors += outcome.issues;
         state.totals.unmatched += outcome.unmatched;
         state.totals.dropped_reserved += outcome.reserved;
@@ -413,7 +501,13 @@ impl Target {
             .await
             .ok()
             .and_then(|v| v.clone());
-        result.unwrap_or_else(|| Arc::new(Outcome::down("read task failed".into(), Duration::ZERO)))
+        result.unwrap_or_else(|| {
+            Arc::new(Outcome::down(
+                FailureKind::Bug,
+                "read task failed".into(),
+                Duration::ZERO,
+            ))
+        })
     }
 
     /// The last result, for polled sources and the status page.

@@ -318,7 +318,7 @@ fn file_missing_replaced_and_truncated() {
     assert_eq!(source_up(&s, "log"), 0.0);
     assert_eq!(source_up(&s, "plain"), 0.0);
     assert!(
-        value(
+        sum(
             &s,
             "metrics_adapter_source_read_failures_total",
             &[("source", "log")]
@@ -556,7 +556,7 @@ fn broken_sources_do_not_hold_up_the_others() {
         for bad in ["refused", "hang_tcp", "hang_http"] {
             assert_eq!(source_up(&s, bad), 0.0, "{bad}");
             assert_eq!(
-                value(
+                sum(
                     &s,
                     "metrics_adapter_source_read_failures_total",
                     &[("source", bad)]

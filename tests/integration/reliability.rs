@@ -310,7 +310,7 @@ fn soak_concurrent_scrapes_with_a_flapping_source() {
     let s = adapter.samples();
     assert_eq!(source_up(&s, "steady"), 1.0);
     assert!(
-        value(
+        sum(
             &s,
             "metrics_adapter_source_read_failures_total",
             &[("source", "flappy")]

@@ -271,6 +271,22 @@ fn a_dead_writer_is_visible() {
     }
     assert_eq!(source_up(&s, "fresh"), 1.0);
     assert_eq!(source_up(&s, "stale"), 0.0);
+    // Counted by kind: a stale file is not a read error.
+    assert!(
+        value(
+            &s,
+            "metrics_adapter_source_read_failures_total",
+            &[("source", "stale"), ("kind", "stale")]
+        ) >= 1.0
+    );
+    assert_eq!(
+        sum(
+            &s,
+            "metrics_adapter_source_read_failures_total",
+            &[("source", "fresh")]
+        ),
+        0.0
+    );
     assert!(adapter.get("/").text().contains("max_age"));
 }
 

@@ -177,6 +177,21 @@ pub fn find(samples: &[ParsedSample], name: &str, labels: &[(&str, &str)]) -> Op
         .map(|s| s.value)
 }
 
+/// The sum of the samples named `name` whose labels include `labels` (a counter split by
+/// another label, such as `kind`): 0 when there is none.
+pub fn sum(samples: &[ParsedSample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    samples
+        .iter()
+        .filter(|s| {
+            s.name == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.get(*k).is_some_and(|x| x == v))
+        })
+        .map(|s| s.value)
+        .sum()
+}
+
 /// Like [`find`], panicking (listing the samples of that name) when there is none.
 pub fn value(samples: &[ParsedSample], name: &str, labels: &[(&str, &str)]) -> f64 {
     find(samples, name, labels).unwrap_or_else(|| {
