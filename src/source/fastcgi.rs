@@ -7,10 +7,18 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::SourceError;
-use crate::config::RawSource;
+use serde::Deserialize;
 
-pub const KEYS: &[&str] = &["address", "script", "query"];
+use super::{quote, KeyError, SourceError};
+
+/// The keys of a `fastcgi` source, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub address: Option<String>,
+    pub script: Option<String>,
+    pub query: Option<String>,
+}
 
 const VERSION: u8 = 1;
 const BEGIN_REQUEST: u8 = 1;
@@ -33,30 +41,42 @@ pub struct FastCgiSource {
 }
 
 impl FastCgiSource {
-    pub fn from_config(raw: &RawSource) -> Result<FastCgiSource, (&'static str, String)> {
-        let address = raw.address.clone().ok_or((
-            "address",
-            "missing: host:port or unix:/path of the FastCGI server".to_string(),
-        ))?;
+    pub fn from_config(c: Config) -> Result<FastCgiSource, KeyError> {
+        let address = c.address.ok_or_else(|| {
+            KeyError::missing("address", "host:port or unix:/path of the FastCGI server")
+        })?;
         match address.strip_prefix("unix:") {
             Some("") => {
-                return Err((
+                return Err(KeyError::invalid(
                     "address",
-                    "\"unix:\" needs the socket's path, as in unix:/run/php/fpm.sock".into(),
+                    "\"unix:\" needs the socket's path, as in unix:/run/php/fpm.sock",
                 ))
             }
             Some(_) => {}
-            None => super::check_host_port(&address).map_err(|reason| ("address", reason))?,
+            None => super::check_host_port(&address)
+                .map_err(|reason| KeyError::invalid("address", reason))?,
         }
-        let script = raw.script.clone().unwrap_or_else(|| "/status".into());
+        let script = c.script.unwrap_or_else(|| "/status".into());
         if !script.starts_with('/') {
-            return Err(("script", format!("{script:?} must start with /")));
+            return Err(KeyError::invalid(
+                "script",
+                format!("{script:?} must start with /"),
+            ));
         }
         Ok(FastCgiSource {
             address,
             script,
-            query: raw.query.clone().unwrap_or_default(),
+            query: c.query.unwrap_or_default(),
         })
+    }
+
+    /// Every key with the value in force (see [`super::Source::resolved`]).
+    pub fn resolved(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("address", quote(&self.address)),
+            ("script", quote(&self.script)),
+            ("query", quote(&self.query)),
+        ]
     }
 
     pub fn describe(&self) -> String {
