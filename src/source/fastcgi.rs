@@ -29,6 +29,8 @@ const STDOUT: u8 = 6;
 const STDERR: u8 = 7;
 const RESPONDER: u16 = 1;
 const REQUEST_ID: u16 = 1;
+/// Bytes of CGI headers allowed in a reply on top of `max_bytes` of body.
+const CGI_HEADER_ROOM: u64 = 64 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct FastCgiSource {
@@ -194,7 +196,9 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         match header[1] {
             STDOUT => {
                 stdout.extend_from_slice(&content);
-                if stdout.len() as u64 > max_bytes.saturating_add(64 * 1024) {
+                // The CGI headers come before the body and are not data: room for them here,
+                // the body alone is held to max_bytes below.
+                if stdout.len() as u64 > max_bytes.saturating_add(CGI_HEADER_ROOM) {
                     return Err(SourceError::TooLarge { limit: max_bytes });
                 }
             }
@@ -204,9 +208,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     let body = cgi_body(&stdout, what)?;
-    if body.len() as u64 > max_bytes {
-        return Err(SourceError::TooLarge { limit: max_bytes });
-    }
+    super::check_size(body.len() as u64, max_bytes)?;
     if body.is_empty() && !stderr.is_empty() {
         let msg = String::from_utf8_lossy(&stderr);
         return Err(SourceError::Protocol(format!(

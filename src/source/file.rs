@@ -14,7 +14,6 @@
 //!   finds exactly the same bytes. Until then it is read again, within the source timeout.
 
 use std::fs::File;
-use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -268,14 +267,9 @@ impl FileSource {
             let mut buf = Vec::new();
             let mut reader = file;
             std::io::Seek::rewind(&mut reader).map_err(self.io())?;
-            reader
-                .take(max_bytes.saturating_add(1))
-                .read_to_end(&mut buf)
-                .map_err(self.io())?;
+            let read = super::read_limited_blocking(reader, max_bytes, &mut buf, self.io());
             fetch.read_bytes += buf.len() as u64;
-            if buf.len() as u64 > max_bytes {
-                return Err(SourceError::TooLarge { limit: max_bytes });
-            }
+            read?;
             let after = file.metadata().map_err(self.io())?;
             fetch.modified = after.modified().ok();
             // procfs and sysfs files say size 0 and are made whole on each read.

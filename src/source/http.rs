@@ -7,7 +7,6 @@
 //! Credentials are read from their file or variable at each fetch, so rotation just works.
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -367,13 +366,12 @@ impl HttpSource {
             return Ok(body.to_vec());
         }
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&body[..])
-            .take(max_bytes.saturating_add(1))
-            .read_to_end(&mut out)
-            .map_err(|e| SourceError::Protocol(format!("{target}: bad gzip body: {e}")))?;
-        if out.len() as u64 > max_bytes {
-            return Err(SourceError::TooLarge { limit: max_bytes });
-        }
+        super::read_limited_blocking(
+            flate2::read::GzDecoder::new(&body[..]),
+            max_bytes,
+            &mut out,
+            |e| SourceError::Protocol(format!("{target}: bad gzip body: {e}")),
+        )?;
         Ok(out)
     }
 }

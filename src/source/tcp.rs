@@ -140,9 +140,7 @@ async fn read_until(
         if buf.ends_with(end) {
             return Ok(buf);
         }
-        if buf.len() as u64 > max_bytes {
-            return Err(SourceError::TooLarge { limit: max_bytes });
-        }
+        super::check_size(buf.len() as u64, max_bytes)?;
         if read_chunk(stream, &mut buf, what).await? == 0 {
             return Err(SourceError::Protocol(format!(
                 "{what}: connection closed before the terminator ({} bytes read)",
@@ -188,9 +186,7 @@ async fn read_resp_bulk(
             )))
         }
     };
-    if len > max_bytes {
-        return Err(SourceError::TooLarge { limit: max_bytes });
-    }
+    super::check_size(len, max_bytes)?;
     let total = header_end as u64 + 2 + len + 2;
     while (buf.len() as u64) < total {
         if read_chunk(stream, &mut buf, what).await? == 0 {
