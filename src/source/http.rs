@@ -69,9 +69,50 @@ pub enum Auth {
     Bearer(Secret),
 }
 
+/// Where the page is, worked out once from the URL: the one place that knows the default
+/// port and that an IPv6 host is bracketed in a URL and `Host`, bare for the connect.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// As in the URL: `localhost`, `127.0.0.1`, `[::1]`.
+    host: String,
+    /// The port written in the URL; `None` means 80, and `Host` then carries none.
+    port: Option<u16>,
+    /// The request target: path and query, `/` when the URL has no path.
+    path: String,
+}
+
+impl Target {
+    fn new(uri: &Uri) -> Target {
+        Target {
+            host: uri.host().unwrap_or_default().to_string(),
+            port: uri.port_u16(),
+            path: uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+        }
+    }
+
+    /// `host[:port]`, for the `Host` header.
+    fn authority(&self) -> String {
+        match self.port {
+            Some(p) => format!("{}:{p}", self.host),
+            None => self.host.clone(),
+        }
+    }
+
+    /// What to connect to: the host without an IPv6 address's brackets, and the port.
+    fn socket(&self) -> (&str, u16) {
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        (host, self.port.unwrap_or(80))
+    }
+
+    /// The URL without any user info.
+    fn url(&self) -> String {
+        format!("http://{}{}", self.authority(), self.path)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct HttpSource {
-    pub uri: Uri,
+    pub target: Target,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub auth: Auth,
     pub gzip: bool,
@@ -185,7 +226,7 @@ impl HttpSource {
             (None, None, None) => Auth::None,
         };
         Ok(HttpSource {
-            uri,
+            target: Target::new(&uri),
             headers,
             auth,
             gzip: c.gzip.unwrap_or(true),
@@ -195,14 +236,7 @@ impl HttpSource {
 
     /// The URL without any user info.
     pub fn describe(&self) -> String {
-        let host = self.uri.host().unwrap_or_default();
-        let port = self
-            .uri
-            .port_u16()
-            .map(|p| format!(":{p}"))
-            .unwrap_or_default();
-        let path = self.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        format!("http://{host}{port}{path}")
+        self.target.url()
     }
 
     /// Every key with the value in force (see [`super::Source::resolved`]). Secrets are
@@ -245,14 +279,8 @@ impl HttpSource {
     }
 
     fn request(&self) -> Result<Request<Empty<Bytes>>, SourceError> {
-        let host = self.uri.host().unwrap_or_default();
-        let authority = match self.uri.port_u16() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.to_string(),
-        };
-        let path = self.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let mut req = Request::get(path)
-            .header(hyper::header::HOST, authority)
+        let mut req = Request::get(&self.target.path)
+            .header(hyper::header::HOST, self.target.authority())
             .header(
                 hyper::header::USER_AGENT,
                 concat!("metrics-adapter/", env!("CARGO_PKG_VERSION")),
@@ -297,14 +325,7 @@ impl HttpSource {
 
     async fn connect(&self) -> Result<Conn, SourceError> {
         let target = self.describe();
-        let host = self
-            .uri
-            .host()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let port = self.uri.port_u16().unwrap_or(80);
-        let stream = TcpStream::connect((host, port))
+        let stream = TcpStream::connect(self.target.socket())
             .await
             .map_err(SourceError::io(format!("connecting to {target}")))?;
         let _ = stream.set_nodelay(true);
@@ -410,6 +431,52 @@ mod tests {
             assert_eq!(e.key(), "url");
             e.to_string()
         })
+    }
+
+    #[test]
+    fn the_target_is_worked_out_once_from_the_url() {
+        for (url, describe, host_header, socket, path) in [
+            (
+                "http://127.0.0.1/x?auto",
+                "http://127.0.0.1/x?auto",
+                "127.0.0.1",
+                ("127.0.0.1", 80),
+                "/x?auto",
+            ),
+            (
+                "http://localhost:8080",
+                "http://localhost:8080/",
+                "localhost:8080",
+                ("localhost", 8080),
+                "/",
+            ),
+            (
+                "http://[::1]:81/s",
+                "http://[::1]:81/s",
+                "[::1]:81",
+                ("::1", 81),
+                "/s",
+            ),
+            (
+                "http://[::1]/s",
+                "http://[::1]/s",
+                "[::1]",
+                ("::1", 80),
+                "/s",
+            ),
+        ] {
+            let c = Config {
+                url: Some(url.into()),
+                ..Config::default()
+            };
+            let s = HttpSource::from_config(c).unwrap();
+            assert_eq!(s.describe(), describe, "{url}");
+            assert_eq!(s.target.authority(), host_header, "{url}");
+            assert_eq!(s.target.socket(), socket, "{url}");
+            let req = s.request().unwrap();
+            assert_eq!(req.uri().to_string(), path, "{url}");
+            assert_eq!(req.headers()[hyper::header::HOST], host_header, "{url}");
+        }
     }
 
     /// Ports `Uri` takes but the connect would turn into 80, and passwords that hide their
