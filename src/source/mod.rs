@@ -2,6 +2,10 @@
 //!
 //! A source only fetches bytes, bounded by `max_bytes`; the caller bounds it in time (and a
 //! dropped fetch cancels cleanly: sockets close, an `exec` child is killed).
+//!
+//! Each kind owns its keys: a `#[serde(deny_unknown_fields)] Config` in its file, read from
+//! what [`crate::config`] leaves of a `[sources.NAME]` table once the common keys are out.
+//! [`KINDS`] is the one list of kinds; this module does not depend on `crate::config`.
 
 pub mod exec;
 pub mod fastcgi;
