@@ -4,6 +4,11 @@
 //! The serde structs are flat on purpose (the `config` crate's environment layer cannot
 //! reach into tagged enums); [`Settings::from_raw`] turns them into typed values and names
 //! the file, key and reason for anything wrong. Unknown keys are errors.
+//!
+//! A source table is split here: the keys every source takes (the scrape's: parser,
+//! timeout, limits, labels, filters) become the [`SourceSpec`]; the rest go to the source
+//! kind named by `type`, whose own struct reads them (see [`crate::source::KINDS`]). So
+//! this module knows no kind's keys, and no source module knows this one.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,7 +16,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::source::Source;
+use crate::source::{KeyError, Source};
+
+pub use crate::source::parse_duration;
 
 /// The config used when no file is given.
 pub const DEFAULT_CONFIG: &str = include_str!("default-config.toml");
@@ -87,9 +94,11 @@ pub struct RawParsers {
     pub dirs: Vec<String>,
 }
 
-/// One `[sources.NAME]` table. Which keys apply depends on `type`; the rest must be unset.
+/// One `[sources.NAME]` table: the keys every source takes, typed here so the `config`
+/// crate converts them (and names them in errors) as it does every other key, and the
+/// rest, read by the source's kind. A map of tables rather than a tagged enum, so
+/// `METRICS_ADAPTER__SOURCES__NAME__KEY` overrides one key of one source.
 #[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 pub struct RawSource {
     #[serde(rename = "type")]
     pub kind: String,
@@ -104,70 +113,24 @@ pub struct RawSource {
     pub include: Vec<String>,
     #[serde(default)]
     pub exclude: Vec<String>,
-    // file
-    pub path: Option<String>,
-    pub block_start: Option<String>,
-    pub block_end: Option<String>,
-    pub max_age: Option<String>,
-    // http
-    pub url: Option<String>,
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    pub basic_auth_user: Option<String>,
-    pub basic_auth_password_file: Option<String>,
-    pub basic_auth_password_env: Option<String>,
-    pub bearer_token_file: Option<String>,
-    pub bearer_token_env: Option<String>,
-    pub gzip: Option<bool>,
-    // tcp
-    pub address: Option<String>,
-    pub send: Option<String>,
-    pub until: Option<String>,
-    pub framing: Option<String>,
-    // exec
-    pub command: Option<Vec<String>>,
-    // fastcgi (with address)
-    pub script: Option<String>,
-    pub query: Option<String>,
+    /// The kind's own keys, unread until `type` is known.
+    #[serde(flatten)]
+    pub keys: crate::source::Keys,
 }
 
-impl RawSource {
-    /// The type-specific keys that are set, for "does not apply" errors.
-    pub fn set_keys(&self) -> Vec<&'static str> {
-        let mut keys = Vec::new();
-        let mut check = |set: bool, name: &'static str| {
-            if set {
-                keys.push(name);
-            }
-        };
-        check(self.path.is_some(), "path");
-        check(self.block_start.is_some(), "block_start");
-        check(self.block_end.is_some(), "block_end");
-        check(self.max_age.is_some(), "max_age");
-        check(self.url.is_some(), "url");
-        check(!self.headers.is_empty(), "headers");
-        check(self.basic_auth_user.is_some(), "basic_auth_user");
-        check(
-            self.basic_auth_password_file.is_some(),
-            "basic_auth_password_file",
-        );
-        check(
-            self.basic_auth_password_env.is_some(),
-            "basic_auth_password_env",
-        );
-        check(self.bearer_token_file.is_some(), "bearer_token_file");
-        check(self.bearer_token_env.is_some(), "bearer_token_env");
-        check(self.gzip.is_some(), "gzip");
-        check(self.address.is_some(), "address");
-        check(self.send.is_some(), "send");
-        check(self.until.is_some(), "until");
-        check(self.framing.is_some(), "framing");
-        check(self.command.is_some(), "command");
-        check(self.script.is_some(), "script");
-        check(self.query.is_some(), "query");
-        keys
-    }
-}
+/// The keys of [`RawSource`] every source takes, as written, for the hint on an unknown
+/// key. (A flattened struct does not list its fields to serde; a test keeps this in step.)
+const COMMON_KEYS: &[&str] = &[
+    "type",
+    "parser",
+    "timeout",
+    "interval",
+    "max_bytes",
+    "max_series",
+    "labels",
+    "include",
+    "exclude",
+];
 
 /// Where the config came from, for error messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -413,7 +376,7 @@ impl Settings {
             }
         };
         let mut sources = Vec::with_capacity(raw.sources.len());
-        for (name, rs) in raw.sources {
+        for (name, mut rs) in raw.sources {
             let key = |k: &str| format!("sources.{name}.{k}");
             if !crate::family::is_valid_label_name(&name) {
                 return Err(bad(
@@ -427,7 +390,21 @@ impl Settings {
                     "missing: name a parser (see `metrics-adapter parsers`)".into(),
                 ));
             }
-            let source = Source::from_config(&rs).map_err(|(k, reason)| bad(&key(k), reason))?;
+            let (source, keys_read) = Source::from_keys(&rs.kind, std::mem::take(&mut rs.keys))
+                .map_err(|e| {
+                    let k = match e.key() {
+                        "" => format!("sources.{name}"),
+                        k => key(k),
+                    };
+                    let reason = match e {
+                        KeyError::Unknown { reason, .. } => format!(
+                            "{reason} (or one every source takes: {})",
+                            COMMON_KEYS.join(", ")
+                        ),
+                        e => e.to_string(),
+                    };
+                    bad(&k, reason)
+                })?;
             let timeout = match &rs.timeout {
                 Some(t) => parse_duration(t).map_err(|r| bad(&key("timeout"), r))?,
                 None => DEFAULT_TIMEOUT,
@@ -452,7 +429,8 @@ impl Settings {
                     ));
                 }
             }
-            let definition = format!("{name}: {rs:?}");
+            // The common keys (`rs`, its kind's keys taken out) and the kind's keys as read.
+            let definition = format!("{name}: {rs:?} {keys_read}");
             sources.push(SourceSpec {
                 definition,
                 include: regexes(&rs.include, "include")?,
@@ -485,30 +463,6 @@ pub fn parse_listen(text: &str) -> Result<std::net::SocketAddr, std::net::AddrPa
     match text.strip_prefix(':') {
         Some(port) if !port.starts_with(':') => format!("0.0.0.0:{port}").parse(),
         _ => text.parse(),
-    }
-}
-
-/// `250ms`, `5s`, `1m`, `1h`, or a bare number of seconds (`2.5`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let t = text.trim();
-    let (num, mult) = if let Some(n) = t.strip_suffix("ms") {
-        (n, 0.001)
-    } else if let Some(n) = t.strip_suffix('s') {
-        (n, 1.0)
-    } else if let Some(n) = t.strip_suffix('m') {
-        (n, 60.0)
-    } else if let Some(n) = t.strip_suffix('h') {
-        (n, 3600.0)
-    } else {
-        (t, 1.0)
-    };
-    match num.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 && v * mult < 1e9 => {
-            Ok(Duration::from_secs_f64(v * mult))
-        }
-        _ => Err(format!(
-            "{text:?} is not a positive duration like 500ms, 5s or 1m"
-        )),
     }
 }
 

@@ -256,3 +256,140 @@ fn listen_takes_the_go_exporters_port_only_form() {
     let s = Settings::load(None, Vec::new(), &o).unwrap();
     assert_eq!(s.server.listen.to_string(), "0.0.0.0:9101");
 }
+
+#[test]
+fn env_overrides_reach_a_source_kinds_own_keys() {
+    // `max_age` is the file kind's key, `max_bytes` a common one: both arrive from the
+    // environment as numbers (`try_parsing`), both as the table gives them.
+    let text = "[sources.f]\ntype = 'file'\npath = '/x'\nparser = 'kv'\nmax_age = '1h'\n";
+    let s = load_str(
+        text,
+        &[
+            ("METRICS_ADAPTER__SOURCES__F__MAX_AGE", "30"),
+            ("METRICS_ADAPTER__SOURCES__F__MAX_BYTES", "2048"),
+            ("METRICS_ADAPTER__SOURCES__F__PATH", "/y"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.sources[0].source.max_age(), Some(Duration::from_secs(30)));
+    assert_eq!(s.sources[0].max_bytes, 2048);
+    assert_eq!(s.sources[0].source.describe(), "/y");
+    let s = load_str(text, &[("METRICS_ADAPTER__SOURCES__F__MAX_AGE", "5m")]).unwrap();
+    assert_eq!(
+        s.sources[0].source.max_age(),
+        Some(Duration::from_secs(300))
+    );
+    // A source may come from the environment alone.
+    let s = load_str(
+        "",
+        &[
+            ("METRICS_ADAPTER__SOURCES__N__TYPE", "http"),
+            ("METRICS_ADAPTER__SOURCES__N__URL", "http://127.0.0.1:81/y"),
+            ("METRICS_ADAPTER__SOURCES__N__GZIP", "false"),
+            ("METRICS_ADAPTER__SOURCES__N__PARSER", "kv"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.sources[0].source.describe(), "http://127.0.0.1:81/y");
+    let e = load_str(text, &[("METRICS_ADAPTER__SOURCES__F__URL", "http://x/")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.ends_with("adapter.toml: sources.f.url: does not apply to a source of type file"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_kinds_key_errors_have_the_house_shape() {
+    let file = "[sources.a]\ntype = 'file'\npath = '/x'\nparser = 'kv'\n";
+    let e = err(&format!("{file}timout = '1s'\n"));
+    assert!(
+        e.ends_with(
+            "adapter.toml: sources.a.timout: unknown field `timout`, expected one of `path`, \
+             `block_start`, `block_end`, `max_age` (or one every source takes: type, parser, \
+             timeout, interval, max_bytes, max_series, labels, include, exclude)"
+        ),
+        "{e}"
+    );
+    let e = err("[sources.e]\ntype = 'exec'\nparser = 'kv'\ncommand = 'echo'\n");
+    assert!(
+        e.ends_with(
+            "adapter.toml: sources.e.command: invalid type: string \"echo\", expected a sequence"
+        ),
+        "{e}"
+    );
+    let e = err("[sources.h]\ntype = 'http'\nparser = 'kv'\nurl = 'http://x/'\ngzip = 'maybe'\n");
+    assert!(
+        e.ends_with(
+            "adapter.toml: sources.h.gzip: invalid type: string \"maybe\", expected a boolean"
+        ),
+        "{e}"
+    );
+    // A key of the source's own type that is missing is named before another type's key.
+    let e = err("[sources.a]\ntype = 'file'\nparser = 'kv'\nurl = 'http://x/'\n");
+    assert!(
+        e.ends_with("sources.a.path: missing: the file to read"),
+        "{e}"
+    );
+    let e = err("[sources.a]\ntype = ''\nparser = 'kv'\n");
+    assert!(
+        e.ends_with("sources.a.type: missing: one of file, http, tcp, exec, fastcgi"),
+        "{e}"
+    );
+}
+
+#[test]
+fn common_keys_are_the_ones_raw_source_takes() {
+    // Every listed key is a field: none of them is left over for the kind.
+    let table: String = COMMON_KEYS
+        .iter()
+        .map(|k| match *k {
+            "labels" => "labels = { a = 'b' }\n".to_string(),
+            "include" | "exclude" => format!("{k} = ['x']\n"),
+            "max_bytes" | "max_series" => format!("{k} = 1\n"),
+            other => format!("{other} = '1s'\n"),
+        })
+        .collect();
+    let raw = Settings::layer(
+        &Origin::Embedded,
+        &format!("[sources.a]\n{table}"),
+        Vec::new(),
+    )
+    .unwrap();
+    assert!(
+        raw.sources["a"].keys.is_empty(),
+        "{:?}",
+        raw.sources["a"].keys
+    );
+    // And no kind takes a common key: it would never reach the kind.
+    for kind in crate::source::KINDS {
+        for k in (kind.keys)() {
+            assert!(!COMMON_KEYS.contains(k), "{}: {k}", kind.name);
+        }
+    }
+}
+
+#[test]
+fn definition_changes_exactly_when_the_table_does() {
+    let text = "[sources.h]\ntype = 'http'\nparser = 'kv'\nurl = 'http://127.0.0.1/x'\n\
+                headers = { A = '1', B = '2', C = '3', D = '4' }\nlabels = { x = '1', y = '2' }\n";
+    let def = |text: &str, env: &[(&str, &str)]| {
+        load_str(text, env).unwrap().sources[0].definition.clone()
+    };
+    // The same table twice (tables are hash maps inside the `config` crate: order varies).
+    let first = def(text, &[]);
+    for _ in 0..8 {
+        assert_eq!(def(text, &[]), first);
+    }
+    assert_ne!(def(&text.replace("'4'", "'5'"), &[]), first);
+    assert_ne!(def(&text.replace("y = '2'", "y = '3'"), &[]), first);
+    assert_ne!(
+        def(text, &[("METRICS_ADAPTER__SOURCES__H__GZIP", "false")]),
+        first
+    );
+    assert_ne!(
+        def(text, &[("METRICS_ADAPTER__SOURCES__H__TIMEOUT", "2s")]),
+        first
+    );
+}

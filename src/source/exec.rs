@@ -7,10 +7,16 @@ use std::process::Stdio;
 
 use tokio::process::Command;
 
-use super::SourceError;
-use crate::config::RawSource;
+use serde::Deserialize;
 
-pub const KEYS: &[&str] = &["command"];
+use super::{KeyError, SourceError};
+
+/// The keys of an `exec` source, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub command: Option<Vec<String>>,
+}
 
 #[derive(Debug, Clone)]
 pub struct ExecSource {
@@ -19,11 +25,18 @@ pub struct ExecSource {
 }
 
 impl ExecSource {
-    pub fn from_config(raw: &RawSource) -> Result<ExecSource, (&'static str, String)> {
-        match &raw.command {
-            Some(c) if !c.is_empty() && !c[0].is_empty() => Ok(ExecSource { command: c.clone() }),
-            _ => Err(("command", "missing: [\"program\", \"arg\", ...]".into())),
+    pub fn from_config(c: Config) -> Result<ExecSource, KeyError> {
+        match c.command {
+            Some(command) if command.first().is_some_and(|p| !p.is_empty()) => {
+                Ok(ExecSource { command })
+            }
+            _ => Err(KeyError::missing("command", "[\"program\", \"arg\", ...]")),
         }
+    }
+
+    /// Every key with the value in force (see [`super::Source::resolved`]).
+    pub fn resolved(&self) -> Vec<(&'static str, String)> {
+        vec![("command", format!("{:?}", self.command))]
     }
 
     pub async fn fetch(&self, max_bytes: u64) -> Result<Vec<u8>, SourceError> {

@@ -7,10 +7,18 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::SourceError;
-use crate::config::RawSource;
+use serde::Deserialize;
 
-pub const KEYS: &[&str] = &["address", "script", "query"];
+use super::{quote, KeyError, SourceError};
+
+/// The keys of a `fastcgi` source, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub address: Option<String>,
+    pub script: Option<String>,
+    pub query: Option<String>,
+}
 
 const VERSION: u8 = 1;
 const BEGIN_REQUEST: u8 = 1;
@@ -21,6 +29,8 @@ const STDOUT: u8 = 6;
 const STDERR: u8 = 7;
 const RESPONDER: u16 = 1;
 const REQUEST_ID: u16 = 1;
+/// Bytes of CGI headers allowed in a reply on top of `max_bytes` of body.
+const CGI_HEADER_ROOM: u64 = 64 * 1024;
 
 #[derive(Debug, Clone)]
 pub struct FastCgiSource {
@@ -33,30 +43,42 @@ pub struct FastCgiSource {
 }
 
 impl FastCgiSource {
-    pub fn from_config(raw: &RawSource) -> Result<FastCgiSource, (&'static str, String)> {
-        let address = raw.address.clone().ok_or((
-            "address",
-            "missing: host:port or unix:/path of the FastCGI server".to_string(),
-        ))?;
+    pub fn from_config(c: Config) -> Result<FastCgiSource, KeyError> {
+        let address = c.address.ok_or_else(|| {
+            KeyError::missing("address", "host:port or unix:/path of the FastCGI server")
+        })?;
         match address.strip_prefix("unix:") {
             Some("") => {
-                return Err((
+                return Err(KeyError::invalid(
                     "address",
-                    "\"unix:\" needs the socket's path, as in unix:/run/php/fpm.sock".into(),
+                    "\"unix:\" needs the socket's path, as in unix:/run/php/fpm.sock",
                 ))
             }
             Some(_) => {}
-            None => super::check_host_port(&address).map_err(|reason| ("address", reason))?,
+            None => super::check_host_port(&address)
+                .map_err(|reason| KeyError::invalid("address", reason))?,
         }
-        let script = raw.script.clone().unwrap_or_else(|| "/status".into());
+        let script = c.script.unwrap_or_else(|| "/status".into());
         if !script.starts_with('/') {
-            return Err(("script", format!("{script:?} must start with /")));
+            return Err(KeyError::invalid(
+                "script",
+                format!("{script:?} must start with /"),
+            ));
         }
         Ok(FastCgiSource {
             address,
             script,
-            query: raw.query.clone().unwrap_or_default(),
+            query: c.query.unwrap_or_default(),
         })
+    }
+
+    /// Every key with the value in force (see [`super::Source::resolved`]).
+    pub fn resolved(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("address", quote(&self.address)),
+            ("script", quote(&self.script)),
+            ("query", quote(&self.query)),
+        ]
     }
 
     pub fn describe(&self) -> String {
@@ -174,7 +196,9 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         match header[1] {
             STDOUT => {
                 stdout.extend_from_slice(&content);
-                if stdout.len() as u64 > max_bytes.saturating_add(64 * 1024) {
+                // The CGI headers come before the body and are not data: room for them here,
+                // the body alone is held to max_bytes below.
+                if stdout.len() as u64 > max_bytes.saturating_add(CGI_HEADER_ROOM) {
                     return Err(SourceError::TooLarge { limit: max_bytes });
                 }
             }
@@ -184,9 +208,7 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         }
     }
     let body = cgi_body(&stdout, what)?;
-    if body.len() as u64 > max_bytes {
-        return Err(SourceError::TooLarge { limit: max_bytes });
-    }
+    super::check_size(body.len() as u64, max_bytes)?;
     if body.is_empty() && !stderr.is_empty() {
         let msg = String::from_utf8_lossy(&stderr);
         return Err(SourceError::Protocol(format!(

@@ -14,18 +14,26 @@
 //!   finds exactly the same bytes. Until then it is read again, within the source timeout.
 
 use std::fs::File;
-use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{Fetch, SourceError};
-use crate::config::{parse_duration, RawSource};
+use serde::Deserialize;
+
+use super::{parse_duration, quote, Fetch, KeyError, SourceError, UNSET};
 use crate::framing::{latest_block, Context, Framing, FramingError, SETTLE};
 
-pub const KEYS: &[&str] = &["path", "block_start", "block_end", "max_age"];
+/// The keys of a `file` source, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub path: Option<String>,
+    pub block_start: Option<String>,
+    pub block_end: Option<String>,
+    pub max_age: Option<String>,
+}
 
 /// The first chunk read from an append log's end; it doubles until a block is found.
 const FIRST_CHUNK: u64 = 8 * 1024;
@@ -46,28 +54,54 @@ pub struct FileSource {
 }
 
 impl FileSource {
-    pub fn from_config(raw: &RawSource) -> Result<FileSource, (&'static str, String)> {
-        let path = raw
+    pub fn from_config(c: Config) -> Result<FileSource, KeyError> {
+        let path = c
             .path
-            .clone()
-            .ok_or(("path", "missing: the file to read".to_string()))?;
-        let framing = match (&raw.block_start, &raw.block_end) {
-            (Some(s), e) => Some(Arc::new(Framing::new(s, e.as_deref())?)),
-            (None, Some(_)) => return Err(("block_end", "needs block_start".to_string())),
+            .ok_or_else(|| KeyError::missing("path", "the file to read"))?;
+        let framing = match (&c.block_start, &c.block_end) {
+            (Some(s), e) => Some(Arc::new(
+                Framing::new(s, e.as_deref()).map_err(|(key, e)| KeyError::invalid(key, e))?,
+            )),
+            (None, Some(_)) => return Err(KeyError::invalid("block_end", "needs block_start")),
             (None, None) => None,
         };
-        let max_age = raw
+        let max_age = c
             .max_age
             .as_deref()
             .map(parse_duration)
             .transpose()
-            .map_err(|r| ("max_age", r))?;
+            .map_err(|r| KeyError::invalid("max_age", r))?;
         Ok(FileSource {
             path: PathBuf::from(path),
             framing,
             max_age,
             shape: Arc::default(),
         })
+    }
+
+    /// Every key with the value in force (see [`super::Source::resolved`]).
+    pub fn resolved(&self) -> Vec<(&'static str, String)> {
+        let unset = || UNSET.to_string();
+        vec![
+            ("path", quote(&self.path.display().to_string())),
+            (
+                "block_start",
+                self.framing
+                    .as_ref()
+                    .map_or_else(unset, |f| quote(f.start.as_str())),
+            ),
+            (
+                "block_end",
+                self.framing
+                    .as_ref()
+                    .and_then(|f| f.end.as_ref())
+                    .map_or_else(unset, |e| quote(e.as_str())),
+            ),
+            (
+                "max_age",
+                self.max_age.map_or_else(unset, |d| format!("{d:?}")),
+            ),
+        ]
     }
 
     /// Uses a recipe's framing unless the source sets its own.
@@ -233,14 +267,9 @@ impl FileSource {
             let mut buf = Vec::new();
             let mut reader = file;
             std::io::Seek::rewind(&mut reader).map_err(self.io())?;
-            reader
-                .take(max_bytes.saturating_add(1))
-                .read_to_end(&mut buf)
-                .map_err(self.io())?;
+            let read = super::read_limited_blocking(reader, max_bytes, &mut buf, self.io());
             fetch.read_bytes += buf.len() as u64;
-            if buf.len() as u64 > max_bytes {
-                return Err(SourceError::TooLarge { limit: max_bytes });
-            }
+            read?;
             let after = file.metadata().map_err(self.io())?;
             fetch.modified = after.modified().ok();
             // procfs and sysfs files say size 0 and are made whole on each read.

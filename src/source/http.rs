@@ -6,7 +6,7 @@
 //! fresh connection, so a stale keep-alive never marks the source down.
 //! Credentials are read from their file or variable at each fetch, so rotation just works.
 
-use std::io::Read;
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
@@ -18,19 +18,24 @@ use hyper::{Request, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use super::SourceError;
-use crate::config::RawSource;
+use serde::Deserialize;
 
-pub const KEYS: &[&str] = &[
-    "url",
-    "headers",
-    "basic_auth_user",
-    "basic_auth_password_file",
-    "basic_auth_password_env",
-    "bearer_token_file",
-    "bearer_token_env",
-    "gzip",
-];
+use super::{quote, KeyError, SourceError, UNSET};
+
+/// The keys of an `http` source, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub url: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub basic_auth_user: Option<String>,
+    pub basic_auth_password_file: Option<String>,
+    pub basic_auth_password_env: Option<String>,
+    pub bearer_token_file: Option<String>,
+    pub bearer_token_env: Option<String>,
+    pub gzip: Option<bool>,
+}
 
 /// Where a secret is read from. The value itself is never stored or printed.
 #[derive(Debug, Clone)]
@@ -64,9 +69,50 @@ pub enum Auth {
     Bearer(Secret),
 }
 
+/// Where the page is, worked out once from the URL: the one place that knows the default
+/// port and that an IPv6 host is bracketed in a URL and `Host`, bare for the connect.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// As in the URL: `localhost`, `127.0.0.1`, `[::1]`.
+    host: String,
+    /// The port written in the URL; `None` means 80, and `Host` then carries none.
+    port: Option<u16>,
+    /// The request target: path and query, `/` when the URL has no path.
+    path: String,
+}
+
+impl Target {
+    fn new(uri: &Uri) -> Target {
+        Target {
+            host: uri.host().unwrap_or_default().to_string(),
+            port: uri.port_u16(),
+            path: uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+        }
+    }
+
+    /// `host[:port]`, for the `Host` header.
+    fn authority(&self) -> String {
+        match self.port {
+            Some(p) => format!("{}:{p}", self.host),
+            None => self.host.clone(),
+        }
+    }
+
+    /// What to connect to: the host without an IPv6 address's brackets, and the port.
+    fn socket(&self) -> (&str, u16) {
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        (host, self.port.unwrap_or(80))
+    }
+
+    /// The URL without any user info.
+    fn url(&self) -> String {
+        format!("http://{}{}", self.authority(), self.path)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct HttpSource {
-    pub uri: Uri,
+    pub target: Target,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub auth: Auth,
     pub gzip: bool,
@@ -87,40 +133,40 @@ impl std::fmt::Debug for Conn {
 }
 
 fn one_of(
-    file: &Option<String>,
-    env: &Option<String>,
-    file_key: &'static str,
-) -> Result<Option<Secret>, (&'static str, String)> {
+    file: Option<String>,
+    env: Option<String>,
+    file_key: &str,
+) -> Result<Option<Secret>, KeyError> {
     match (file, env) {
-        (Some(_), Some(_)) => Err((
+        (Some(_), Some(_)) => Err(KeyError::invalid(
             file_key,
-            "give the secret as a file or an environment variable, not both".into(),
+            "give the secret as a file or an environment variable, not both",
         )),
-        (Some(f), None) => Ok(Some(Secret::File(f.clone()))),
-        (None, Some(e)) => Ok(Some(Secret::Env(e.clone()))),
+        (Some(f), None) => Ok(Some(Secret::File(f))),
+        (None, Some(e)) => Ok(Some(Secret::Env(e))),
         (None, None) => Ok(None),
     }
 }
 
 impl HttpSource {
-    pub fn from_config(raw: &RawSource) -> Result<HttpSource, (&'static str, String)> {
-        let url = raw
+    pub fn from_config(c: Config) -> Result<HttpSource, KeyError> {
+        let bad_url = |reason: String| KeyError::invalid("url", reason);
+        let url = c
             .url
             .as_deref()
-            .ok_or(("url", "missing: the page to GET".to_string()))?;
+            .ok_or_else(|| KeyError::missing("url", "the page to GET"))?;
         // User info (`http://user:password@host/`) would be ignored, and the URL is echoed
         // in errors: refuse it, without echoing it. Any `@` counts: a password holding an
         // unencoded `/` or `?` moves the `@` out of what parses as the authority.
         if url.contains('@') {
-            return Err((
-                "url",
+            return Err(bad_url(
                 "credentials in the URL are not supported (nor shown): use basic_auth_user \
                  with basic_auth_password_file or basic_auth_password_env (an `@` that \
                  belongs in the path or query is written %40)"
                     .into(),
             ));
         }
-        let uri: Uri = url.parse().map_err(|e| ("url", format!("{url:?}: {e}")))?;
+        let uri: Uri = url.parse().map_err(|e| bad_url(format!("{url:?}: {e}")))?;
         // `Uri` takes `:99999`, `:80a` and `:` and the connect would then use port 80.
         if let Some(authority) = uri.authority() {
             let a = authority.as_str();
@@ -130,22 +176,26 @@ impl HttpSource {
             } else {
                 format!("{a}:80")
             };
-            super::check_host_port(&with_port).map_err(|e| ("url", e))?;
+            super::check_host_port(&with_port).map_err(bad_url)?;
         }
         match uri.scheme_str() {
             Some("http") => {}
-            Some(other) => return Err(("url", format!("scheme {other:?} is not supported; use http:// (status pages are on localhost)"))),
-            None => return Err(("url", format!("{url:?} needs http://"))),
+            Some(other) => {
+                return Err(bad_url(format!(
+                "scheme {other:?} is not supported; use http:// (status pages are on localhost)"
+            )))
+            }
+            None => return Err(bad_url(format!("{url:?} needs http://"))),
         }
         if uri.host().is_none() {
-            return Err(("url", format!("{url:?} has no host")));
+            return Err(bad_url(format!("{url:?} has no host")));
         }
         let mut headers = Vec::new();
-        for (k, v) in &raw.headers {
+        for (k, v) in &c.headers {
             let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| ("headers", format!("{k:?} is not a header name")))?;
+                .map_err(|_| KeyError::invalid("headers", format!("{k:?} is not a header name")))?;
             let value = HeaderValue::from_str(v).map_err(|_| {
-                (
+                KeyError::invalid(
                     "headers",
                     format!("value of {k:?} is not a valid header value"),
                 )
@@ -153,65 +203,84 @@ impl HttpSource {
             headers.push((name, value));
         }
         let password = one_of(
-            &raw.basic_auth_password_file,
-            &raw.basic_auth_password_env,
+            c.basic_auth_password_file,
+            c.basic_auth_password_env,
             "basic_auth_password_file",
         )?;
-        let bearer = one_of(
-            &raw.bearer_token_file,
-            &raw.bearer_token_env,
-            "bearer_token_file",
-        )?;
-        let auth = match (&raw.basic_auth_user, password, bearer) {
+        let bearer = one_of(c.bearer_token_file, c.bearer_token_env, "bearer_token_file")?;
+        let auth = match (c.basic_auth_user, password, bearer) {
             (Some(_), _, Some(_)) => {
-                return Err((
+                return Err(KeyError::invalid(
                     "bearer_token_file",
-                    "use basic auth or a bearer token, not both".into(),
+                    "use basic auth or a bearer token, not both",
                 ))
             }
-            (Some(user), password, None) => Auth::Basic {
-                user: user.clone(),
-                password,
-            },
+            (Some(user), password, None) => Auth::Basic { user, password },
             (None, Some(_), _) => {
-                return Err((
+                return Err(KeyError::missing(
                     "basic_auth_user",
-                    "missing: a password is given without a user".into(),
+                    "a password is given without a user",
                 ))
             }
             (None, None, Some(token)) => Auth::Bearer(token),
             (None, None, None) => Auth::None,
         };
         Ok(HttpSource {
-            uri,
+            target: Target::new(&uri),
             headers,
             auth,
-            gzip: raw.gzip.unwrap_or(true),
+            gzip: c.gzip.unwrap_or(true),
             idle: Arc::default(),
         })
     }
 
     /// The URL without any user info.
     pub fn describe(&self) -> String {
-        let host = self.uri.host().unwrap_or_default();
-        let port = self
-            .uri
-            .port_u16()
-            .map(|p| format!(":{p}"))
-            .unwrap_or_default();
-        let path = self.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        format!("http://{host}{port}{path}")
+        self.target.url()
+    }
+
+    /// Every key with the value in force (see [`super::Source::resolved`]). Secrets are
+    /// named by where they are read from.
+    pub fn resolved(&self) -> Vec<(&'static str, String)> {
+        let unset = || UNSET.to_string();
+        let (mut user, mut pw_file, mut pw_env, mut tok_file, mut tok_env) =
+            (unset(), unset(), unset(), unset(), unset());
+        let place = |secret: &Secret, file: &mut String, env: &mut String| match secret {
+            Secret::File(p) => *file = quote(p),
+            Secret::Env(v) => *env = quote(v),
+        };
+        match &self.auth {
+            Auth::None => {}
+            Auth::Basic { user: u, password } => {
+                user = quote(u);
+                if let Some(p) = password {
+                    place(p, &mut pw_file, &mut pw_env);
+                }
+            }
+            Auth::Bearer(t) => place(t, &mut tok_file, &mut tok_env),
+        }
+        // Header values can be credentials (`Authorization`, API keys): names only.
+        let headers = if self.headers.is_empty() {
+            unset()
+        } else {
+            let names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+            format!("{} (values not shown)", names.join(", "))
+        };
+        vec![
+            ("url", quote(&self.describe())),
+            ("headers", headers),
+            ("basic_auth_user", user),
+            ("basic_auth_password_file", pw_file),
+            ("basic_auth_password_env", pw_env),
+            ("bearer_token_file", tok_file),
+            ("bearer_token_env", tok_env),
+            ("gzip", self.gzip.to_string()),
+        ]
     }
 
     fn request(&self) -> Result<Request<Empty<Bytes>>, SourceError> {
-        let host = self.uri.host().unwrap_or_default();
-        let authority = match self.uri.port_u16() {
-            Some(p) => format!("{host}:{p}"),
-            None => host.to_string(),
-        };
-        let path = self.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let mut req = Request::get(path)
-            .header(hyper::header::HOST, authority)
+        let mut req = Request::get(&self.target.path)
+            .header(hyper::header::HOST, self.target.authority())
             .header(
                 hyper::header::USER_AGENT,
                 concat!("metrics-adapter/", env!("CARGO_PKG_VERSION")),
@@ -256,14 +325,7 @@ impl HttpSource {
 
     async fn connect(&self) -> Result<Conn, SourceError> {
         let target = self.describe();
-        let host = self
-            .uri
-            .host()
-            .unwrap_or_default()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let port = self.uri.port_u16().unwrap_or(80);
-        let stream = TcpStream::connect((host, port))
+        let stream = TcpStream::connect(self.target.socket())
             .await
             .map_err(SourceError::io(format!("connecting to {target}")))?;
         let _ = stream.set_nodelay(true);
@@ -325,13 +387,12 @@ impl HttpSource {
             return Ok(body.to_vec());
         }
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&body[..])
-            .take(max_bytes.saturating_add(1))
-            .read_to_end(&mut out)
-            .map_err(|e| SourceError::Protocol(format!("{target}: bad gzip body: {e}")))?;
-        if out.len() as u64 > max_bytes {
-            return Err(SourceError::TooLarge { limit: max_bytes });
-        }
+        super::read_limited_blocking(
+            flate2::read::GzDecoder::new(&body[..]),
+            max_bytes,
+            &mut out,
+            |e| SourceError::Protocol(format!("{target}: bad gzip body: {e}")),
+        )?;
         Ok(out)
     }
 }
@@ -348,7 +409,6 @@ impl HttpSource {
     }
 }
 
-/// Whether the URL's authority (between `//` and the path) holds `user[:password]@`.
 /// Stops the connection task when the fetch ends or is dropped (timeout).
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
@@ -363,15 +423,60 @@ mod tests {
     use super::*;
 
     fn url_error(url: &str) -> Option<String> {
-        let raw = RawSource {
-            kind: "http".into(),
+        let c = Config {
             url: Some(url.into()),
-            ..RawSource::default()
+            ..Config::default()
         };
-        HttpSource::from_config(&raw).err().map(|(key, e)| {
-            assert_eq!(key, "url");
-            e
+        HttpSource::from_config(c).err().map(|e| {
+            assert_eq!(e.key(), "url");
+            e.to_string()
         })
+    }
+
+    #[test]
+    fn the_target_is_worked_out_once_from_the_url() {
+        for (url, describe, host_header, socket, path) in [
+            (
+                "http://127.0.0.1/x?auto",
+                "http://127.0.0.1/x?auto",
+                "127.0.0.1",
+                ("127.0.0.1", 80),
+                "/x?auto",
+            ),
+            (
+                "http://localhost:8080",
+                "http://localhost:8080/",
+                "localhost:8080",
+                ("localhost", 8080),
+                "/",
+            ),
+            (
+                "http://[::1]:81/s",
+                "http://[::1]:81/s",
+                "[::1]:81",
+                ("::1", 81),
+                "/s",
+            ),
+            (
+                "http://[::1]/s",
+                "http://[::1]/s",
+                "[::1]",
+                ("::1", 80),
+                "/s",
+            ),
+        ] {
+            let c = Config {
+                url: Some(url.into()),
+                ..Config::default()
+            };
+            let s = HttpSource::from_config(c).unwrap();
+            assert_eq!(s.describe(), describe, "{url}");
+            assert_eq!(s.target.authority(), host_header, "{url}");
+            assert_eq!(s.target.socket(), socket, "{url}");
+            let req = s.request().unwrap();
+            assert_eq!(req.uri().to_string(), path, "{url}");
+            assert_eq!(req.headers()[hyper::header::HOST], host_header, "{url}");
+        }
     }
 
     /// Ports `Uri` takes but the connect would turn into 80, and passwords that hide their

@@ -2,6 +2,10 @@
 //!
 //! A source only fetches bytes, bounded by `max_bytes`; the caller bounds it in time (and a
 //! dropped fetch cancels cleanly: sockets close, an `exec` child is killed).
+//!
+//! Each kind owns its keys: a `#[serde(deny_unknown_fields)] Config` in its file, read from
+//! what [`crate::config`] leaves of a `[sources.NAME]` table once the common keys are out.
+//! [`KINDS`] is the one list of kinds; this module does not depend on `crate::config`.
 
 pub mod exec;
 pub mod fastcgi;
@@ -9,7 +13,10 @@ pub mod file;
 pub mod http;
 pub mod tcp;
 
-use crate::config::RawSource;
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+
+use serde::de::DeserializeOwned;
 
 #[derive(Debug, Clone)]
 pub enum Source {
@@ -45,6 +52,178 @@ impl SourceError {
         let what = what.into();
         move |source| SourceError::Io { what, source }
     }
+}
+
+/// What is wrong with a source's own keys, and which key. [`crate::config`] names the file
+/// and prefixes `sources.NAME.`, giving the house shape `origin: sources.NAME.key: reason`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    /// A key the source needs is not set.
+    #[error("missing: {what}")]
+    Missing { key: String, what: String },
+    /// The key is set to something that cannot be used.
+    #[error("{reason}")]
+    Invalid { key: String, reason: String },
+    /// A key of another type of source.
+    #[error("does not apply to a source of type {kind}")]
+    NotApplicable { key: String, kind: &'static str },
+    /// A key no type of source takes; the reason is serde's, listing the type's keys.
+    #[error("{reason}")]
+    Unknown { key: String, reason: String },
+}
+
+impl KeyError {
+    pub fn missing(key: &str, what: impl Into<String>) -> KeyError {
+        KeyError::Missing {
+            key: key.into(),
+            what: what.into(),
+        }
+    }
+
+    pub fn invalid(key: &str, reason: impl Into<String>) -> KeyError {
+        KeyError::Invalid {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// The key at fault, as written under `[sources.NAME]` (`headers.X-Api` for a value
+    /// inside a table); empty when serde could not say.
+    pub fn key(&self) -> &str {
+        match self {
+            KeyError::Missing { key, .. }
+            | KeyError::Invalid { key, .. }
+            | KeyError::NotApplicable { key, .. }
+            | KeyError::Unknown { key, .. } => key,
+        }
+    }
+
+    /// A serde error from reading a kind's `Config`, with the key it names. The `config`
+    /// crate's deserializer is used (not a bare serde one) for its lenient conversions: an
+    /// environment variable arrives as a string or a number whatever the key's type.
+    fn from_serde(e: config::ConfigError) -> KeyError {
+        match e {
+            config::ConfigError::Type {
+                unexpected,
+                expected,
+                key,
+                ..
+            } => KeyError::Invalid {
+                key: key.unwrap_or_default(),
+                reason: format!("invalid type: {unexpected}, expected {expected}"),
+            },
+            config::ConfigError::At { error, key, .. } => KeyError::Invalid {
+                key: key.unwrap_or_default(),
+                reason: error.to_string(),
+            },
+            other => KeyError::Invalid {
+                key: String::new(),
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+/// A source table's keys other than the common ones (which [`crate::config`] takes out).
+pub type Keys = BTreeMap<String, config::Value>;
+
+/// A source built from its keys, and those keys as read (`Debug` of the kind's `Config`), so
+/// a reload can tell an unchanged source from a changed one.
+pub type Built = (Source, String);
+
+/// One type of source: its name in `type = "..."`, the keys it takes, and how they become a
+/// [`Source`].
+pub struct Kind {
+    pub name: &'static str,
+    /// The kind's keys, as its `Config` struct declares them to serde.
+    pub keys: fn() -> &'static [&'static str],
+    build: fn(Keys) -> Result<Built, KeyError>,
+}
+
+/// Every type of source. A new one is a file in `src/source/` with a
+/// `#[serde(deny_unknown_fields)] Config` and a constructor from it, a [`Source`] variant
+/// (the compiler then points at each `match` to extend), and a row here:
+/// `Kind { name: "nats", keys: keys_of::<nats::Config>, build: |k| build(k, nats::NatsSource::from_config, Source::Nats) }`.
+/// The order is the one errors list them in.
+pub const KINDS: &[Kind] = &[
+    Kind {
+        name: "file",
+        keys: keys_of::<file::Config>,
+        build: |k| build(k, file::FileSource::from_config, Source::File),
+    },
+    Kind {
+        name: "http",
+        keys: keys_of::<http::Config>,
+        build: |k| build(k, http::HttpSource::from_config, Source::Http),
+    },
+    Kind {
+        name: "tcp",
+        keys: keys_of::<tcp::Config>,
+        build: |k| build(k, tcp::TcpSource::from_config, Source::Tcp),
+    },
+    Kind {
+        name: "exec",
+        keys: keys_of::<exec::Config>,
+        build: |k| build(k, exec::ExecSource::from_config, Source::Exec),
+    },
+    Kind {
+        name: "fastcgi",
+        keys: keys_of::<fastcgi::Config>,
+        build: |k| build(k, fastcgi::FastCgiSource::from_config, Source::FastCgi),
+    },
+];
+
+/// Reads a kind's `Config` from its keys and builds the source. An unknown key is named
+/// here, in serde's words, because serde's own error for it does not say which key of the
+/// table it was; `deny_unknown_fields` on each `Config` stays as the backstop.
+fn build<C: DeserializeOwned + Debug, S>(
+    keys: Keys,
+    new: fn(C) -> Result<S, KeyError>,
+    wrap: fn(S) -> Source,
+) -> Result<Built, KeyError> {
+    let known = keys_of::<C>();
+    if let Some(key) = keys.keys().find(|k| !known.contains(&k.as_str())) {
+        let reason = <serde::de::value::Error as serde::de::Error>::unknown_field(key, known);
+        return Err(KeyError::Unknown {
+            key: key.clone(),
+            reason: reason.to_string(),
+        });
+    }
+    let table = config::Value::new(None, config::ValueKind::Table(keys.into_iter().collect()));
+    let config: C = table.try_deserialize().map_err(KeyError::from_serde)?;
+    let read = format!("{config:?}");
+    Ok((wrap(new(config)?), read))
+}
+
+/// The keys a `#[derive(Deserialize)]` struct takes, as the derive hands them to
+/// `deserialize_struct`: taken from the struct itself, so no list is kept in step by hand.
+pub fn keys_of<T: DeserializeOwned>() -> &'static [&'static str] {
+    use serde::de::{self, Visitor};
+    struct Probe<'a>(&'a mut &'static [&'static str]);
+    impl<'de> de::Deserializer<'de> for Probe<'_> {
+        type Error = de::value::Error;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+            Err(de::Error::custom("not a struct"))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Self::Error> {
+            *self.0 = fields;
+            Err(de::Error::custom("probed"))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+            byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map enum
+            identifier ignored_any
+        }
+    }
+    let mut fields: &'static [&'static str] = &[];
+    // The probe always fails: the fields are what it came for.
+    let _ = T::deserialize(Probe(&mut fields));
+    fields
 }
 
 /// What one read gave: the data, or why not, and facts about the read either way.
@@ -97,48 +276,63 @@ pub fn quote(s: &str) -> String {
 /// How [`Source::resolved`] shows a key that is not set.
 pub const UNSET: &str = "(unset)";
 
-/// Names accepted in `type = "..."`.
-pub const KINDS: &[&str] = &["file", "http", "tcp", "exec", "fastcgi"];
+/// `250ms`, `5s`, `1m`, `1h`, or a bare number of seconds (`2.5`). Here, beside [`quote`],
+/// as the syntax of a source table's values; [`crate::config`] uses it for its own keys.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (num, mult) = if let Some(n) = t.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = t.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = t.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = t.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        (t, 1.0)
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v * mult < 1e9 => {
+            Ok(std::time::Duration::from_secs_f64(v * mult))
+        }
+        _ => Err(format!(
+            "{text:?} is not a positive duration like 500ms, 5s or 1m"
+        )),
+    }
+}
 
 impl Source {
-    /// Builds a source from its table; on error, the key at fault and why.
-    pub fn from_config(raw: &RawSource) -> Result<Source, (&'static str, String)> {
-        let (allowed, source) = match raw.kind.as_str() {
-            "file" => (
-                file::KEYS,
-                Source::File(file::FileSource::from_config(raw)?),
-            ),
-            "http" => (
-                http::KEYS,
-                Source::Http(http::HttpSource::from_config(raw)?),
-            ),
-            "tcp" => (tcp::KEYS, Source::Tcp(tcp::TcpSource::from_config(raw)?)),
-            "exec" => (
-                exec::KEYS,
-                Source::Exec(exec::ExecSource::from_config(raw)?),
-            ),
-            "fastcgi" => (
-                fastcgi::KEYS,
-                Source::FastCgi(fastcgi::FastCgiSource::from_config(raw)?),
-            ),
-            "" => return Err(("type", format!("missing: one of {}", KINDS.join(", ")))),
-            other => {
-                return Err((
+    /// Builds a source of type `kind` from its own keys (the common ones taken out). Returns
+    /// the source and its keys as read, for [`Built`]'s fingerprint.
+    pub fn from_keys(kind: &str, keys: Keys) -> Result<Built, KeyError> {
+        let names = || KINDS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ");
+        let Some(this) = KINDS.iter().find(|k| k.name == kind) else {
+            return Err(match kind {
+                "" => KeyError::missing("type", format!("one of {}", names())),
+                other => KeyError::invalid(
                     "type",
-                    format!(
-                        "unknown source type {other:?}; expected one of {}",
-                        KINDS.join(", ")
-                    ),
-                ))
-            }
+                    format!("unknown source type {other:?}; expected one of {}", names()),
+                ),
+            });
         };
-        if let Some(k) = raw.set_keys().into_iter().find(|k| !allowed.contains(k)) {
-            return Err((
-                k,
-                format!("does not apply to a source of type {}", raw.kind),
-            ));
+        let own = (this.keys)();
+        // Another type's key is named after the type's own checks, so a key the source
+        // lacks is reported first: likelier the mistake than the extra key.
+        let (foreign, keys): (Keys, Keys) = keys.into_iter().partition(|(k, _)| {
+            !own.contains(&k.as_str()) && KINDS.iter().any(|o| (o.keys)().contains(&k.as_str()))
+        });
+        let built = (this.build)(keys)?;
+        let misplaced = KINDS
+            .iter()
+            .flat_map(|o| (o.keys)().iter())
+            .find(|k| foreign.contains_key(**k));
+        if let Some(key) = misplaced {
+            return Err(KeyError::NotApplicable {
+                key: key.to_string(),
+                kind: this.name,
+            });
         }
-        Ok(source)
+        Ok(built)
     }
 
     /// Reads the source once, at most `max_bytes`; `timeout` bounds a file's re-reads.
@@ -174,85 +368,12 @@ impl Source {
     /// framing whether from the source or the recipe, `(unset)` for what is not set. For
     /// `check`. A secret is named by where it is read from; it is never read here.
     pub fn resolved(&self) -> Vec<(&'static str, String)> {
-        let unset = || UNSET.to_string();
-        let quoted = |s: &str| quote(s);
         match self {
-            Source::File(s) => vec![
-                ("path", quoted(&s.path.display().to_string())),
-                (
-                    "block_start",
-                    s.framing
-                        .as_ref()
-                        .map_or_else(unset, |f| quoted(f.start.as_str())),
-                ),
-                (
-                    "block_end",
-                    s.framing
-                        .as_ref()
-                        .and_then(|f| f.end.as_ref())
-                        .map_or_else(unset, |e| quoted(e.as_str())),
-                ),
-                (
-                    "max_age",
-                    s.max_age.map_or_else(unset, |d| format!("{d:?}")),
-                ),
-            ],
-            Source::Http(s) => {
-                use http::{Auth, Secret};
-                let (mut user, mut pw_file, mut pw_env, mut tok_file, mut tok_env) =
-                    (unset(), unset(), unset(), unset(), unset());
-                let place = |secret: &Secret, file: &mut String, env: &mut String| match secret {
-                    Secret::File(p) => *file = quoted(p),
-                    Secret::Env(v) => *env = quoted(v),
-                };
-                match &s.auth {
-                    Auth::None => {}
-                    Auth::Basic { user: u, password } => {
-                        user = quoted(u);
-                        if let Some(p) = password {
-                            place(p, &mut pw_file, &mut pw_env);
-                        }
-                    }
-                    Auth::Bearer(t) => place(t, &mut tok_file, &mut tok_env),
-                }
-                // Header values can be credentials (`Authorization`, API keys): names only.
-                let headers = if s.headers.is_empty() {
-                    unset()
-                } else {
-                    let names: Vec<&str> = s.headers.iter().map(|(k, _)| k.as_str()).collect();
-                    format!("{} (values not shown)", names.join(", "))
-                };
-                vec![
-                    ("url", quoted(&s.describe())),
-                    ("headers", headers),
-                    ("basic_auth_user", user),
-                    ("basic_auth_password_file", pw_file),
-                    ("basic_auth_password_env", pw_env),
-                    ("bearer_token_file", tok_file),
-                    ("bearer_token_env", tok_env),
-                    ("gzip", s.gzip.to_string()),
-                ]
-            }
-            Source::Tcp(s) => {
-                let text = |b: &[u8]| quoted(&String::from_utf8_lossy(b));
-                let (framing, until) = match &s.framing {
-                    tcp::Framing::Close => ("close", unset()),
-                    tcp::Framing::Until(u) => ("until", text(u)),
-                    tcp::Framing::Resp => ("resp", unset()),
-                };
-                vec![
-                    ("address", quoted(&s.address)),
-                    ("send", text(&s.send)),
-                    ("framing", quoted(framing)),
-                    ("until", until),
-                ]
-            }
-            Source::Exec(s) => vec![("command", format!("{:?}", s.command))],
-            Source::FastCgi(s) => vec![
-                ("address", quoted(&s.address)),
-                ("script", quoted(&s.script)),
-                ("query", quoted(&s.query)),
-            ],
+            Source::File(s) => s.resolved(),
+            Source::Http(s) => s.resolved(),
+            Source::Tcp(s) => s.resolved(),
+            Source::Exec(s) => s.resolved(),
+            Source::FastCgi(s) => s.resolved(),
         }
     }
 
@@ -268,6 +389,21 @@ impl Source {
     }
 }
 
+/// The one rule for `max_bytes`: `len` bytes are fine up to the limit, one more is too
+/// many. Readers take one byte past the limit ([`over_limit`]) so an overrun is seen
+/// without reading the rest of it.
+pub(crate) fn check_size(len: u64, max_bytes: u64) -> Result<(), SourceError> {
+    if len > max_bytes {
+        return Err(SourceError::TooLarge { limit: max_bytes });
+    }
+    Ok(())
+}
+
+/// How much a reader may take to tell a read that fits from one that does not.
+fn over_limit(max_bytes: u64) -> u64 {
+    max_bytes.saturating_add(1)
+}
+
 /// Reads from `reader` until EOF, failing once more than `max_bytes` arrive.
 pub(crate) async fn read_limited<R: tokio::io::AsyncRead + Unpin>(
     reader: R,
@@ -277,14 +413,28 @@ pub(crate) async fn read_limited<R: tokio::io::AsyncRead + Unpin>(
     use tokio::io::AsyncReadExt;
     let mut buf = Vec::new();
     reader
-        .take(max_bytes.saturating_add(1))
+        .take(over_limit(max_bytes))
         .read_to_end(&mut buf)
         .await
         .map_err(SourceError::io(what))?;
-    if buf.len() as u64 > max_bytes {
-        return Err(SourceError::TooLarge { limit: max_bytes });
-    }
+    check_size(buf.len() as u64, max_bytes)?;
     Ok(buf)
+}
+
+/// [`read_limited`] for a blocking reader (a file, a gzip stream in memory), into `buf`:
+/// what was read stays there even when it was too much, for a caller that counts it.
+pub(crate) fn read_limited_blocking<R: std::io::Read>(
+    reader: R,
+    max_bytes: u64,
+    buf: &mut Vec<u8>,
+    io: impl FnOnce(std::io::Error) -> SourceError,
+) -> Result<(), SourceError> {
+    use std::io::Read;
+    reader
+        .take(over_limit(max_bytes))
+        .read_to_end(buf)
+        .map_err(io)?;
+    check_size(buf.len() as u64, max_bytes)
 }
 
 /// Checks a `host:port` address the way the connect at run time will read it (split at the
@@ -338,7 +488,65 @@ pub(crate) fn check_host_port(address: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_host_port;
+    use super::*;
+
+    fn keys(pairs: &[(&str, &str)]) -> Keys {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), config::Value::new(None, *v)))
+            .collect()
+    }
+
+    #[test]
+    fn keys_are_read_from_the_kinds_own_struct() {
+        assert_eq!(
+            keys_of::<file::Config>(),
+            ["path", "block_start", "block_end", "max_age"]
+        );
+        assert_eq!(keys_of::<exec::Config>(), ["command"]);
+    }
+
+    #[test]
+    fn a_kind_takes_its_keys_and_names_the_others() {
+        let (source, read) = Source::from_keys("tcp", keys(&[("address", "127.0.0.1:1")])).unwrap();
+        assert_eq!(source.describe(), "127.0.0.1:1");
+        assert!(read.contains("127.0.0.1:1"), "{read}");
+        let e = Source::from_keys("tcp", keys(&[("address", "a:1"), ("path", "/x")])).unwrap_err();
+        assert_eq!(
+            e,
+            KeyError::NotApplicable {
+                key: "path".into(),
+                kind: "tcp"
+            }
+        );
+        let e =
+            Source::from_keys("tcp", keys(&[("address", "a:1"), ("adress", "b:1")])).unwrap_err();
+        assert_eq!(e.key(), "adress");
+        assert_eq!(
+            e.to_string(),
+            "unknown field `adress`, expected one of `address`, `send`, `until`, `framing`"
+        );
+        let e = Source::from_keys("ftp", Keys::new()).unwrap_err();
+        assert_eq!(e.key(), "type");
+        assert_eq!(
+            e.to_string(),
+            "unknown source type \"ftp\"; expected one of file, http, tcp, exec, fastcgi"
+        );
+    }
+
+    #[test]
+    fn too_large_is_one_byte_past_the_limit() {
+        for (data, limit, ok) in [(&b"abc"[..], 3, true), (b"abcd", 3, false), (b"", 0, true)] {
+            let mut buf = Vec::new();
+            let got = read_limited_blocking(data, limit, &mut buf, SourceError::io("t"));
+            assert_eq!(got.is_ok(), ok, "{data:?} {limit}");
+            if !ok {
+                assert!(matches!(got, Err(SourceError::TooLarge { limit: l }) if l == limit));
+                // What was read is kept for the caller's count: one byte past the limit.
+                assert_eq!(buf.len() as u64, limit + 1);
+            }
+        }
+    }
 
     #[test]
     fn host_port_accepts_what_connect_can_use() {

@@ -6,10 +6,19 @@
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::SourceError;
-use crate::config::RawSource;
+use serde::Deserialize;
 
-pub const KEYS: &[&str] = &["address", "send", "until", "framing"];
+use super::{quote, KeyError, SourceError, UNSET};
+
+/// The keys of a `tcp` source, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub address: Option<String>,
+    pub send: Option<String>,
+    pub until: Option<String>,
+    pub framing: Option<String>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Framing {
@@ -26,47 +35,65 @@ pub struct TcpSource {
 }
 
 impl TcpSource {
-    pub fn from_config(raw: &RawSource) -> Result<TcpSource, (&'static str, String)> {
-        let address = raw
+    pub fn from_config(c: Config) -> Result<TcpSource, KeyError> {
+        let address = c
             .address
-            .clone()
-            .ok_or(("address", "missing: host:port to connect to".to_string()))?;
+            .ok_or_else(|| KeyError::missing("address", "host:port to connect to"))?;
         // `unix:/path` reads as host `unix`, port `/path` to the resolver; say what it is.
         if address.starts_with("unix:") {
-            return Err((
+            return Err(KeyError::invalid(
                 "address",
-                "unix sockets are not supported yet; use host:port".into(),
+                "unix sockets are not supported yet; use host:port",
             ));
         }
-        super::check_host_port(&address).map_err(|reason| ("address", reason))?;
-        let framing = match (raw.framing.as_deref(), &raw.until) {
+        super::check_host_port(&address).map_err(|reason| KeyError::invalid("address", reason))?;
+        let framing = match (c.framing.as_deref(), &c.until) {
             (None | Some("until"), Some(u)) if !u.is_empty() => {
                 Framing::Until(u.as_bytes().to_vec())
             }
             (Some("until"), _) => {
-                return Err((
+                return Err(KeyError::invalid(
                     "until",
-                    "framing \"until\" needs a non-empty `until`".into(),
+                    "framing \"until\" needs a non-empty `until`",
                 ))
             }
             (None | Some("close"), None) => Framing::Close,
             (Some("resp"), None) => Framing::Resp,
             (Some("close" | "resp"), Some(_)) => {
-                return Err(("until", "only applies with framing \"until\"".into()))
+                return Err(KeyError::invalid(
+                    "until",
+                    "only applies with framing \"until\"",
+                ))
             }
             (Some(other), _) => {
-                return Err((
+                return Err(KeyError::invalid(
                     "framing",
                     format!("expected close, until or resp, not {other:?}"),
                 ))
             }
-            (None, Some(_)) => return Err(("until", "must not be empty".into())),
+            (None, Some(_)) => return Err(KeyError::invalid("until", "must not be empty")),
         };
         Ok(TcpSource {
             address,
-            send: raw.send.clone().unwrap_or_default().into_bytes(),
+            send: c.send.unwrap_or_default().into_bytes(),
             framing,
         })
+    }
+
+    /// Every key with the value in force (see [`super::Source::resolved`]).
+    pub fn resolved(&self) -> Vec<(&'static str, String)> {
+        let text = |b: &[u8]| quote(&String::from_utf8_lossy(b));
+        let (framing, until) = match &self.framing {
+            Framing::Close => ("close", UNSET.to_string()),
+            Framing::Until(u) => ("until", text(u)),
+            Framing::Resp => ("resp", UNSET.to_string()),
+        };
+        vec![
+            ("address", quote(&self.address)),
+            ("send", text(&self.send)),
+            ("framing", quote(framing)),
+            ("until", until),
+        ]
     }
 
     pub async fn fetch(&self, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
@@ -113,9 +140,7 @@ async fn read_until(
         if buf.ends_with(end) {
             return Ok(buf);
         }
-        if buf.len() as u64 > max_bytes {
-            return Err(SourceError::TooLarge { limit: max_bytes });
-        }
+        super::check_size(buf.len() as u64, max_bytes)?;
         if read_chunk(stream, &mut buf, what).await? == 0 {
             return Err(SourceError::Protocol(format!(
                 "{what}: connection closed before the terminator ({} bytes read)",
@@ -161,9 +186,7 @@ async fn read_resp_bulk(
             )))
         }
     };
-    if len > max_bytes {
-        return Err(SourceError::TooLarge { limit: max_bytes });
-    }
+    super::check_size(len, max_bytes)?;
     let total = header_end as u64 + 2 + len + 2;
     while (buf.len() as u64) < total {
         if read_chunk(stream, &mut buf, what).await? == 0 {
