@@ -13,6 +13,11 @@ pub mod file;
 pub mod http;
 pub mod tcp;
 
+mod address;
+mod bounded;
+pub(crate) use address::check_host_port;
+pub(crate) use bounded::{check_size, read_limited, read_limited_blocking};
+
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 
@@ -387,103 +392,6 @@ impl Source {
             Source::FastCgi(s) => s.describe(),
         }
     }
-}
-
-/// The one rule for `max_bytes`: `len` bytes are fine up to the limit, one more is too
-/// many. Readers take one byte past the limit ([`over_limit`]) so an overrun is seen
-/// without reading the rest of it.
-pub(crate) fn check_size(len: u64, max_bytes: u64) -> Result<(), SourceError> {
-    if len > max_bytes {
-        return Err(SourceError::TooLarge { limit: max_bytes });
-    }
-    Ok(())
-}
-
-/// How much a reader may take to tell a read that fits from one that does not.
-fn over_limit(max_bytes: u64) -> u64 {
-    max_bytes.saturating_add(1)
-}
-
-/// Reads from `reader` until EOF, failing once more than `max_bytes` arrive.
-pub(crate) async fn read_limited<R: tokio::io::AsyncRead + Unpin>(
-    reader: R,
-    max_bytes: u64,
-    what: &str,
-) -> Result<Vec<u8>, SourceError> {
-    use tokio::io::AsyncReadExt;
-    let mut buf = Vec::new();
-    reader
-        .take(over_limit(max_bytes))
-        .read_to_end(&mut buf)
-        .await
-        .map_err(SourceError::io(what))?;
-    check_size(buf.len() as u64, max_bytes)?;
-    Ok(buf)
-}
-
-/// [`read_limited`] for a blocking reader (a file, a gzip stream in memory), into `buf`:
-/// what was read stays there even when it was too much, for a caller that counts it.
-pub(crate) fn read_limited_blocking<R: std::io::Read>(
-    reader: R,
-    max_bytes: u64,
-    buf: &mut Vec<u8>,
-    io: impl FnOnce(std::io::Error) -> SourceError,
-) -> Result<(), SourceError> {
-    use std::io::Read;
-    reader
-        .take(over_limit(max_bytes))
-        .read_to_end(buf)
-        .map_err(io)?;
-    check_size(buf.len() as u64, max_bytes)
-}
-
-/// Checks a `host:port` address the way the connect at run time will read it (split at the
-/// last `:`, a decimal port), so `check` refuses what could only fail later: a missing,
-/// zero or non-numeric port, an empty host, an unbracketed IPv6 address. `[::1]:6379` is
-/// the IPv6 form. The host is not resolved here: DNS at load time would make `check`
-/// depend on the network, and a name may resolve later (a pod's sibling service).
-pub(crate) fn check_host_port(address: &str) -> Result<(), String> {
-    let usage = "use host:port, e.g. 127.0.0.1:6379";
-    if address.trim().is_empty() {
-        return Err(format!("empty; {usage}"));
-    }
-    if address.chars().any(char::is_whitespace) {
-        return Err(format!("{address:?} contains a space; {usage}"));
-    }
-    let Some((host, port)) = address.rsplit_once(':') else {
-        return Err(format!("{address:?} has no port; {usage}"));
-    };
-    if port.is_empty() {
-        return Err(format!("{address:?} has no port; {usage}"));
-    }
-    // Digits only: `str::parse::<u16>` would also take `+80`, which the resolver refuses.
-    if !port.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!(
-            "{address:?}: port {port:?} is not a number; {usage}"
-        ));
-    }
-    match port.parse::<u16>() {
-        Ok(p) if p > 0 => {}
-        _ => return Err(format!("{address:?}: port {port} is out of range 1-65535")),
-    }
-    if let Some(inner) = host.strip_prefix('[') {
-        let ip = inner.strip_suffix(']');
-        if !ip.is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok()) {
-            return Err(format!(
-                "{address:?}: {host:?} is not a bracketed IPv6 address; {usage}"
-            ));
-        }
-        return Ok(());
-    }
-    if host.is_empty() {
-        return Err(format!("{address:?} has no host; {usage}"));
-    }
-    if host.contains(':') {
-        return Err(format!(
-            "{address:?}: an IPv6 address needs brackets, as in [::1]:6379"
-        ));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
