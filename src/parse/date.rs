@@ -244,24 +244,7 @@ fn c_locale(text: &[u8]) -> Result<f64, DateError> {
         [_, _, _, _, y] if number(y, 4, 4).is_some() => return Err(DateError::NoZone),
         _ => return Err(bad),
     };
-    let weekday = name_index(&WEEKDAYS, weekday).ok_or(bad.clone())?;
-    let month = name_index(&MONTHS, month).ok_or(bad.clone())?;
-    let day = number(day, 1, 2).ok_or(bad.clone())?;
-    let (hour, minute, second) = clock(time).ok_or(bad.clone())?;
-    let year = number(year, 4, 4).ok_or(bad)?;
-    let offset = zone(zone_word)?;
-    Fields {
-        weekday: Some(weekday),
-        year,
-        month: month as u32 + 1,
-        day,
-        hour,
-        minute,
-        second,
-        fraction: 0.0,
-        offset,
-    }
-    .epoch()
+    named(weekday, day, month, year, time, zone_word, bad)
 }
 
 /// `Wed, 25 Nov 2026 03:46:26 +0000`: `%a, %d %b %Y %H:%M:%S %z`.
@@ -274,11 +257,25 @@ fn rfc2822(text: &[u8]) -> Result<f64, DateError> {
         _ => return Err(bad),
     };
     let weekday = weekday.strip_suffix(b",").ok_or(bad.clone())?;
+    named(weekday, day, month, year, time, zone_word, bad)
+}
+
+/// The words of a date with named weekday and month (`date`'s and RFC 2822's), whatever
+/// their order in the text; `bad` is the error for a word that is not what it should be.
+fn named(
+    weekday: &[u8],
+    day: &[u8],
+    month: &[u8],
+    year: &[u8],
+    time: &[u8],
+    zone_word: &[u8],
+    bad: DateError,
+) -> Result<f64, DateError> {
     let weekday = name_index(&WEEKDAYS, weekday).ok_or(bad.clone())?;
-    let day = number(day, 1, 2).ok_or(bad.clone())?;
     let month = name_index(&MONTHS, month).ok_or(bad.clone())?;
-    let year = number(year, 4, 4).ok_or(bad.clone())?;
-    let (hour, minute, second) = clock(time).ok_or(bad)?;
+    let day = number(day, 1, 2).ok_or(bad.clone())?;
+    let (hour, minute, second) = clock(time).ok_or(bad.clone())?;
+    let year = number(year, 4, 4).ok_or(bad)?;
     let offset = zone(zone_word)?;
     Fields {
         weekday: Some(weekday),
