@@ -562,12 +562,14 @@ labels = { instance = "web" }
     );
     assert!(block("own").contains(&"max_bytes = 1000".to_string()));
     assert_eq!(
-        block("mc")[..6],
+        block("mc")[..8],
         [
             "address = \"127.0.0.1:11211\"",
             r#"send = "stats\r\n""#,
             "framing = \"until\"",
             r#"until = "END\r\n""#,
+            "secret_file = (unset)",
+            "secret_env = (unset)",
             "timeout = 250ms",
             "interval = (unset) (read on each scrape)",
         ]
