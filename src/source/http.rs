@@ -5,6 +5,9 @@
 //! server has closed meanwhile fails before any response; that fetch is retried once on a
 //! fresh connection, so a stale keep-alive never marks the source down.
 //! Credentials are read from their file or variable at each fetch, so rotation just works.
+//! With `socket`, the connection goes to that unix stream socket instead of the URL's host
+//! and port; the URL still gives the `Host` header and the path (an app behind a socket on
+//! a shared volume, nginx `listen unix:`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,17 +19,17 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Request, Uri};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 use serde::Deserialize;
 
-use super::{quote, KeyError, SourceError, UNSET};
+use super::{quote, KeyError, Secret, SourceError, UNSET};
 
 /// The keys of an `http` source, as written.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub url: Option<String>,
+    pub socket: Option<String>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     pub basic_auth_user: Option<String>,
@@ -35,28 +38,6 @@ pub struct Config {
     pub bearer_token_file: Option<String>,
     pub bearer_token_env: Option<String>,
     pub gzip: Option<bool>,
-}
-
-/// Where a secret is read from. The value itself is never stored or printed.
-#[derive(Debug, Clone)]
-pub enum Secret {
-    File(String),
-    Env(String),
-}
-
-impl Secret {
-    fn read(&self) -> Result<String, SourceError> {
-        match self {
-            Secret::File(p) => crate::small_file::read_to_string(
-                std::path::Path::new(p),
-                crate::small_file::SECRET_LIMIT,
-            )
-            .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-            .map_err(|e| SourceError::Secret(format!("cannot read secret file {p}: {e}"))),
-            Secret::Env(v) => std::env::var(v)
-                .map_err(|_| SourceError::Secret(format!("environment variable {v} is not set"))),
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +94,8 @@ impl Target {
 #[derive(Debug, Clone)]
 pub struct HttpSource {
     pub target: Target,
+    /// A unix stream socket to connect to instead of the URL's host and port.
+    pub socket: Option<std::path::PathBuf>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub auth: Auth,
     pub gzip: bool,
@@ -129,22 +112,6 @@ struct Conn {
 impl std::fmt::Debug for Conn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Conn")
-    }
-}
-
-fn one_of(
-    file: Option<String>,
-    env: Option<String>,
-    file_key: &str,
-) -> Result<Option<Secret>, KeyError> {
-    match (file, env) {
-        (Some(_), Some(_)) => Err(KeyError::invalid(
-            file_key,
-            "give the secret as a file or an environment variable, not both",
-        )),
-        (Some(f), None) => Ok(Some(Secret::File(f))),
-        (None, Some(e)) => Ok(Some(Secret::Env(e))),
-        (None, None) => Ok(None),
     }
 }
 
@@ -202,12 +169,12 @@ impl HttpSource {
             })?;
             headers.push((name, value));
         }
-        let password = one_of(
+        let password = Secret::one_of(
             c.basic_auth_password_file,
             c.basic_auth_password_env,
             "basic_auth_password_file",
         )?;
-        let bearer = one_of(c.bearer_token_file, c.bearer_token_env, "bearer_token_file")?;
+        let bearer = Secret::one_of(c.bearer_token_file, c.bearer_token_env, "bearer_token_file")?;
         let auth = match (c.basic_auth_user, password, bearer) {
             (Some(_), _, Some(_)) => {
                 return Err(KeyError::invalid(
@@ -225,8 +192,20 @@ impl HttpSource {
             (None, None, Some(token)) => Auth::Bearer(token),
             (None, None, None) => Auth::None,
         };
+        let socket = match c.socket {
+            Some(s) if s.is_empty() => {
+                return Err(KeyError::invalid(
+                    "socket",
+                    "empty; give the unix socket's path, e.g. /run/app/app.sock",
+                ))
+            }
+            // Written as an address elsewhere (`unix:/path` in tcp and fastcgi): take it.
+            Some(s) => Some(s.strip_prefix("unix:").unwrap_or(&s).into()),
+            None => None,
+        };
         Ok(HttpSource {
             target: Target::new(&uri),
+            socket,
             headers,
             auth,
             gzip: c.gzip.unwrap_or(true),
@@ -234,9 +213,12 @@ impl HttpSource {
         })
     }
 
-    /// The URL without any user info.
+    /// The URL without any user info, and the socket it is read through.
     pub fn describe(&self) -> String {
-        self.target.url()
+        match &self.socket {
+            Some(path) => format!("{} via unix:{}", self.target.url(), path.display()),
+            None => self.target.url(),
+        }
     }
 
     /// Every key with the value in force (see [`super::Source::resolved`]). Secrets are
@@ -245,19 +227,13 @@ impl HttpSource {
         let unset = || UNSET.to_string();
         let (mut user, mut pw_file, mut pw_env, mut tok_file, mut tok_env) =
             (unset(), unset(), unset(), unset(), unset());
-        let place = |secret: &Secret, file: &mut String, env: &mut String| match secret {
-            Secret::File(p) => *file = quote(p),
-            Secret::Env(v) => *env = quote(v),
-        };
         match &self.auth {
             Auth::None => {}
             Auth::Basic { user: u, password } => {
                 user = quote(u);
-                if let Some(p) = password {
-                    place(p, &mut pw_file, &mut pw_env);
-                }
+                (pw_file, pw_env) = Secret::resolved(password.as_ref());
             }
-            Auth::Bearer(t) => place(t, &mut tok_file, &mut tok_env),
+            Auth::Bearer(t) => (tok_file, tok_env) = Secret::resolved(Some(t)),
         }
         // Header values can be credentials (`Authorization`, API keys): names only.
         let headers = if self.headers.is_empty() {
@@ -267,7 +243,13 @@ impl HttpSource {
             format!("{} (values not shown)", names.join(", "))
         };
         vec![
-            ("url", quote(&self.describe())),
+            ("url", quote(&self.target.url())),
+            (
+                "socket",
+                self.socket
+                    .as_ref()
+                    .map_or_else(unset, |p| quote(&p.display().to_string())),
+            ),
             ("headers", headers),
             ("basic_auth_user", user),
             ("basic_auth_password_file", pw_file),
@@ -325,10 +307,16 @@ impl HttpSource {
 
     async fn connect(&self) -> Result<Conn, SourceError> {
         let target = self.describe();
-        let stream = TcpStream::connect(self.target.socket())
-            .await
-            .map_err(SourceError::io(format!("connecting to {target}")))?;
-        let _ = stream.set_nodelay(true);
+        let stream: Box<dyn super::Io> = match &self.socket {
+            Some(path) => super::connect_unix(path).await,
+            None => tokio::net::TcpStream::connect(self.target.socket())
+                .await
+                .map(|s| {
+                    let _ = s.set_nodelay(true);
+                    Box::new(s) as Box<dyn super::Io>
+                }),
+        }
+        .map_err(SourceError::io(format!("connecting to {target}")))?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| SourceError::Protocol(format!("{target}: {e}")))?;
@@ -504,5 +492,37 @@ mod tests {
         ] {
             assert_eq!(url_error(ok), None, "{ok}");
         }
+    }
+
+    #[test]
+    fn a_socket_replaces_the_connect_not_the_host_header() {
+        let c = Config {
+            url: Some("http://app.local/status?auto".into()),
+            socket: Some("unix:/run/app.sock".into()),
+            ..Config::default()
+        };
+        let s = HttpSource::from_config(c).unwrap();
+        assert_eq!(
+            s.socket.as_deref(),
+            Some(std::path::Path::new("/run/app.sock"))
+        );
+        assert_eq!(
+            s.describe(),
+            "http://app.local/status?auto via unix:/run/app.sock"
+        );
+        let req = s.request().unwrap();
+        assert_eq!(req.headers()[hyper::header::HOST], "app.local");
+        assert_eq!(req.uri().to_string(), "/status?auto");
+        let resolved = s.resolved();
+        assert!(
+            resolved.contains(&("socket", "\"/run/app.sock\"".into())),
+            "{resolved:?}"
+        );
+        let c = Config {
+            url: Some("http://localhost/".into()),
+            socket: Some(String::new()),
+            ..Config::default()
+        };
+        assert_eq!(HttpSource::from_config(c).unwrap_err().key(), "socket");
     }
 }

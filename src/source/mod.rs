@@ -16,7 +16,7 @@ pub mod tcp;
 mod address;
 mod bounded;
 mod secret;
-pub(crate) use address::{check_address, check_host_port, connect};
+pub(crate) use address::{check_address, check_host_port, connect, connect_unix, Io};
 pub(crate) use bounded::{check_size, read_limited, read_limited_blocking};
 pub use secret::Secret;
 

@@ -575,9 +575,10 @@ labels = { instance = "web" }
         ]
     );
     assert_eq!(
-        block("web")[..8],
+        block("web")[..9],
         [
             "url = \"http://127.0.0.1:8080/status?auto\"",
+            "socket = (unset)",
             "headers = authorization (values not shown)",
             "basic_auth_user = \"stats\"",
             "basic_auth_password_file = (unset)",
