@@ -260,7 +260,35 @@ impl HttpSource {
         ]
     }
 
-    fn request(&self) -> Result<Request<Empty<Bytes>>, SourceError> {
+    /// The `Authorization` value, its secret read now, off the runtime thread.
+    async fn authorization(&self) -> Result<Option<HeaderValue>, SourceError> {
+        let a = match &self.auth {
+            Auth::None => return Ok(None),
+            Auth::Basic { user, password } => {
+                use base64::Engine;
+                let pass = match password {
+                    Some(p) => p.read_off_thread().await?,
+                    None => String::new(),
+                };
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+                )
+            }
+            Auth::Bearer(token) => format!("Bearer {}", token.read_off_thread().await?),
+        };
+        let mut v = HeaderValue::from_str(&a).map_err(|_| {
+            SourceError::Secret("credential holds characters not allowed in a header".into())
+        })?;
+        // Kept out of hyper's Debug output of the request.
+        v.set_sensitive(true);
+        Ok(Some(v))
+    }
+
+    fn request(
+        &self,
+        authorization: Option<&HeaderValue>,
+    ) -> Result<Request<Empty<Bytes>>, SourceError> {
         let mut req = Request::get(&self.target.path)
             .header(hyper::header::HOST, self.target.authority())
             .header(
@@ -279,28 +307,8 @@ impl HttpSource {
         for (k, v) in &self.headers {
             h.insert(k.clone(), v.clone());
         }
-        let authorization = match &self.auth {
-            Auth::None => None,
-            Auth::Basic { user, password } => {
-                use base64::Engine;
-                let pass = password
-                    .as_ref()
-                    .map(Secret::read)
-                    .transpose()?
-                    .unwrap_or_default();
-                Some(format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
-                ))
-            }
-            Auth::Bearer(token) => Some(format!("Bearer {}", token.read()?)),
-        };
-        if let Some(a) = authorization {
-            let mut v = HeaderValue::from_str(&a).map_err(|_| {
-                SourceError::Secret("credential holds characters not allowed in a header".into())
-            })?;
-            v.set_sensitive(true);
-            h.insert(hyper::header::AUTHORIZATION, v);
+        if let Some(v) = authorization {
+            h.insert(hyper::header::AUTHORIZATION, v.clone());
         }
         Ok(req)
     }
@@ -331,6 +339,10 @@ impl HttpSource {
 
     pub async fn fetch(&self, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
         let target = self.describe();
+        // Read once per fetch, before a connection is taken: a retry on a fresh connection
+        // sends the same credential.
+        let authorization = self.authorization().await?;
+        let auth = authorization.as_ref();
         let kept = self
             .idle
             .lock()
@@ -341,12 +353,12 @@ impl HttpSource {
             None => None,
         };
         let (mut conn, resp) = match reusable {
-            Some(mut conn) => match conn.sender.send_request(self.request()?).await {
+            Some(mut conn) => match conn.sender.send_request(self.request(auth)?).await {
                 Ok(resp) => (conn, resp),
                 // Closed by the server while idle: once more, on a fresh connection.
-                Err(_) => self.fresh_request().await?,
+                Err(_) => self.fresh_request(auth).await?,
             },
-            None => self.fresh_request().await?,
+            None => self.fresh_request(auth).await?,
         };
         if !resp.status().is_success() {
             return Err(SourceError::Status(resp.status().as_u16()));
@@ -386,11 +398,14 @@ impl HttpSource {
 }
 
 impl HttpSource {
-    async fn fresh_request(&self) -> Result<(Conn, hyper::Response<Incoming>), SourceError> {
+    async fn fresh_request(
+        &self,
+        auth: Option<&HeaderValue>,
+    ) -> Result<(Conn, hyper::Response<Incoming>), SourceError> {
         let mut conn = self.connect().await?;
         let resp = conn
             .sender
-            .send_request(self.request()?)
+            .send_request(self.request(auth)?)
             .await
             .map_err(|e| SourceError::Protocol(format!("{}: {e}", self.describe())))?;
         Ok((conn, resp))
@@ -461,7 +476,7 @@ mod tests {
             assert_eq!(s.describe(), describe, "{url}");
             assert_eq!(s.target.authority(), host_header, "{url}");
             assert_eq!(s.target.socket(), socket, "{url}");
-            let req = s.request().unwrap();
+            let req = s.request(None).unwrap();
             assert_eq!(req.uri().to_string(), path, "{url}");
             assert_eq!(req.headers()[hyper::header::HOST], host_header, "{url}");
         }
@@ -510,7 +525,7 @@ mod tests {
             s.describe(),
             "http://app.local/status?auto via unix:/run/app.sock"
         );
-        let req = s.request().unwrap();
+        let req = s.request(None).unwrap();
         assert_eq!(req.headers()[hyper::header::HOST], "app.local");
         assert_eq!(req.uri().to_string(), "/status?auto");
         let resolved = s.resolved();
