@@ -176,8 +176,8 @@ fn socket_addresses_that_cannot_run_are_refused_at_load() {
     // Each message in full, after the file's path: `origin: key: reason`.
     let cases = [
         (
-            "[sources.r]\ntype = 'tcp'\nparser = 'kv'\naddress = 'unix:/run/redis.sock'\n",
-            "adapter.toml: sources.r.address: unix sockets are not supported yet; use host:port",
+            "[sources.r]\ntype = 'tcp'\nparser = 'kv'\naddress = 'unix:'\n",
+            "adapter.toml: sources.r.address: \"unix:\" needs the socket's path, as in unix:/run/redis/redis.sock",
         ),
         (
             "[sources.r]\ntype = 'tcp'\nparser = 'kv'\naddress = 'redis'\n",

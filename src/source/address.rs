@@ -1,4 +1,43 @@
-//! `host:port` addresses, checked at load the way the connect will read them.
+//! Addresses: `host:port`, or `unix:/path` for a unix stream socket; checked at load the
+//! way the connect will read them, and connected to as one kind of stream.
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+/// A connected byte stream, TCP or unix: a source speaks the same protocol over either, so
+/// it is written once against this.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// Checks `host:port` or `unix:/path` (`example` is a socket path to show in the error for
+/// an empty `unix:`). A socket path is not checked for existence: the app may create it
+/// after the adapter starts, as a sidecar's often does.
+pub(crate) fn check_address(address: &str, example: &str) -> Result<(), String> {
+    match address.strip_prefix("unix:") {
+        Some("") => Err(format!(
+            "\"unix:\" needs the socket's path, as in unix:{example}"
+        )),
+        Some(_) => Ok(()),
+        None => check_host_port(address),
+    }
+}
+
+/// Connects to an address [`check_address`] accepted.
+pub(crate) async fn connect(address: &str) -> std::io::Result<Box<dyn Io>> {
+    match address.strip_prefix("unix:") {
+        Some(path) => connect_unix(std::path::Path::new(path)).await,
+        None => {
+            let stream = tokio::net::TcpStream::connect(address).await?;
+            // Request/reply in one small write each way: Nagle would only add delay.
+            let _ = stream.set_nodelay(true);
+            Ok(Box::new(stream))
+        }
+    }
+}
+
+/// Connects to the unix stream socket at `path`.
+pub(crate) async fn connect_unix(path: &std::path::Path) -> std::io::Result<Box<dyn Io>> {
+    Ok(Box::new(tokio::net::UnixStream::connect(path).await?))
+}
 
 /// Checks a `host:port` address the way the connect at run time will read it (split at the
 /// last `:`, a decimal port), so `check` refuses what could only fail later: a missing,

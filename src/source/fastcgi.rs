@@ -47,17 +47,8 @@ impl FastCgiSource {
         let address = c.address.ok_or_else(|| {
             KeyError::missing("address", "host:port or unix:/path of the FastCGI server")
         })?;
-        match address.strip_prefix("unix:") {
-            Some("") => {
-                return Err(KeyError::invalid(
-                    "address",
-                    "\"unix:\" needs the socket's path, as in unix:/run/php/fpm.sock",
-                ))
-            }
-            Some(_) => {}
-            None => super::check_host_port(&address)
-                .map_err(|reason| KeyError::invalid("address", reason))?,
-        }
+        super::check_address(&address, "/run/php/fpm.sock")
+            .map_err(|reason| KeyError::invalid("address", reason))?;
         let script = c.script.unwrap_or_else(|| "/status".into());
         if !script.starts_with('/') {
             return Err(KeyError::invalid(
@@ -93,17 +84,10 @@ impl FastCgiSource {
     pub async fn fetch(&self, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
         let what = self.describe();
         let request = self.request();
-        if let Some(path) = self.address.strip_prefix("unix:") {
-            let stream = tokio::net::UnixStream::connect(path)
-                .await
-                .map_err(SourceError::io(format!("connecting to {what}")))?;
-            exchange(stream, &request, max_bytes, &what).await
-        } else {
-            let stream = tokio::net::TcpStream::connect(&self.address)
-                .await
-                .map_err(SourceError::io(format!("connecting to {what}")))?;
-            exchange(stream, &request, max_bytes, &what).await
-        }
+        let stream = super::connect(&self.address)
+            .await
+            .map_err(SourceError::io(format!("connecting to {what}")))?;
+        exchange(stream, &request, max_bytes, &what).await
     }
 
     fn request(&self) -> Vec<u8> {

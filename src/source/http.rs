@@ -5,6 +5,9 @@
 //! server has closed meanwhile fails before any response; that fetch is retried once on a
 //! fresh connection, so a stale keep-alive never marks the source down.
 //! Credentials are read from their file or variable at each fetch, so rotation just works.
+//! With `socket`, the connection goes to that unix stream socket instead of the URL's host
+//! and port; the URL still gives the `Host` header and the path (an app behind a socket on
+//! a shared volume, nginx `listen unix:`).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -16,17 +19,17 @@ use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Request, Uri};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
 use serde::Deserialize;
 
-use super::{quote, KeyError, SourceError, UNSET};
+use super::{quote, KeyError, Secret, SourceError, UNSET};
 
 /// The keys of an `http` source, as written.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub url: Option<String>,
+    pub socket: Option<String>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
     pub basic_auth_user: Option<String>,
@@ -35,28 +38,6 @@ pub struct Config {
     pub bearer_token_file: Option<String>,
     pub bearer_token_env: Option<String>,
     pub gzip: Option<bool>,
-}
-
-/// Where a secret is read from. The value itself is never stored or printed.
-#[derive(Debug, Clone)]
-pub enum Secret {
-    File(String),
-    Env(String),
-}
-
-impl Secret {
-    fn read(&self) -> Result<String, SourceError> {
-        match self {
-            Secret::File(p) => crate::small_file::read_to_string(
-                std::path::Path::new(p),
-                crate::small_file::SECRET_LIMIT,
-            )
-            .map(|s| s.trim_end_matches(['\n', '\r']).to_string())
-            .map_err(|e| SourceError::Secret(format!("cannot read secret file {p}: {e}"))),
-            Secret::Env(v) => std::env::var(v)
-                .map_err(|_| SourceError::Secret(format!("environment variable {v} is not set"))),
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +94,8 @@ impl Target {
 #[derive(Debug, Clone)]
 pub struct HttpSource {
     pub target: Target,
+    /// A unix stream socket to connect to instead of the URL's host and port.
+    pub socket: Option<std::path::PathBuf>,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub auth: Auth,
     pub gzip: bool,
@@ -129,22 +112,6 @@ struct Conn {
 impl std::fmt::Debug for Conn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Conn")
-    }
-}
-
-fn one_of(
-    file: Option<String>,
-    env: Option<String>,
-    file_key: &str,
-) -> Result<Option<Secret>, KeyError> {
-    match (file, env) {
-        (Some(_), Some(_)) => Err(KeyError::invalid(
-            file_key,
-            "give the secret as a file or an environment variable, not both",
-        )),
-        (Some(f), None) => Ok(Some(Secret::File(f))),
-        (None, Some(e)) => Ok(Some(Secret::Env(e))),
-        (None, None) => Ok(None),
     }
 }
 
@@ -202,12 +169,12 @@ impl HttpSource {
             })?;
             headers.push((name, value));
         }
-        let password = one_of(
+        let password = Secret::one_of(
             c.basic_auth_password_file,
             c.basic_auth_password_env,
             "basic_auth_password_file",
         )?;
-        let bearer = one_of(c.bearer_token_file, c.bearer_token_env, "bearer_token_file")?;
+        let bearer = Secret::one_of(c.bearer_token_file, c.bearer_token_env, "bearer_token_file")?;
         let auth = match (c.basic_auth_user, password, bearer) {
             (Some(_), _, Some(_)) => {
                 return Err(KeyError::invalid(
@@ -225,8 +192,20 @@ impl HttpSource {
             (None, None, Some(token)) => Auth::Bearer(token),
             (None, None, None) => Auth::None,
         };
+        let socket = match c.socket {
+            Some(s) if s.is_empty() => {
+                return Err(KeyError::invalid(
+                    "socket",
+                    "empty; give the unix socket's path, e.g. /run/app/app.sock",
+                ))
+            }
+            // Written as an address elsewhere (`unix:/path` in tcp and fastcgi): take it.
+            Some(s) => Some(s.strip_prefix("unix:").unwrap_or(&s).into()),
+            None => None,
+        };
         Ok(HttpSource {
             target: Target::new(&uri),
+            socket,
             headers,
             auth,
             gzip: c.gzip.unwrap_or(true),
@@ -234,9 +213,12 @@ impl HttpSource {
         })
     }
 
-    /// The URL without any user info.
+    /// The URL without any user info, and the socket it is read through.
     pub fn describe(&self) -> String {
-        self.target.url()
+        match &self.socket {
+            Some(path) => format!("{} via unix:{}", self.target.url(), path.display()),
+            None => self.target.url(),
+        }
     }
 
     /// Every key with the value in force (see [`super::Source::resolved`]). Secrets are
@@ -245,19 +227,13 @@ impl HttpSource {
         let unset = || UNSET.to_string();
         let (mut user, mut pw_file, mut pw_env, mut tok_file, mut tok_env) =
             (unset(), unset(), unset(), unset(), unset());
-        let place = |secret: &Secret, file: &mut String, env: &mut String| match secret {
-            Secret::File(p) => *file = quote(p),
-            Secret::Env(v) => *env = quote(v),
-        };
         match &self.auth {
             Auth::None => {}
             Auth::Basic { user: u, password } => {
                 user = quote(u);
-                if let Some(p) = password {
-                    place(p, &mut pw_file, &mut pw_env);
-                }
+                (pw_file, pw_env) = Secret::resolved(password.as_ref());
             }
-            Auth::Bearer(t) => place(t, &mut tok_file, &mut tok_env),
+            Auth::Bearer(t) => (tok_file, tok_env) = Secret::resolved(Some(t)),
         }
         // Header values can be credentials (`Authorization`, API keys): names only.
         let headers = if self.headers.is_empty() {
@@ -267,7 +243,13 @@ impl HttpSource {
             format!("{} (values not shown)", names.join(", "))
         };
         vec![
-            ("url", quote(&self.describe())),
+            ("url", quote(&self.target.url())),
+            (
+                "socket",
+                self.socket
+                    .as_ref()
+                    .map_or_else(unset, |p| quote(&p.display().to_string())),
+            ),
             ("headers", headers),
             ("basic_auth_user", user),
             ("basic_auth_password_file", pw_file),
@@ -278,7 +260,35 @@ impl HttpSource {
         ]
     }
 
-    fn request(&self) -> Result<Request<Empty<Bytes>>, SourceError> {
+    /// The `Authorization` value, its secret read now, off the runtime thread.
+    async fn authorization(&self) -> Result<Option<HeaderValue>, SourceError> {
+        let a = match &self.auth {
+            Auth::None => return Ok(None),
+            Auth::Basic { user, password } => {
+                use base64::Engine;
+                let pass = match password {
+                    Some(p) => p.read_off_thread().await?,
+                    None => String::new(),
+                };
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
+                )
+            }
+            Auth::Bearer(token) => format!("Bearer {}", token.read_off_thread().await?),
+        };
+        let mut v = HeaderValue::from_str(&a).map_err(|_| {
+            SourceError::Secret("credential holds characters not allowed in a header".into())
+        })?;
+        // Kept out of hyper's Debug output of the request.
+        v.set_sensitive(true);
+        Ok(Some(v))
+    }
+
+    fn request(
+        &self,
+        authorization: Option<&HeaderValue>,
+    ) -> Result<Request<Empty<Bytes>>, SourceError> {
         let mut req = Request::get(&self.target.path)
             .header(hyper::header::HOST, self.target.authority())
             .header(
@@ -297,38 +307,24 @@ impl HttpSource {
         for (k, v) in &self.headers {
             h.insert(k.clone(), v.clone());
         }
-        let authorization = match &self.auth {
-            Auth::None => None,
-            Auth::Basic { user, password } => {
-                use base64::Engine;
-                let pass = password
-                    .as_ref()
-                    .map(Secret::read)
-                    .transpose()?
-                    .unwrap_or_default();
-                Some(format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"))
-                ))
-            }
-            Auth::Bearer(token) => Some(format!("Bearer {}", token.read()?)),
-        };
-        if let Some(a) = authorization {
-            let mut v = HeaderValue::from_str(&a).map_err(|_| {
-                SourceError::Secret("credential holds characters not allowed in a header".into())
-            })?;
-            v.set_sensitive(true);
-            h.insert(hyper::header::AUTHORIZATION, v);
+        if let Some(v) = authorization {
+            h.insert(hyper::header::AUTHORIZATION, v.clone());
         }
         Ok(req)
     }
 
     async fn connect(&self) -> Result<Conn, SourceError> {
         let target = self.describe();
-        let stream = TcpStream::connect(self.target.socket())
-            .await
-            .map_err(SourceError::io(format!("connecting to {target}")))?;
-        let _ = stream.set_nodelay(true);
+        let stream: Box<dyn super::Io> = match &self.socket {
+            Some(path) => super::connect_unix(path).await,
+            None => tokio::net::TcpStream::connect(self.target.socket())
+                .await
+                .map(|s| {
+                    let _ = s.set_nodelay(true);
+                    Box::new(s) as Box<dyn super::Io>
+                }),
+        }
+        .map_err(SourceError::io(format!("connecting to {target}")))?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| SourceError::Protocol(format!("{target}: {e}")))?;
@@ -343,6 +339,10 @@ impl HttpSource {
 
     pub async fn fetch(&self, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
         let target = self.describe();
+        // Read once per fetch, before a connection is taken: a retry on a fresh connection
+        // sends the same credential.
+        let authorization = self.authorization().await?;
+        let auth = authorization.as_ref();
         let kept = self
             .idle
             .lock()
@@ -353,12 +353,12 @@ impl HttpSource {
             None => None,
         };
         let (mut conn, resp) = match reusable {
-            Some(mut conn) => match conn.sender.send_request(self.request()?).await {
+            Some(mut conn) => match conn.sender.send_request(self.request(auth)?).await {
                 Ok(resp) => (conn, resp),
                 // Closed by the server while idle: once more, on a fresh connection.
-                Err(_) => self.fresh_request().await?,
+                Err(_) => self.fresh_request(auth).await?,
             },
-            None => self.fresh_request().await?,
+            None => self.fresh_request(auth).await?,
         };
         if !resp.status().is_success() {
             return Err(SourceError::Status(resp.status().as_u16()));
@@ -398,11 +398,14 @@ impl HttpSource {
 }
 
 impl HttpSource {
-    async fn fresh_request(&self) -> Result<(Conn, hyper::Response<Incoming>), SourceError> {
+    async fn fresh_request(
+        &self,
+        auth: Option<&HeaderValue>,
+    ) -> Result<(Conn, hyper::Response<Incoming>), SourceError> {
         let mut conn = self.connect().await?;
         let resp = conn
             .sender
-            .send_request(self.request()?)
+            .send_request(self.request(auth)?)
             .await
             .map_err(|e| SourceError::Protocol(format!("{}: {e}", self.describe())))?;
         Ok((conn, resp))
@@ -473,7 +476,7 @@ mod tests {
             assert_eq!(s.describe(), describe, "{url}");
             assert_eq!(s.target.authority(), host_header, "{url}");
             assert_eq!(s.target.socket(), socket, "{url}");
-            let req = s.request().unwrap();
+            let req = s.request(None).unwrap();
             assert_eq!(req.uri().to_string(), path, "{url}");
             assert_eq!(req.headers()[hyper::header::HOST], host_header, "{url}");
         }
@@ -504,5 +507,37 @@ mod tests {
         ] {
             assert_eq!(url_error(ok), None, "{ok}");
         }
+    }
+
+    #[test]
+    fn a_socket_replaces_the_connect_not_the_host_header() {
+        let c = Config {
+            url: Some("http://app.local/status?auto".into()),
+            socket: Some("unix:/run/app.sock".into()),
+            ..Config::default()
+        };
+        let s = HttpSource::from_config(c).unwrap();
+        assert_eq!(
+            s.socket.as_deref(),
+            Some(std::path::Path::new("/run/app.sock"))
+        );
+        assert_eq!(
+            s.describe(),
+            "http://app.local/status?auto via unix:/run/app.sock"
+        );
+        let req = s.request(None).unwrap();
+        assert_eq!(req.headers()[hyper::header::HOST], "app.local");
+        assert_eq!(req.uri().to_string(), "/status?auto");
+        let resolved = s.resolved();
+        assert!(
+            resolved.contains(&("socket", "\"/run/app.sock\"".into())),
+            "{resolved:?}"
+        );
+        let c = Config {
+            url: Some("http://localhost/".into()),
+            socket: Some(String::new()),
+            ..Config::default()
+        };
+        assert_eq!(HttpSource::from_config(c).unwrap_err().key(), "socket");
     }
 }

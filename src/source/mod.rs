@@ -15,8 +15,10 @@ pub mod tcp;
 
 mod address;
 mod bounded;
-pub(crate) use address::check_host_port;
+mod secret;
+pub(crate) use address::{check_address, check_host_port, connect, connect_unix, Io};
 pub(crate) use bounded::{check_size, read_limited, read_limited_blocking};
+pub use secret::Secret;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -432,7 +434,7 @@ mod tests {
         assert_eq!(e.key(), "adress");
         assert_eq!(
             e.to_string(),
-            "unknown field `adress`, expected one of `address`, `send`, `until`, `framing`"
+            "unknown field `adress`, expected one of `address`, `send`, `until`, `framing`, `secret_file`, `secret_env`"
         );
         let e = Source::from_keys("ftp", Keys::new()).unwrap_err();
         assert_eq!(e.key(), "type");

@@ -562,20 +562,23 @@ labels = { instance = "web" }
     );
     assert!(block("own").contains(&"max_bytes = 1000".to_string()));
     assert_eq!(
-        block("mc")[..6],
+        block("mc")[..8],
         [
             "address = \"127.0.0.1:11211\"",
             r#"send = "stats\r\n""#,
             "framing = \"until\"",
             r#"until = "END\r\n""#,
+            "secret_file = (unset)",
+            "secret_env = (unset)",
             "timeout = 250ms",
             "interval = (unset) (read on each scrape)",
         ]
     );
     assert_eq!(
-        block("web")[..8],
+        block("web")[..9],
         [
             "url = \"http://127.0.0.1:8080/status?auto\"",
+            "socket = (unset)",
             "headers = authorization (values not shown)",
             "basic_auth_user = \"stats\"",
             "basic_auth_password_file = (unset)",

@@ -1054,19 +1054,19 @@ fn cli_check_names_file_key_and_reason_of_a_bad_config() {
 }
 
 #[test]
-fn cli_check_refuses_a_tcp_unix_socket_address() {
-    // It used to pass `check` and then fail every read with "invalid port".
+fn cli_check_refuses_a_tcp_unix_socket_address_without_a_path() {
+    // `unix:` alone would fail every read; `unix:/path` is checked in `sockets`.
     let dir = TempDir::new("cli-unix");
     let path = write_config(
         &dir,
-        "[sources.redis]\ntype = \"tcp\"\naddress = \"unix:/run/redis/redis.sock\"\nsend = \"INFO\\r\\n\"\nframing = \"resp\"\nparser = \"redis_info\"\n",
+        "[sources.redis]\ntype = \"tcp\"\naddress = \"unix:\"\nsend = \"INFO\\r\\n\"\nframing = \"resp\"\nparser = \"redis_info\"\n",
     );
     let out = run_cli(&["check", "--config", &path], CLI_TIMEOUT);
     assert_eq!(out.status.code(), Some(1), "{out}");
     assert_eq!(
         out.stderr,
         format!(
-            "metrics-adapter: error: {path}: sources.redis.address: unix sockets are not supported yet; use host:port\n"
+            "metrics-adapter: error: {path}: sources.redis.address: \"unix:\" needs the socket's path, as in unix:/run/redis/redis.sock\n"
         ),
         "{out}"
     );

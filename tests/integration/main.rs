@@ -13,4 +13,5 @@ mod recipes;
 mod reliability;
 mod security;
 mod setup;
+mod sockets;
 mod trust;

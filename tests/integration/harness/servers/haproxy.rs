@@ -10,7 +10,8 @@ use crate::harness::{
 /// haproxy on 127.0.0.1: a stats frontend (`/stats`, so `/stats;csv` for CSV) and an HTTP
 /// frontend whose backend `be_app` has two servers: `up1` (pointing at the stats
 /// frontend, so it is UP) and `dead1` (a closed port, so it is DOWN). Health checks run
-/// every 100 ms; `start` returns once the stats show `up1` UP and `dead1` DOWN.
+/// every 100 ms; `start` returns once the stats show `up1` UP and `dead1` DOWN. The same
+/// stats are on the stats socket [`Haproxy::stats_socket`] (`show stat`).
 #[derive(Debug)]
 pub struct Haproxy {
     proc_: Proc,
@@ -33,6 +34,7 @@ impl Haproxy {
             format!(
                 "global\n\
                  \x20 pidfile {d}/haproxy.pid\n\
+                 \x20 stats socket {d}/stats.sock mode 600 level user\n\
                  \x20 nbthread 1\n\
                  defaults\n\
                  \x20 mode http\n\
@@ -78,6 +80,11 @@ impl Haproxy {
             dead_port,
             dir,
         }
+    }
+
+    /// The stats socket (`show stat` answers the CSV of `/stats;csv`).
+    pub fn stats_socket(&self) -> std::path::PathBuf {
+        self.dir.join("stats.sock")
     }
 
     pub fn pid(&self) -> u32 {

@@ -9,7 +9,8 @@ use crate::harness::{
 };
 
 /// nginx (`master_process off`, one process) on 127.0.0.1: `stub_status` at `/stub_status`
-/// and the directory [`Nginx::files`] served at `/files/` as `text/plain`.
+/// and the directory [`Nginx::files`] served at `/files/` as `text/plain`; the same server
+/// also listens on the unix socket [`Nginx::socket`].
 #[derive(Debug)]
 pub struct Nginx {
     proc_: Proc,
@@ -44,6 +45,7 @@ impl Nginx {
                  \x20 fastcgi_temp_path {d}/tmp-fastcgi; uwsgi_temp_path {d}/tmp-uwsgi; scgi_temp_path {d}/tmp-scgi;\n\
                  \x20 server {{\n\
                  \x20   listen 127.0.0.1:{port};\n\
+                 \x20   listen unix:{d}/nginx.sock;\n\
                  \x20   location = /stub_status {{ stub_status; }}\n\
                  \x20   location = /status500 {{ return 500 boom; }}\n\
                  \x20   location /files/ {{ alias {d}/files/; }}\n\
@@ -98,6 +100,11 @@ impl Nginx {
             .collect();
         assert_eq!(n.len(), 3, "stub_status line 3: {page:?}");
         (n[0], n[1], n[2])
+    }
+
+    /// The unix socket the server also listens on.
+    pub fn socket(&self) -> PathBuf {
+        self.dir.join("nginx.sock")
     }
 
     pub fn pid(&self) -> u32 {

@@ -5,7 +5,8 @@ use std::process::{Command, Stdio};
 
 use crate::harness::{free_port, raw_exchange, require_binary, Proc, TempDir, START_TIMEOUT};
 
-/// redis-server on 127.0.0.1 without persistence.
+/// redis-server on 127.0.0.1 without persistence, also listening on the unix socket
+/// [`Redis::socket`].
 #[derive(Debug)]
 pub struct Redis {
     proc_: Proc,
@@ -18,6 +19,11 @@ impl Redis {
     pub const CLI: &'static str = "/usr/bin/redis-cli";
 
     pub fn start() -> Redis {
+        Redis::start_with(&[])
+    }
+
+    /// [`Redis::start`] with extra arguments, e.g. `["--requirepass", "pw"]`.
+    pub fn start_with(extra: &[&str]) -> Redis {
         require_binary(Self::BIN);
         let dir = TempDir::new("redis");
         let port = free_port();
@@ -25,13 +31,24 @@ impl Redis {
         cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
             .args(["--protected-mode", "yes", "--logfile", ""])
+            .arg("--unixsocket")
+            .arg(dir.join("redis.sock"))
+            .args(["--unixsocketperm", "700"])
             .arg("--dir")
-            .arg(dir.path());
+            .arg(dir.path())
+            .args(extra);
         let mut proc_ = Proc::spawn("redis-server", cmd, dir.join("redis.log"));
         proc_.wait_ready(START_TIMEOUT, || {
-            raw_exchange(port, b"PING\r\n", b"\r\n").is_ok_and(|r| r.starts_with(b"+PONG"))
+            // With `--requirepass` a ready server answers NOAUTH.
+            raw_exchange(port, b"PING\r\n", b"\r\n")
+                .is_ok_and(|r| r.starts_with(b"+PONG") || r.starts_with(b"-NOAUTH"))
         });
         Redis { proc_, port, dir }
+    }
+
+    /// The unix socket it also listens on (`--unixsocket`).
+    pub fn socket(&self) -> std::path::PathBuf {
+        self.dir.join("redis.sock")
     }
 
     pub fn pid(&self) -> u32 {
