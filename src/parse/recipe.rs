@@ -65,9 +65,8 @@ impl Recipe {
     /// Parses and checks a recipe's TOML text. Errors name the key at fault.
     pub fn from_toml(name: &str, source: &str) -> Result<Recipe, String> {
         let mut file: RecipeFile = toml::from_str(source).map_err(|e| {
-            crate::text::without_quoted_lines(&e.to_string())
-                .trim_end()
-                .to_string()
+            let message = crate::text::without_quoted_lines(&e.to_string());
+            crate::text::with_field_suggestion(message.trim_end())
         })?;
         let mut tables = [
             ("kv", file.kv.take()),
@@ -116,8 +115,13 @@ impl Recipe {
     pub fn generic(format_name: &str, description: &str, options: &str) -> Result<Recipe, String> {
         Recipe::from_toml(
             format_name,
-            &format!("description = {description:?}\nformat = {format_name:?}\n{options}"),
+            &Recipe::generic_toml(format_name, description, options),
         )
+    }
+
+    /// The recipe text a bare format is: what `generic` loads and `parsers show` prints.
+    pub fn generic_toml(format_name: &str, description: &str, options: &str) -> String {
+        format!("description = {description:?}\nformat = {format_name:?}\n{options}")
     }
 
     pub fn format_name(&self) -> &str {
@@ -202,6 +206,32 @@ mod tests {
         assert!(err.starts_with("[kv]") && err.contains("separatr"), "{err}");
         let err = Recipe::from_toml("x", "description = 'd'\nformat = 'yaml'\n").unwrap_err();
         assert!(err.contains("unknown format"), "{err}");
+    }
+
+    /// A typo in a key, a format or a type names the word most likely meant.
+    #[test]
+    fn typos_get_a_suggestion() {
+        let err = |toml: &str| Recipe::from_toml("x", toml).unwrap_err();
+        let e = err("description = 'd'\nformat = 'kv'\n[kv]\nseparatr = ':'\n");
+        assert!(
+            e.starts_with("[kv] unknown field `separatr`, expected one of `separator`,")
+                && e.ends_with("; did you mean `separator`?"),
+            "{e}"
+        );
+        let e = err("description = 'd'\nformat = 'kv'\nup_metrc = 'x'\n");
+        assert!(e.ends_with("; did you mean `up_metric`?"), "{e}");
+        let e = err("description = 'd'\nformat = 'kv'\n[mapping]\nunmatch = 'drop'\n");
+        assert!(e.ends_with("; did you mean `unmatched`?"), "{e}");
+        let e = err("description = 'd'\nformat = 'kv'\n[[mapping.metric]]\nkey = 'a'\nnon_numerc = 'skip'\n");
+        assert!(e.ends_with("; did you mean `non_numeric`?"), "{e}");
+        assert_eq!(
+            err("description = 'd'\nformat = 'jsno'\n"),
+            "[jsno] unknown format \"jsno\"; expected one of kv, regex, json, csv, prometheus; did you mean \"json\"?"
+        );
+        assert_eq!(
+            err("description = 'd'\nformat = 'kv'\n[[mapping.metric]]\nkey = 'a'\ntype = 'guage'\n"),
+            "mapping.metric[0]: unknown type \"guage\"; expected one of gauge, counter, info, stateset, untyped, unknown; did you mean \"gauge\"?"
+        );
     }
 
     #[test]
