@@ -234,6 +234,129 @@ mod tests {
         );
     }
 
+    /// The reference, docs/recipes.md, as the sections under its headings: (heading, text).
+    fn reference_sections() -> Vec<(&'static str, String)> {
+        let mut sections: Vec<(&str, String)> = Vec::new();
+        let mut in_code = false;
+        for line in include_str!("../../docs/recipes.md").lines() {
+            if line.starts_with("```") {
+                in_code = !in_code;
+            }
+            match sections.last_mut() {
+                _ if !in_code && line.starts_with('#') => sections.push((line, String::new())),
+                Some((_, text)) => {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+                None => {}
+            }
+        }
+        sections
+    }
+
+    /// Every key a recipe table accepts is described in docs/recipes.md, in a table row of
+    /// that table's section (up to the next heading): the keys come from the structs themselves, so a
+    /// new key without a line in the reference fails here.
+    #[test]
+    fn the_reference_describes_every_key() {
+        use crate::parse::format;
+        use crate::source::keys_of;
+        let tables: &[(&str, &[&str])] = &[
+            ("Top-level keys", keys_of::<RecipeFile>()),
+            ("`[kv]`", keys_of::<format::kv::Options>()),
+            ("`[regex]`", keys_of::<format::regex::Options>()),
+            ("`[[regex.rule]]`", keys_of::<format::regex::RuleOptions>()),
+            ("`[json]`", keys_of::<format::json::Options>()),
+            ("`[[json.each]]`", keys_of::<format::json::EachOptions>()),
+            ("`[csv]`", keys_of::<format::csv::Options>()),
+            ("`[prometheus]`", keys_of::<format::prometheus::Options>()),
+            ("`[framing]`", keys_of::<FramingOptions>()),
+            ("`[mapping]`", keys_of::<mapping::Options>()),
+            ("`[mapping.units.UNIT]`", keys_of::<mapping::UnitOptions>()),
+            ("`[[mapping.metric]]`", keys_of::<mapping::RuleOptions>()),
+        ];
+        // The probe works: the structs do list their keys (renamed ones as written).
+        assert!(keys_of::<mapping::RuleOptions>().contains(&"continue"));
+        assert!(keys_of::<RecipeFile>().contains(&"mapping"));
+        let sections = reference_sections();
+        let mut missing = Vec::new();
+        for (table, keys) in tables {
+            let found: Vec<&String> = sections
+                .iter()
+                .filter(|(heading, _)| heading.contains(table))
+                .map(|(_, text)| text)
+                .collect();
+            let [text] = found.as_slice() else {
+                missing.push(format!(
+                    "one section headed {table} ({} found)",
+                    found.len()
+                ));
+                continue;
+            };
+            // The first cells of the section's table rows: where a key is described.
+            let described: Vec<&str> = text
+                .lines()
+                .filter(|l| l.starts_with("| "))
+                .filter_map(|l| l.split('|').nth(1))
+                .collect();
+            for key in *keys {
+                let quoted = format!("`{key}`");
+                if !described.iter().any(|cell| cell.contains(&quoted)) {
+                    missing.push(format!("{table}: `{key}`"));
+                }
+            }
+        }
+        // Every format has its section.
+        for name in format::NAMES {
+            if !sections
+                .iter()
+                .any(|(h, _)| h.contains(&format!("`[{name}]`")))
+            {
+                missing.push(format!("a section for format {name}"));
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "docs/recipes.md lacks (`key` in the first cell of a table row in the table's section):\n{}",
+            missing.join("\n")
+        );
+    }
+
+    /// Every TOML example in the reference loads as (part of) a recipe: fragments get the
+    /// two required top-level keys put before them.
+    #[test]
+    fn the_reference_examples_load() {
+        let doc = include_str!("../../docs/recipes.md");
+        let mut blocks = Vec::new();
+        let mut current: Option<String> = None;
+        for line in doc.lines() {
+            match (&mut current, line) {
+                (None, "```toml") => current = Some(String::new()),
+                (Some(_), "```") => blocks.extend(current.take()),
+                (Some(text), line) => {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+                (None, _) => {}
+            }
+        }
+        assert!(blocks.len() >= 10, "{} toml blocks", blocks.len());
+        for block in blocks {
+            let mut text = String::new();
+            let has = |key: &str| block.lines().any(|l| l.starts_with(key));
+            if !has("description =") {
+                text.push_str("description = 'd'\n");
+            }
+            if !has("format =") {
+                text.push_str("format = 'kv'\n");
+            }
+            text.push_str(&block);
+            if let Err(e) = Recipe::from_toml("doc", &text) {
+                panic!("docs/recipes.md example does not load: {e}\n{block}");
+            }
+        }
+    }
+
     #[test]
     fn parses_end_to_end() {
         let r = Recipe::from_toml(
