@@ -110,9 +110,11 @@ pub enum Command {
 /// `parsers` without a command lists them.
 #[derive(Debug, Clone, Subcommand)]
 pub enum ParsersCommand {
-    /// Print a parser's recipe (TOML), to copy and adapt: a built-in recipe as embedded, a
-    /// recipe from parsers.dirs as its file reads, a generic format as the minimal recipe
-    /// it stands for. docs/recipes.md describes every key.
+    /// Print a parser's recipe (TOML), to copy and adapt.
+    ///
+    /// A built-in recipe as embedded, a recipe from parsers.dirs (with --config) as its file
+    /// reads, a generic format as the minimal recipe it stands for. docs/recipes.md
+    /// describes every key.
     Show {
         /// A name from `metrics-adapter parsers`.
         name: String,
