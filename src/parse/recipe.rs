@@ -255,8 +255,9 @@ mod tests {
     }
 
     /// Every key a recipe table accepts is described in docs/recipes.md, in a table row of
-    /// that table's section (up to the next heading): the keys come from the structs themselves, so a
-    /// new key without a line in the reference fails here.
+    /// that table's section (up to the next heading), and no row describes a key the table
+    /// does not take: the keys come from the structs themselves, so a new key without a
+    /// line in the reference, or a line left for a removed one, fails here.
     #[test]
     fn the_reference_describes_every_key() {
         use crate::parse::format;
@@ -303,6 +304,14 @@ mod tests {
                 let quoted = format!("`{key}`");
                 if !described.iter().any(|cell| cell.contains(&quoted)) {
                     missing.push(format!("{table}: `{key}`"));
+                }
+            }
+            // Nor does it describe a key the table no longer takes.
+            for cell in &described {
+                for word in cell.split('`').skip(1).step_by(2) {
+                    if !keys.contains(&word) {
+                        missing.push(format!("{table}: `{word}` is no key of this table"));
+                    }
                 }
             }
         }
