@@ -326,7 +326,8 @@ mod tests {
         }
         assert!(
             missing.is_empty(),
-            "docs/recipes.md lacks (`key` in the first cell of a table row in the table's section):\n{}",
+            "docs/recipes.md is out of step with the recipe structs (a key is described by a \
+             table row whose first cell holds `key`, in its table's section):\n{}",
             missing.join("\n")
         );
     }
