@@ -101,7 +101,24 @@ pub enum Command {
         openmetrics: bool,
     },
     /// List the parsers: built-in recipes, generic formats, and recipes from parsers.dirs.
-    Parsers,
+    Parsers {
+        #[command(subcommand)]
+        action: Option<ParsersCommand>,
+    },
+}
+
+/// `parsers` without a command lists them.
+#[derive(Debug, Clone, Subcommand)]
+pub enum ParsersCommand {
+    /// Print a parser's recipe (TOML), to copy and adapt.
+    ///
+    /// A built-in recipe as embedded, a recipe from parsers.dirs (with --config) as its file
+    /// reads, a generic format as the minimal recipe it stands for. docs/recipes.md
+    /// describes every key.
+    Show {
+        /// A name from `metrics-adapter parsers`.
+        name: String,
+    },
 }
 
 /// Entry point: runs the command and prints any error with its context.
@@ -179,7 +196,10 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             file,
             openmetrics,
         }) => parse(&cli, parser, file.as_deref(), *openmetrics),
-        Some(Command::Parsers) => parsers(&cli),
+        Some(Command::Parsers { action: None }) => parsers(&cli),
+        Some(Command::Parsers {
+            action: Some(ParsersCommand::Show { name }),
+        }) => show_parser(&cli, name),
     }
 }
 
@@ -429,13 +449,10 @@ fn parse(
     file: Option<&std::path::Path>,
     openmetrics: bool,
 ) -> Result<ExitCode, Error> {
-    let registry = match &cli.config {
-        Some(_) => load(cli)?.1,
-        None => Registry::builtin()?,
-    };
+    let registry = registry_for(cli)?;
     let entry = registry
         .get(name)
-        .ok_or_else(|| format!("no parser named {name:?} (see `metrics-adapter parsers`)"))?;
+        .ok_or_else(|| unknown_parser(&registry, name))?;
     let mut input = Vec::new();
     match file {
         None => std::io::stdin().read_to_end(&mut input).map(|_| ())?,
@@ -477,11 +494,33 @@ fn parse(
     Ok(ExitCode::SUCCESS)
 }
 
-fn parsers(cli: &Cli) -> Result<ExitCode, Error> {
-    let registry = match &cli.config {
+fn unknown_parser(registry: &Registry, name: &str) -> String {
+    format!(
+        "no parser named {name:?}{} (see `metrics-adapter parsers`)",
+        registry.did_you_mean(name)
+    )
+}
+
+/// The parsers `parse` and `parsers` know: the built-in ones, and with `--config` the
+/// recipes from its parsers.dirs too.
+fn registry_for(cli: &Cli) -> Result<Registry, Error> {
+    Ok(match &cli.config {
         Some(_) => load(cli)?.1,
         None => Registry::builtin()?,
-    };
+    })
+}
+
+fn show_parser(cli: &Cli, name: &str) -> Result<ExitCode, Error> {
+    let registry = registry_for(cli)?;
+    let text = registry
+        .recipe_text(name)
+        .ok_or_else(|| unknown_parser(&registry, name))??;
+    emit(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parsers(cli: &Cli) -> Result<ExitCode, Error> {
+    let registry = registry_for(cli)?;
     let width = registry.names().map(str::len).max().unwrap_or(0);
     let mut out = String::new();
     for (name, entry) in registry.entries() {

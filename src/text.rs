@@ -34,6 +34,64 @@ pub fn without_quoted_lines(message: &str) -> String {
     kept.join("\n")
 }
 
+/// The candidate `word` is most likely a typo of: the nearest by edit distance (a swap of
+/// two letters counts one) when at most a third of its letters differ, else the only
+/// candidate that starts with `word` (`nginx` for `nginx_stub_status`). `None` when
+/// nothing is close (a far-fetched guess is worse than the list of names) or `word` is one
+/// of the candidates.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    if candidates.contains(&word) {
+        return None;
+    }
+    let near = candidates
+        .iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), *c))
+        .filter(|(d, c)| *d <= (word.chars().count().max(c.chars().count()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c);
+    near.or_else(|| {
+        let mut prefixed = candidates
+            .iter()
+            .filter(|c| word.chars().count() >= 3 && c.starts_with(word));
+        match (prefixed.next(), prefixed.next()) {
+            (Some(only), None) => Some(*only),
+            _ => None,
+        }
+    })
+}
+
+/// `; did you mean "x"?` for the closest candidate ([`closest`]), or nothing.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    closest(word, candidates)
+        .map(|c| format!("; did you mean {c:?}?"))
+        .unwrap_or_default()
+}
+
+/// A serde message with a suggestion added to its `unknown field` (or `unknown variant`)
+/// line: serde lists the expected names, this names the one most likely meant
+/// (``unknown field `separatr`, expected one of `separator`, ...; did you mean `separator`?``).
+pub fn with_field_suggestion(message: &str) -> String {
+    let lines: Vec<String> = message
+        .lines()
+        .map(|line| {
+            if !(line.contains("unknown field `") || line.contains("unknown variant `")) {
+                return line.to_string();
+            }
+            // Odd pieces are the quoted names: the unknown one first, then the expected.
+            let mut quoted = line.split('`').skip(1).step_by(2);
+            let Some(word) = quoted.next() else {
+                return line.to_string();
+            };
+            match closest(word, quoted) {
+                Some(c) => format!("{line}; did you mean `{c}`?"),
+                None => line.to_string(),
+            }
+        })
+        .collect();
+    lines.join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,6 +106,52 @@ mod tests {
         assert_eq!(
             without_quoted_lines("unknown field `colour`"),
             "unknown field `colour`"
+        );
+    }
+
+    #[test]
+    fn closest_names_a_likely_typo_only() {
+        let names = [
+            "meminfo",
+            "meminfo_appended",
+            "nginx_stub_status",
+            "kv",
+            "csv",
+        ];
+        assert_eq!(closest("meminfo_apended", names), Some("meminfo_appended"));
+        assert_eq!(closest("meminf", names), Some("meminfo"));
+        assert_eq!(closest("nginx", names), Some("nginx_stub_status"));
+        assert_eq!(closest("kb", names), Some("kv"));
+        assert_eq!(
+            closest("memnifo", names),
+            Some("meminfo"),
+            "a swap is one edit"
+        );
+        assert_eq!(closest("redis", names), None);
+        assert_eq!(
+            closest("meminfo", names),
+            None,
+            "an exact name is not a suggestion"
+        );
+        assert_eq!(did_you_mean("csb", names), "; did you mean \"csv\"?");
+        assert_eq!(did_you_mean("yaml", names), "");
+    }
+
+    #[test]
+    fn serde_unknown_fields_get_a_suggestion() {
+        assert_eq!(
+            with_field_suggestion(
+                "TOML parse error at line 2, column 1\nunknown field `separatr`, expected one of `separator`, `section_prefix`"
+            ),
+            "TOML parse error at line 2, column 1\nunknown field `separatr`, expected one of `separator`, `section_prefix`; did you mean `separator`?"
+        );
+        assert_eq!(
+            with_field_suggestion("unknown field `zzz`, expected `key`"),
+            "unknown field `zzz`, expected `key`"
+        );
+        assert_eq!(
+            with_field_suggestion("missing field `format`"),
+            "missing field `format`"
         );
     }
 }

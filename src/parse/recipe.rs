@@ -65,9 +65,8 @@ impl Recipe {
     /// Parses and checks a recipe's TOML text. Errors name the key at fault.
     pub fn from_toml(name: &str, source: &str) -> Result<Recipe, String> {
         let mut file: RecipeFile = toml::from_str(source).map_err(|e| {
-            crate::text::without_quoted_lines(&e.to_string())
-                .trim_end()
-                .to_string()
+            let message = crate::text::without_quoted_lines(&e.to_string());
+            crate::text::with_field_suggestion(message.trim_end())
         })?;
         let mut tables = [
             ("kv", file.kv.take()),
@@ -116,8 +115,13 @@ impl Recipe {
     pub fn generic(format_name: &str, description: &str, options: &str) -> Result<Recipe, String> {
         Recipe::from_toml(
             format_name,
-            &format!("description = {description:?}\nformat = {format_name:?}\n{options}"),
+            &Recipe::generic_toml(format_name, description, options),
         )
+    }
+
+    /// The recipe text a bare format is: what `generic` loads and `parsers show` prints.
+    pub fn generic_toml(format_name: &str, description: &str, options: &str) -> String {
+        format!("description = {description:?}\nformat = {format_name:?}\n{options}")
     }
 
     pub fn format_name(&self) -> &str {
@@ -202,6 +206,165 @@ mod tests {
         assert!(err.starts_with("[kv]") && err.contains("separatr"), "{err}");
         let err = Recipe::from_toml("x", "description = 'd'\nformat = 'yaml'\n").unwrap_err();
         assert!(err.contains("unknown format"), "{err}");
+    }
+
+    /// A typo in a key, a format or a type names the word most likely meant.
+    #[test]
+    fn typos_get_a_suggestion() {
+        let err = |toml: &str| Recipe::from_toml("x", toml).unwrap_err();
+        let e = err("description = 'd'\nformat = 'kv'\n[kv]\nseparatr = ':'\n");
+        assert!(
+            e.starts_with("[kv] unknown field `separatr`, expected one of `separator`,")
+                && e.ends_with("; did you mean `separator`?"),
+            "{e}"
+        );
+        let e = err("description = 'd'\nformat = 'kv'\nup_metrc = 'x'\n");
+        assert!(e.ends_with("; did you mean `up_metric`?"), "{e}");
+        let e = err("description = 'd'\nformat = 'kv'\n[mapping]\nunmatch = 'drop'\n");
+        assert!(e.ends_with("; did you mean `unmatched`?"), "{e}");
+        let e = err("description = 'd'\nformat = 'kv'\n[[mapping.metric]]\nkey = 'a'\nnon_numerc = 'skip'\n");
+        assert!(e.ends_with("; did you mean `non_numeric`?"), "{e}");
+        assert_eq!(
+            err("description = 'd'\nformat = 'jsno'\n"),
+            "[jsno] unknown format \"jsno\"; expected one of kv, regex, json, csv, prometheus; did you mean \"json\"?"
+        );
+        assert_eq!(
+            err("description = 'd'\nformat = 'kv'\n[[mapping.metric]]\nkey = 'a'\ntype = 'guage'\n"),
+            "mapping.metric[0]: unknown type \"guage\"; expected one of gauge, counter, info, stateset, untyped, unknown; did you mean \"gauge\"?"
+        );
+    }
+
+    /// The reference, docs/recipes.md, as the sections under its headings: (heading, text).
+    fn reference_sections() -> Vec<(&'static str, String)> {
+        let mut sections: Vec<(&str, String)> = Vec::new();
+        let mut in_code = false;
+        for line in include_str!("../../docs/recipes.md").lines() {
+            if line.starts_with("```") {
+                in_code = !in_code;
+            }
+            match sections.last_mut() {
+                _ if !in_code && line.starts_with('#') => sections.push((line, String::new())),
+                Some((_, text)) => {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+                None => {}
+            }
+        }
+        sections
+    }
+
+    /// Every key a recipe table accepts is described in docs/recipes.md, in a table row of
+    /// that table's section (up to the next heading), and no row describes a key the table
+    /// does not take: the keys come from the structs themselves, so a new key without a
+    /// line in the reference, or a line left for a removed one, fails here.
+    #[test]
+    fn the_reference_describes_every_key() {
+        use crate::parse::format;
+        use crate::source::keys_of;
+        let tables: &[(&str, &[&str])] = &[
+            ("Top-level keys", keys_of::<RecipeFile>()),
+            ("`[kv]`", keys_of::<format::kv::Options>()),
+            ("`[regex]`", keys_of::<format::regex::Options>()),
+            ("`[[regex.rule]]`", keys_of::<format::regex::RuleOptions>()),
+            ("`[json]`", keys_of::<format::json::Options>()),
+            ("`[[json.each]]`", keys_of::<format::json::EachOptions>()),
+            ("`[csv]`", keys_of::<format::csv::Options>()),
+            ("`[prometheus]`", keys_of::<format::prometheus::Options>()),
+            ("`[framing]`", keys_of::<FramingOptions>()),
+            ("`[mapping]`", keys_of::<mapping::Options>()),
+            ("`[mapping.units.UNIT]`", keys_of::<mapping::UnitOptions>()),
+            ("`[[mapping.metric]]`", keys_of::<mapping::RuleOptions>()),
+        ];
+        // The probe works: the structs do list their keys (renamed ones as written).
+        assert!(keys_of::<mapping::RuleOptions>().contains(&"continue"));
+        assert!(keys_of::<RecipeFile>().contains(&"mapping"));
+        let sections = reference_sections();
+        let mut missing = Vec::new();
+        for (table, keys) in tables {
+            let found: Vec<&String> = sections
+                .iter()
+                .filter(|(heading, _)| heading.contains(table))
+                .map(|(_, text)| text)
+                .collect();
+            let [text] = found.as_slice() else {
+                missing.push(format!(
+                    "one section headed {table} ({} found)",
+                    found.len()
+                ));
+                continue;
+            };
+            // The first cells of the section's table rows: where a key is described.
+            let described: Vec<&str> = text
+                .lines()
+                .filter(|l| l.starts_with("| "))
+                .filter_map(|l| l.split('|').nth(1))
+                .collect();
+            for key in *keys {
+                let quoted = format!("`{key}`");
+                if !described.iter().any(|cell| cell.contains(&quoted)) {
+                    missing.push(format!("{table}: `{key}`"));
+                }
+            }
+            // Nor does it describe a key the table no longer takes.
+            for cell in &described {
+                for word in cell.split('`').skip(1).step_by(2) {
+                    if !keys.contains(&word) {
+                        missing.push(format!("{table}: `{word}` is no key of this table"));
+                    }
+                }
+            }
+        }
+        // Every format has its section.
+        for name in format::NAMES {
+            if !sections
+                .iter()
+                .any(|(h, _)| h.contains(&format!("`[{name}]`")))
+            {
+                missing.push(format!("a section for format {name}"));
+            }
+        }
+        assert!(
+            missing.is_empty(),
+            "docs/recipes.md is out of step with the recipe structs (a key is described by a \
+             table row whose first cell holds `key`, in its table's section):\n{}",
+            missing.join("\n")
+        );
+    }
+
+    /// Every TOML example in the reference loads as (part of) a recipe: fragments get the
+    /// two required top-level keys put before them.
+    #[test]
+    fn the_reference_examples_load() {
+        let doc = include_str!("../../docs/recipes.md");
+        let mut blocks = Vec::new();
+        let mut current: Option<String> = None;
+        for line in doc.lines() {
+            match (&mut current, line) {
+                (None, "```toml") => current = Some(String::new()),
+                (Some(_), "```") => blocks.extend(current.take()),
+                (Some(text), line) => {
+                    text.push_str(line);
+                    text.push('\n');
+                }
+                (None, _) => {}
+            }
+        }
+        assert!(blocks.len() >= 10, "{} toml blocks", blocks.len());
+        for block in blocks {
+            let mut text = String::new();
+            let has = |key: &str| block.lines().any(|l| l.starts_with(key));
+            if !has("description =") {
+                text.push_str("description = 'd'\n");
+            }
+            if !has("format =") {
+                text.push_str("format = 'kv'\n");
+            }
+            text.push_str(&block);
+            if let Err(e) = Recipe::from_toml("doc", &text) {
+                panic!("docs/recipes.md example does not load: {e}\n{block}");
+            }
+        }
     }
 
     #[test]

@@ -170,11 +170,80 @@ impl Registry {
         self.entries.get(name)
     }
 
+    /// `; did you mean "x"?` for a name that is not here but close to one that is, or
+    /// nothing.
+    pub fn did_you_mean(&self, name: &str) -> String {
+        crate::text::did_you_mean(name, self.names())
+    }
+
+    /// The recipe text behind a parser, for `parsers show`: a built-in recipe's embedded
+    /// file, a user recipe's file as it is now, and for a generic format the minimal recipe
+    /// it stands for. `None` for a name that is not here.
+    pub fn recipe_text(&self, name: &str) -> Option<Result<String, RegistryError>> {
+        let entry = self.get(name)?;
+        Some(match &entry.origin {
+            Origin::Embedded => Ok(EMBEDDED
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, text)| text.to_string())
+                .unwrap_or_default()),
+            Origin::Generic => Ok(GENERIC
+                .iter()
+                .find(|(n, _, _)| *n == name)
+                .map(|(format, description, options)| {
+                    Recipe::generic_toml(format, description, options)
+                })
+                .unwrap_or_default()),
+            Origin::User(path) => {
+                crate::small_file::read_to_string(path, crate::small_file::CONFIG_LIMIT).map_err(
+                    |e| RegistryError::Recipe {
+                        origin: format!("recipe file {}", path.display()),
+                        message: e.to_string(),
+                    },
+                )
+            }
+        })
+    }
+
     pub fn names(&self) -> impl Iterator<Item = &str> {
         self.entries.keys().map(String::as_str)
     }
 
     pub fn entries(&self) -> impl Iterator<Item = (&str, &Entry)> {
         self.entries.iter().map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `parsers show` prints loads as the parser it shows, for every built-in one.
+    #[test]
+    fn recipe_text_is_the_parser_as_written() {
+        let reg = Registry::builtin().unwrap();
+        for name in reg.names() {
+            let text = reg.recipe_text(name).unwrap().unwrap();
+            let again = Recipe::from_toml(name, &text).unwrap();
+            assert_eq!(
+                again.description,
+                reg.get(name).unwrap().parser.description(),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            reg.recipe_text("csv").unwrap().unwrap(),
+            "description = \"generic CSV with a header row: numeric cells as gauges, rows labelled by their text columns (else `row`)\"\nformat = \"csv\"\n[csv]\nauto_labels = true\n"
+        );
+        assert_eq!(
+            reg.recipe_text("meminfo").unwrap().unwrap(),
+            include_str!("../../parsers/meminfo.toml")
+        );
+        assert!(reg.recipe_text("nope").is_none());
+        assert_eq!(
+            reg.did_you_mean("nginx"),
+            "; did you mean \"nginx_stub_status\"?"
+        );
+        assert_eq!(reg.did_you_mean("zzz"), "");
     }
 }

@@ -33,13 +33,15 @@ pub use target::{FailureKind, Outcome, Target, Totals};
 #[derive(Debug, thiserror::Error)]
 pub enum ScraperError {
     #[error(
-        "{origin}: sources.{source_name}.parser: no parser named {parser:?} (see `metrics-adapter parsers`)"
+        "{origin}: sources.{source_name}.parser: no parser named {parser:?}{hint} (see `metrics-adapter parsers`)"
     )]
     UnknownParser {
         /// The config file (or the embedded default) that names it.
         origin: String,
         source_name: String,
         parser: String,
+        /// `; did you mean "x"?`, or empty.
+        hint: String,
     },
     #[error(
         "{origin}: sources.{second}: writes the same series as sources.{first} (same recipe \
@@ -124,6 +126,7 @@ impl Scraper {
                         origin: settings.origin.to_string(),
                         source_name: spec.name.clone(),
                         parser: spec.parser.clone(),
+                        hint: registry.did_you_mean(&spec.parser),
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;

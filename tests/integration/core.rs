@@ -1192,6 +1192,148 @@ fn cli_parse_and_parsers() {
     assert!(line.contains("test: nginx stub_status"), "{line}");
 }
 
+/// `parsers show NAME` prints the recipe behind a parser, as written; an unknown name gets
+/// a "did you mean", there, in `parse` and in the config.
+#[test]
+fn cli_parsers_show_and_did_you_mean() {
+    // The listing is as it was before `show` (a nested command) came.
+    let out = run_cli(&["parsers"], CLI_TIMEOUT);
+    assert!(out.success(), "{out}");
+    assert_eq!(
+        out.stdout,
+        concat!(
+        "apache_status      built-in recipe   Apache httpd server-status?auto (apache_exporter names)\n",
+        "csv                generic format    generic CSV with a header row: numeric cells as gauges, rows labelled by their text columns (else `row`)\n",
+        "haproxy_csv        built-in recipe   HAProxy stats CSV, ;csv page or show stat (haproxy_exporter names)\n",
+        "json               generic format    generic JSON document, every numeric leaf as a gauge named by its path\n",
+        "kv                 generic format    generic key: value lines, every numeric value as a gauge\n",
+        "memcached_stats    built-in recipe   memcached stats (memcached_exporter names)\n",
+        "meminfo            built-in recipe   Linux /proc/meminfo (node_exporter node_memory_* names)\n",
+        "meminfo_appended   built-in recipe   date line + /proc/meminfo dump appended to a file (latest complete block)\n",
+        "nginx_stub_status  built-in recipe   nginx stub_status page (nginx-prometheus-exporter names)\n",
+        "php_fpm            built-in recipe   PHP-FPM status page, JSON with ?json&full (php-fpm_exporter names)\n",
+        "prometheus         generic format    an app that already speaks the Prometheus text format, passed through\n",
+        "redis_info         built-in recipe   Redis INFO (redis_exporter names)\n",
+        "vmstat             built-in recipe   Linux /proc/vmstat (node_exporter node_vmstat_* names)\n",
+        )
+    );
+
+    let out = run_cli(&["parsers", "show", "nginx_stub_status"], CLI_TIMEOUT);
+    assert!(out.success(), "{out}");
+    let file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/parsers/nginx_stub_status.toml"
+    );
+    assert_eq!(out.stdout, fs::read_to_string(file).unwrap());
+
+    let out = run_cli(&["parsers", "show", "kv"], CLI_TIMEOUT);
+    assert!(out.success(), "{out}");
+    assert_eq!(
+        out.stdout,
+        "description = \"generic key: value lines, every numeric value as a gauge\"\nformat = \"kv\"\n"
+    );
+
+    // A user recipe from parsers.dirs: its file, as it reads now.
+    let dir = TempDir::new("cli-show");
+    let recipes = dir.mkdir("recipes");
+    fs::write(recipes.join("it_shown.toml"), STUB_RECIPE).unwrap();
+    let path = write_config(
+        &dir,
+        &format!(
+            "[parsers]\ndirs = [{}]\n\n[sources.app]\ntype = \"file\"\npath = \"/tmp/x\"\nparser = \"it_shwn\"\n",
+            toml_str(&recipes.display().to_string())
+        ),
+    );
+    // The config names a parser that does not exist: refused at load, with a suggestion.
+    let out = run_cli(&["check", "--config", &path], CLI_TIMEOUT);
+    assert!(!out.success(), "{out}");
+    assert!(
+        out.stderr.contains(
+            "sources.app.parser: no parser named \"it_shwn\"; did you mean \"it_shown\"? (see `metrics-adapter parsers`)"
+        ),
+        "{out}"
+    );
+    let config = fs::read_to_string(&path)
+        .unwrap()
+        .replace("it_shwn", "it_shown");
+    fs::write(&path, config).unwrap();
+    let out = run_cli(
+        &["parsers", "show", "it_shown", "--config", &path],
+        CLI_TIMEOUT,
+    );
+    assert!(out.success(), "{out}");
+    assert_eq!(out.stdout, STUB_RECIPE);
+
+    let out = run_cli(&["parsers", "show", "nginx"], CLI_TIMEOUT);
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        "metrics-adapter: error: no parser named \"nginx\"; did you mean \"nginx_stub_status\"? (see `metrics-adapter parsers`)\n"
+    );
+    let out = run_cli(&["parse", "meminf", "/dev/null"], CLI_TIMEOUT);
+    assert_eq!(
+        out.stderr,
+        "metrics-adapter: error: no parser named \"meminf\"; did you mean \"meminfo\"? (see `metrics-adapter parsers`)\n"
+    );
+}
+
+/// The README's tutorial, as written: each sample through its recipe (under the README's
+/// config) gives exactly the page the README shows, and the config checks.
+#[test]
+fn readme_tutorial_recipes_give_the_pages_shown() {
+    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    // `<!-- tutorial: NAME -->` then a fenced block: the block's text is file NAME.
+    let mut files = std::collections::BTreeMap::new();
+    let mut lines = readme.lines();
+    while let Some(line) = lines.next() {
+        let Some(name) = line
+            .strip_prefix("<!-- tutorial: ")
+            .and_then(|l| l.strip_suffix(" -->"))
+        else {
+            continue;
+        };
+        assert!(lines.next().unwrap().starts_with("```"), "{name}");
+        let body: String = lines
+            .by_ref()
+            .take_while(|l| !l.starts_with("```"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        files.insert(name.to_string(), body);
+    }
+    let dir = TempDir::new("readme-tutorial");
+    let recipes = dir.mkdir("recipes");
+    for (name, body) in &files {
+        dir.write(name, body);
+    }
+    let config = &files["adapter.toml"];
+    assert!(
+        config.contains("\"/etc/metrics-adapter/recipes\""),
+        "{config}"
+    );
+    let config = config.replace(
+        "\"/etc/metrics-adapter/recipes\"",
+        &toml_str(&recipes.display().to_string()),
+    );
+    let config = dir.write("adapter.toml", config).display().to_string();
+    for (parser, sample, page) in [
+        ("queued", "queued.txt", "queued.prom"),
+        ("billing", "billing.json", "billing.prom"),
+    ] {
+        let sample = dir.join(sample).display().to_string();
+        let out = run_cli(
+            &["parse", "--config", &config, parser, &sample],
+            CLI_TIMEOUT,
+        );
+        assert!(out.success(), "{parser}: {out}");
+        assert_eq!(out.stdout, files[page], "{parser}: the README's page");
+        assert_eq!(out.stderr, "", "{parser}: nothing unmatched or skipped");
+        promtool_check(&out.stdout, &[]);
+    }
+    let out = run_cli(&["check", "--config", &config], CLI_TIMEOUT);
+    assert!(out.success(), "{out}");
+}
+
 // ---------------------------------------------------------------------------------------
 // k. Graceful shutdown
 

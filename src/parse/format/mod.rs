@@ -37,7 +37,7 @@ impl Format {
                 None => Ok(T::default()),
                 Some(v) => v
                     .try_into()
-                    .map_err(|e: toml::de::Error| e.message().to_string()),
+                    .map_err(|e: toml::de::Error| crate::text::with_field_suggestion(e.message())),
             }
         }
         Ok(match name {
@@ -48,8 +48,9 @@ impl Format {
             "prometheus" => Format::Prometheus(prometheus::Prometheus::new(opts(options)?)?),
             other => {
                 return Err(format!(
-                    "unknown format {other:?}; expected one of {}",
-                    NAMES.join(", ")
+                    "unknown format {other:?}; expected one of {}{}",
+                    NAMES.join(", "),
+                    crate::text::did_you_mean(other, NAMES.iter().copied())
                 ))
             }
         })

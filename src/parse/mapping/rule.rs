@@ -45,6 +45,9 @@ pub(super) struct Rule {
     pub(super) skip_non_numeric: bool,
 }
 
+/// The names `type` takes (`unknown` is an alias of `untyped`, as in OpenMetrics).
+pub(super) const TYPES: &[&str] = &["gauge", "counter", "info", "stateset", "untyped", "unknown"];
+
 pub(super) fn full_match(pattern: &str, what: &str) -> Result<Regex, String> {
     Regex::new(&format!("^(?:{pattern})$")).map_err(|e| format!("{what}: {e}"))
 }
@@ -104,7 +107,15 @@ impl Rule {
         };
         let kind = r
             .kind
-            .map(|k| MetricKind::parse(&k).ok_or_else(|| format!("unknown type {k:?}")))
+            .map(|k| {
+                MetricKind::parse(&k).ok_or_else(|| {
+                    format!(
+                        "unknown type {k:?}; expected one of {}{}",
+                        TYPES.join(", "),
+                        crate::text::did_you_mean(&k, TYPES.iter().copied())
+                    )
+                })
+            })
             .transpose()?;
         if kind == Some(MetricKind::StateSet) && r.states.is_empty() {
             return Err("a stateset needs `states`".into());
