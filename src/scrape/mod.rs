@@ -222,7 +222,8 @@ impl Scraper {
     fn assemble(&self, outcomes: &[Option<Arc<Outcome>>]) -> FamilySet {
         let mut set = FamilySet::new();
         let mut self_metrics = SelfMetrics::default();
-        for (t, outcome) in self.targets.iter().zip(outcomes) {
+        let last = self.targets.len().saturating_sub(1);
+        for (i, (t, outcome)) in self.targets.iter().zip(outcomes).enumerate() {
             let waiting;
             let outcome = match outcome {
                 Some(o) => o.as_ref(),
@@ -239,8 +240,11 @@ impl Scraper {
             let mut conflicts = Vec::new();
             if outcome.up {
                 set.merge(&outcome.families, &mut conflicts);
-            } else if let Some(good) = t.last_good() {
-                set.reserve(&good.families);
+            } else if i < last {
+                // Only a later source could take the places of a source that is down.
+                if let Some(good) = t.last_good() {
+                    set.reserve(&good.families);
+                }
             }
             let reached = set.series_count() - before;
             let lost = outcome.families.series_count().saturating_sub(reached);

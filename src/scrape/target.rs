@@ -292,43 +292,33 @@ impl Target {
             parse_isolated(self.parser.clone(), bytes, spec.max_series).await
         };
         let result = tokio::time::timeout(spec.timeout, work).await;
+        // What was read is reported even when the read did not give a page.
+        let down = |kind, error| Outcome {
+            bytes: read_bytes,
+            file_mtime,
+            ..Outcome::down(kind, error, start.elapsed())
+        };
         let parsed = match result {
             Ok(Ok(parsed)) => parsed,
-            Ok(Err((kind, e))) => {
-                return Outcome {
-                    bytes: read_bytes,
-                    file_mtime,
-                    ..Outcome::down(kind, e, start.elapsed())
-                }
-            }
+            Ok(Err((kind, e))) => return down(kind, e),
             Err(_) => {
-                return Outcome {
-                    bytes: read_bytes,
-                    file_mtime,
-                    ..Outcome::down(
-                        FailureKind::Timeout,
-                        format!("timed out after {:?}", spec.timeout),
-                        start.elapsed(),
-                    )
-                }
+                return down(
+                    FailureKind::Timeout,
+                    format!("timed out after {:?}", spec.timeout),
+                )
             }
         };
         let mut families = parsed.families;
         let series: usize = families.iter().map(|f| f.samples.len()).sum();
         if series > spec.max_series {
-            return Outcome {
-                bytes: read_bytes,
-                file_mtime,
-                ..Outcome::down(
-                    FailureKind::Limit,
-                    format!(
-                        "{series} series, more than max_series ({}); raise it, or drop what is \
-                         not needed with exclude",
-                        spec.max_series
-                    ),
-                    start.elapsed(),
-                )
-            };
+            return down(
+                FailureKind::Limit,
+                format!(
+                    "{series} series, more than max_series ({}); raise it, or drop what is not \
+                     needed with exclude",
+                    spec.max_series
+                ),
+            );
         }
         let reserved = self.drop_reserved(&mut families);
         self.relabel(&mut families);
@@ -342,20 +332,15 @@ impl Target {
         // Every series again, block after block: an append log read as one dump. Serving
         // the first copy would be serving the oldest numbers.
         if repeats > 0 && repeats >= set.series_count() {
-            return Outcome {
-                bytes: read_bytes,
-                file_mtime,
-                ..Outcome::down(
-                    FailureKind::Parse,
-                    format!(
-                        "the input repeats its series ({repeats} repeated, {} distinct): it looks \
-                         like an append log of whole dumps; use a recipe with [framing] (such as \
-                         meminfo_appended) or set block_start on the source",
-                        set.series_count()
-                    ),
-                    start.elapsed(),
-                )
-            };
+            return down(
+                FailureKind::Parse,
+                format!(
+                    "the input repeats its series ({repeats} repeated, {} distinct): it looks like \
+                     an append log of whole dumps; use a recipe with [framing] (such as \
+                     meminfo_appended) or set block_start on the source",
+                    set.series_count()
+                ),
+            );
         }
         for c in &conflicts {
             debug!(source = %spec.name, "{c}");
@@ -382,10 +367,12 @@ impl Target {
     fn drop_reserved(&self, families: &mut Vec<Family>) -> u64 {
         let mut dropped = 0;
         families.retain(|f| {
+            // The written name (`x_total`) is only built when a recipe up metric could match.
             let taken = f.name.starts_with(SELF_PREFIX)
                 || crate::process::RESERVED.contains(&f.name.as_str())
-                || self.reserved.contains(&f.name)
-                || self.reserved.contains(&exposed_name(&f.name, f.kind));
+                || (!self.reserved.is_empty()
+                    && (self.reserved.contains(&f.name)
+                        || self.reserved.contains(&exposed_name(&f.name, f.kind))));
             if taken {
                 dropped += f.samples.len() as u64;
             }

@@ -49,6 +49,9 @@ impl Secret {
     /// [`Secret::read`] on a blocking thread: the runtime thread never waits on a file
     /// (a secret volume on a slow mount).
     pub async fn read_off_thread(&self) -> Result<String, SourceError> {
+        if let Secret::Env(_) = self {
+            return self.read();
+        }
         let this = self.clone();
         tokio::task::spawn_blocking(move || this.read())
             .await
