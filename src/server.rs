@@ -3,7 +3,9 @@
 //! - `GET /metrics` (or `server.metrics_path`, `--web.telemetry-path`): the page, with the
 //!   adapter's `process_*` metrics ([`crate::process`]); OpenMetrics when `Accept` asks,
 //!   gzip when `Accept-Encoding` allows. Always 200: a source that is down shows as
-//!   `metrics_adapter_source_up{source=..} 0`.
+//!   `metrics_adapter_source_up{source=..} 0`. With `X-Prometheus-Scrape-Timeout-Seconds`,
+//!   source reads end within that time less a margin, so the page arrives in time.
+//!   `HEAD` answers the headers without reading any source.
 //! - `GET /healthz`: 200 while the process serves. Never depends on the app beside us:
 //!   restarting the adapter because the app is down helps nobody.
 //! - `GET /readyz`: 200 once the config is loaded and every background (`interval`) source
@@ -105,9 +107,48 @@ fn accepts_gzip(req: &Request<Incoming>) -> bool {
         .any(|v| crate::text::lists_accepted(v, "gzip"))
 }
 
+/// Prometheus sends its scrape timeout in this header; see [`scrape_budget`].
+const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
+
+/// How long this scrape's source reads may take: the scraper's timeout less a margin for
+/// assembling, encoding and sending the page (10% of it, at least 100 ms), so a slow app
+/// gives `up 0` on a page that arrives in time instead of a failed scrape. `None` without
+/// the header (or with one that is no positive number of seconds): the sources' own
+/// timeouts apply.
+fn scrape_budget(req: &Request<Incoming>) -> Option<Duration> {
+    let secs: f64 = req
+        .headers()
+        .get(SCRAPE_TIMEOUT_HEADER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    if !(secs.is_finite() && secs > 0.0) {
+        return None;
+    }
+    let margin = (secs * 0.1).max(0.1);
+    // In whole milliseconds (messages then say `1.35s`, not `1.349999999s`), capped at a
+    // day so the cast cannot overflow.
+    let millis = ((secs - margin) * 1000.0).round().clamp(0.0, 86_400_000.0);
+    Some(Duration::from_millis(millis as u64))
+}
+
 async fn metrics(app: &App, live: &Loaded, req: &Request<Incoming>) -> Response<Body> {
     let format = WireFormat::negotiate(req.headers().get(ACCEPT).and_then(|v| v.to_str().ok()));
-    let mut page = live.scraper.scrape().await;
+    if req.method() == Method::HEAD {
+        // A HEAD asks whether the page is there, not for its numbers: reading every
+        // source (running commands, connecting to the app) to throw the page away would
+        // be load for nothing, and would count as reads.
+        return Response::builder()
+            .header(CONTENT_TYPE, format.content_type())
+            .header(VARY, "Accept, Accept-Encoding")
+            .body(Full::new(Bytes::new()))
+            .unwrap_or_else(|_| {
+                text(StatusCode::INTERNAL_SERVER_ERROR, "response build failed\n")
+            });
+    }
+    let mut page = live.scraper.scrape_within(scrape_budget(req)).await;
     app.reload_families(&mut page);
     // Read after the sources: CPU time and memory include this scrape's work. Source data
     // cannot write these names (dropped as reserved), so nothing here conflicts.

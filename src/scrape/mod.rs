@@ -188,19 +188,25 @@ impl Scraper {
 
     /// Reads what needs reading and assembles the page's families.
     pub async fn scrape(&self) -> FamilySet {
-        self.read(false).await
+        self.read(false, None).await
+    }
+
+    /// [`Scraper::scrape`] for a scraper that gives up after `budget`: no source read waits
+    /// longer (a source's own `timeout` still applies when it is shorter).
+    pub async fn scrape_within(&self, budget: Option<Duration>) -> FamilySet {
+        self.read(false, budget).await
     }
 
     /// Reads every source now, background ones too (`metrics-adapter once`).
     pub async fn scrape_now(&self) -> FamilySet {
-        self.read(true).await
+        self.read(true, None).await
     }
 
-    async fn read(&self, all: bool) -> FamilySet {
+    async fn read(&self, all: bool, budget: Option<Duration>) -> FamilySet {
         let reads = self.targets.iter().cloned().map(|t| async move {
             match t.spec.refresh {
                 Refresh::Every(_) if !all => t.last(),
-                _ => Some(t.fetch_shared().await),
+                _ => Some(t.fetch_within(budget).await),
             }
         });
         let outcomes: Vec<Option<Arc<Outcome>>> = join_in_order(reads)

@@ -260,14 +260,15 @@ impl Target {
         }
     }
 
-    /// Reads and parses once, within the timeout.
-    async fn run_once(&self) -> Outcome {
+    /// Reads and parses once, within `timeout` (the source's, or less when the scrape that
+    /// started the read has less time left).
+    async fn run_once(&self, timeout: Duration) -> Outcome {
         let start = Instant::now();
         let spec = &self.spec;
         let mut read_bytes = 0;
         let mut file_mtime = None;
         let work = async {
-            let fetch = spec.source.fetch(spec.max_bytes, spec.timeout).await;
+            let fetch = spec.source.fetch(spec.max_bytes, timeout).await;
             read_bytes = fetch.read_bytes;
             file_mtime = fetch.modified.map(unix_time);
             let bytes = fetch
@@ -291,7 +292,7 @@ impl Target {
             }
             parse_isolated(self.parser.clone(), bytes, spec.max_series).await
         };
-        let result = tokio::time::timeout(spec.timeout, work).await;
+        let result = tokio::time::timeout(timeout, work).await;
         // What was read is reported even when the read did not give a page.
         let down = |kind, error| Outcome {
             bytes: read_bytes,
@@ -301,12 +302,7 @@ impl Target {
         let parsed = match result {
             Ok(Ok(parsed)) => parsed,
             Ok(Err((kind, e))) => return down(kind, e),
-            Err(_) => {
-                return down(
-                    FailureKind::Timeout,
-                    format!("timed out after {:?}", spec.timeout),
-                )
-            }
+            Err(_) => return down(FailureKind::Timeout, format!("timed out after {timeout:?}")),
         };
         let mut families = parsed.families;
         let series: usize = families.iter().map(|f| f.samples.len()).sum();
@@ -463,6 +459,33 @@ impl Target {
 
     /// Reads the source, joining a read already in flight.
     pub async fn fetch_shared(self: &Arc<Self>) -> Arc<Outcome> {
+        self.fetch_shared_within(self.spec.timeout).await
+    }
+
+    /// [`Target::fetch_shared`] for a scrape that must be answered within `budget` (what
+    /// Prometheus' `X-Prometheus-Scrape-Timeout-Seconds` leaves): a slow app then shows as
+    /// `up 0` on a page that arrives in time, not as a failed scrape. A read this call
+    /// starts is cut at the budget; a read in flight is waited on for the budget only (it
+    /// goes on, bounded by its own timeout, and records its result for later scrapes).
+    pub async fn fetch_within(self: &Arc<Self>, budget: Option<Duration>) -> Arc<Outcome> {
+        let Some(budget) = budget.filter(|b| *b < self.spec.timeout) else {
+            return self.fetch_shared().await;
+        };
+        match tokio::time::timeout(budget, self.fetch_shared_within(budget)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Arc::new(Outcome::down(
+                FailureKind::Timeout,
+                format!(
+                    "no result within the scrape's budget of {budget:?} (from \
+                     X-Prometheus-Scrape-Timeout-Seconds; the source's timeout is {:?})",
+                    self.spec.timeout
+                ),
+                budget,
+            )),
+        }
+    }
+
+    async fn fetch_shared_within(self: &Arc<Self>, timeout: Duration) -> Arc<Outcome> {
         let mut rx = {
             let mut slot = self.inflight.lock().unwrap_or_else(PoisonError::into_inner);
             match slot.as_ref() {
@@ -475,7 +498,7 @@ impl Target {
                     // others are waiting on, and the timeout bounds it anyway.
                     tokio::spawn(async move {
                         let _slot = InflightSlot(&me.inflight);
-                        let outcome = Arc::new(me.run_once().await);
+                        let outcome = Arc::new(me.run_once(timeout).await);
                         me.record(&outcome);
                         let _ = tx.send(Some(outcome));
                     });

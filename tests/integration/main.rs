@@ -11,6 +11,7 @@ mod hardening;
 mod harness;
 mod recipes;
 mod reliability;
+mod scrape_budget;
 mod security;
 mod setup;
 mod sockets;
