@@ -89,7 +89,8 @@ impl FailureKind {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     /// Checked once here (names, kinds, repeated series), so each scrape only merges it.
-    pub families: FamilySet,
+    /// Shared: a read of the same bytes as the last one reuses it (see [`Target::run_once`]).
+    pub families: Arc<FamilySet>,
     pub up: bool,
     /// Why the source is down.
     pub error: Option<String>,
@@ -115,7 +116,7 @@ pub struct Outcome {
 impl Outcome {
     pub(super) fn down(kind: FailureKind, error: String, duration: Duration) -> Outcome {
         Outcome {
-            families: FamilySet::new(),
+            families: Arc::default(),
             up: false,
             error: Some(error),
             failure: Some(kind),
@@ -155,6 +156,8 @@ struct State {
     /// The last result that was up: while the source is down it still holds its series'
     /// places on the page (see [`FamilySet::reserve`]).
     last_good: Option<Arc<Outcome>>,
+    /// The bytes `last` was parsed from, while `last` is up.
+    last_input: Option<Arc<Vec<u8>>>,
     /// When "source down" was last logged.
     down_logged: Option<Instant>,
     /// The last error and when it happened, kept after the source recovers: the status
@@ -202,7 +205,7 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// and leaves the process and the other sources running. Big inputs go to the blocking pool.
 async fn parse_isolated(
     parser: Arc<dyn Parser>,
-    bytes: Vec<u8>,
+    bytes: Arc<Vec<u8>>,
     max_values: usize,
 ) -> Result<Parsed, (FailureKind, String)> {
     let name = parser.name().to_string();
@@ -261,8 +264,19 @@ impl Target {
     }
 
     /// Reads and parses once, within `timeout` (the source's, or less when the scrape that
-    /// started the read has less time left).
-    async fn run_once(&self, timeout: Duration) -> Outcome {
+    /// started the read has less time left); with the result, the bytes it was parsed from
+    /// when it is up.
+    async fn run_once(&self, timeout: Duration) -> (Outcome, Option<Arc<Vec<u8>>>) {
+        let mut input = None;
+        let outcome = self.read_and_parse(timeout, &mut input).await;
+        let input = input.filter(|_| outcome.up);
+        (outcome, input)
+    }
+
+    /// When the source gives the same bytes as the last read, and that read was up (an
+    /// unchanged file, a status page between changes), its result is served again without
+    /// parsing: parsing is pure, so it would give the same families, issues and counts.
+    async fn read_and_parse(&self, timeout: Duration, input: &mut Option<Arc<Vec<u8>>>) -> Outcome {
         let start = Instant::now();
         let spec = &self.spec;
         let mut read_bytes = 0;
@@ -290,7 +304,14 @@ impl Target {
                     ));
                 }
             }
-            parse_isolated(self.parser.clone(), bytes, spec.max_series).await
+            let bytes = Arc::new(bytes);
+            *input = Some(bytes.clone());
+            if let Some(same) = self.same_as_last(&bytes) {
+                return Ok(Err(same));
+            }
+            parse_isolated(self.parser.clone(), bytes, spec.max_series)
+                .await
+                .map(Ok)
         };
         let result = tokio::time::timeout(timeout, work).await;
         // What was read is reported even when the read did not give a page.
@@ -300,7 +321,16 @@ impl Target {
             ..Outcome::down(kind, error, start.elapsed())
         };
         let parsed = match result {
-            Ok(Ok(parsed)) => parsed,
+            Ok(Ok(Ok(parsed))) => parsed,
+            Ok(Ok(Err(same))) => {
+                return Outcome {
+                    bytes: read_bytes,
+                    file_mtime,
+                    duration: start.elapsed(),
+                    finished: SystemTime::now(),
+                    ..(*same).clone()
+                }
+            }
             Ok(Err((kind, e))) => return down(kind, e),
             Err(_) => return down(FailureKind::Timeout, format!("timed out after {timeout:?}")),
         };
@@ -342,7 +372,7 @@ impl Target {
             debug!(source = %spec.name, "{c}");
         }
         Outcome {
-            families: set,
+            families: Arc::new(set),
             up: true,
             error: None,
             failure: None,
@@ -402,8 +432,16 @@ impl Target {
         }
     }
 
-    fn record(&self, outcome: &Arc<Outcome>) {
+    /// The last result, when it is up and was parsed from `bytes`.
+    fn same_as_last(&self, bytes: &[u8]) -> Option<Arc<Outcome>> {
+        let state = self.lock();
+        let same = state.last_input.as_deref().is_some_and(|b| b[..] == *bytes);
+        state.last.clone().filter(|last| same && last.up)
+    }
+
+    fn record(&self, outcome: &Arc<Outcome>, input: Option<Arc<Vec<u8>>>) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.last_input = input;
         let changed = state.last.as_ref().map(|l| (l.up, l.error.clone()))
             != Some((outcome.up, outcome.error.clone()));
         let remind = !outcome.up
@@ -498,8 +536,9 @@ impl Target {
                     // others are waiting on, and the timeout bounds it anyway.
                     tokio::spawn(async move {
                         let _slot = InflightSlot(&me.inflight);
-                        let outcome = Arc::new(me.run_once(timeout).await);
-                        me.record(&outcome);
+                        let (outcome, input) = me.run_once(timeout).await;
+                        let outcome = Arc::new(outcome);
+                        me.record(&outcome, input);
                         let _ = tx.send(Some(outcome));
                     });
                     rx

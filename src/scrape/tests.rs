@@ -200,3 +200,77 @@ async fn a_panicking_parser_takes_down_only_its_source() {
         "{err}"
     );
 }
+
+/// Counts its parses; otherwise `kv`.
+#[derive(Debug)]
+struct Counting(
+    Arc<std::sync::atomic::AtomicUsize>,
+    Arc<dyn crate::parse::Parser>,
+);
+
+impl crate::parse::Parser for Counting {
+    fn name(&self) -> &str {
+        "counting"
+    }
+    fn description(&self) -> &str {
+        "kv, counting its parses"
+    }
+    fn parse(&self, input: &[u8]) -> Result<crate::parse::Parsed, crate::parse::ParseError> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.1.parse(input)
+    }
+}
+
+/// The same bytes as the last read that was up are not parsed again: the result is reused,
+/// with this read's time and size; new bytes, or a read after a failure, are parsed.
+#[tokio::test]
+async fn unchanged_input_reuses_the_last_result() {
+    let f = temp_file("same.txt", "v: 1\nbad line\n");
+    let raw: RawConfig = toml::from_str(&format!(
+        "[sources.x]\ntype='file'\npath='{f}'\nparser='counting'\n"
+    ))
+    .unwrap();
+    let settings =
+        Settings::from_raw(crate::config::Origin::Embedded, raw, &Overrides::default()).unwrap();
+    let mut registry = Registry::builtin().unwrap();
+    let parses = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let kv = registry.get("kv").unwrap().parser.clone();
+    registry.insert(
+        Arc::new(Counting(parses.clone(), kv)),
+        crate::parse::registry::Origin::Generic,
+    );
+    let parsed = || parses.load(std::sync::atomic::Ordering::SeqCst);
+    let s = Scraper::new(&settings, &registry).unwrap();
+    let t = s.targets()[0].clone();
+    let page = s.scrape().await;
+    let first = t.last().unwrap();
+    for read in 2..=3 {
+        let page = s.scrape().await;
+        assert_eq!(value(&page, "v", &[]), Some(1.0));
+        let last = t.last().unwrap();
+        assert!(Arc::ptr_eq(&first.families, &last.families));
+        assert!(last.finished >= first.finished);
+        // Counted as a read each time, skipped line included, as a parse would count it.
+        assert_eq!(t.totals().fetches, read);
+        assert_eq!(t.totals().parse_errors, read);
+    }
+    assert_eq!(parsed(), 1);
+    assert_eq!(value(&page, "v", &[]), Some(1.0));
+
+    std::fs::write(&f, "v: 2\n").unwrap();
+    assert_eq!(value(&s.scrape().await, "v", &[]), Some(2.0));
+    assert_eq!(parsed(), 2);
+    // Down in between: the next read of the old bytes is parsed again.
+    std::fs::remove_file(&f).unwrap();
+    assert_eq!(
+        value(
+            &s.scrape().await,
+            "metrics_adapter_source_up",
+            &[("source", "x")]
+        ),
+        Some(0.0)
+    );
+    std::fs::write(&f, "v: 2\n").unwrap();
+    assert_eq!(value(&s.scrape().await, "v", &[]), Some(2.0));
+    assert_eq!(parsed(), 3);
+}
