@@ -3,12 +3,17 @@
 //! `cargo bench --bench pipeline`; inputs are built in memory from tests/fixtures, so the
 //! run needs nothing else. Throughput is reported per input byte (parsers) or per series
 //! (encoding), so cost per unit can be compared across sizes.
+//!
+//! On a shared machine wall time swings with the neighbours' load. `PIPELINE_CPU=1 cargo
+//! bench --bench pipeline [FILTER]` instead times each parser by the CPU time of this thread
+//! (`/proc/thread-self/schedstat`, in ns), which time spent waiting for a CPU does not
+//! inflate, and prints one line per parser (median of 5 rounds).
 #![allow(clippy::unwrap_used, clippy::string_slice)] // test code: a panic is a failed test
 
 use std::hint::black_box;
 use std::sync::Arc;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use metrics_adapter::exposition::{encode, WireFormat};
 use metrics_adapter::family::{Family, FamilySet, MetricKind};
 use metrics_adapter::parse::Registry;
@@ -87,9 +92,8 @@ fn redis_info_all(commands: usize, dbs: usize) -> String {
     out
 }
 
-fn parsers(c: &mut Criterion) {
-    let registry = Registry::builtin().expect("built-in recipes");
-    let cases: Vec<(&str, String)> = vec![
+fn cases() -> Vec<(&'static str, String)> {
+    vec![
         ("meminfo", fixture("recipes/meminfo/host.input")),
         ("vmstat", fixture("recipes/vmstat/linux-6.18.input")),
         (
@@ -110,10 +114,14 @@ fn parsers(c: &mut Criterion) {
         ("php_fpm", php_fpm_json(40_000)),
         ("csv", haproxy_csv(2000)),
         ("json", php_fpm_json(40_000)),
-    ];
+    ]
+}
+
+fn parsers(c: &mut Criterion) {
+    let registry = Registry::builtin().expect("built-in recipes");
     let mut group = c.benchmark_group("parse");
     group.sample_size(10);
-    for (name, input) in &cases {
+    for (name, input) in &cases() {
         let parser = registry.get(name).expect("registered").parser.clone();
         group.throughput(Throughput::Bytes(input.len() as u64));
         group.bench_with_input(
@@ -173,5 +181,57 @@ fn encoding(c: &mut Criterion) {
     group.finish();
 }
 
+/// Nanoseconds this thread has run on a CPU.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `PIPELINE_CPU=1`: MB/s of each parser on CPU time (see the module doc).
+fn cpu_time_report(filter: Option<&str>) {
+    let registry = Registry::builtin().expect("built-in recipes");
+    for (name, input) in cases() {
+        if filter.is_some_and(|f| !name.contains(f)) {
+            continue;
+        }
+        let parser = registry.get(name).expect("registered").parser.clone();
+        let bytes = input.as_bytes();
+        black_box(parser.parse(bytes).expect("parses"));
+        // Enough iterations for about 0.3 s of CPU per round.
+        let t = thread_cpu_ns();
+        black_box(parser.parse(bytes).expect("parses"));
+        let once = (thread_cpu_ns() - t).max(1);
+        let iters = (300_000_000 / once).clamp(1, 10_000);
+        let mut rounds: Vec<f64> = (0..5)
+            .map(|_| {
+                let t = thread_cpu_ns();
+                for _ in 0..iters {
+                    black_box(parser.parse(bytes).expect("parses"));
+                }
+                (thread_cpu_ns() - t) as f64 / iters as f64
+            })
+            .collect();
+        rounds.sort_by(f64::total_cmp);
+        let ns = rounds[2];
+        println!(
+            "parse/{name:<18} {:>9} bytes {:>9.3} ms/parse {:>8.1} MB/s (CPU time)",
+            bytes.len(),
+            ns / 1e6,
+            bytes.len() as f64 / ns * 1e3
+        );
+    }
+}
+
 criterion_group!(benches, parsers, encoding);
-criterion_main!(benches);
+
+fn main() {
+    if std::env::var_os("PIPELINE_CPU").is_some() {
+        let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+        cpu_time_report(filter.as_deref());
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

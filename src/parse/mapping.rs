@@ -9,6 +9,8 @@
 
 use std::collections::BTreeMap;
 
+use std::collections::hash_map::Entry;
+
 use foldhash::HashMap;
 
 use regex::{Regex, RegexSet};
@@ -23,6 +25,10 @@ mod rule;
 use build::{expand, expand_help, uses_placeholder, with_label, with_unit, Builder};
 pub use options::{Options, RuleOptions, UnitOptions};
 use rule::{full_match, labels_of, Matcher, Rule};
+
+/// A rule that can match a key, and its captures of the key once known: `Some(None)` when
+/// its pattern does not match after all.
+type Candidate = (usize, Option<Option<Vec<(String, String)>>>);
 
 #[derive(Debug)]
 pub struct Mapping {
@@ -163,38 +169,114 @@ impl Mapping {
     ) -> Vec<Family> {
         let mut out = Builder::new(self);
         out.unused = std::mem::take(unmatched);
-        for record in records {
-            if (!self.include.is_empty() && !self.include.iter().any(|r| r.is_match(&record.key)))
-                || self.exclude.iter().any(|r| r.is_match(&record.key))
-            {
+        // What depends on the key alone (include/exclude, the rules whose key or pattern
+        // matches, their captures) is worked out once per key that repeats: a table repeats
+        // its columns' keys on every row, and the patterns were most of the mapping's time.
+        // A key seen once (most of a kv page) is not worth a cache entry.
+        // A small page (a status page of a few dozen keys) is not worth one either.
+        let cache = records.len() >= 256;
+        let mut by_key: HashMap<&str, Option<Option<Vec<Candidate>>>> = HashMap::default();
+        for record in &records {
+            let entry = cache.then(|| by_key.entry(record.key.as_ref()));
+            let matched = match entry {
+                None => self.apply_uncached(record, &mut out, issues),
+                Some(Entry::Vacant(first)) => {
+                    first.insert(None);
+                    self.apply_uncached(record, &mut out, issues)
+                }
+                Some(Entry::Occupied(again)) => {
+                    let hits = again
+                        .into_mut()
+                        .get_or_insert_with(|| self.resolve(&record.key));
+                    hits.as_mut()
+                        .map(|hits| self.apply_cached(hits, record, &mut out, issues))
+                }
+            };
+            let Some(matched) = matched else {
                 continue;
-            }
-            let mut matched = false;
-            for (rule_idx, rule) in self.candidates(&record.key) {
-                if !self.when_holds(rule, &record, &mut out) {
-                    continue;
-                }
-                let Some(captures) = rule.captures(&record.key) else {
-                    continue;
-                };
-                matched = true;
-                if !rule.drop {
-                    self.emit(rule_idx, rule, &record, captures, &mut out, issues);
-                }
-                if !rule.keep_going {
-                    break;
-                }
-            }
+            };
             if !matched {
                 if self.unmatched.is_none() {
                     out.unused
                         .add(record.line, || format!("no rule for key {:?}", record.key));
                 }
-                self.emit_unmatched(&record, &mut out, issues);
+                self.emit_unmatched(record, &mut out, issues);
             }
         }
         *unmatched = out.unused;
         out.families
+    }
+
+    /// Whether include/exclude keep a key.
+    fn keeps(&self, key: &str) -> bool {
+        (self.include.is_empty() || self.include.iter().any(|r| r.is_match(key)))
+            && !self.exclude.iter().any(|r| r.is_match(key))
+    }
+
+    /// For one key: `None` when include/exclude leave it out, else the rules that can match
+    /// it, in order, with room for their captures (worked out when first needed).
+    fn resolve(&self, key: &str) -> Option<Vec<Candidate>> {
+        self.keeps(key)
+            .then(|| self.candidates(key).map(|(i, _)| (i, None)).collect())
+    }
+
+    /// Applies the rules to one record; whether one matched, `None` when the key is left
+    /// out.
+    fn apply_uncached(
+        &self,
+        record: &Record,
+        out: &mut Builder,
+        issues: &mut Vec<Issue>,
+    ) -> Option<bool> {
+        if !self.keeps(&record.key) {
+            return None;
+        }
+        let mut matched = false;
+        for (rule_idx, rule) in self.candidates(&record.key) {
+            if !self.when_holds(rule, record, out) {
+                continue;
+            }
+            let Some(captures) = rule.captures(&record.key) else {
+                continue;
+            };
+            matched = true;
+            if !rule.drop {
+                self.emit(rule_idx, rule, record, captures, out, issues);
+            }
+            if !rule.keep_going {
+                break;
+            }
+        }
+        Some(matched)
+    }
+
+    /// [`Mapping::apply_uncached`] with the key's rules resolved (see [`Mapping::resolve`]).
+    fn apply_cached(
+        &self,
+        hits: &mut [Candidate],
+        record: &Record,
+        out: &mut Builder,
+        issues: &mut Vec<Issue>,
+    ) -> bool {
+        let mut matched = false;
+        for (rule_idx, captures) in hits.iter_mut() {
+            let rule = &self.rules[*rule_idx];
+            if !self.when_holds(rule, record, out) {
+                continue;
+            }
+            // Captures only once a rule is reached, as without the cache.
+            let Some(captures) = captures.get_or_insert_with(|| rule.captures(&record.key)) else {
+                continue;
+            };
+            matched = true;
+            if !rule.drop {
+                self.emit(*rule_idx, rule, record, captures.clone(), out, issues);
+            }
+            if !rule.keep_going {
+                break;
+            }
+        }
+        matched
     }
 
     /// The rules that can match `key`, in rule order: those listed under the key (their key

@@ -113,7 +113,7 @@ fn cell<'a>(delimiter: char) -> impl FnMut(&'a str) -> IResult<&'a str, Cow<'a, 
 pub fn cells(line: &str, delimiter: char) -> Option<Vec<Cow<'_, str>>> {
     // Most lines quote nothing: a plain split gives the same cells, without the grammar.
     if !line.contains('"') {
-        return Some(line.split(delimiter).map(Cow::Borrowed).collect());
+        return Some(split_plain(line, delimiter));
     }
     let mut sep = [0u8; 4];
     let sep: &str = delimiter.encode_utf8(&mut sep);
@@ -121,6 +121,26 @@ pub fn cells(line: &str, delimiter: char) -> Option<Vec<Cow<'_, str>>> {
         .parse(line)
         .ok()?;
     rest.is_empty().then_some(cells)
+}
+
+/// A line without quotes split at `delimiter`. An ASCII delimiter (all the usual ones) is
+/// found byte by byte, which for short cells is much cheaper than a `char` pattern search;
+/// a cut next to an ASCII byte is always on a character boundary.
+fn split_plain(line: &str, delimiter: char) -> Vec<Cow<'_, str>> {
+    let d = match u8::try_from(delimiter) {
+        Ok(d) if d.is_ascii() => d,
+        _ => return line.split(delimiter).map(Cow::Borrowed).collect(),
+    };
+    let mut out = Vec::with_capacity(32);
+    let mut start = 0;
+    for (i, b) in line.bytes().enumerate() {
+        if b == d {
+            out.push(Cow::Borrowed(line.get(start..i).unwrap_or_default()));
+            start = i + 1;
+        }
+    }
+    out.push(Cow::Borrowed(line.get(start..).unwrap_or_default()));
+    out
 }
 
 impl Csv {
@@ -182,20 +202,23 @@ impl Csv {
             .iter()
             .filter_map(|c| Some((header.iter().position(|h| h == c)?, label_name(c))))
             .collect();
-        let rows = || self.rows(lines().skip(1), header.len());
+        // Split once: with auto labels the table is looked at twice.
+        let rows: Vec<_> = self.rows(lines().skip(1), header.len()).collect();
         let mut numbered = false;
         if self.opts.auto_labels {
             // A first pass over the table: a column holding any word labels every row, so
             // all rows carry the same label names.
             let mut text_columns = vec![false; header.len()];
-            for (_, _, row) in rows() {
+            for (_, _, row) in &rows {
                 let Ok(row) = row else { continue };
-                for (i, cell) in row.iter().enumerate() {
+                for (cell, text) in row.iter().zip(text_columns.iter_mut()) {
+                    // A column is a text column from its first word on: no need to look again.
+                    if *text {
+                        continue;
+                    }
                     let cell = cell.trim();
                     if !cell.is_empty() && number::parse(cell).is_none() {
-                        if let Some(text) = text_columns.get_mut(i) {
-                            *text = true;
-                        }
+                        *text = true;
                     }
                 }
             }
@@ -221,7 +244,7 @@ impl Csv {
             .collect();
         // Rows with the same labels would give the same series: the first row keeps them.
         let mut seen: HashMap<LabelSet, usize> = HashMap::default();
-        for (n, number, row) in rows() {
+        for (n, number, row) in rows {
             let mut row = match row {
                 Ok(row) => row,
                 Err(message) => {
