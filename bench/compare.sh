@@ -1,15 +1,24 @@
 #!/usr/bin/env bash
 # bench/compare.sh - whole-system benchmark: metrics-adapter vs the official Debian exporters.
 #
-# For each app (nginx, redis, haproxy, apache) it starts, on 127.0.0.1 only and on free ports
-# chosen at run time:
+# For each app (nginx, redis, haproxy, apache, memcached, phpfpm, bigpage) it starts, on
+# 127.0.0.1 only and on free ports chosen at run time:
 #   * the app itself (Debian binary, foreground, minimal config in a mktemp dir),
 #   * metrics-adapter (a private copy of target/release/metrics-adapter, so a concurrent
 #     cargo build cannot swap it between apps) with that app's built-in recipe,
-#   * the app's official Debian exporter (prometheus-*-exporter),
+#   * the app's official Debian exporter (prometheus-*-exporter), where Debian has one
+#     (memcached and php-fpm have none in Debian 12, and no Go toolchain reaches the module
+#     proxy here: those two are measured against their floor only),
+#   * a second metrics-adapter reading the same source in the background (`interval`,
+#     INTERVAL=1s), whose page is served from its last read ("adapter-interval"),
 # then drives /metrics of the adapter and of the exporter with wrk, alternating A/B
 # (adapter, exporter, floor, adapter, exporter, floor, ...) RUNS times each, plus the "floor":
-# the app's own stats page fetched directly (redis: redis-benchmark running `INFO all`).
+# the app's own stats page fetched directly (redis: redis-benchmark running `INFO all`;
+# memcached: bench/tcp_floor.py sending `stats`). "bigpage" is HAProxy's CSV for 2,000
+# servers (~520 KB, ~80k series), a static file served by nginx, read by the adapter (http
+# source, haproxy_csv) and by prometheus-haproxy-exporter from the same URL. "phpfpm" is
+# php-fpm's `?json&full` status behind nginx (fastcgi_pass): adapter and floor fetch the
+# same URL, so the floor is what the adapter's own read costs.
 # It measures requests/s, p50/p99 latency (wrk --latency), CPU seconds per 1,000 scrapes
 # (utime+stime from /proc/PID/stat), RSS idle and under load (VmRSS sampled every 0.5 s),
 # and the adapter's RSS after ~1k scrapes vs after all runs (memory growth).
@@ -24,7 +33,8 @@
 #   DURATION=10     seconds per wrk run (a trailing "s" is accepted)
 #   RUNS=3          runs per target (adapter, exporter, floor), alternating
 #   CONNS=4         concurrent connections (wrk -c, redis-benchmark -c); wrk uses one thread
-#   APPS="nginx redis haproxy apache"   subset/order of apps
+#   APPS="nginx redis haproxy apache memcached phpfpm bigpage"   subset/order of apps
+#   INTERVAL=1      seconds between background reads of the adapter-interval target (0: skip it)
 #   WARMUP=1000     scrapes put on adapter and exporter before the measured runs (wrk, -c CONNS)
 #   FLOOR_CLOSE=1   one extra floor run per HTTP app with "Connection: close" (0: skip)
 #   NO_BUILD=1      skip `cargo build --release --locked` (use the existing binary)
@@ -41,7 +51,8 @@ set -euo pipefail
 DURATION=${DURATION:-10}; DURATION=${DURATION%s}
 RUNS=${RUNS:-3}
 CONNS=${CONNS:-4}
-APPS=${APPS:-nginx redis haproxy apache}
+APPS=${APPS:-nginx redis haproxy apache memcached phpfpm bigpage}
+INTERVAL=${INTERVAL:-1}
 WARMUP=${WARMUP:-1000}
 H=127.0.0.1
 
@@ -51,6 +62,7 @@ OUT=${OUT:-$ROOT/bench/results/compare-latest.md}
 ADAPTER_BIN=${ADAPTER_BIN:-}
 NO_BUILD=${NO_BUILD:-}
 
+[[ $INTERVAL =~ ^[0-9]+$ ]] || { echo "compare.sh: INTERVAL must be a whole number of seconds, got '$INTERVAL'" >&2; exit 2; }
 for v in DURATION RUNS CONNS WARMUP; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: $v must be a positive integer, got '${!v}'" >&2; exit 2; }
 done
@@ -170,6 +182,12 @@ rss_anon_kb() { awk '/^VmRSS:/ {r = $2} /^RssAnon:/ {a = $2} END {print r + 0, a
 metric_value() {
   curl -fsS --max-time 5 "$1" 2>/dev/null | awk -v p="$2 " '!done && index($0, p) == 1 { print $NF; done = 1 }'
 }
+# metric_sum URL NAME SOURCE : the sum of NAME's samples labelled source="SOURCE" (over its
+# other labels, e.g. read failures by kind, listed only once non-zero); 0 when there is none
+metric_sum() {
+  curl -fsS --max-time 5 "$1" 2>/dev/null \
+    | awk -v p="$2{" -v s="source=\"$3\"" 'index($0, p) == 1 && index($0, s) { t += $NF; n++ } END { print t + 0 }'
+}
 
 # ------------------------------------------------------------------ pre-flight
 need() { command -v "$1" >/dev/null 2>&1 || die "missing '$1' (Debian package: $2)"; }
@@ -182,7 +200,11 @@ for a in $APPS; do
     haproxy) need /usr/sbin/haproxy haproxy; need prometheus-haproxy-exporter prometheus-haproxy-exporter ;;
     apache) need /usr/sbin/apache2 apache2; need prometheus-apache-exporter prometheus-apache-exporter
             [ -e /usr/lib/apache2/modules/mod_status.so ] || die "missing /usr/lib/apache2/modules/mod_status.so (apache2-bin)" ;;
-    *) die "unknown app '$a' in APPS (nginx redis haproxy apache)" ;;
+    memcached) need /usr/bin/memcached memcached ;;
+    phpfpm) need /usr/sbin/nginx nginx-light; PHP_FPM=$(ls /usr/sbin/php-fpm* 2>/dev/null | sort -V | tail -1)
+            [ -n "$PHP_FPM" ] || die "missing /usr/sbin/php-fpm* (Debian package: php-fpm)" ;;
+    bigpage) need /usr/sbin/nginx nginx-light; need prometheus-haproxy-exporter prometheus-haproxy-exporter ;;
+    *) die "unknown app '$a' in APPS (nginx redis haproxy apache memcached phpfpm bigpage)" ;;
   esac
 done
 CLK_TCK=$(getconf CLK_TCK)
@@ -222,7 +244,7 @@ printf 'app\ttarget\trun\trps\tp50_ms\tp99_ms\trequests\tcpu_s_per_1k\trss_max_k
 printf 'app\ttarget\trss_idle_kb\tanon_idle_kb\twarmup_scrapes\trss_after_warmup_kb\ttotal_scrapes\trss_final_kb\tpage_bytes\tseries\n' >"$PROCS_TSV"
 
 # ------------------------------------------------------------------ app configs
-write_nginx_conf() {    # DIR PORT
+write_nginx_conf() {    # DIR PORT [EXTRA_SERVER_LINES]
   mkdir -p "$1/tmp"
   cat >"$1/nginx.conf" <<EOF
 daemon off;
@@ -239,6 +261,7 @@ http {
   server {
     listen $H:$2;
     location = /stub_status { stub_status; }
+    ${3:-}
   }
 }
 EOF
@@ -318,6 +341,38 @@ ExtendedStatus On
 EOF
 }
 
+write_phpfpm_conf() {    # DIR PORT
+  cat >"$1/php-fpm.conf" <<EOF
+[global]
+pid = $1/php-fpm.pid
+error_log = $LOGS/phpfpm-error.log
+daemonize = no
+[www]
+listen = $H:$2
+listen.allowed_clients = $H
+pm = static
+pm.max_children = 5
+pm.status_path = /status
+EOF
+}
+
+# gen_big_csv FILE SERVERS : HAProxy's CSV with SERVERS server rows, made from the recorded
+# sample's rows (as benches/pipeline.rs makes it), served as a static file.
+gen_big_csv() {
+  python3 - "$ROOT/tests/fixtures/samples/haproxy/stats.csv" "$1" "$2" <<'EOF'
+import sys
+src, dst, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+lines = open(src).read().splitlines()
+header, rows = lines[0], [r for r in lines[1:] if r]
+servers = [r for r in rows if ",FRONTEND," not in r and ",BACKEND," not in r]
+out = [header] + rows
+for i in range(n):
+    px, _, rest = servers[i % len(servers)].split(",", 2)
+    out.append(f"{px},srv{i},{rest}")
+open(dst, "w").write("\n".join(out) + "\n")
+EOF
+}
+
 # ------------------------------------------------------------------ measurement
 # parse_wrk FILE : "rps p50_ms p99_ms requests non2xx socket_errors"
 parse_wrk() {
@@ -347,7 +402,7 @@ run_wrk() {
   local c0=0 c1=0 r0=0 r1=0 f0=0 f1=0 sampler="" rssmax=0 anonmax=0 cpu=NA reads=NA
   if [ "$aurl" != - ]; then
     r0=$(metric_value "$aurl" "metrics_adapter_source_reads_total{source=\"$app\"}")
-    f0=$(metric_value "$aurl" "metrics_adapter_source_read_failures_total{source=\"$app\"}")
+    f0=$(metric_sum "$aurl" metrics_adapter_source_read_failures_total "$app")
   fi
   if [ "$pid" != - ]; then
     c0=$(cpu_ticks "$pid")
@@ -370,7 +425,7 @@ $(cat "$out")"
 $(cat "$out")"
   if [ "$aurl" != - ]; then
     r1=$(metric_value "$aurl" "metrics_adapter_source_reads_total{source=\"$app\"}")
-    f1=$(metric_value "$aurl" "metrics_adapter_source_read_failures_total{source=\"$app\"}")
+    f1=$(metric_sum "$aurl" metrics_adapter_source_read_failures_total "$app")
     [ -n "$r0" ] && [ -n "$r1" ] && [ -n "$f0" ] && [ -n "$f1" ] \
       || die "the adapter's page lacks metrics_adapter_source_reads_total/read_failures_total{source=\"$app\"}"
     # the two curl scrapes around the run read the source too: subtract the second one
@@ -409,6 +464,18 @@ run_redis_floor() {
   log "$app floor run $run (redis-benchmark INFO all): $rps req/s, p50 $p50 ms, p99 $p99 ms"
 }
 
+# run_tcp_floor APP RUN PORT REQUEST END : bench/tcp_floor.py, one request at a time
+run_tcp_floor() {
+  local app=$1 run=$2 port=$3 out="$LOGS/tcp-floor-$1-$2.txt"
+  python3 "$HERE/tcp_floor.py" $H "$port" "$DURATION" "$4" "$5" >"$out" 2>&1 \
+    || die "tcp_floor.py against $app failed: $(tail -5 "$out")"
+  local rps p50 p99 req
+  read -r rps p50 p99 req _ < "$out"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$app" floor "$run" "$rps" "$p50" "$p99" \
+    "$req" NA 0 0 0 0 NA >>"$RUNS_TSV"
+  log "$app floor run $run (tcp_floor.py): $rps req/s, p50 $p50 ms, p99 $p99 ms"
+}
+
 # warm WHO URL : WARMUP scrapes with wrk -c CONNS (bench/stop_after.lua), prints the count done
 warm() {
   local out="$LOGS/warmup-$1.txt" d
@@ -428,10 +495,10 @@ page_stats() {      # page_stats URL -> "bytes series"
 # ------------------------------------------------------------------ one app
 bench_app() {
   local app=$1
-  local d="$WORK/$app" p_app p_fe p_ad p_ex p
+  local d="$WORK/$app" p_app p_fe p_ad p_ex p_ai p_web p
   mkdir -p "$d"
-  read -r p_app p_fe p_ad p_ex < <(free_ports 4)
-  local app_pid stats_url src_toml exp_up exp_pid ad_pid
+  read -r p_app p_fe p_ad p_ex p_ai p_web < <(free_ports 6)
+  local app_pid stats_url src_toml exp_up="" exp_pid=- ad_pid ai_pid=- web_pid=-
   case $app in
     nginx)
       write_nginx_conf "$d" "$p_app"
@@ -475,42 +542,96 @@ url = \"$stats_url\"
 parser = \"apache_status\""
       spawn exporter-apache prometheus-apache-exporter "--scrape_uri=$stats_url" "--telemetry.address=$H:$p_ex"
       exp_up='^apache_up 1(\.0)?$' ;;
+    memcached)
+      spawn memcached /usr/bin/memcached -l $H -p "$p_app" -U 0 -m 16 -c 64 -t 1 -u nobody; app_pid=$SPAWNED
+      local i
+      for i in $(seq 150); do
+        alive_or_die "$app_pid" memcached
+        python3 "$HERE/tcp_floor.py" $H "$p_app" 0.01 'stats\r\n' 'END\r\n' >/dev/null 2>&1 && break
+        sleep 0.1
+      done
+      stats_url=-
+      src_toml="type = \"tcp\"
+address = \"$H:$p_app\"
+send = \"stats\\r\\n\"
+until = \"END\\r\\n\"
+parser = \"memcached_stats\"" ;;
+    phpfpm)
+      write_phpfpm_conf "$d" "$p_app"
+      spawn phpfpm "$PHP_FPM" -F -R -y "$d/php-fpm.conf"; app_pid=$SPAWNED
+      write_nginx_conf "$d" "$p_web" "location = /status { include /etc/nginx/fastcgi_params; fastcgi_param SCRIPT_NAME /status; fastcgi_param SCRIPT_FILENAME /status; fastcgi_pass $H:$p_app; }"
+      spawn nginx /usr/sbin/nginx -p "$d" -c "$d/nginx.conf" -e "$LOGS/nginx-error.log"; web_pid=$SPAWNED
+      stats_url="http://$H:$p_web/status?json&full"
+      wait_http phpfpm "$app_pid" "$stats_url" '"pool"'
+      src_toml="type = \"http\"
+url = \"$stats_url\"
+parser = \"php_fpm\"" ;;
+    bigpage)
+      mkdir -p "$d/www"
+      gen_big_csv "$d/www/stats.csv" 2000
+      write_nginx_conf "$d" "$p_app" "location = /stats.csv { root $d/www; default_type text/plain; }"
+      spawn nginx /usr/sbin/nginx -p "$d" -c "$d/nginx.conf" -e "$LOGS/nginx-error.log"; app_pid=$SPAWNED
+      stats_url="http://$H:$p_app/stats.csv"
+      wait_http nginx "$app_pid" "$stats_url" '^# pxname'
+      # 80k series: above the default max_series
+      src_toml="type = \"http\"
+url = \"$stats_url\"
+parser = \"haproxy_csv\"
+max_series = 200000
+max_bytes = 4194304"
+      spawn exporter-haproxy prometheus-haproxy-exporter "--haproxy.scrape-uri=$stats_url" "--web.listen-address=$H:$p_ex"
+      exp_up='^haproxy_up 1(\.0)?$' ;;
   esac
-  exp_pid=$SPAWNED
+  [ -n "$exp_up" ] && exp_pid=$SPAWNED
   printf '[sources.%s]\n%s\n' "$app" "$src_toml" >"$d/adapter.toml"
   spawn "adapter-$app" "$ADAPTER_BIN" --config "$d/adapter.toml" --listen "$H:$p_ad" --log-level warn
   ad_pid=$SPAWNED
-  local a_url="http://$H:$p_ad/metrics" e_url="http://$H:$p_ex/metrics"
-  wait_http "adapter-$app" "$ad_pid" "$a_url" "^metrics_adapter_source_up\\{source=\"$app\"\\} 1(\\.0)?\$"
-  wait_http "exporter-$app" "$exp_pid" "$e_url" "$exp_up"
+  local a_url="http://$H:$p_ad/metrics" e_url="http://$H:$p_ex/metrics" ai_url=-
+  local up_re="^metrics_adapter_source_up\\{source=\"$app\"\\} 1(\\.0)?\$"
+  wait_http "adapter-$app" "$ad_pid" "$a_url" "$up_re"
+  if [ "$INTERVAL" -gt 0 ]; then
+    printf '[sources.%s]\n%s\ninterval = "%ss"\n' "$app" "$src_toml" "$INTERVAL" >"$d/adapter-interval.toml"
+    spawn "adapter-interval-$app" "$ADAPTER_BIN" --config "$d/adapter-interval.toml" --listen "$H:$p_ai" --log-level warn
+    ai_pid=$SPAWNED; ai_url="http://$H:$p_ai/metrics"
+    wait_http "adapter-interval-$app" "$ai_pid" "$ai_url" "$up_re"
+  fi
+  [ "$exp_pid" = - ] || wait_http "exporter-$app" "$exp_pid" "$e_url" "$exp_up"
   # a Go exporter's own process: make sure $! is the exporter, not a wrapper
-  for p in "$ad_pid:metrics-adapter" "$exp_pid:prometheus-"; do
+  for p in "$ad_pid:metrics-adapter" "$exp_pid:prometheus-" "$ai_pid:metrics-adapter"; do
+    [ "${p%%:*}" = - ] && continue
     grep -q "^${p#*:}" "/proc/${p%%:*}/comm" 2>/dev/null \
       || die "pid ${p%%:*} is '$(cat "/proc/${p%%:*}/comm" 2>/dev/null)', not ${p#*:}* (setsid forked?)"
   done
 
-  local a_idle e_idle a_anon e_anon a_pg e_pg
-  read -r a_idle a_anon < <(rss_anon_kb "$ad_pid"); read -r e_idle e_anon < <(rss_anon_kb "$exp_pid")
-  a_pg=$(page_stats "$a_url"); e_pg=$(page_stats "$e_url")
+  local a_idle e_idle=0 a_anon e_anon=0 a_pg e_pg="0 0"
+  read -r a_idle a_anon < <(rss_anon_kb "$ad_pid")
+  a_pg=$(page_stats "$a_url")
+  if [ "$exp_pid" != - ]; then read -r e_idle e_anon < <(rss_anon_kb "$exp_pid"); e_pg=$(page_stats "$e_url"); fi
   log "$app: idle RSS adapter ${a_idle} kB, exporter ${e_idle} kB; page (bytes series) adapter $a_pg, exporter $e_pg"
 
-  local a_warm e_warm a_rss1k e_rss1k
+  local a_warm e_warm=0 a_rss1k e_rss1k=0
   a_warm=$(warm "adapter-$app" "$a_url"); a_rss1k=$(rss_kb "$ad_pid")
-  e_warm=$(warm "exporter-$app" "$e_url"); e_rss1k=$(rss_kb "$exp_pid")
+  if [ "$exp_pid" != - ]; then e_warm=$(warm "exporter-$app" "$e_url"); e_rss1k=$(rss_kb "$exp_pid"); fi
+  [ "$ai_pid" = - ] || warm "adapter-interval-$app" "$ai_url" >/dev/null
   log "$app: after warm-up ($a_warm / $e_warm scrapes) RSS adapter ${a_rss1k} kB, exporter ${e_rss1k} kB"
   # scrapes served so far: readiness + page_stats + warm-up (approximate for the readiness loop)
   local a_total=$((a_warm + 2)) e_total=$((e_warm + 2)) r
   for r in $(seq "$RUNS"); do
     run_wrk "$app" adapter "$r" "$a_url" "$ad_pid" "$a_url"; a_total=$((a_total + TOTAL_REQ + 2))
-    run_wrk "$app" exporter "$r" "$e_url" "$exp_pid" -; e_total=$((e_total + TOTAL_REQ))
+    if [ "$ai_pid" != - ]; then run_wrk "$app" adapter-interval "$r" "$ai_url" "$ai_pid" -; fi
+    if [ "$exp_pid" != - ]; then
+      run_wrk "$app" exporter "$r" "$e_url" "$exp_pid" -; e_total=$((e_total + TOTAL_REQ))
+    fi
     if [ "$app" = redis ]; then
       run_redis_floor "$app" "$r" "$p_app"
+    elif [ "$app" = memcached ]; then
+      run_tcp_floor "$app" "$r" "$p_app" 'stats\r\n' 'END\r\n'
     else
       run_wrk "$app" floor "$r" "$stats_url" - -
     fi
   done
   # one more floor run with a new connection per request: a source read without connection reuse
-  if [ "$app" != redis ] && [ "${FLOOR_CLOSE:-1}" = 1 ]; then
+  if [ "$stats_url" != - ] && [ "${FLOOR_CLOSE:-1}" = 1 ]; then
     run_wrk "$app" floor-close 1 "$stats_url" - - -H "Connection: close"
   fi
   # the sources must still be up after the load
@@ -518,15 +639,17 @@ parser = \"apache_status\""
   page=$(curl -fsS --max-time 5 "$a_url") || die "after the runs the adapter-$app does not answer"
   grep -qE "^metrics_adapter_source_up\\{source=\"$app\"\\} 1(\\.0)?\$" <<<"$page" \
     || die "after the runs the adapter reports source $app down"
-  page=$(curl -fsS --max-time 5 "$e_url") || die "after the runs the $app exporter does not answer"
-  grep -qE "$exp_up" <<<"$page" || die "after the runs the $app exporter does not report /$exp_up/"
-  local a_final e_final
-  a_final=$(rss_kb "$ad_pid"); e_final=$(rss_kb "$exp_pid")
+  if [ "$exp_pid" != - ]; then
+    page=$(curl -fsS --max-time 5 "$e_url") || die "after the runs the $app exporter does not answer"
+    grep -qE "$exp_up" <<<"$page" || die "after the runs the $app exporter does not report /$exp_up/"
+  fi
+  local a_final e_final=0
+  a_final=$(rss_kb "$ad_pid"); [ "$exp_pid" = - ] || e_final=$(rss_kb "$exp_pid")
   printf '%s\tadapter\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$app" "$a_idle" "$a_anon" "$a_warm" "$a_rss1k" "$a_total" "$a_final" $a_pg >>"$PROCS_TSV"
-  printf '%s\texporter\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$app" "$e_idle" "$e_anon" "$e_warm" "$e_rss1k" "$e_total" "$e_final" $e_pg >>"$PROCS_TSV"
+  [ "$exp_pid" = - ] || printf '%s\texporter\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$app" "$e_idle" "$e_anon" "$e_warm" "$e_rss1k" "$e_total" "$e_final" $e_pg >>"$PROCS_TSV"
   log "$app: final RSS adapter ${a_final} kB after ~$a_total scrapes, exporter ${e_final} kB after ~$e_total"
   local p
-  for p in "$ad_pid" "$exp_pid" "$app_pid"; do stop_group "$p"; done
+  for p in "$ad_pid" "$ai_pid" "$exp_pid" "$web_pid" "$app_pid"; do [ "$p" = - ] || stop_group "$p"; done
   GROUPS_STARTED=()   # all stopped: never signal these (possibly reused) PIDs again
 }
 
