@@ -148,16 +148,21 @@ async fn metrics(app: &App, live: &Loaded, req: &Request<Incoming>) -> Response<
                 text(StatusCode::INTERNAL_SERVER_ERROR, "response build failed\n")
             });
     }
-    let mut page = live.scraper.scrape_within(scrape_budget(req)).await;
-    app.reload_families(&mut page);
-    // Read after the sources: CPU time and memory include this scrape's work. Source data
-    // cannot write these names (dropped as reserved), so nothing here conflicts.
+    // The sources' part comes encoded (kept while no source changed); the adapter's own
+    // families are written after it. Source data cannot write those names (dropped as
+    // reserved), so the two parts never share a family.
+    let (data, mut own) = live.scraper.scrape_page(scrape_budget(req), format).await;
+    app.reload_families(&mut own);
+    // Read after the sources: CPU time and memory include this scrape's work.
     let mut conflicts = Vec::new();
-    page.extend(crate::process::families(), &mut conflicts);
+    own.extend(crate::process::families(), &mut conflicts);
     for c in conflicts {
         warn!("{c}");
     }
-    let body = exposition::encode(Arc::new(page), format);
+    let own = exposition::encode(Arc::new(own), format);
+    let mut body = String::with_capacity(data.len() + own.len());
+    body.push_str(&data);
+    body.push_str(&own);
     let mut builder = Response::builder()
         .header(CONTENT_TYPE, format.content_type())
         .header(VARY, "Accept, Accept-Encoding");

@@ -10,13 +10,14 @@
 //! so the winner never switches with who is up; what a later source loses is counted
 //! against it. A parser that panics takes down its source, never the process.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use foldhash::HashSet;
 use tracing::{debug, warn};
 
 use crate::config::{Refresh, Settings};
+use crate::exposition::{self, WireFormat};
 use crate::family::{Family, FamilySet, MetricKind};
 use crate::parse::Registry;
 use crate::source::Source;
@@ -88,6 +89,8 @@ fn check_same_series(settings: &Settings, registry: &Registry) -> Result<(), Scr
 #[derive(Debug)]
 pub struct Scraper {
     targets: Vec<Arc<Target>>,
+    /// The sources' part of the last page, encoded (see [`Scraper::scrape_page`]).
+    cache: Mutex<Option<DataCache>>,
     /// Background work (pollers, the first reads): stopped when the scraper goes, so a
     /// reload never leaves the old config's readers running.
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -160,6 +163,7 @@ impl Scraper {
             .collect();
         Ok(Scraper {
             targets,
+            cache: Mutex::default(),
             tasks: Vec::new(),
         })
     }
@@ -202,46 +206,128 @@ impl Scraper {
         self.read(true, None).await
     }
 
-    async fn read(&self, all: bool, budget: Option<Duration>) -> FamilySet {
+    /// The page for one `/metrics` request, as text: the sources' part, and the adapter's
+    /// own families (`self_metrics`, to which the caller adds its own) to be encoded after
+    /// it. The sources' part is encoded again only when a source's result changed: an
+    /// unchanged source (the same bytes, or an `interval` source between reads) reuses its
+    /// result ([`Target`]), so a big page costs a copy, not a merge and an encoding, per
+    /// scrape. Byte for byte the page [`Scraper::scrape`] gives, encoded in one piece.
+    pub async fn scrape_page(
+        &self,
+        budget: Option<Duration>,
+        format: WireFormat,
+    ) -> (Arc<str>, FamilySet) {
+        let outcomes = self.outcomes(false, budget).await;
+        let key: Vec<DataKey> = self.keys(&outcomes);
+        let cached = {
+            let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+            cache.as_ref().and_then(|c| {
+                let same =
+                    c.key.len() == key.len() && c.key.iter().zip(&key).all(|(a, b)| a.same(b));
+                let text = c.text.iter().find(|(f, _)| *f == format);
+                same.then(|| text.map(|(_, t)| (t.clone(), c.reached.clone(), c.lost.clone())))
+                    .flatten()
+            })
+        };
+        let (text, reached, lost) = match cached {
+            Some(hit) => hit,
+            None => {
+                let data = self.assemble_data(&outcomes);
+                let mut text = exposition::encode(Arc::new(data.set), format);
+                // The adapter's part follows, with its own end marker.
+                if let Some(body) = text.strip_suffix(OPENMETRICS_EOF) {
+                    text.truncate(body.len());
+                }
+                let text: Arc<str> = text.into();
+                let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+                let fresh = cache.as_ref().is_some_and(|c| {
+                    c.key.len() == key.len() && c.key.iter().zip(&key).all(|(a, b)| a.same(b))
+                });
+                if !fresh {
+                    *cache = Some(DataCache {
+                        key,
+                        text: Vec::new(),
+                        reached: data.reached.clone(),
+                        lost: data.lost.clone(),
+                    });
+                }
+                if let Some(c) = cache.as_mut() {
+                    c.text.retain(|(f, _)| *f != format);
+                    c.text.push((format, text.clone()));
+                }
+                (text, data.reached, data.lost)
+            }
+        };
+        (text, self.own_families(&outcomes, &reached, &lost))
+    }
+
+    /// Each source's result for this scrape: read now, or (background sources) the last.
+    async fn outcomes(&self, all: bool, budget: Option<Duration>) -> Vec<Arc<Outcome>> {
         let reads = self.targets.iter().cloned().map(|t| async move {
             match t.spec.refresh {
                 Refresh::Every(_) if !all => t.last(),
                 _ => Some(t.fetch_within(budget).await),
             }
         });
-        let outcomes: Vec<Option<Arc<Outcome>>> = join_in_order(reads)
+        join_in_order(reads)
             .await
             .into_iter()
-            .map(|joined| {
-                joined.unwrap_or_else(|| {
-                    Some(Arc::new(Outcome::down(
-                        FailureKind::Bug,
-                        "read task failed".into(),
-                        Duration::ZERO,
-                    )))
-                })
+            .map(|joined| match joined {
+                Some(Some(outcome)) => outcome,
+                Some(None) => Arc::new(Outcome::down(
+                    FailureKind::Read,
+                    "no result yet (first background read pending)".into(),
+                    Duration::ZERO,
+                )),
+                None => Arc::new(Outcome::down(
+                    FailureKind::Bug,
+                    "read task failed".into(),
+                    Duration::ZERO,
+                )),
             })
-            .collect();
-        self.assemble(&outcomes)
+            .collect()
     }
 
-    fn assemble(&self, outcomes: &[Option<Arc<Outcome>>]) -> FamilySet {
+    async fn read(&self, all: bool, budget: Option<Duration>) -> FamilySet {
+        let outcomes = self.outcomes(all, budget).await;
+        let data = self.assemble_data(&outcomes);
+        let mut set = data.set;
+        let mut conflicts = Vec::new();
+        set.merge(
+            &self.own_families(&outcomes, &data.reached, &data.lost),
+            &mut conflicts,
+        );
+        for c in conflicts {
+            warn!("{c}");
+        }
+        set
+    }
+
+    /// What the sources' part of a page is made from: per source, its result's families,
+    /// whether it is up, and the families it holds places for while down.
+    fn keys(&self, outcomes: &[Arc<Outcome>]) -> Vec<DataKey> {
+        let last = self.targets.len().saturating_sub(1);
+        self.targets
+            .iter()
+            .zip(outcomes)
+            .enumerate()
+            .map(|(i, (t, o))| DataKey {
+                families: o.families.clone(),
+                up: o.up,
+                held: (!o.up && i < last)
+                    .then(|| t.last_good().map(|g| g.families.clone()))
+                    .flatten(),
+            })
+            .collect()
+    }
+
+    /// The sources' part of the page: their families merged in config order, each
+    /// followed by its recipe's up metric.
+    fn assemble_data(&self, outcomes: &[Arc<Outcome>]) -> DataPart {
         let mut set = FamilySet::new();
-        let mut self_metrics = SelfMetrics::default();
+        let (mut reached_all, mut lost_all) = (Vec::new(), Vec::new());
         let last = self.targets.len().saturating_sub(1);
         for (i, (t, outcome)) in self.targets.iter().zip(outcomes).enumerate() {
-            let waiting;
-            let outcome = match outcome {
-                Some(o) => o.as_ref(),
-                None => {
-                    waiting = Outcome::down(
-                        FailureKind::Read,
-                        "no result yet (first background read pending)".into(),
-                        Duration::ZERO,
-                    );
-                    &waiting
-                }
-            };
             let before = set.series_count();
             let mut conflicts = Vec::new();
             if outcome.up {
@@ -264,7 +350,6 @@ impl Scraper {
                 set.push(fam, &mut conflicts);
             }
             if lost > 0 {
-                t.count_dropped_collisions(lost as u64);
                 debug!(
                     source = %t.spec.name,
                     lost,
@@ -272,8 +357,33 @@ impl Scraper {
                     "series already written by an earlier source"
                 );
             }
-            self_metrics.add(t, outcome, reached);
+            reached_all.push(reached);
+            lost_all.push(lost);
         }
+        DataPart {
+            set,
+            reached: reached_all,
+            lost: lost_all,
+        }
+    }
+
+    /// The adapter's own families for this page; counts the series each source lost to
+    /// an earlier one (once per page, as they are left off each page).
+    fn own_families(
+        &self,
+        outcomes: &[Arc<Outcome>],
+        reached: &[usize],
+        lost: &[usize],
+    ) -> FamilySet {
+        let mut self_metrics = SelfMetrics::default();
+        for (i, (t, outcome)) in self.targets.iter().zip(outcomes).enumerate() {
+            let lost = lost.get(i).copied().unwrap_or(0);
+            if lost > 0 {
+                t.count_dropped_collisions(lost as u64);
+            }
+            self_metrics.add(t, outcome, reached.get(i).copied().unwrap_or(0));
+        }
+        let mut set = FamilySet::new();
         let mut conflicts = Vec::new();
         set.extend(self_metrics.families(), &mut conflicts);
         for c in conflicts {
@@ -282,6 +392,48 @@ impl Scraper {
         set
     }
 }
+
+/// How an OpenMetrics page ends; the sources' part is kept without it.
+const OPENMETRICS_EOF: &str = "# EOF\n";
+
+/// One source's share of the sources' part of a page (see [`Scraper::scrape_page`]).
+#[derive(Debug)]
+struct DataKey {
+    families: Arc<FamilySet>,
+    up: bool,
+    held: Option<Arc<FamilySet>>,
+}
+
+impl DataKey {
+    /// The same result (the very same families, held alive here, so an address cannot
+    /// be reused by another set while it is compared).
+    fn same(&self, other: &DataKey) -> bool {
+        Arc::ptr_eq(&self.families, &other.families)
+            && self.up == other.up
+            && match (&self.held, &other.held) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            }
+    }
+}
+
+/// The sources' part of a page, and per source its series on it and those it lost.
+struct DataPart {
+    set: FamilySet,
+    reached: Vec<usize>,
+    lost: Vec<usize>,
+}
+
+/// The last sources' part encoded, per wire format, with what it was made from.
+#[derive(Debug)]
+struct DataCache {
+    key: Vec<DataKey>,
+    text: Vec<(WireFormat, Arc<str>)>,
+    reached: Vec<usize>,
+    lost: Vec<usize>,
+}
+
 /// Runs futures concurrently, in tasks of their own, and returns their outputs in their
 /// order; a task that failed (panicked) leaves `None` in its place, so the outputs still
 /// pair with their inputs.

@@ -274,3 +274,35 @@ async fn unchanged_input_reuses_the_last_result() {
     assert_eq!(value(&s.scrape().await, "v", &[]), Some(2.0));
     assert_eq!(parsed(), 3);
 }
+
+/// The page served in two parts (the sources' part, kept encoded while no source changes,
+/// then the adapter's own) is the page encoded in one piece, in both wire formats.
+#[tokio::test]
+async fn the_encoded_sources_part_is_reused_and_matches_the_whole_page() {
+    use crate::exposition::{encode, WireFormat};
+    let stub = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/recipes/nginx_stub_status/nginx-1.22.input"
+    );
+    let kv = temp_file("parts.txt", "hits: 5\nratio: +Inf\n");
+    let s = scraper(&format!(
+        "[sources.web]\ntype='file'\npath='{stub}'\nparser='nginx_stub_status'\n\
+         [sources.app]\ntype='file'\npath='{kv}'\nparser='kv'\n"
+    ));
+    for format in [WireFormat::Text, WireFormat::OpenMetrics] {
+        let (first, _) = s.scrape_page(None, format).await;
+        let (again, own) = s.scrape_page(None, format).await;
+        assert!(Arc::ptr_eq(&first, &again), "not reused");
+        assert!(own.get("metrics_adapter_source_up").is_some());
+        let whole = encode(Arc::new(s.scrape().await), format);
+        let (data, _) = whole.split_at(whole.find("# HELP metrics_adapter_").unwrap());
+        assert_eq!(&*again, data);
+        assert!(again.contains("nginx_up 1") && again.contains("hits 5"));
+    }
+    std::fs::write(&kv, "hits: 6\n").unwrap();
+    let (changed, _) = s.scrape_page(None, WireFormat::Text).await;
+    assert!(
+        changed.contains("hits 6") && !changed.contains("ratio"),
+        "{changed}"
+    );
+}
