@@ -216,7 +216,7 @@ impl Scraper {
         &self,
         budget: Option<Duration>,
         format: WireFormat,
-    ) -> (Arc<str>, FamilySet) {
+    ) -> (Arc<String>, FamilySet) {
         let outcomes = self.outcomes(false, budget).await;
         let key: Vec<DataKey> = self.keys(&outcomes);
         let cached = {
@@ -238,7 +238,7 @@ impl Scraper {
                 if let Some(body) = text.strip_suffix(OPENMETRICS_EOF) {
                     text.truncate(body.len());
                 }
-                let text: Arc<str> = text.into();
+                let text = Arc::new(text);
                 let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
                 let fresh = cache.as_ref().is_some_and(|c| {
                     c.key.len() == key.len() && c.key.iter().zip(&key).all(|(a, b)| a.same(b))
@@ -429,7 +429,7 @@ struct DataPart {
 #[derive(Debug)]
 struct DataCache {
     key: Vec<DataKey>,
-    text: Vec<(WireFormat, Arc<str>)>,
+    text: Vec<(WireFormat, Arc<String>)>,
     reached: Vec<usize>,
     lost: Vec<usize>,
 }
