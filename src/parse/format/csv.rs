@@ -202,14 +202,18 @@ impl Csv {
             .iter()
             .filter_map(|c| Some((header.iter().position(|h| h == c)?, label_name(c))))
             .collect();
-        // Split once: with auto labels the table is looked at twice.
-        let rows: Vec<_> = self.rows(lines().skip(1), header.len()).collect();
+        // With auto labels the table is looked at twice: split once and kept. Otherwise one
+        // row at a time, so a big table's cells are never all held at once.
+        let kept: Option<Vec<_>> = self
+            .opts
+            .auto_labels
+            .then(|| self.rows(lines().skip(1), header.len()).collect());
         let mut numbered = false;
-        if self.opts.auto_labels {
+        if let Some(rows) = &kept {
             // A first pass over the table: a column holding any word labels every row, so
             // all rows carry the same label names.
             let mut text_columns = vec![false; header.len()];
-            for (_, _, row) in &rows {
+            for (_, _, row) in rows {
                 let Ok(row) = row else { continue };
                 for (cell, text) in row.iter().zip(text_columns.iter_mut()) {
                     // A column is a text column from its first word on: no need to look again.
@@ -244,6 +248,15 @@ impl Csv {
             .collect();
         // Rows with the same labels would give the same series: the first row keeps them.
         let mut seen: HashMap<LabelSet, usize> = HashMap::default();
+        // Room for a record per value cell at once: growing a vector of 80k records by
+        // doubling holds the old and the new copy at the same time (room never written is
+        // never resident).
+        let data_lines = lines().count().saturating_sub(1);
+        records.reserve(data_lines * value_idx.len());
+        let rows: Box<dyn Iterator<Item = _>> = match kept {
+            Some(rows) => Box::new(rows.into_iter()),
+            None => Box::new(self.rows(lines().skip(1), header.len())),
+        };
         for (n, number, row) in rows {
             let mut row = match row {
                 Ok(row) => row,
