@@ -411,7 +411,9 @@ impl Settings {
             };
             let refresh = match &rs.interval {
                 Some(t) => Refresh::Every(parse_duration(t).map_err(|r| bad(&key("interval"), r))?),
-                None => Refresh::OnScrape,
+                None => source
+                    .default_interval()
+                    .map_or(Refresh::OnScrape, Refresh::Every),
             };
             let regexes = |list: &[String], k: &str| -> Result<Vec<regex::Regex>, ConfigError> {
                 list.iter()

@@ -334,7 +334,7 @@ fn a_kinds_key_errors_have_the_house_shape() {
     );
     let e = err("[sources.a]\ntype = ''\nparser = 'kv'\n");
     assert!(
-        e.ends_with("sources.a.type: missing: one of file, http, tcp, exec, fastcgi"),
+        e.ends_with("sources.a.type: missing: one of file, http, tcp, exec, fastcgi, tail"),
         "{e}"
     );
 }

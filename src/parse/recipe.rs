@@ -31,6 +31,7 @@ pub struct RecipeFile {
     json: Option<toml::Value>,
     csv: Option<toml::Value>,
     prometheus: Option<toml::Value>,
+    log: Option<toml::Value>,
     /// The input is an append log of whole dumps: how its blocks are found.
     pub framing: Option<FramingOptions>,
     #[serde(default)]
@@ -74,6 +75,7 @@ impl Recipe {
             ("json", file.json.take()),
             ("csv", file.csv.take()),
             ("prometheus", file.prometheus.take()),
+            ("log", file.log.take()),
         ];
         if let Some((other, _)) = tables
             .iter()
@@ -147,6 +149,9 @@ impl Parser for Recipe {
             return Err(ParseError::Empty);
         }
         let text = text(input);
+        if let Format::Log(rules) = &self.format {
+            return Ok(rules.parse_whole(&text, max_values));
+        }
         let mut records = Vec::new();
         let mut issues = Vec::new();
         let mut unmatched = Unmatched::default();
@@ -183,6 +188,13 @@ impl Parser for Recipe {
 
     fn framing(&self) -> Option<&Arc<Framing>> {
         self.framing.as_ref()
+    }
+
+    fn log_rules(&self) -> Option<&Arc<super::accumulate::Rules>> {
+        match &self.format {
+            Format::Log(rules) => Some(rules),
+            _ => None,
+        }
     }
 }
 
@@ -226,7 +238,7 @@ mod tests {
         assert!(e.ends_with("; did you mean `non_numeric`?"), "{e}");
         assert_eq!(
             err("description = 'd'\nformat = 'jsno'\n"),
-            "[jsno] unknown format \"jsno\"; expected one of kv, regex, json, csv, prometheus; did you mean \"json\"?"
+            "[jsno] unknown format \"jsno\"; expected one of kv, regex, json, csv, prometheus, log; did you mean \"json\"?"
         );
         assert_eq!(
             err("description = 'd'\nformat = 'kv'\n[[mapping.metric]]\nkey = 'a'\ntype = 'guage'\n"),
@@ -271,6 +283,15 @@ mod tests {
             ("`[[json.each]]`", keys_of::<format::json::EachOptions>()),
             ("`[csv]`", keys_of::<format::csv::Options>()),
             ("`[prometheus]`", keys_of::<format::prometheus::Options>()),
+            ("`[log]`", keys_of::<crate::parse::accumulate::Options>()),
+            (
+                "`[[log.rule]]`",
+                keys_of::<crate::parse::accumulate::RuleOptions>(),
+            ),
+            (
+                "`[[log.metric]]`",
+                keys_of::<crate::parse::accumulate::MetricOptions>(),
+            ),
             ("`[framing]`", keys_of::<FramingOptions>()),
             ("`[mapping]`", keys_of::<mapping::Options>()),
             ("`[mapping.units.UNIT]`", keys_of::<mapping::UnitOptions>()),

@@ -22,11 +22,13 @@ macro_rules! recipe {
 
 /// Recipes shipped in the binary: (name, TOML text). A new recipe is one line here.
 pub const EMBEDDED: &[(&str, &str)] = &[
+    recipe!("apache_access"),
     recipe!("apache_status"),
     recipe!("haproxy_csv"),
     recipe!("meminfo"),
     recipe!("meminfo_appended"),
     recipe!("memcached_stats"),
+    recipe!("nginx_access"),
     recipe!("nginx_stub_status"),
     recipe!("php_fpm"),
     recipe!("redis_info"),
@@ -241,7 +243,7 @@ mod tests {
         );
         assert!(reg.recipe_text("nope").is_none());
         assert_eq!(
-            reg.did_you_mean("nginx"),
+            reg.did_you_mean("nginx_stub"),
             "; did you mean \"nginx_stub_status\"?"
         );
         assert_eq!(reg.did_you_mean("zzz"), "");
