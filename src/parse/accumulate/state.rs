@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use foldhash::HashMap;
 
 use super::{Kind, Metric};
-use crate::family::{Family, LabelSet, MetricKind};
+use crate::family::{le_label, Family, Labels, MetricKind, Suffix};
 
 /// Appends one label value to a series key.
 pub(super) fn push_label(key: &mut Vec<u8>, value: &str) {
@@ -167,17 +167,64 @@ impl Accumulator {
                 Kind::Counter => MetricKind::Counter,
                 Kind::Untyped => MetricKind::Untyped,
                 Kind::Gauge => MetricKind::Gauge,
-                Kind::Histogram | Kind::Summary => continue,
+                Kind::Histogram => MetricKind::Histogram,
+                Kind::Summary => MetricKind::Summary,
             };
             let mut family = Family::new(metric.name.clone(), kind, metric.help.clone());
             for (values, value) in series {
-                let labels: LabelSet = metric.labels.iter().cloned().zip(values).collect();
-                if let Value::Sum(v) | Value::Last(v) = value {
-                    family = family.with_sample(labels, *v);
-                }
+                let labels: Labels = metric.labels.iter().cloned().zip(values).collect();
+                family = sample(family, metric, labels, value);
             }
             out.push(family);
         }
         out
     }
+}
+
+/// `labels` with one more pair at the end.
+fn with(labels: &Labels, name: &str, value: String) -> Labels {
+    let mut l = labels.clone();
+    l.push((name.to_string(), value));
+    l
+}
+
+/// One series' samples: a value, or a histogram's cumulative buckets (ending in `+Inf`)
+/// with `_sum` and `_count`, or a summary's quantiles with `_sum` and `_count`.
+fn sample(family: Family, metric: &Metric, labels: Labels, value: &Value) -> Family {
+    match value {
+        Value::Sum(v) | Value::Last(v) => family.with_sample(labels, *v),
+        Value::Histogram { counts, sum, count } => {
+            let bounds = metric.buckets.iter().copied().chain([f64::INFINITY]);
+            let mut cumulative = 0;
+            let mut f = family;
+            for (bound, n) in bounds.zip(counts) {
+                cumulative += n;
+                let l = with(&labels, "le", le_label(bound));
+                f = f.with_suffixed_sample(l, Suffix::Bucket, cumulative as f64);
+            }
+            f.with_suffixed_sample(labels.clone(), Suffix::Sum, *sum)
+                .with_suffixed_sample(labels, Suffix::Count, *count as f64)
+        }
+        Value::Summary { window, sum, count } => {
+            let mut sorted: Vec<f64> = window.iter().copied().collect();
+            sorted.sort_by(f64::total_cmp);
+            let mut f = family;
+            for q in &metric.quantiles {
+                let l = with(&labels, "quantile", le_label(*q));
+                f = f.with_suffixed_sample(l, Suffix::None, quantile(&sorted, *q));
+            }
+            f.with_suffixed_sample(labels.clone(), Suffix::Sum, *sum)
+                .with_suffixed_sample(labels, Suffix::Count, *count as f64)
+        }
+    }
+}
+
+/// The nearest-rank quantile of sorted values: the smallest value with at least a `q`
+/// share of the values at or below it. NaN when there are none.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted
+        .get(rank.saturating_sub(1).min(sorted.len().saturating_sub(1)))
+        .copied()
+        .unwrap_or(f64::NAN)
 }

@@ -179,3 +179,28 @@ fn mistakes_in_the_rules_name_the_key() {
         "log.metric[0].name: \"a b\" is not a valid metric name"
     );
 }
+
+#[test]
+fn a_summary_page_has_quantiles_over_its_window_and_lifetime_sum_and_count() {
+    let r = rules(
+        "[[rule]]\npattern = '^(?P<t>[^ ]+)$'\n[[metric]]\nname = 's'\ntype = 'summary'\nvalue = 't'\nwindow = 4\nquantiles = [0, 0.5, 1]\n",
+    );
+    let mut acc = r.accumulator();
+    r.feed("100\n1\n2\n3\n4\n", &mut acc, 100, &mut Fed::default());
+    let fams = acc.families(&r.metrics);
+    let got: Vec<String> = fams[0]
+        .samples
+        .iter()
+        .map(|s| format!("{:?} {:?} {}", s.suffix, s.labels, s.value))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "None [(\"quantile\", \"0\")] 1",
+            "None [(\"quantile\", \"0.5\")] 2",
+            "None [(\"quantile\", \"1\")] 4",
+            "Sum [] 110",
+            "Count [] 5",
+        ]
+    );
+}
