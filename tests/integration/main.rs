@@ -14,4 +14,5 @@ mod reliability;
 mod security;
 mod setup;
 mod sockets;
+mod tail;
 mod trust;
