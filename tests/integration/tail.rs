@@ -438,7 +438,9 @@ fn a_reload_that_leaves_the_source_as_it_was_keeps_its_counts_and_place() {
     let adapter = follow(&nginx.log, "");
     wait_ready(&adapter);
     nginx.requests("GET", "/ok", 200, 3);
-    wait_page(&adapter, Duration::from_secs(10), |p| count(p, "GET", "200") == 3.0);
+    wait_page(&adapter, Duration::from_secs(10), |p| {
+        count(p, "GET", "200") == 3.0
+    });
     // Another source is added; `web` stays as it was.
     let config = std::fs::read_to_string(adapter.config_path()).unwrap();
     let other = nginx.dir.write("other.txt", "other: 7\n");
@@ -451,9 +453,13 @@ fn a_reload_that_leaves_the_source_as_it_was_keeps_its_counts_and_place() {
     )
     .unwrap();
     assert!(send_signal("HUP", i64::from(adapter.pid())));
-    wait_page(&adapter, Duration::from_secs(10), |p| p.contains("\nother 7"));
+    wait_page(&adapter, Duration::from_secs(10), |p| {
+        p.contains("\nother 7")
+    });
     nginx.requests("GET", "/ok", 200, 2);
-    let page = wait_page(&adapter, Duration::from_secs(10), |p| count(p, "GET", "200") >= 5.0);
+    let page = wait_page(&adapter, Duration::from_secs(10), |p| {
+        count(p, "GET", "200") >= 5.0
+    });
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(count(&page, "GET", "200"), 5.0, "{page}");
     assert_eq!(count(&adapter.metrics(), "GET", "200"), 5.0);

@@ -17,6 +17,9 @@ use std::io::ErrorKind;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 
+/// The usual read: about 5,000 access log lines.
+const READ_SIZE: usize = 1 << 20;
+
 /// A file's identity and the offset reached in it; what a state file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
@@ -129,9 +132,21 @@ impl Follower {
             self.skipping = false;
             chunk.event = Some("truncated: reading it again from the start");
         }
-        let mut buf = vec![0; max.min(usize::try_from(len - open.pos.offset).unwrap_or(max))];
-        let n = read_full(&open.file, &mut buf, open.pos.offset)?;
-        buf.truncate(n);
+        let avail = usize::try_from(len - open.pos.offset).unwrap_or(usize::MAX);
+        // Reads of READ_SIZE bound the memory a burst takes (and the page's peak RSS); only
+        // a line longer than that makes a read grow, up to `max`.
+        let mut size = READ_SIZE.min(max).min(avail);
+        let (mut buf, mut n);
+        loop {
+            buf = vec![0; size];
+            n = read_full(&open.file, &mut buf, open.pos.offset)?;
+            buf.truncate(n);
+            let limit = max.min(avail);
+            if self.skipping || n < size || size >= limit || buf.contains(&b'\n') {
+                break;
+            }
+            size = size.saturating_mul(4).min(limit);
+        }
         let mut start = 0;
         if self.skipping {
             match buf.iter().position(|&b| b == b'\n') {
@@ -143,7 +158,7 @@ impl Follower {
                     // Still inside the long line: drop what there is of it.
                     open.pos.offset += n as u64;
                     chunk.consumed = n as u64;
-                    chunk.more = n == max;
+                    chunk.more = n < avail;
                     return Ok(chunk);
                 }
             }
@@ -159,7 +174,7 @@ impl Follower {
                 chunk.lines = buf;
                 // At the end of a file that was renamed away: come back at once to finish
                 // it and go on to the new one, rather than a poll later.
-                chunk.more = n == max || renamed(path, open.pos)?;
+                chunk.more = n < avail || renamed(path, open.pos)?;
             }
             // A whole read without a newline: a line longer than the limit; dropped.
             None if n == max && max > 0 => {

@@ -168,3 +168,19 @@ fn a_missing_file_is_an_error_until_it_appears() {
     // Created after the start: all of it is new.
     assert_eq!(drain(&mut f, &log, false, 64), "");
 }
+
+#[test]
+fn a_read_grows_for_a_long_line_up_to_the_limit() {
+    let d = dir("grow");
+    let log = d.join("a.log");
+    append(&log, "");
+    let mut f = Follower::default();
+    drain(&mut f, &log, false, 4 << 20);
+    // Longer than one usual read, shorter than the limit: read whole.
+    let long = "x".repeat(1_500_000);
+    append(&log, &format!("{long}\nshort\n"));
+    assert_eq!(
+        drain(&mut f, &log, false, 4 << 20),
+        format!("{long}\nshort\n")
+    );
+}
