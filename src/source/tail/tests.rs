@@ -177,10 +177,31 @@ fn a_read_grows_for_a_long_line_up_to_the_limit() {
     let mut f = Follower::default();
     drain(&mut f, &log, false, 4 << 20);
     // Longer than one usual read, shorter than the limit: read whole.
-    let long = "x".repeat(1_500_000);
+    let long = "x".repeat(1_500_000); // several usual reads
     append(&log, &format!("{long}\nshort\n"));
     assert_eq!(
         drain(&mut f, &log, false, 4 << 20),
         format!("{long}\nshort\n")
     );
+}
+
+/// docs/recipes.md describes every key of a tail source, in its own table (the keys come
+/// from the `Config` struct, so a new key without a line there fails here).
+#[test]
+fn the_reference_describes_every_tail_key() {
+    let doc = include_str!("../../../docs/recipes.md");
+    let section: String = doc
+        .split("\n### ")
+        .find(|s| s.starts_with("The `tail` source"))
+        .expect("a section for the tail source")
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .filter_map(|l| l.split('|').nth(1))
+        .collect();
+    for key in crate::source::keys_of::<super::Config>() {
+        assert!(
+            section.contains(&format!("`{key}`")),
+            "docs/recipes.md: tail key `{key}`"
+        );
+    }
 }
