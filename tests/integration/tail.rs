@@ -464,3 +464,60 @@ fn a_reload_that_leaves_the_source_as_it_was_keeps_its_counts_and_place() {
     assert_eq!(count(&page, "GET", "200"), 5.0, "{page}");
     assert_eq!(count(&adapter.metrics(), "GET", "200"), 5.0);
 }
+
+#[test]
+fn unmatched_lines_unusable_values_and_series_past_the_cap_are_counted() {
+    let dir = TempDir::new("tail-counted");
+    let log = dir.join("access.log");
+    append_lines(&log, 0);
+    let adapter = follow(&log, "max_series = 3\n");
+    wait_ready(&adapter);
+    let line = |method: &str, time: &str| {
+        format!(
+            "127.0.0.1 - - [29/Nov/2026:22:40:01 +0000] \"{method} / HTTP/1.1\" 200 5 \"-\" \"c\" {time} -\n"
+        )
+    };
+    let text = [
+        line("GET", "0.010"),
+        "not an access log line\n".to_string(),
+        // Matches the pattern, but "1.2.3" is no number: the count still counts.
+        line("GET", "1.2.3"),
+        "\n".to_string(),
+        // GET's count, bytes and time histogram are the 3 label sets max_series allows:
+        // PUT's three values are dropped.
+        line("PUT", "0.010"),
+        line("GET", "0.020"),
+    ]
+    .concat();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let page = wait_page(&adapter, Duration::from_secs(10), |p| {
+        count(p, "GET", "200") == 3.0
+    });
+    assert_eq!(self_metric(&page, "source_unmatched_total"), 1.0, "{page}");
+    assert_eq!(
+        self_metric(&page, "source_parse_errors_total"),
+        1.0,
+        "{page}"
+    );
+    assert_eq!(count(&page, "PUT", "200"), 0.0);
+    assert_eq!(
+        series(
+            &page,
+            "metrics_adapter_source_dropped_series_total{source=\"web\",reason=\"limit\"}"
+        ),
+        Some(3.0),
+        "{page}"
+    );
+    assert_eq!(
+        series(
+            &page,
+            "nginx_http_response_time_seconds_count{method=\"GET\",status=\"200\"}"
+        ),
+        Some(2.0)
+    );
+}
