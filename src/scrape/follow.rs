@@ -1,4 +1,4 @@
-//! A `tail` source's read: steps of its follower (each at most `max_bytes`, on the blocking
+//! A `tail` source's read: steps of its follower (each a bounded read, on the blocking
 //! pool) until the log's end or half the source timeout, then its running totals as the
 //! result. It runs where any read runs (the background poll of an `interval` source, which
 //! a tail source always is), so `/readyz`, the status page and reloads treat it as one.

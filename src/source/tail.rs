@@ -5,8 +5,9 @@
 //! every `interval` (default [`DEFAULT_POLL`]) and serves the running totals. Plain polling,
 //! not inotify: it works the same on every filesystem a pod may share a log through
 //! (overlay, NFS, a kubelet emptyDir), costs one `stat` and one `pread` per second, and
-//! cannot miss an event. Each read takes at most `max_bytes` (bounded memory for a burst);
-//! when it was full the next one follows at once, off the runtime thread.
+//! cannot miss an event. Reads are small (256 KiB, more only for a longer line, up to
+//! `max_bytes`), so a burst takes bounded memory; while more is waiting the next read
+//! follows at once, off the runtime thread.
 //!
 //! The file's position is in memory and, with `state_file`, written atomically after each
 //! read that advanced, so a restarted adapter neither counts a line twice nor skips one.
@@ -118,9 +119,10 @@ impl TailSource {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Reads and counts at most `max_bytes` of new lines. Blocking: run it on the blocking
-    /// pool. The lock is held throughout, so reading, counting and moving the offset are
-    /// one step even if two followers (an old config's, going away) overlap.
+    /// Reads and counts one bounded read of new lines (`max_bytes`: the longest line).
+    /// Blocking: run it on the blocking pool. The lock is held throughout, so reading,
+    /// counting and moving the offset are one step even if two followers (an old
+    /// config's, going away) overlap.
     pub fn step(
         &self,
         rules: &Rules,
