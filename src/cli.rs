@@ -100,6 +100,18 @@ pub enum Command {
         #[arg(long)]
         openmetrics: bool,
     },
+    /// Run recipes' `[[test]]` cases and show what differs; exits 1 if one fails (or none
+    /// is found).
+    ///
+    /// Without an argument, every built-in recipe's. An argument is a recipe's name (with
+    /// --config, the config's recipes are known too), a recipe file (`.toml`), or a
+    /// directory whose recipe files are all tested. docs/recipes.md, `[[test]]`, describes
+    /// the cases.
+    Test {
+        /// Recipe names, recipe files or directories.
+        #[arg(value_name = "RECIPE|FILE|DIR")]
+        targets: Vec<String>,
+    },
     /// List the parsers: built-in recipes, generic formats, and recipes from parsers.dirs.
     Parsers {
         #[command(subcommand)]
@@ -196,6 +208,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             file,
             openmetrics,
         }) => parse(&cli, parser, file.as_deref(), *openmetrics),
+        Some(Command::Test { targets }) => test_recipes(&cli, targets),
         Some(Command::Parsers { action: None }) => parsers(&cli),
         Some(Command::Parsers {
             action: Some(ParsersCommand::Show { name }),
@@ -222,6 +235,9 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
     init_logging(&settings);
     for w in web.warnings() {
         tracing::warn!("web config: {w}");
+    }
+    for skipped in registry.skipped() {
+        tracing::info!("{skipped}");
     }
     let mut scraper = Scraper::new(&settings, &registry)?;
     // The scraper holds the parsers it uses; the other recipes (and their compiled
@@ -316,6 +332,9 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
     for dir in &settings.parser_dirs {
         let _ = writeln!(out, "recipe directory: {}", dir.display());
     }
+    for skipped in registry.skipped() {
+        let _ = writeln!(out, "{skipped}");
+    }
     let _ = writeln!(out, "sources: {}", settings.sources.len());
     for t in scraper.targets() {
         let s = &t.spec;
@@ -393,6 +412,28 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
         for (k, v) in keys {
             let _ = writeln!(out, "    {k} = {v}");
         }
+    }
+    // The `[[test]]` cases of the recipes in use: a recipe edited into giving other numbers
+    // fails here, before it is deployed.
+    let mut used: Vec<&str> = scraper
+        .targets()
+        .iter()
+        .map(|t| t.spec.parser.as_str())
+        .collect();
+    used.sort_unstable();
+    used.dedup();
+    let summary =
+        crate::parse::cases::run_all(used.iter().filter_map(|&n| registry.get(n).map(|e| (n, e))));
+    let _ = writeln!(
+        out,
+        "recipe tests: {} passed, {} failed",
+        summary.passed,
+        summary.failed.len()
+    );
+    if !summary.failed.is_empty() {
+        emit(&out)?;
+        eprint!("{}", summary.text);
+        return Err(format!("recipe tests failed: {}", summary.failed.join("; ")).into());
     }
     emit(&out)?;
     Ok(ExitCode::SUCCESS)
@@ -517,6 +558,78 @@ fn show_parser(cli: &Cli, name: &str) -> Result<ExitCode, Error> {
         .ok_or_else(|| unknown_parser(&registry, name))??;
     emit(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `test`: the cases of the recipes named, in the order named.
+fn test_recipes(cli: &Cli, targets: &[String]) -> Result<ExitCode, Error> {
+    let mut selected = Registry::default();
+    let mut order: Vec<String> = Vec::new();
+    let mut known: Option<Registry> = None;
+    let mut take = |reg: &Registry, names: Vec<String>, order: &mut Vec<String>| {
+        for name in names {
+            if let Some(entry) = reg.get(&name) {
+                selected.insert_entry(&name, entry.clone());
+                if !order.contains(&name) {
+                    order.push(name);
+                }
+            }
+        }
+    };
+    if targets.is_empty() {
+        let reg = Registry::builtin()?;
+        let names = crate::parse::registry::EMBEDDED
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        take(&reg, names, &mut order);
+    }
+    for target in targets {
+        let path = std::path::Path::new(target);
+        let mut reg = Registry::default();
+        if path.is_dir() {
+            let skipped = reg.load_dir(path)?.skipped;
+            for (file, why) in skipped {
+                eprintln!("{}: skipped: {why}", file.display());
+            }
+        } else if target.ends_with(".toml") || path.is_file() {
+            reg.load_file(path)?;
+        } else {
+            let reg = match &known {
+                Some(r) => r,
+                None => known.insert(registry_for(cli)?),
+            };
+            if reg.get(target).is_none() {
+                return Err(unknown_parser(reg, target).into());
+            }
+            take(reg, vec![target.clone()], &mut order);
+            continue;
+        }
+        let names = reg.names().map(str::to_string).collect();
+        take(&reg, names, &mut order);
+    }
+    let summary = crate::parse::cases::run_all(
+        order
+            .iter()
+            .filter_map(|n| selected.get(n).map(|e| (n.as_str(), e))),
+    );
+    let total = summary.passed + summary.failed.len();
+    let mut out = summary.text;
+    let _ = writeln!(
+        out,
+        "{} recipe(s), {total} case(s): {} passed, {} failed",
+        order.len(),
+        summary.passed,
+        summary.failed.len()
+    );
+    emit(&out)?;
+    if total == 0 {
+        eprintln!("metrics-adapter: no [[test]] cases found (docs/recipes.md, `[[test]]`)");
+    }
+    Ok(if summary.failed.is_empty() && total > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn parsers(cli: &Cli) -> Result<ExitCode, Error> {

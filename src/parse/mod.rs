@@ -6,6 +6,7 @@
 //! plus a mapping, written as a TOML file (`parsers/*.toml`); the [`registry`] holds the
 //! embedded recipes, any user recipes, and the few parsers written in code.
 
+pub mod cases;
 pub mod date;
 pub mod format;
 pub mod mapping;
