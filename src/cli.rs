@@ -15,6 +15,8 @@ use crate::parse::Registry;
 use crate::scrape::Scraper;
 use crate::server::{self, App, Loaded};
 
+mod recipes;
+
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
     name = "metrics-adapter",
@@ -170,6 +172,10 @@ fn load(cli: &Cli) -> Result<(Settings, Registry), Error> {
     for dir in &settings.parser_dirs {
         registry.load_dir(dir)?;
     }
+    let config = settings.origin.to_string();
+    for r in &settings.recipes {
+        registry.load_inline(&r.name, &r.text, &config)?;
+    }
     Ok((settings, registry))
 }
 
@@ -208,7 +214,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             file,
             openmetrics,
         }) => parse(&cli, parser, file.as_deref(), *openmetrics),
-        Some(Command::Test { targets }) => test_recipes(&cli, targets),
+        Some(Command::Test { targets }) => recipes::test_recipes(&cli, targets),
         Some(Command::Parsers { action: None }) => parsers(&cli),
         Some(Command::Parsers {
             action: Some(ParsersCommand::Show { name }),
@@ -558,78 +564,6 @@ fn show_parser(cli: &Cli, name: &str) -> Result<ExitCode, Error> {
         .ok_or_else(|| unknown_parser(&registry, name))??;
     emit(&text)?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// `test`: the cases of the recipes named, in the order named.
-fn test_recipes(cli: &Cli, targets: &[String]) -> Result<ExitCode, Error> {
-    let mut selected = Registry::default();
-    let mut order: Vec<String> = Vec::new();
-    let mut known: Option<Registry> = None;
-    let mut take = |reg: &Registry, names: Vec<String>, order: &mut Vec<String>| {
-        for name in names {
-            if let Some(entry) = reg.get(&name) {
-                selected.insert_entry(&name, entry.clone());
-                if !order.contains(&name) {
-                    order.push(name);
-                }
-            }
-        }
-    };
-    if targets.is_empty() {
-        let reg = Registry::builtin()?;
-        let names = crate::parse::registry::EMBEDDED
-            .iter()
-            .map(|(n, _)| n.to_string())
-            .collect();
-        take(&reg, names, &mut order);
-    }
-    for target in targets {
-        let path = std::path::Path::new(target);
-        let mut reg = Registry::default();
-        if path.is_dir() {
-            let skipped = reg.load_dir(path)?.skipped;
-            for (file, why) in skipped {
-                eprintln!("{}: skipped: {why}", file.display());
-            }
-        } else if target.ends_with(".toml") || path.is_file() {
-            reg.load_file(path)?;
-        } else {
-            let reg = match &known {
-                Some(r) => r,
-                None => known.insert(registry_for(cli)?),
-            };
-            if reg.get(target).is_none() {
-                return Err(unknown_parser(reg, target).into());
-            }
-            take(reg, vec![target.clone()], &mut order);
-            continue;
-        }
-        let names = reg.names().map(str::to_string).collect();
-        take(&reg, names, &mut order);
-    }
-    let summary = crate::parse::cases::run_all(
-        order
-            .iter()
-            .filter_map(|n| selected.get(n).map(|e| (n.as_str(), e))),
-    );
-    let total = summary.passed + summary.failed.len();
-    let mut out = summary.text;
-    let _ = writeln!(
-        out,
-        "{} recipe(s), {total} case(s): {} passed, {} failed",
-        order.len(),
-        summary.passed,
-        summary.failed.len()
-    );
-    emit(&out)?;
-    if total == 0 {
-        eprintln!("metrics-adapter: no [[test]] cases found (docs/recipes.md, `[[test]]`)");
-    }
-    Ok(if summary.failed.is_empty() && total > 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }
 
 fn parsers(cli: &Cli) -> Result<ExitCode, Error> {

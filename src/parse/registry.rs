@@ -66,6 +66,11 @@ pub enum Origin {
     Embedded,
     Generic,
     User(PathBuf),
+    /// `[recipes.NAME]` in the config file `config`; `text` is the table as TOML.
+    Inline {
+        config: String,
+        text: String,
+    },
 }
 
 impl std::fmt::Display for Origin {
@@ -74,6 +79,7 @@ impl std::fmt::Display for Origin {
             Origin::Embedded => f.write_str("built-in recipe"),
             Origin::Generic => f.write_str("generic format"),
             Origin::User(p) => write!(f, "recipe file {}", p.display()),
+            Origin::Inline { config, .. } => write!(f, "inline recipe in {config}"),
         }
     }
 }
@@ -250,6 +256,46 @@ impl Registry {
         );
     }
 
+    /// Adds a recipe written in the config file `config` as `[recipes.NAME]`. Its name
+    /// must be new: an inline recipe that took a built-in or a file recipe's name would
+    /// change what every other source of that name reads, unseen, so it is an error.
+    /// Errors read `config: recipes.NAME: reason`.
+    pub fn load_inline(
+        &mut self,
+        name: &str,
+        text: &str,
+        config: &str,
+    ) -> Result<(), RegistryError> {
+        let origin = format!("{config}: recipes.{name}");
+        if let Some(other) = self.get(name) {
+            return Err(RegistryError::Recipe {
+                origin,
+                message: format!(
+                    "the name of a {}; an inline recipe cannot replace another, so name it differently",
+                    other.origin
+                ),
+            });
+        }
+        let recipe = Recipe::from_toml(name, text).map_err(|message| RegistryError::Recipe {
+            origin,
+            // The TOML error's position is in the table as re-written, not in the config
+            // file: left out rather than pointing at the wrong line.
+            message: message
+                .lines()
+                .filter(|l| !l.starts_with("TOML parse error at line"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        })?;
+        self.insert_recipe(
+            recipe,
+            Origin::Inline {
+                config: config.to_string(),
+                text: text.to_string(),
+            },
+        );
+        Ok(())
+    }
+
     /// Adds `entry` under `name` (a copy from another registry).
     pub fn insert_entry(&mut self, name: &str, entry: Entry) {
         self.entries.insert(name.to_string(), entry);
@@ -297,6 +343,7 @@ impl Registry {
                     Recipe::generic_toml(format, description, options)
                 })
                 .unwrap_or_default()),
+            Origin::Inline { text, .. } => Ok(text.clone()),
             Origin::User(path) => {
                 crate::small_file::read_to_string(path, crate::small_file::CONFIG_LIMIT).map_err(
                     |e| RegistryError::Recipe {
@@ -348,5 +395,59 @@ mod tests {
             "; did you mean \"nginx_stub_status\"?"
         );
         assert_eq!(reg.did_you_mean("zzz"), "");
+    }
+
+    /// A recipe directory mounted with the config (one ConfigMap) loads its recipes and
+    /// skips the rest, saying why; a recipe file with a mistake is still an error.
+    #[test]
+    fn a_recipe_directory_skips_what_is_not_a_recipe() {
+        let dir = std::env::temp_dir().join(format!("ma-registry-dir-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("..data")).unwrap();
+        let recipe = "description = 'd'\nformat = 'kv'\n[[test]]\ninput = 'a: 1'\nexpect = 'a 1'\n";
+        std::fs::write(dir.join("app.toml"), recipe).unwrap();
+        std::fs::write(dir.join("adapter.toml"), "[sources.a]\ntype = 'file'\n").unwrap();
+        std::fs::write(dir.join("notes.md"), "# notes\n").unwrap();
+        std::fs::write(dir.join(".hidden.toml"), "x = 1\n").unwrap();
+        let mut reg = Registry::default();
+        let done = reg.load_dir(&dir).unwrap();
+        assert_eq!(done.loaded, 1);
+        assert_eq!(reg.names().collect::<Vec<_>>(), ["app"]);
+        assert_eq!(reg.get("app").unwrap().cases.len(), 1);
+        let d = dir.display();
+        assert_eq!(
+            reg.skipped(),
+            [
+                format!("recipe directory {d}: skipped {d}/adapter.toml: not a recipe (no top-level format, description or other recipe key)"),
+                format!("recipe directory {d}: skipped {d}/notes.md: not a .toml file"),
+            ]
+        );
+        // A recipe without `format` is a recipe with a mistake, not another file.
+        std::fs::write(dir.join("broken.toml"), "description = 'd'\n").unwrap();
+        let e = Registry::default().load_dir(&dir).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!("recipe file {d}/broken.toml: TOML parse error at line 1, column 1\nmissing field `format`")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_inline_recipe_has_a_name_of_its_own() {
+        let mut reg = Registry::builtin().unwrap();
+        let text = "description = 'mine'\nformat = 'kv'\n";
+        reg.load_inline("mine", text, "adapter.toml").unwrap();
+        let entry = reg.get("mine").unwrap();
+        assert_eq!(entry.origin.to_string(), "inline recipe in adapter.toml");
+        assert_eq!(reg.recipe_text("mine").unwrap().unwrap(), text);
+        assert_eq!(
+            reg.load_inline("meminfo", text, "adapter.toml").unwrap_err().to_string(),
+            "adapter.toml: recipes.meminfo: the name of a built-in recipe; an inline recipe cannot replace another, so name it differently"
+        );
+        assert_eq!(
+            reg.load_inline("other", "description = 'd'\nformat = 'kv'\nsurprise = 1\n", "adapter.toml")
+                .unwrap_err()
+                .to_string(),
+            "adapter.toml: recipes.other: unknown field `surprise`, expected one of `description`, `checked_against`, `notes`, `format`, `up_metric`, `kv`, `regex`, `json`, `csv`, `prometheus`, `framing`, `mapping`, `test`"
+        );
     }
 }

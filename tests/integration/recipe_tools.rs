@@ -133,3 +133,148 @@ fn check_runs_the_cases_of_the_recipes_in_use() {
         "{out}"
     );
 }
+
+/// One config file holds the whole adapter: the source and its recipe, `[recipes.NAME]`,
+/// with its case run by `check`.
+#[test]
+fn an_inline_recipe_serves_a_page() {
+    let data = TempDir::new("inline-recipe");
+    let stats = data.write("stats.txt", "requests: 1200\nqueue: 3\n");
+    let recipe = "[recipes.myapp]\ndescription = 'myapp status'\nformat = 'kv'\n\
+                  [recipes.myapp.mapping]\nprefix = 'myapp_'\n\
+                  [[recipes.myapp.mapping.metric]]\nkey = 'requests'\ntype = 'counter'\n\
+                  [[recipes.myapp.test]]\ninput = 'requests: 5'\nexpect = 'myapp_requests_total 5'\n";
+    let config = format!(
+        "[sources.app]\ntype = 'file'\npath = {}\nparser = 'myapp'\n\n{recipe}",
+        toml_str(&stats.display().to_string())
+    );
+    let adapter = Adapter::start(&config);
+    let page = adapter.metrics();
+    assert!(
+        page.contains("# TYPE myapp_requests_total counter\nmyapp_requests_total 1200.0\n"),
+        "{page}"
+    );
+    assert!(page.contains("\nmyapp_queue 3.0\n"), "{page}");
+    let path = adapter.config_path().display().to_string();
+    let out = run_cli(&["check", "--config", &path], CLI_TIMEOUT);
+    assert!(out.success(), "{out}");
+    assert!(
+        out.stdout.contains(&format!(
+            "  app: file {} -> parser myapp (inline recipe in {path})\n",
+            stats.display()
+        )),
+        "{out}"
+    );
+    assert!(
+        out.stdout.ends_with("recipe tests: 1 passed, 0 failed\n"),
+        "{out}"
+    );
+    // Its name must be its own.
+    let clash = config.replace("myapp", "meminfo");
+    let dir = TempDir::new("inline-clash");
+    let clash = dir.write("adapter.toml", clash).display().to_string();
+    let out = run_cli(&["check", "--config", &clash], CLI_TIMEOUT);
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert_eq!(
+        out.stderr,
+        format!("metrics-adapter: error: {clash}: recipes.meminfo: the name of a built-in recipe; an inline recipe cannot replace another, so name it differently\n")
+    );
+}
+
+/// A ConfigMap mounted as one directory: the config file sits among the recipes, and
+/// `parsers.dirs` names that directory. The start is not stopped by the config file; what
+/// was skipped is logged.
+#[test]
+fn a_recipe_directory_may_hold_the_config_file() {
+    let dir = TempDir::new("configmap-dir");
+    dir.write("myapp.toml", recipe_with_case("1200"));
+    let stats = dir.write("stats.txt", "requests: 7\nqueue: 0\n");
+    let d = dir.path().display().to_string();
+    let config = dir.write(
+        "adapter.toml",
+        format!(
+            "[parsers]\ndirs = [{}]\n[sources.app]\ntype = 'file'\npath = {}\nparser = 'myapp'\n",
+            toml_str(&d),
+            toml_str(&stats.display().to_string())
+        ),
+    );
+    let config = config.display().to_string();
+    let adapter = Adapter::start_with(None, &["--config", &config]);
+    let page = adapter.metrics();
+    assert!(page.contains("\nmyapp_requests_total 7.0\n"), "{page}");
+    let logs = adapter.stderr();
+    assert!(
+        logs.contains(&format!(
+            "recipe directory {d}: skipped {d}/adapter.toml: not a recipe (no top-level format, description or other recipe key)"
+        )),
+        "{logs}"
+    );
+    assert!(
+        logs.contains(&format!(
+            "recipe directory {d}: skipped {d}/stats.txt: not a .toml file"
+        )),
+        "{logs}"
+    );
+}
+
+/// The README's inline-recipe example checks as written, its case included.
+#[test]
+fn readme_inline_recipe_example_checks() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let section = readme
+        .split("### One file for the whole adapter")
+        .nth(1)
+        .unwrap();
+    let block = section
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|b| b.split("```\n").next())
+        .unwrap();
+    let dir = TempDir::new("readme-inline");
+    let config = dir.write("adapter.toml", block).display().to_string();
+    let out = run_cli(&["check", "--config", &config], CLI_TIMEOUT);
+    assert!(out.success(), "{out}");
+    assert!(
+        out.stdout.ends_with("recipe tests: 1 passed, 0 failed\n"),
+        "{out}"
+    );
+}
+
+/// With the real binary: a bad value from a variable is reported under the variable's
+/// name, and a source whose name has capitals is reached by its (uppercase) variable.
+#[test]
+fn environment_errors_name_the_variable() {
+    let dir = TempDir::new("env-errors");
+    let stats = dir.write("stats.txt", "a: 1\n");
+    let config = dir
+        .write(
+            "adapter.toml",
+            "[sources.MyApp]\ntype = 'file'\npath = '/nonexistent'\nparser = 'kv'\nmax_bytes = '64KiB'\n",
+        )
+        .display()
+        .to_string();
+    let out = run_cli_with_env(
+        &["check", "--config", &config],
+        &[("METRICS_ADAPTER__SOURCES__MYAPP__TIMEOUT", "soon")],
+        CLI_TIMEOUT,
+    );
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert_eq!(
+        out.stderr,
+        "metrics-adapter: error: METRICS_ADAPTER__SOURCES__MYAPP__TIMEOUT: \"soon\" is not a positive duration like 500ms, 5s or 1m\n"
+    );
+    let stats = stats.display().to_string();
+    let out = run_cli_with_env(
+        &["once", "--config", &config],
+        &[
+            ("METRICS_ADAPTER__SOURCES__MYAPP__PATH", &stats),
+            ("METRICS_ADAPTER__SOURCES__MYAPP__LABELS__ZONE", "01"),
+        ],
+        CLI_TIMEOUT,
+    );
+    assert!(out.success(), "{out}");
+    assert!(out.stdout.contains("\na{zone=\"01\"} 1.0\n"), "{out}");
+    let out = run_cli(&["check", "--config", &config], CLI_TIMEOUT);
+    assert!(out.stdout.contains("    max_bytes = 65536\n"), "{out}");
+}
