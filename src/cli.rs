@@ -92,15 +92,21 @@ pub enum Command {
         #[arg(long)]
         openmetrics: bool,
     },
-    /// Run one parser or recipe on a sample and print the metrics.
+    /// Run one parser or recipe on a sample and print the metrics (with --config, the
+    /// config's recipes too; with --source, read as that source of the config reads).
     Parse {
-        /// A name from `metrics-adapter parsers`.
+        /// A name from `metrics-adapter parsers`, or a recipe file (`.toml`).
+        #[arg(value_name = "RECIPE")]
         parser: String,
         /// The sample; `-` or nothing reads stdin.
         file: Option<PathBuf>,
         /// Print OpenMetrics instead of the 0.0.4 text format.
         #[arg(long)]
         openmetrics: bool,
+        /// Read the sample as this source of the config does: a file source's own
+        /// block_start/block_end framing, and the source's labels. Needs --config.
+        #[arg(long, value_name = "NAME")]
+        source: Option<String>,
     },
     /// Run recipes' `[[test]]` cases and show what differs; exits 1 if one fails (or none
     /// is found).
@@ -213,7 +219,14 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             parser,
             file,
             openmetrics,
-        }) => parse(&cli, parser, file.as_deref(), *openmetrics),
+            source,
+        }) => parse(
+            &cli,
+            parser,
+            file.as_deref(),
+            *openmetrics,
+            source.as_deref(),
+        ),
         Some(Command::Test { targets }) => recipes::test_recipes(&cli, targets),
         Some(Command::Parsers { action: None }) => parsers(&cli),
         Some(Command::Parsers {
@@ -495,11 +508,10 @@ fn parse(
     name: &str,
     file: Option<&std::path::Path>,
     openmetrics: bool,
+    source: Option<&str>,
 ) -> Result<ExitCode, Error> {
-    let registry = registry_for(cli)?;
-    let entry = registry
-        .get(name)
-        .ok_or_else(|| unknown_parser(&registry, name))?;
+    let with = recipes::for_parse(cli, name, source)?;
+    let entry = &with.entry;
     let mut input = Vec::new();
     match file {
         None => std::io::stdin().read_to_end(&mut input).map(|_| ())?,
@@ -508,7 +520,8 @@ fn parse(
     }
     // An append log is cut to its latest complete block, as the file source does, so a
     // saved log shows the numbers the server would serve.
-    let block = crate::framing::saved_input(entry.parser.as_ref(), &input)
+    let block = with
+        .frame(&input)
         .map_err(|e| format!("parser {name}: framing: {e}"))?;
     if block.len() != input.len() {
         eprintln!(
@@ -517,10 +530,11 @@ fn parse(
             input.len()
         );
     }
-    let parsed = entry
+    let mut parsed = entry
         .parser
         .parse(block)
         .map_err(|e| format!("parser {name}: {e}"))?;
+    with.relabel(&mut parsed.families);
     if parsed.unmatched.count > 0 {
         eprintln!(
             "{} unmatched (read, but no rule used them), first: {}",

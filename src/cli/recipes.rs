@@ -6,8 +6,109 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use super::{emit, registry_for, unknown_parser, Cli, Error};
+use crate::family::Family;
+use crate::framing::{latest_block, Context, Framing, FramingError};
+use crate::parse::registry::Entry;
 use crate::parse::Registry;
+
+/// What `parse` reads a sample with: the recipe, and how a source would frame and label it.
+pub(super) struct ParseWith {
+    pub entry: Entry,
+    framing: Option<Arc<Framing>>,
+    labels: Vec<(String, String)>,
+}
+
+impl ParseWith {
+    /// The block of `input` the source would read: the latest complete one of an append
+    /// log, else all of it.
+    pub fn frame<'a>(&self, input: &'a [u8]) -> Result<&'a [u8], FramingError> {
+        let Some(framing) = &self.framing else {
+            return Ok(input);
+        };
+        let saved = Context {
+            at_file_start: true,
+            settled: true,
+            known_lines: None,
+        };
+        latest_block(input, framing, saved).map(|b| b.bytes)
+    }
+
+    /// The source's `labels` on every sample, replacing any of the same name, as the
+    /// scraper adds them.
+    pub fn relabel(&self, families: &mut [Family]) {
+        if self.labels.is_empty() {
+            return;
+        }
+        for sample in families.iter_mut().flat_map(|f| f.samples.iter_mut()) {
+            let mut labels = sample.labels.to_vec();
+            for (k, v) in &self.labels {
+                match labels.iter_mut().find(|(n, _)| n == k) {
+                    Some(slot) => slot.1.clone_from(v),
+                    None => labels.push((k.clone(), v.clone())),
+                }
+            }
+            sample.labels = labels.into();
+        }
+    }
+}
+
+/// `parse RECIPE`: a name (the config's recipes too, with `--config`) or a recipe file;
+/// with `--source NAME`, that source's framing (a file source's own `block_start`, else
+/// the recipe's) and labels.
+pub(super) fn for_parse(cli: &Cli, name: &str, source: Option<&str>) -> Result<ParseWith, Error> {
+    let (settings, registry) = match &cli.config {
+        Some(_) => {
+            let (settings, registry) = super::load(cli)?;
+            (Some(settings), registry)
+        }
+        None if source.is_some() => {
+            return Err("--source needs --config FILE: it names one of the config's sources".into())
+        }
+        None => (None, Registry::builtin()?),
+    };
+    let entry = if name.ends_with(".toml") {
+        let mut file = Registry::default();
+        file.load_file(Path::new(name))?;
+        let entry = file.entries().next().map(|(_, e)| e.clone());
+        entry.ok_or_else(|| format!("{name}: no recipe"))?
+    } else {
+        registry
+            .get(name)
+            .cloned()
+            .ok_or_else(|| unknown_parser(&registry, name))?
+    };
+    let mut with = ParseWith {
+        framing: entry.parser.framing().cloned(),
+        entry,
+        labels: Vec::new(),
+    };
+    if let (Some(source), Some(settings)) = (source, settings) {
+        let spec = settings
+            .sources
+            .iter()
+            .find(|s| s.name == source)
+            .ok_or_else(|| {
+                format!(
+                    "no source named {source:?} in {}{}",
+                    settings.origin,
+                    crate::text::did_you_mean(
+                        source,
+                        settings.sources.iter().map(|s| s.name.as_str())
+                    )
+                )
+            })?;
+        if let crate::source::Source::File(file) = &spec.source {
+            if let Some(own) = &file.framing {
+                with.framing = Some(own.clone());
+            }
+        }
+        with.labels.clone_from(&spec.labels);
+    }
+    Ok(with)
+}
 
 /// `test`: the cases of the recipes named, in the order named.
 pub(super) fn test_recipes(cli: &Cli, targets: &[String]) -> Result<ExitCode, Error> {
