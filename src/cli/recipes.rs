@@ -112,62 +112,63 @@ pub(super) fn for_parse(cli: &Cli, name: &str, source: Option<&str>) -> Result<P
 
 /// `test`: the cases of the recipes named, in the order named.
 pub(super) fn test_recipes(cli: &Cli, targets: &[String]) -> Result<ExitCode, Error> {
-    let mut selected = Registry::default();
-    let mut order: Vec<String> = Vec::new();
-    let mut known: Option<Registry> = None;
-    let mut take = |reg: &Registry, names: Vec<String>, order: &mut Vec<String>| {
-        for name in names {
-            if let Some(entry) = reg.get(&name) {
-                selected.insert_entry(&name, entry.clone());
-                if !order.contains(&name) {
-                    order.push(name);
-                }
-            }
+    // (name, entry) in the order named; the same recipe named twice runs once, two
+    // recipes of one name from different files both run.
+    let mut chosen: Vec<(String, Entry)> = Vec::new();
+    let mut add = |name: &str, entry: &Entry| {
+        if !chosen
+            .iter()
+            .any(|(n, e)| n == name && e.origin == entry.origin)
+        {
+            chosen.push((name.to_string(), entry.clone()));
         }
     };
     if targets.is_empty() {
         let reg = Registry::builtin()?;
-        let names = crate::parse::registry::EMBEDDED
-            .iter()
-            .map(|(n, _)| n.to_string())
-            .collect();
-        take(&reg, names, &mut order);
+        for (name, _) in crate::parse::registry::EMBEDDED {
+            if let Some(entry) = reg.get(name) {
+                add(name, entry);
+            }
+        }
     }
+    let mut known: Option<Registry> = None;
     for target in targets {
         let path = Path::new(target);
-        let mut reg = Registry::default();
-        if path.is_dir() {
-            let skipped = reg.load_dir(path)?.skipped;
-            for (file, why) in skipped {
-                eprintln!("{}: skipped: {why}", file.display());
-            }
-        } else if target.ends_with(".toml") || path.is_file() {
-            reg.load_file(path)?;
-        } else {
+        // A parser's name has no `/` and no `.toml`: anything with one is a path. A bare
+        // word is a name, or a directory of that name when no parser has it.
+        let named = !target.contains('/') && !target.ends_with(".toml");
+        if named {
             let reg = match &known {
                 Some(r) => r,
                 None => known.insert(registry_for(cli)?),
             };
-            if reg.get(target).is_none() {
+            if let Some(entry) = reg.get(target) {
+                add(target, entry);
+                continue;
+            }
+            if !path.is_dir() {
                 return Err(unknown_parser(reg, target).into());
             }
-            take(reg, vec![target.clone()], &mut order);
-            continue;
         }
-        let names = reg.names().map(str::to_string).collect();
-        take(&reg, names, &mut order);
+        let mut reg = Registry::default();
+        if path.is_dir() {
+            for (file, why) in reg.load_dir(path)?.skipped {
+                eprintln!("{}: skipped: {why}", file.display());
+            }
+        } else {
+            reg.load_file(path)?;
+        }
+        for (name, entry) in reg.entries() {
+            add(name, entry);
+        }
     }
-    let summary = crate::parse::cases::run_all(
-        order
-            .iter()
-            .filter_map(|n| selected.get(n).map(|e| (n.as_str(), e))),
-    );
+    let summary = crate::parse::cases::run_all(chosen.iter().map(|(n, e)| (n.as_str(), e)));
+    let recipes = chosen.len();
     let total = summary.passed + summary.failed.len();
     let mut out = summary.text;
     let _ = writeln!(
         out,
-        "{} recipe(s), {total} case(s): {} passed, {} failed",
-        order.len(),
+        "{recipes} recipe(s), {total} case(s): {} passed, {} failed",
         summary.passed,
         summary.failed.len()
     );

@@ -184,7 +184,9 @@ impl Registry {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(io)?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
+            // Only directories are passed over: anything else named `*.toml` is read, so a
+            // FIFO or a device there is refused by the reader, not skipped unseen.
+            .filter(|p| !p.is_dir())
             .filter(|p| {
                 p.file_name()
                     .and_then(|n| n.to_str())

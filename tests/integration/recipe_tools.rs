@@ -55,6 +55,13 @@ fn test_shows_what_a_failing_case_lacks_and_exits_1() {
             .ends_with("2 recipe(s), 2 case(s): 2 passed, 0 failed\n"),
         "{out}"
     );
+    // A bare word is a parser's name (or a directory): a misspelt one gets a hint.
+    let out = run_cli(&["test", "meminf"], CLI_TIMEOUT);
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert_eq!(
+        out.stderr,
+        "metrics-adapter: error: no parser named \"meminf\"; did you mean \"meminfo\"? (see `metrics-adapter parsers`)\n"
+    );
 }
 
 #[test]
