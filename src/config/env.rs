@@ -26,9 +26,30 @@ pub const LIST_KEYS: &[&str] = &[
     "sources.*.command",
 ];
 
-/// Each key set from the environment (dotted, with the file's spelling of every part) and
-/// the variable that set it.
-pub type EnvKeys = BTreeMap<String, String>;
+/// What the environment set: each key (dotted, with the file's spelling of every part) and
+/// the variable that set it, and each table a variable made that the file lacks.
+#[derive(Debug, Default)]
+pub struct EnvKeys {
+    set: BTreeMap<String, String>,
+    created: BTreeMap<String, String>,
+}
+
+impl EnvKeys {
+    /// The variable that set `key` or a key inside it, whatever `key`'s depth: for an
+    /// error about a key that does not exist (`unknown field`), which only a variable can
+    /// have brought when it is one.
+    pub fn set_at_or_under(&self, key: &str) -> Option<&str> {
+        self.set
+            .iter()
+            .find(|(k, _)| *k == key || k.strip_prefix(key).is_some_and(|r| r.starts_with('.')))
+            .map(|(_, var)| var.as_str())
+    }
+
+    /// The first variable that made table `table` (one the file does not have).
+    pub fn created(&self, table: &str) -> Option<&str> {
+        self.created.get(table).map(String::as_str)
+    }
+}
 
 /// The variable behind the key an error names (`sources.a.timeout`), if one set it, or
 /// set a value inside it (`sources.a.labels` for `...__LABELS__ZONE`). An error about a
@@ -36,7 +57,8 @@ pub type EnvKeys = BTreeMap<String, String>;
 /// did not make the rest.
 pub fn variable_for<'a>(keys: &'a EnvKeys, key: &str) -> Option<&'a str> {
     let within_a_key = key.split('.').count() >= 3;
-    keys.iter()
+    keys.set
+        .iter()
         .find(|(k, _)| {
             *k == key
                 || (within_a_key && k.strip_prefix(key).is_some_and(|r| r.starts_with('.')))
@@ -60,19 +82,29 @@ pub fn apply(
         .collect();
     // A fixed order, so two variables for one key always end the same way.
     vars.sort();
-    let mut keys = EnvKeys::new();
+    let mut keys = EnvKeys::default();
     for (var, value) in vars {
         let rest = var.get(prefix.len()..).unwrap_or_default();
         let parts: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
-        let key = set(table, &parts, &value).map_err(|reason| (var.clone(), reason))?;
-        keys.insert(key, var);
+        let mut created = Vec::new();
+        let key =
+            set(table, &parts, &value, &mut created).map_err(|reason| (var.clone(), reason))?;
+        for t in created {
+            keys.created.entry(t).or_insert_with(|| var.clone());
+        }
+        keys.set.insert(key, var);
     }
     Ok(keys)
 }
 
 /// Sets `parts` (lowercase) to `value` in `table`; returns the dotted key as the file
-/// spells it.
-fn set(table: &mut toml::Table, parts: &[String], value: &str) -> Result<String, String> {
+/// spells it, and adds to `created` the tables it had to make.
+fn set(
+    table: &mut toml::Table,
+    parts: &[String],
+    value: &str,
+    created: &mut Vec<String>,
+) -> Result<String, String> {
     if parts.iter().any(String::is_empty) {
         return Err("an empty key part (a doubled or trailing `__`)".into());
     }
@@ -90,6 +122,9 @@ fn set(table: &mut toml::Table, parts: &[String], value: &str) -> Result<String,
     for part in tables {
         let name = existing_key(here, part, &spelled)?;
         spelled.push(name.clone());
+        if !here.contains_key(&name) {
+            created.push(spelled.join("."));
+        }
         let next = here
             .entry(name)
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
@@ -198,6 +233,15 @@ mod tests {
             Some("METRICS_ADAPTER__SOURCES__A__LABELS__ZONE")
         );
         assert_eq!(variable_for(&keys, "sources.a.timeout"), None);
+        assert_eq!(
+            keys.created("parsers"),
+            Some("METRICS_ADAPTER__PARSERS__DIRS")
+        );
+        assert_eq!(keys.created("sources.a"), None);
+        assert_eq!(
+            keys.set_at_or_under("parsers"),
+            Some("METRICS_ADAPTER__PARSERS__DIRS")
+        );
         assert_eq!(variable_for(&keys, "sources.a"), None);
         assert_eq!(
             variable_for(&keys, "sources.a.include"),
@@ -213,7 +257,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(t["sources"]["MyRedis"]["address"].as_str(), Some("b"));
-        assert!(keys.contains_key("sources.MyRedis.address"));
+        assert!(keys.set.contains_key("sources.MyRedis.address"));
         let e = run(
             "[sources.Redis]\n[sources.redis]\n",
             &[("METRICS_ADAPTER__SOURCES__REDIS__ADDRESS", "b")],

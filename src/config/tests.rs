@@ -451,6 +451,19 @@ fn environment_values_lists_names_and_errors() {
         env_err("METRICS_ADAPTER__RECIPES__X__FORMAT", "kv"),
         "METRICS_ADAPTER__RECIPES__X__FORMAT: inline recipes ([recipes.NAME]) are read from the file only, not the environment"
     );
+    // A key that exists only because a variable named it, or a table only a variable made.
+    assert_eq!(
+        env_err("METRICS_ADAPTER__SERVER__LISTN", "x"),
+        "METRICS_ADAPTER__SERVER__LISTN: unknown field `listn`, expected one of `listen`, `metrics_path`, `header_read_timeout`, `write_timeout`, `max_connections`, `max_connections_per_client`, `shutdown_timeout`, `web_config_file`"
+    );
+    assert_eq!(
+        env_err("METRICS_ADAPTER__SERVR__LISTEN", "x"),
+        "METRICS_ADAPTER__SERVR__LISTEN: unknown field `servr`, expected one of `server`, `log`, `parsers`, `sources`"
+    );
+    assert_eq!(
+        env_err("METRICS_ADAPTER__SOURCES__MYAP__PATH", "/x"),
+        "METRICS_ADAPTER__SOURCES__MYAP__PATH: sources.myap.type is missing: this variable made sources.myap, which the file does not have (check the name, or set its other keys too)"
+    );
     // The same mistakes in the file name the file and key.
     assert_eq!(
         err("[sources.a]\ntype = 'file'\npath = '/x'\nparser = 'kv'\nmax_bytes = '64 kilobytes'\n")
