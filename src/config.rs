@@ -350,7 +350,7 @@ impl Settings {
             .map_err(|e| load(e.to_string()))?;
         let raw = built
             .try_deserialize()
-            .map_err(|e| env_cause(&e, &env_keys).unwrap_or_else(|| load(e.to_string())))?;
+            .map_err(|e| env::cause(&e, &env_keys).unwrap_or_else(|| load(e.to_string())))?;
         Ok((raw, recipes, env_keys))
     }
 
@@ -513,58 +513,6 @@ impl Settings {
             sources,
         })
     }
-}
-
-/// The variable behind a deserialization error, as an error naming it, when a variable
-/// caused it: a value of the wrong type, a key that exists only because a variable named
-/// it (`unknown field`), a key missing from a table only a variable made.
-fn env_cause(e: &config::ConfigError, keys: &env::EnvKeys) -> Option<ConfigError> {
-    let env = |var: &str, reason: String| ConfigError::Env {
-        var: var.to_string(),
-        reason,
-    };
-    let (key, reason) = match e {
-        config::ConfigError::Type {
-            unexpected,
-            expected,
-            key: Some(key),
-            ..
-        } => (
-            key.clone(),
-            format!("invalid type: {unexpected}, expected {expected}"),
-        ),
-        config::ConfigError::At { error, key, .. } => {
-            (key.clone().unwrap_or_default(), error.to_string())
-        }
-        config::ConfigError::NotFound(missing) => {
-            let (table, _) = missing.rsplit_once('.')?;
-            let var = keys.created(table)?;
-            return Some(env(
-                var,
-                format!(
-                    "{missing} is missing: this variable made {table}, which the file does \
-                     not have (check the name, or set its other keys too)"
-                ),
-            ));
-        }
-        other => (String::new(), other.to_string()),
-    };
-    if let Some(field) = reason
-        .strip_prefix("unknown field `")
-        .and_then(|r| r.split('`').next())
-    {
-        let full = match key.as_str() {
-            "" => field.to_string(),
-            k => format!("{k}.{field}"),
-        };
-        if let Some(var) = keys.set_at_or_under(&full) {
-            return Some(env(var, reason));
-        }
-    }
-    if key.is_empty() {
-        return None;
-    }
-    env::variable_for(keys, &key).map(|var| env(var, reason))
 }
 
 /// A listen address: `host:port`, or `:port` for every IPv4 interface. The Go exporters

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use super::ENV_PREFIX;
+use super::{ConfigError, ENV_PREFIX};
 
 /// The keys that hold lists, as patterns (`*` is any one key), besides any key the file
 /// already gives an array. A variable sets one as `a,b,c` (commas split, spaces around an
@@ -199,6 +199,58 @@ fn list(value: &str) -> Result<Vec<toml::Value>, String> {
         .filter(|s| !s.is_empty())
         .map(|s| toml::Value::String(s.to_string()))
         .collect())
+}
+
+/// The variable behind a deserialization error, as an error naming it, when a variable
+/// caused it: a value of the wrong type, a key that exists only because a variable named
+/// it (`unknown field`), a key missing from a table only a variable made.
+pub fn cause(e: &config::ConfigError, keys: &EnvKeys) -> Option<ConfigError> {
+    let env = |var: &str, reason: String| ConfigError::Env {
+        var: var.to_string(),
+        reason,
+    };
+    let (key, reason) = match e {
+        config::ConfigError::Type {
+            unexpected,
+            expected,
+            key: Some(key),
+            ..
+        } => (
+            key.clone(),
+            format!("invalid type: {unexpected}, expected {expected}"),
+        ),
+        config::ConfigError::At { error, key, .. } => {
+            (key.clone().unwrap_or_default(), error.to_string())
+        }
+        config::ConfigError::NotFound(missing) => {
+            let (table, _) = missing.rsplit_once('.')?;
+            let var = keys.created(table)?;
+            return Some(env(
+                var,
+                format!(
+                    "{missing} is missing: this variable made {table}, which the file does \
+                     not have (check the name, or set its other keys too)"
+                ),
+            ));
+        }
+        other => (String::new(), other.to_string()),
+    };
+    if let Some(field) = reason
+        .strip_prefix("unknown field `")
+        .and_then(|r| r.split('`').next())
+    {
+        let full = match key.as_str() {
+            "" => field.to_string(),
+            k => format!("{k}.{field}"),
+        };
+        if let Some(var) = keys.set_at_or_under(&full) {
+            return Some(env(var, reason));
+        }
+    }
+    if key.is_empty() {
+        return None;
+    }
+    variable_for(keys, &key).map(|var| env(var, reason))
 }
 
 #[cfg(test)]
