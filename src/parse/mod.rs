@@ -7,6 +7,7 @@
 //! embedded recipes, any user recipes, and the few parsers written in code.
 
 pub mod accumulate;
+pub mod cases;
 pub mod date;
 pub mod format;
 pub mod mapping;

@@ -36,6 +36,9 @@ pub struct RecipeFile {
     pub framing: Option<FramingOptions>,
     #[serde(default)]
     pub mapping: mapping::Options,
+    /// `[[test]]`: samples and the page lines they must give (see [`super::cases`]).
+    #[serde(default)]
+    pub test: Vec<super::cases::Case>,
 }
 
 /// `[framing]`: what a `file` source (unless it sets its own) and `parse` use to find the
@@ -60,6 +63,8 @@ pub struct Recipe {
     format: Format,
     framing: Option<Arc<Framing>>,
     mapping: Mapping,
+    /// The recipe's `[[test]]` cases; the registry takes them out when it keeps the recipe.
+    pub tests: Vec<super::cases::Case>,
 }
 
 impl Recipe {
@@ -93,6 +98,7 @@ impl Recipe {
         let format = Format::from_options(&file.format, options)
             .map_err(|e| format!("[{}] {e}", file.format))?;
         let mapping = Mapping::new(file.mapping)?;
+        super::cases::validate(&file.test)?;
         let framing = file
             .framing
             .map(|f| Framing::new(&f.block_start, f.block_end.as_deref()))
@@ -109,6 +115,7 @@ impl Recipe {
             format,
             framing,
             mapping,
+            tests: file.test,
         })
     }
 
@@ -296,6 +303,7 @@ mod tests {
             ("`[mapping]`", keys_of::<mapping::Options>()),
             ("`[mapping.units.UNIT]`", keys_of::<mapping::UnitOptions>()),
             ("`[[mapping.metric]]`", keys_of::<mapping::RuleOptions>()),
+            ("`[[test]]`", keys_of::<crate::parse::cases::Case>()),
         ];
         // The probe works: the structs do list their keys (renamed ones as written).
         assert!(keys_of::<mapping::RuleOptions>().contains(&"continue"));
