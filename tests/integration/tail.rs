@@ -335,9 +335,10 @@ fn a_100_mb_log_present_at_start_is_not_read() {
     );
 }
 
-/// The bound asserted on the adapter's peak RSS while it counts a 1M-line burst: the
-/// binary, the runtime, one `max_bytes` read (set to 4 MiB here) and its text.
-const BURST_RSS_LIMIT: u64 = 64 * 1024 * 1024;
+/// The bound asserted on the adapter's peak RSS (a debug build) while it counts a 1M-line
+/// burst (92 MB): the binary, the runtime, and one 256 KiB read at a time, however big the
+/// burst (`max_bytes`, set to 4 MiB here, only bounds a single line).
+const BURST_RSS_LIMIT: u64 = 32 * 1024 * 1024;
 
 #[test]
 fn a_burst_of_a_million_lines_is_all_counted_in_bounded_memory() {
