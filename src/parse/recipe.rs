@@ -95,6 +95,20 @@ impl Recipe {
             .iter_mut()
             .find(|(n, _)| *n == file.format)
             .and_then(|(_, t)| t.take());
+        // A log recipe's [[log.metric]] rules name and type what it counts: a [mapping] or
+        // [framing] there would be read and do nothing, so it is refused.
+        if file.format == "log" {
+            let table: toml::Table = toml::from_str(source).map_err(|e| e.to_string())?;
+            if let Some(key) = ["mapping", "framing"]
+                .into_iter()
+                .find(|k| table.contains_key(*k))
+            {
+                return Err(format!(
+                    "[{key}] does not apply to a log recipe (format = \"log\"): its \
+                     [[log.metric]] rules name and type what it counts"
+                ));
+            }
+        }
         let format = Format::from_options(&file.format, options)
             .map_err(|e| format!("[{}] {e}", file.format))?;
         let mapping = Mapping::new(file.mapping)?;

@@ -204,3 +204,15 @@ fn a_summary_page_has_quantiles_over_its_window_and_lifetime_sum_and_count() {
         ]
     );
 }
+
+#[test]
+fn a_log_recipe_refuses_tables_that_would_do_nothing() {
+    let recipe = "description = 'd'\nformat = 'log'\n[[log.rule]]\npattern = 'x'\n[[log.metric]]\nname = 'n'\ntype = 'counter'\n";
+    assert!(crate::parse::Recipe::from_toml("r", recipe).is_ok());
+    let err = crate::parse::Recipe::from_toml("r", &format!("{recipe}[mapping]\nprefix = 'a_'\n"))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        "[mapping] does not apply to a log recipe (format = \"log\"): its [[log.metric]] rules name and type what it counts"
+    );
+}
