@@ -159,7 +159,7 @@ async fn metrics(app: &App, live: &Loaded, req: &Request<Incoming>) -> Response<
     for c in conflicts {
         warn!("{c}");
     }
-    let own = exposition::encode(Arc::new(own), format);
+    let own = exposition::encode(&own, format);
     let mut body = String::with_capacity(data.len() + own.len());
     body.push_str(&data);
     body.push_str(&own);

@@ -31,10 +31,14 @@ pub struct RecipeFile {
     json: Option<toml::Value>,
     csv: Option<toml::Value>,
     prometheus: Option<toml::Value>,
+    log: Option<toml::Value>,
     /// The input is an append log of whole dumps: how its blocks are found.
     pub framing: Option<FramingOptions>,
     #[serde(default)]
     pub mapping: mapping::Options,
+    /// `[[test]]`: samples and the page lines they must give (see [`super::cases`]).
+    #[serde(default)]
+    pub test: Vec<super::cases::Case>,
 }
 
 /// `[framing]`: what a `file` source (unless it sets its own) and `parse` use to find the
@@ -59,6 +63,8 @@ pub struct Recipe {
     format: Format,
     framing: Option<Arc<Framing>>,
     mapping: Mapping,
+    /// The recipe's `[[test]]` cases; the registry takes them out when it keeps the recipe.
+    pub tests: Vec<super::cases::Case>,
 }
 
 impl Recipe {
@@ -74,6 +80,7 @@ impl Recipe {
             ("json", file.json.take()),
             ("csv", file.csv.take()),
             ("prometheus", file.prometheus.take()),
+            ("log", file.log.take()),
         ];
         if let Some((other, _)) = tables
             .iter()
@@ -88,9 +95,24 @@ impl Recipe {
             .iter_mut()
             .find(|(n, _)| *n == file.format)
             .and_then(|(_, t)| t.take());
+        // A log recipe's [[log.metric]] rules name and type what it counts: a [mapping] or
+        // [framing] there would be read and do nothing, so it is refused.
+        if file.format == "log" {
+            let table: toml::Table = toml::from_str(source).map_err(|e| e.to_string())?;
+            if let Some(key) = ["mapping", "framing"]
+                .into_iter()
+                .find(|k| table.contains_key(*k))
+            {
+                return Err(format!(
+                    "[{key}] does not apply to a log recipe (format = \"log\"): its \
+                     [[log.metric]] rules name and type what it counts"
+                ));
+            }
+        }
         let format = Format::from_options(&file.format, options)
             .map_err(|e| format!("[{}] {e}", file.format))?;
         let mapping = Mapping::new(file.mapping)?;
+        super::cases::validate(&file.test)?;
         let framing = file
             .framing
             .map(|f| Framing::new(&f.block_start, f.block_end.as_deref()))
@@ -107,6 +129,7 @@ impl Recipe {
             format,
             framing,
             mapping,
+            tests: file.test,
         })
     }
 
@@ -147,6 +170,9 @@ impl Parser for Recipe {
             return Err(ParseError::Empty);
         }
         let text = text(input);
+        if let Format::Log(rules) = &self.format {
+            return Ok(rules.parse_whole(&text, max_values));
+        }
         let mut records = Vec::new();
         let mut issues = Vec::new();
         let mut unmatched = Unmatched::default();
@@ -183,6 +209,13 @@ impl Parser for Recipe {
 
     fn framing(&self) -> Option<&Arc<Framing>> {
         self.framing.as_ref()
+    }
+
+    fn log_rules(&self) -> Option<&Arc<super::accumulate::Rules>> {
+        match &self.format {
+            Format::Log(rules) => Some(rules),
+            _ => None,
+        }
     }
 }
 
@@ -226,7 +259,7 @@ mod tests {
         assert!(e.ends_with("; did you mean `non_numeric`?"), "{e}");
         assert_eq!(
             err("description = 'd'\nformat = 'jsno'\n"),
-            "[jsno] unknown format \"jsno\"; expected one of kv, regex, json, csv, prometheus; did you mean \"json\"?"
+            "[jsno] unknown format \"jsno\"; expected one of kv, regex, json, csv, prometheus, log; did you mean \"json\"?"
         );
         assert_eq!(
             err("description = 'd'\nformat = 'kv'\n[[mapping.metric]]\nkey = 'a'\ntype = 'guage'\n"),
@@ -271,10 +304,20 @@ mod tests {
             ("`[[json.each]]`", keys_of::<format::json::EachOptions>()),
             ("`[csv]`", keys_of::<format::csv::Options>()),
             ("`[prometheus]`", keys_of::<format::prometheus::Options>()),
+            ("`[log]`", keys_of::<crate::parse::accumulate::Options>()),
+            (
+                "`[[log.rule]]`",
+                keys_of::<crate::parse::accumulate::RuleOptions>(),
+            ),
+            (
+                "`[[log.metric]]`",
+                keys_of::<crate::parse::accumulate::MetricOptions>(),
+            ),
             ("`[framing]`", keys_of::<FramingOptions>()),
             ("`[mapping]`", keys_of::<mapping::Options>()),
             ("`[mapping.units.UNIT]`", keys_of::<mapping::UnitOptions>()),
             ("`[[mapping.metric]]`", keys_of::<mapping::RuleOptions>()),
+            ("`[[test]]`", keys_of::<crate::parse::cases::Case>()),
         ];
         // The probe works: the structs do list their keys (renamed ones as written).
         assert!(keys_of::<mapping::RuleOptions>().contains(&"continue"));

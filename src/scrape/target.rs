@@ -147,6 +147,8 @@ pub struct Totals {
     pub dropped_collision: u64,
     /// Series of the source's data under a name the adapter reserves.
     pub dropped_reserved: u64,
+    /// Values of new series a followed log could not add: `max_series` reached.
+    pub dropped_limit: u64,
 }
 
 #[derive(Debug, Default)]
@@ -246,6 +248,12 @@ impl Target {
         reserved: Arc<HashSet<String>>,
         same: Option<&Target>,
     ) -> Target {
+        let mut spec = spec;
+        if let (crate::source::Source::Tail(new), Some(old)) = (&mut spec.source, same) {
+            if let crate::source::Source::Tail(old) = &old.spec.source {
+                new.adopt(old);
+            }
+        }
         let state = same.map_or_else(State::default, |t| {
             let old = t.lock();
             State {
@@ -267,6 +275,10 @@ impl Target {
     /// started the read has less time left); with the result, the bytes it was parsed from
     /// when it is up.
     async fn run_once(&self, timeout: Duration) -> (Outcome, Option<Arc<Vec<u8>>>) {
+        if let crate::source::Source::Tail(tail) = &self.spec.source {
+            // A followed log's reads are never the same input twice.
+            return (self.follow(tail).await, None);
+        }
         let mut input = None;
         let outcome = self.read_and_parse(timeout, &mut input).await;
         let input = input.filter(|_| outcome.up);
@@ -390,7 +402,7 @@ impl Target {
     }
 
     /// Drops the families source data wrote under a reserved name; returns how many series.
-    fn drop_reserved(&self, families: &mut Vec<Family>) -> u64 {
+    pub(super) fn drop_reserved(&self, families: &mut Vec<Family>) -> u64 {
         let mut dropped = 0;
         families.retain(|f| {
             // The written name (`x_total`) is only built when a recipe up metric could match.
@@ -408,7 +420,7 @@ impl Target {
     }
 
     /// Applies the source's `include`/`exclude` (on names as written) and static labels.
-    fn relabel(&self, families: &mut Vec<Family>) {
+    pub(super) fn relabel(&self, families: &mut Vec<Family>) {
         let spec = &self.spec;
         if !spec.include.is_empty() || !spec.exclude.is_empty() {
             families.retain(|f| {
@@ -576,6 +588,11 @@ impl Target {
     /// Series of this source left off a page because an earlier source wrote them.
     pub(super) fn count_dropped_collisions(&self, n: u64) {
         self.lock().totals.dropped_collision += n;
+    }
+
+    /// Values of new series a followed log dropped at `max_series`.
+    pub(super) fn count_dropped_limit(&self, n: u64) {
+        self.lock().totals.dropped_limit += n;
     }
 
     pub fn totals(&self) -> Totals {

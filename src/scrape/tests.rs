@@ -294,7 +294,7 @@ async fn the_encoded_sources_part_is_reused_and_matches_the_whole_page() {
         let (again, own) = s.scrape_page(None, format).await;
         assert!(Arc::ptr_eq(&first, &again), "not reused");
         assert!(own.get("metrics_adapter_source_up").is_some());
-        let whole = encode(Arc::new(s.scrape().await), format);
+        let whole = encode(&s.scrape().await, format);
         let (data, _) = whole.split_at(whole.find("# HELP metrics_adapter_").unwrap());
         assert_eq!(&*again, data);
         assert!(again.contains("nginx_up 1") && again.contains("hits 5"));
