@@ -447,6 +447,18 @@ impl FamilySet {
         }
     }
 
+    /// Lets go of the index of series: a set that is complete (one source's checked
+    /// result) is only merged from, which never consults it, and on a big page it is a
+    /// few MiB. Should samples come for a family again, it is indexed anew from the
+    /// family's samples.
+    pub fn compact(&mut self) {
+        self.series = HashSet::default();
+        self.indexed.iter_mut().for_each(|i| *i = false);
+        self.families
+            .iter_mut()
+            .for_each(|f| f.samples.shrink_to_fit());
+    }
+
     /// Adds every family of `other`.
     pub fn extend(
         &mut self,

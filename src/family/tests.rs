@@ -146,3 +146,42 @@ fn name_part_folds_punctuation() {
     assert_eq!(name_part("p99.9"), "p99_9");
     assert_eq!(name_part("--x--"), "x");
 }
+
+/// A compacted set (its series index dropped) still refuses a repeated series, and merges
+/// and holds places as before.
+#[test]
+fn a_compacted_set_still_finds_repeated_series() {
+    let mut set = FamilySet::new();
+    let mut conflicts = Vec::new();
+    set.push(
+        Family::new("x", MetricKind::Gauge, "h")
+            .with_sample(l(&[("a", "1")]), 1.0)
+            .with_sample(l(&[("a", "2")]), 2.0),
+        &mut conflicts,
+    );
+    set.compact();
+    set.push(
+        Family::new("x", MetricKind::Gauge, "h")
+            .with_sample(l(&[("a", "2")]), 9.0)
+            .with_sample(l(&[("a", "3")]), 3.0),
+        &mut conflicts,
+    );
+    let values: Vec<f64> = set
+        .get("x")
+        .unwrap()
+        .samples
+        .iter()
+        .map(|s| s.value)
+        .collect();
+    assert_eq!(values, [1.0, 2.0, 3.0]);
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].kind, ConflictKind::DuplicateSeries);
+    // Another set holding this one's places: a later source cannot take them.
+    let mut page = FamilySet::new();
+    page.reserve(&set);
+    page.push(
+        Family::new("x", MetricKind::Gauge, "h").with_sample(l(&[("a", "1")]), 7.0),
+        &mut conflicts,
+    );
+    assert!(page.get("x").unwrap().samples.is_empty());
+}

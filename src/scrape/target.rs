@@ -383,6 +383,7 @@ impl Target {
         for c in &conflicts {
             debug!(source = %spec.name, "{c}");
         }
+        set.compact();
         Outcome {
             families: Arc::new(set),
             up: true,
