@@ -173,10 +173,15 @@ impl Mapping {
         // matches, their captures) is worked out once per key that repeats: a table repeats
         // its columns' keys on every row, and the patterns were most of the mapping's time.
         // A key seen once (most of a kv page) is not worth a cache entry.
-        // A small page (a status page of a few dozen keys) is not worth one either.
-        let cache = records.len() >= 256;
+        // A small page (a status page of a few dozen keys) is not worth one either, nor a
+        // page whose first 512 keys hardly repeat (a kv dump): the cache is dropped then.
+        let mut cache = records.len() >= 256;
         let mut by_key: HashMap<&str, Option<Option<Vec<Candidate>>>> = HashMap::default();
-        for record in &records {
+        for (i, record) in records.iter().enumerate() {
+            if cache && i == 512 && by_key.len() > 384 {
+                cache = false;
+                by_key = HashMap::default();
+            }
             let entry = cache.then(|| by_key.entry(record.key.as_ref()));
             let matched = match entry {
                 None => self.apply_uncached(record, &mut out, issues),
