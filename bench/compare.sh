@@ -351,7 +351,7 @@ daemonize = no
 listen = $H:$2
 listen.allowed_clients = $H
 pm = static
-pm.max_children = 5
+pm.max_children = 1
 pm.status_path = /status
 EOF
 }
