@@ -22,6 +22,7 @@ use crate::family::{Family, FamilySet, MetricKind};
 use crate::parse::Registry;
 use crate::source::Source;
 
+mod failure;
 mod follow;
 mod self_metrics;
 mod target;
