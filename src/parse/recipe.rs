@@ -64,6 +64,9 @@ pub struct Recipe {
 impl Recipe {
     /// Parses and checks a recipe's TOML text. Errors name the key at fault.
     pub fn from_toml(name: &str, source: &str) -> Result<Recipe, String> {
+        if let Ok(table) = source.parse::<toml::Table>() {
+            renamed_key(&table)?;
+        }
         let mut file: RecipeFile = toml::from_str(source).map_err(|e| {
             let message = crate::text::without_quoted_lines(&e.to_string());
             crate::text::with_field_suggestion(message.trim_end())
@@ -127,6 +130,71 @@ impl Recipe {
     pub fn format_name(&self) -> &str {
         &self.format_name
     }
+}
+
+/// Keys that meant something else in another table and were renamed so each key has one
+/// meaning across the language: (table, old key, new key). `[]` is every item of an array.
+/// `values` is the captures holding values (regex) and `words` the words standing for
+/// numbers; `key` is a record's key a rule matches, `record_key` the key a regex rule
+/// makes; `labels` is static labels, `label_fields` labels read from JSON fields;
+/// `prefix` is a metric name prefix, `key_prefix` a record key prefix; `include`/`exclude`
+/// filter metric names (a source's), `include_keys`/`exclude_keys` record keys.
+pub const RENAMED: &[(&str, &str, &str)] = &[
+    ("regex.rule[]", "key", "record_key"),
+    ("json", "labels", "label_fields"),
+    ("json.each[]", "labels", "label_fields"),
+    ("json.each[]", "prefix", "key_prefix"),
+    ("mapping", "include", "include_keys"),
+    ("mapping", "exclude", "exclude_keys"),
+    ("mapping.metric[]", "values", "words"),
+    ("mapping.group[].metric[]", "values", "words"),
+];
+
+/// An old key name in a recipe is an error that names the new one (it would otherwise be
+/// an unknown key, or a key of another meaning).
+fn renamed_key(file: &toml::Table) -> Result<(), String> {
+    /// The tables at `path` (`a.b[].c`), with their path as written (`a.b[2].c`).
+    fn tables<'t>(
+        at: &'t toml::Table,
+        path: &str,
+        written: String,
+        out: &mut Vec<(String, &'t toml::Table)>,
+    ) {
+        let (head, rest) = path.split_once('.').unwrap_or((path, ""));
+        let (name, each) = match head.strip_suffix("[]") {
+            Some(n) => (n, true),
+            None => (head, false),
+        };
+        let here = if written.is_empty() {
+            name.to_string()
+        } else {
+            format!("{written}.{name}")
+        };
+        let found: Vec<(String, &toml::Table)> = match at.get(name) {
+            Some(toml::Value::Table(t)) if !each => vec![(here, t)],
+            Some(toml::Value::Array(a)) if each => a
+                .iter()
+                .enumerate()
+                .filter_map(|(i, v)| v.as_table().map(|t| (format!("{here}[{i}]"), t)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        for (w, t) in found {
+            if rest.is_empty() {
+                out.push((w, t));
+            } else {
+                tables(t, rest, w, out);
+            }
+        }
+    }
+    for (path, old, new) in RENAMED {
+        let mut found = Vec::new();
+        tables(file, path, String::new(), &mut found);
+        if let Some((at, _)) = found.iter().find(|(_, t)| t.contains_key(*old)) {
+            return Err(format!("{at}: `{old}` is now `{new}`"));
+        }
+    }
+    Ok(())
 }
 
 impl Parser for Recipe {
@@ -230,8 +298,49 @@ mod tests {
         );
         assert_eq!(
             err("description = 'd'\nformat = 'kv'\n[[mapping.metric]]\nkey = 'a'\ntype = 'guage'\n"),
-            "mapping.metric[0]: unknown type \"guage\"; expected one of gauge, counter, info, stateset, untyped, unknown; did you mean \"gauge\"?"
+            "mapping.metric[0]: unknown type \"guage\"; expected one of gauge, counter, info, stateset, enum, untyped, unknown; did you mean \"gauge\"?"
         );
+    }
+
+    /// A key renamed so each key has one meaning: the old name says what it is now.
+    #[test]
+    fn old_key_names_name_the_new_key() {
+        let err = |toml: &str| Recipe::from_toml("x", toml).unwrap_err();
+        let head = "description = 'd'\n";
+        for (body, want) in [
+            (
+                "format = 'regex'\n[[regex.rule]]\npattern = '(?P<value>x)'\n[[regex.rule]]\npattern = '(?P<value>x)'\nkey = 'a'\n",
+                "regex.rule[1]: `key` is now `record_key`",
+            ),
+            (
+                "format = 'json'\n[json]\nlabels = { a = 'b' }\n",
+                "json: `labels` is now `label_fields`",
+            ),
+            (
+                "format = 'json'\n[[json.each]]\npath = 'p'\nprefix = 'q'\n",
+                "json.each[0]: `prefix` is now `key_prefix`",
+            ),
+            (
+                "format = 'kv'\n[mapping]\nexclude = ['a']\n",
+                "mapping: `exclude` is now `exclude_keys`",
+            ),
+            (
+                "format = 'kv'\n[[mapping.metric]]\nkey = 'a'\nvalues = { UP = 1 }\n",
+                "mapping.metric[0]: `values` is now `words`",
+            ),
+            (
+                "format = 'kv'\n[[mapping.group]]\n[[mapping.group.metric]]\nkey = 'a'\nvalues = { UP = 1 }\n",
+                "mapping.group[0].metric[0]: `values` is now `words`",
+            ),
+        ] {
+            assert_eq!(err(&format!("{head}{body}")), want, "{body}");
+        }
+        // The same word where it still means what it always did is fine.
+        Recipe::from_toml(
+            "x",
+            "description = 'd'\nformat = 'regex'\n[[regex.rule]]\npattern = '(?P<a>x)'\nvalues = ['a']\n[[mapping.metric]]\nkey = 'a'\nlabels = { k = 'v' }\n",
+        )
+        .unwrap();
     }
 
     /// The reference, docs/recipes.md, as the sections under its headings: (heading, text).
@@ -275,6 +384,7 @@ mod tests {
             ("`[mapping]`", keys_of::<mapping::Options>()),
             ("`[mapping.units.UNIT]`", keys_of::<mapping::UnitOptions>()),
             ("`[[mapping.metric]]`", keys_of::<mapping::RuleOptions>()),
+            ("`[[mapping.group]]`", keys_of::<mapping::GroupOptions>()),
         ];
         // The probe works: the structs do list their keys (renamed ones as written).
         assert!(keys_of::<mapping::RuleOptions>().contains(&"continue"));

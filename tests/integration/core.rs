@@ -335,7 +335,7 @@ format = "regex"
 
 [[regex.rule]]
 pattern = '^Active connections:\s*(?P<value>\d+)'
-key = "active"
+record_key = "active"
 
 [[regex.rule]]
 pattern = '^\s*(?P<accepts>\d+)\s+(?P<handled>\d+)\s+(?P<requests>\d+)\s*$'
@@ -611,7 +611,7 @@ whole_text = true
 
 [[regex.rule]]
 pattern = '(?s)<<(?P<path>.*?)>> (?P<value>\d+)'
-key = "item"
+record_key = "item"
 
 [mapping]
 prefix = "it_labels_"

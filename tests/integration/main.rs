@@ -9,6 +9,7 @@ mod conventions;
 mod core;
 mod hardening;
 mod harness;
+mod language;
 mod recipes;
 mod reliability;
 mod security;

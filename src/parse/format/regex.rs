@@ -29,6 +29,7 @@ pub struct RuleOptions {
     /// Default: the capture's name. `{name}` is replaced by that capture's text (`{key}`
     /// for a capture named `key`); a capture used so is not a label. A capture named `unit`
     /// is the value's unit (`kB`), not a label.
+    #[serde(rename = "record_key")]
     pub key: Option<String>,
     /// The lines this rule matches are known and make no record (a header line).
     #[serde(default)]
@@ -62,6 +63,12 @@ impl RegexFormat {
             .map(|(i, r)| {
                 let regex =
                     Regex::new(&r.pattern).map_err(|e| format!("regex.rule[{i}].pattern: {e}"))?;
+                if r.drop && (!r.values.is_empty() || r.key.is_some()) {
+                    // A `drop` rule makes no record: its `values` or key would do nothing.
+                    return Err(format!(
+                        "regex.rule[{i}]: `drop` makes no record; drop `values` and `record_key`"
+                    ));
+                }
                 let values = if r.drop {
                     Vec::new()
                 } else if r.values.is_empty() {
@@ -190,13 +197,13 @@ mod tests {
             r#"
             [[rule]]
             pattern = '^Active connections:\s+(?P<value>\d+)'
-            key = "active"
+            record_key = "active"
             [[rule]]
             pattern = '^\s*(?P<accepted>\d+)\s+(?P<handled>\d+)\s+(?P<requests>\d+)\s*$'
             values = ["accepted", "handled", "requests"]
             [[rule]]
             pattern = '(?P<state>Reading|Writing|Waiting):\s+(?P<value>\d+)'
-            key = "state"
+            record_key = "state"
             "#,
         )
         .unwrap();
@@ -233,7 +240,7 @@ mod tests {
             r#"
             [[rule]]
             pattern = '^(?P<key>[^:]+):\s+(?P<value>\d+)(?:\s+(?P<unit>\w+))?$'
-            key = "{key}"
+            record_key = "{key}"
             "#,
         )
         .unwrap();

@@ -102,6 +102,47 @@ impl Builder {
         self.families.len() - 1
     }
 
+    pub(super) fn family_name(&self, family: usize) -> &str {
+        self.families.get(family).map_or("", |f| f.name.as_str())
+    }
+
+    /// The family `rule` made for `key` before: one per rule with a fixed name, else one
+    /// per key when the record brings nothing of its own (see `Mapping::emit`).
+    pub(super) fn cached_family(
+        &self,
+        rule: usize,
+        fixed: bool,
+        cacheable: bool,
+        key: &str,
+    ) -> Option<usize> {
+        if fixed {
+            self.fixed.get(rule).copied().flatten()
+        } else if cacheable {
+            self.by_rule.get(rule).and_then(|m| m.get(key)).copied()
+        } else {
+            None
+        }
+    }
+
+    pub(super) fn cache_family(
+        &mut self,
+        rule: usize,
+        fixed: bool,
+        cacheable: bool,
+        key: &str,
+        family: usize,
+    ) {
+        if fixed {
+            if let Some(slot) = self.fixed.get_mut(rule) {
+                *slot = Some(family);
+            }
+        } else if cacheable {
+            if let Some(m) = self.by_rule.get_mut(rule) {
+                m.insert(key.to_string(), family);
+            }
+        }
+    }
+
     pub(super) fn push(&mut self, family: usize, labels: LabelSet, value: f64) {
         self.families[family].samples.push(Sample { labels, value });
     }
