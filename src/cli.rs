@@ -99,6 +99,10 @@ pub enum Command {
         /// Print OpenMetrics instead of the 0.0.4 text format.
         #[arg(long)]
         openmetrics: bool,
+        /// Instead of the page, tell for every input line what the format read, which
+        /// rule took it and the series it became, or why nothing came of it.
+        #[arg(long)]
+        explain: bool,
     },
     /// List the parsers: built-in recipes, generic formats, and recipes from parsers.dirs.
     Parsers {
@@ -195,7 +199,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             parser,
             file,
             openmetrics,
-        }) => parse(&cli, parser, file.as_deref(), *openmetrics),
+            explain,
+        }) => parse(&cli, parser, file.as_deref(), *openmetrics, *explain),
         Some(Command::Parsers { action: None }) => parsers(&cli),
         Some(Command::Parsers {
             action: Some(ParsersCommand::Show { name }),
@@ -448,6 +453,7 @@ fn parse(
     name: &str,
     file: Option<&std::path::Path>,
     openmetrics: bool,
+    explain: bool,
 ) -> Result<ExitCode, Error> {
     let registry = registry_for(cli)?;
     let entry = registry
@@ -469,6 +475,15 @@ fn parse(
             block.len(),
             input.len()
         );
+    }
+    if explain {
+        let text = entry
+            .parser
+            .explain(block)
+            .ok_or_else(|| format!("parser {name} is written in code; --explain reads recipes"))?
+            .map_err(|e| format!("parser {name}: {e}"))?;
+        emit(&text)?;
+        return Ok(ExitCode::SUCCESS);
     }
     let parsed = entry
         .parser

@@ -17,6 +17,7 @@ use foldhash::HashMap;
 
 use regex::Regex;
 
+use super::explain::{Step, Trace};
 use super::{Issue, ParseError, Record, Unmatched};
 use crate::family::{Family, Labels, MetricKind};
 
@@ -66,17 +67,18 @@ impl Mapping {
         let mut compiled = HashMap::default();
         let mut rules = Vec::new();
         for (i, r) in opts.rules.into_iter().enumerate() {
+            let at = format!("mapping.metric[{i}]");
             rules.push(
-                Rule::new(r, None, &mut compiled)
-                    .map_err(|e| format!("mapping.metric[{i}]: {e}"))?,
+                Rule::new(r, None, &mut compiled, at.clone()).map_err(|e| format!("{at}: {e}"))?,
             );
         }
         // Groups come after the ungrouped rules, in order (TOML keeps two arrays apart).
         for (g, group) in opts.groups.iter().enumerate() {
             for (i, r) in group.rules.iter().enumerate() {
+                let at = format!("mapping.group[{g}].metric[{i}]");
                 rules.push(
-                    Rule::new(r.clone(), Some(group), &mut compiled)
-                        .map_err(|e| format!("mapping.group[{g}].metric[{i}]: {e}"))?,
+                    Rule::new(r.clone(), Some(group), &mut compiled, at.clone())
+                        .map_err(|e| format!("{at}: {e}"))?,
                 );
             }
         }
@@ -151,38 +153,79 @@ impl Mapping {
         issues: &mut Vec<Issue>,
         unmatched: &mut Unmatched,
     ) -> Vec<Family> {
+        self.apply_traced(records, issues, unmatched, None)
+    }
+
+    /// [`Mapping::apply`], recording in `trace` (when given) what became of each record,
+    /// for `parse --explain`.
+    pub fn apply_traced(
+        &self,
+        records: Vec<Record<'_>>,
+        issues: &mut Vec<Issue>,
+        unmatched: &mut Unmatched,
+        mut trace: Option<&mut Trace>,
+    ) -> Vec<Family> {
         let mut out = Builder::new(self);
         out.unused = std::mem::take(unmatched);
+        out.trace = trace.as_deref_mut().map(std::mem::take);
         for record in records {
-            if (!self.include.is_empty() && !self.include.iter().any(|r| r.is_match(&record.key)))
-                || self.exclude.iter().any(|r| r.is_match(&record.key))
-            {
-                continue;
+            let before = issues.len();
+            if let Some(t) = &mut out.trace {
+                t.start(&record);
             }
-            let mut matched = false;
-            for (rule_idx, rule) in self.index.candidates(&self.rules, &record.key) {
-                if !self.when_holds(rule, &record, &mut out) {
-                    continue;
+            self.apply_one(&record, issues, &mut out);
+            if let Some(t) = &mut out.trace {
+                for issue in issues.iter().skip(before) {
+                    t.step(Step::Problem(issue.message.clone()));
                 }
-                let Some(captures) = rule.captures(&record.key) else {
-                    continue;
-                };
-                matched = true;
-                self.emit(rule_idx, rule, &record, captures, &mut out, issues);
-                if !rule.keep_going {
-                    break;
-                }
-            }
-            if !matched {
-                if self.unmatched.is_none() {
-                    out.unused
-                        .add(record.line, || format!("no rule for key {:?}", record.key));
-                }
-                self.emit_unmatched(&record, &mut out, issues);
             }
         }
         *unmatched = out.unused;
+        if let (Some(t), Some(done)) = (trace, out.trace) {
+            *t = done;
+        }
         out.families
+    }
+
+    fn apply_one(&self, record: &Record<'_>, issues: &mut Vec<Issue>, out: &mut Builder) {
+        if !self.include.is_empty() && !self.include.iter().any(|r| r.is_match(&record.key)) {
+            out.step(|| Step::Filtered("not in [mapping] include_keys"));
+            return;
+        }
+        if self.exclude.iter().any(|r| r.is_match(&record.key)) {
+            out.step(|| Step::Filtered("in [mapping] exclude_keys"));
+            return;
+        }
+        let mut matched = false;
+        for (rule_idx, rule) in self.index.candidates(&self.rules, &record.key) {
+            // `candidates` offers only rules whose key or pattern matches: a `when` that
+            // fails is worth telling.
+            if !self.when_holds(rule, record, out) {
+                out.step(|| Step::WhenFailed(rule.describe()));
+                continue;
+            }
+            let Some(captures) = rule.captures(&record.key) else {
+                continue;
+            };
+            matched = true;
+            self.emit(rule_idx, rule, record, captures, out, issues);
+            if !rule.keep_going {
+                break;
+            }
+        }
+        if !matched {
+            if self.unmatched.is_none() {
+                out.unused
+                    .add(record.line, || format!("no rule for key {:?}", record.key));
+            }
+            out.step(|| {
+                Step::NoRule(match self.unmatched {
+                    None => "unmatched = \"drop\": not exposed, counted as unmatched",
+                    Some(_) => "made by unmatched (the catch-all)",
+                })
+            });
+            self.emit_unmatched(record, out, issues);
+        }
     }
 }
 

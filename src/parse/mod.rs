@@ -7,6 +7,7 @@
 //! embedded recipes, any user recipes, and the few parsers written in code.
 
 pub mod date;
+pub mod explain;
 pub mod format;
 pub mod mapping;
 pub mod number;
@@ -143,6 +144,12 @@ pub trait Parser: Send + Sync + std::fmt::Debug {
     }
     /// An exporter-compatible up metric (`nginx_up`) emitted beside the adapter's own.
     fn up_metric(&self) -> Option<&str> {
+        None
+    }
+    /// `parse --explain`: what became of every input line, as text; `None` for a parser
+    /// written in code (only recipes can say which rule did what).
+    fn explain(&self, input: &[u8]) -> Option<Result<String, ParseError>> {
+        let _ = input;
         None
     }
     /// How the input is framed when it is an append log of whole dumps.

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use super::explain::{render, LineReader, Trace};
 use super::format::Format;
 use super::mapping::{self, Mapping};
 use super::{text, ParseError, Parsed, Parser, Unmatched};
@@ -132,6 +133,45 @@ impl Recipe {
     }
 }
 
+impl Recipe {
+    /// What became of every input line (see [`super::explain`]): the parse, traced.
+    fn explain_text(&self, input: &[u8]) -> Result<String, ParseError> {
+        if input.iter().all(u8::is_ascii_whitespace) {
+            return Err(ParseError::Empty);
+        }
+        let text = text(input);
+        let (mut records, mut issues, mut unmatched) =
+            (Vec::new(), Vec::new(), Unmatched::default());
+        self.format
+            .records(&text, &mut records, &mut issues, &mut unmatched)?;
+        // What the format could not read is told per line; what the mapping could not use,
+        // per record.
+        let format_issues = issues.clone();
+        let missing = self.mapping.check_required(&records).err();
+        let mut trace = Trace::default();
+        let families =
+            self.mapping
+                .apply_traced(records, &mut issues, &mut unmatched, Some(&mut trace));
+        let lines: Option<&dyn LineReader> = match &self.format {
+            Format::Regex(r) => Some(r),
+            _ => None,
+        };
+        let (mut out, duplicates) = render(&text, &trace, &format_issues, lines);
+        let series: usize = families.iter().map(|f| f.samples.len()).sum();
+        out.push_str(&format!(
+            "in all: {} series in {} families, {} parse errors, {duplicates} duplicates, {} unmatched\n",
+            series.saturating_sub(duplicates),
+            families.len(),
+            issues.len(),
+            unmatched.count
+        ));
+        if let Some(e) = missing {
+            out.push_str(&format!("the read fails: {e}\n"));
+        }
+        Ok(out)
+    }
+}
+
 /// Keys that meant something else in another table and were renamed so each key has one
 /// meaning across the language: (table, old key, new key). `[]` is every item of an array.
 /// `values` is the captures holding values (regex) and `words` the words standing for
@@ -247,6 +287,10 @@ impl Parser for Recipe {
 
     fn up_metric(&self) -> Option<&str> {
         self.up_metric.as_deref()
+    }
+
+    fn explain(&self, input: &[u8]) -> Option<Result<String, ParseError>> {
+        Some(self.explain_text(input))
     }
 
     fn framing(&self) -> Option<&Arc<Framing>> {

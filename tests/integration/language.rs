@@ -1,5 +1,5 @@
 //! The recipe language through the real binary: one rule for a static label against a
-//! data label of the same name, at recipe and at source level.
+//! data label of the same name, at recipe and at source level; `parse --explain`.
 
 use std::time::Duration;
 
@@ -60,4 +60,190 @@ labels = { zone = "rule" }
     let s = parse_page(&out.stdout, false);
     assert_eq!(value(&s, "zoned_plain", &[("zone", "source")]), 1.0);
     assert_eq!(value(&s, "zoned_ruled", &[("zone", "source")]), 2.0);
+}
+
+const JOBS_RECIPE: &str = r#"description = "a job runner's status text"
+format = "regex"
+
+[[regex.rule]]
+pattern = '^(?P<key>[a-z_]+) queue=(?P<queue>[a-z]+): (?P<value>\S+)$'
+record_key = "{key}"
+
+[[regex.rule]]
+pattern = '^== status =='
+drop = true
+
+[mapping]
+prefix = "jobs_"
+unmatched = "drop"
+
+[[mapping.metric]]
+key = "depth"
+when = { queue = "mail|sms" }
+help = "Jobs waiting."
+
+[[mapping.metric]]
+key = "debug_level"
+drop = true
+
+[[mapping.metric]]
+key = "state"
+words = { running = 1, paused = 0 }
+"#;
+
+/// `parse --explain` on a user's regex recipe: per input line, what the format read, the
+/// rule that took it and the series it became, or why nothing came of it (a format drop
+/// rule, a failed `when`, a mapping drop rule, not a number, a duplicate, no rule).
+#[test]
+fn parse_explain_tells_what_became_of_every_line() {
+    let dir = TempDir::new("explain");
+    let recipes = dir.mkdir("recipes");
+    std::fs::write(recipes.join("jobs.toml"), JOBS_RECIPE).unwrap();
+    let input = dir.write(
+        "jobs.txt",
+        "== status ==\ndepth queue=mail: 12\ndepth queue=push: 3\ndebug_level queue=mail: 2\n\
+         state queue=mail: broken\ndepth queue=mail: 13\nlatency queue=mail: 5\n\nhello world\n",
+    );
+    let config = write_config(
+        &dir,
+        &format!(
+            "[parsers]\ndirs = [{}]\n",
+            toml_str(&recipes.display().to_string())
+        ),
+    );
+    let out = run_cli(
+        &[
+            "--config",
+            &config,
+            "parse",
+            "--explain",
+            "jobs",
+            &input.display().to_string(),
+        ],
+        CLI_TIMEOUT,
+    );
+    assert!(out.success(), "{out}");
+    assert_eq!(
+        out.stdout,
+        r#"line 1: "== status =="
+  nothing: a known line: regex.rule[1] has drop = true
+
+line 2: "depth queue=mail: 12"
+  read    depth{queue="mail"} = "12"
+  rule    mapping.metric[0] (key "depth")
+  series  jobs_depth{queue="mail"} 12 (gauge)
+
+line 3: "depth queue=push: 3"
+  read    depth{queue="push"} = "3"
+  skipped mapping.metric[0] (key "depth"): its `when` does not hold
+  no rule matched: unmatched = "drop": not exposed, counted as unmatched
+
+line 4: "debug_level queue=mail: 2"
+  read    debug_level{queue="mail"} = "2"
+  dropped: mapping.metric[1] (key "debug_level") has drop = true
+
+line 5: "state queue=mail: broken"
+  read    state{queue="mail"} = "broken"
+  rule    mapping.metric[2] (key "state")
+  nothing: state: value "broken" is not a number (a parse error)
+
+line 6: "depth queue=mail: 13"
+  read    depth{queue="mail"} = "13"
+  rule    mapping.metric[0] (key "depth")
+  duplicate: jobs_depth{queue="mail"} (line 2 made it first), dropped
+
+line 7: "latency queue=mail: 5"
+  read    latency{queue="mail"} = "5"
+  no rule matched: unmatched = "drop": not exposed, counted as unmatched
+
+line 9: "hello world"
+  nothing: no [[regex.rule]] matches it (counted as unmatched)
+
+in all: 1 series in 1 families, 1 parse errors, 1 duplicates, 3 unmatched
+"#
+    );
+}
+
+/// `parse --explain` on a built-in recipe (nginx's stub_status through `regex`), and a
+/// word where a number belongs and a line without a separator in bare `kv`.
+#[test]
+fn parse_explain_on_built_in_recipes() {
+    let dir = TempDir::new("explain-builtin");
+    let stub = dir.write(
+        "stub.txt",
+        "Active connections: 5 \nserver accepts handled requests\n 84 84 1055 \n\
+         Reading: 0 Writing: 1 Waiting: 4 \nnot nginx\n",
+    );
+    let out = run_cli(
+        &[
+            "parse",
+            "--explain",
+            "nginx_stub_status",
+            &stub.display().to_string(),
+        ],
+        CLI_TIMEOUT,
+    );
+    assert!(out.success(), "{out}");
+    assert_eq!(
+        out.stdout,
+        r#"line 1: "Active connections: 5 "
+  read    active = "5"
+  rule    mapping.metric[0] (key "active")
+  series  nginx_connections_active 5 (gauge)
+
+line 2: "server accepts handled requests"
+  nothing: a known line: regex.rule[3] has drop = true
+
+line 3: " 84 84 1055 "
+  read    accepted = "84"
+  rule    mapping.metric[1] (key "accepted")
+  series  nginx_connections_accepted 84 (untyped)
+  read    handled = "84"
+  rule    mapping.metric[2] (key "handled")
+  series  nginx_connections_handled 84 (untyped)
+  read    requests = "1055"
+  rule    mapping.metric[6] (key "requests")
+  series  nginx_http_requests_total 1055 (counter)
+
+line 4: "Reading: 0 Writing: 1 Waiting: 4 "
+  read    reading = "0"
+  rule    mapping.metric[3] (key "reading")
+  series  nginx_connections_reading 0 (gauge)
+  read    writing = "1"
+  rule    mapping.metric[4] (key "writing")
+  series  nginx_connections_writing 1 (gauge)
+  read    waiting = "4"
+  rule    mapping.metric[5] (key "waiting")
+  series  nginx_connections_waiting 4 (gauge)
+
+line 5: "not nginx"
+  nothing: no [[regex.rule]] matches it (counted as unmatched)
+
+in all: 7 series in 7 families, 0 parse errors, 0 duplicates, 1 unmatched
+"#
+    );
+    let kv = dir.write("kv.txt", "load: 0.5\nversion: 1.2.3\n\nbroken line\n");
+    let out = run_cli(
+        &["parse", "--explain", "kv", &kv.display().to_string()],
+        CLI_TIMEOUT,
+    );
+    assert!(out.success(), "{out}");
+    assert_eq!(
+        out.stdout,
+        r##"line 1: "load: 0.5"
+  read    load = "0.5"
+  no rule matched: made by unmatched (the catch-all)
+  series  load 0.5 (gauge)
+
+line 2: "version: 1.2.3"
+  read    version = "1.2.3"
+  no rule matched: made by unmatched (the catch-all)
+  nothing: version: value "1.2.3" is not a number (a parse error)
+
+line 4: "broken line"
+  not read: no ":" separator in "broken line"
+
+in all: 1 series in 1 families, 2 parse errors, 0 duplicates, 0 unmatched
+"##
+    );
 }

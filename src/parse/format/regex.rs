@@ -145,6 +145,23 @@ impl RegexFormat {
     }
 }
 
+impl crate::parse::explain::LineReader for RegexFormat {
+    fn no_record(&self, line: &str) -> Option<String> {
+        if self.whole_text {
+            return Some("no match starts on this line (whole_text)".into());
+        }
+        Some(
+            match self.rules.iter().position(|r| r.regex.is_match(line)) {
+                Some(i) if self.rules.get(i).is_some_and(|r| r.values.is_empty()) => {
+                    format!("a known line: regex.rule[{i}] has drop = true")
+                }
+                Some(i) => format!("regex.rule[{i}] matches, but captures no value"),
+                None => "no [[regex.rule]] matches it (counted as unmatched)".into(),
+            },
+        )
+    }
+}
+
 impl Rule {
     fn emit<'a>(&self, caps: &regex::Captures<'a>, line: usize, records: &mut Vec<Record<'a>>) {
         let labels: LabelSet = self

@@ -5,6 +5,7 @@ use foldhash::HashMap;
 
 use super::Mapping;
 use crate::family::{name_part, Family, LabelSet, MetricKind, PerLabelSet, Sample};
+use crate::parse::explain::{Step, Trace};
 use crate::parse::Unmatched;
 
 /// `labels` plus one more pair.
@@ -73,6 +74,8 @@ pub(super) struct Builder {
     pub(super) when: Vec<PerLabelSet<bool>>,
     /// Input no rule used (see [`Unmatched`]).
     pub(super) unused: Unmatched,
+    /// What became of each record, for `parse --explain`; `None` when not asked.
+    pub(super) trace: Option<Trace>,
 }
 
 impl Builder {
@@ -87,6 +90,7 @@ impl Builder {
             labels: vec![PerLabelSet::default(); mapping.labels_slots],
             when: vec![PerLabelSet::default(); mapping.when_slots],
             unused: Unmatched::default(),
+            trace: None,
         }
     }
 
@@ -143,7 +147,26 @@ impl Builder {
         }
     }
 
+    /// Records a step for `parse --explain`; `make` runs only when it is asked for.
+    pub(super) fn step(&mut self, make: impl FnOnce() -> Step) {
+        if let Some(t) = &mut self.trace {
+            t.step(make());
+        }
+    }
+
+    fn trace_series(&mut self, family: usize, labels: &LabelSet, value: f64) {
+        if let (Some(t), Some(f)) = (&mut self.trace, self.families.get(family)) {
+            t.step(Step::Series {
+                name: f.name.clone(),
+                kind: f.kind,
+                labels: labels.clone(),
+                value,
+            });
+        }
+    }
+
     pub(super) fn push(&mut self, family: usize, labels: LabelSet, value: f64) {
+        self.trace_series(family, &labels, value);
         self.families[family].samples.push(Sample { labels, value });
     }
 
@@ -153,6 +176,10 @@ impl Builder {
         labels: &LabelSet,
         value_label: (String, String),
     ) {
+        if self.trace.is_some() {
+            let one: LabelSet = labels.iter().chain([&value_label]).cloned().collect();
+            self.trace_series(family, &one, 1.0);
+        }
         let samples = &mut self.families[family].samples;
         match self.info_series.get(&(family, labels.clone())) {
             Some(&s) => {

@@ -5,6 +5,7 @@ use super::build::{expand, expand_help, uses_placeholder, with_label, with_unit,
 use super::rule::{Action, Read, Rule};
 use super::Mapping;
 use crate::family::{is_valid_metric_name, name_part, LabelSet, Labels};
+use crate::parse::explain::Step;
 use crate::parse::{number, Issue, Record};
 
 /// Sets `name` to `value`, replacing a label of that name: a static label wins over one
@@ -163,8 +164,10 @@ impl Mapping {
         issues: &mut Vec<Issue>,
     ) {
         if matches!(rule.action, Action::Drop) {
+            out.step(|| Step::Dropped(rule.describe()));
             return;
         }
+        out.step(|| Step::Took(rule.describe()));
         let (source_scale, source_unit) = self.source_unit(record);
         let template = match &rule.matcher {
             super::rule::Matcher::Names(n) => {
@@ -273,6 +276,12 @@ impl Mapping {
                     Ok(value) => value,
                     Err(why) => {
                         if *skip_non_numeric {
+                            out.step(|| {
+                                Step::Skipped(format!(
+                                    "value {:?} {why}, skipped (non_numeric = \"skip\")",
+                                    record.value
+                                ))
+                            });
                             out.unused.add(record.line, || {
                                 format!(
                                     "{}: value {:?} skipped (non_numeric)",

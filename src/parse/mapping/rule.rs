@@ -96,6 +96,8 @@ pub(super) enum Action {
 
 #[derive(Debug)]
 pub(super) struct Rule {
+    /// Where the rule is written (`mapping.metric[3]`), for `parse --explain`.
+    pub(super) origin: String,
     pub(super) matcher: Matcher,
     pub(super) when: Vec<(String, Regex)>,
     /// Rules with the same `when` share a slot, rules that reshape labels the same way
@@ -188,6 +190,7 @@ impl Rule {
         r: RuleOptions,
         group: Option<&GroupOptions>,
         compiled: &mut HashMap<String, Regex>,
+        origin: String,
     ) -> Result<Rule, String> {
         // The rule's own keys are checked, not the group's: a group's label edits mean
         // nothing to its `drop` rules, and that is no mistake of the rule.
@@ -280,6 +283,7 @@ impl Rule {
             && r.name.as_deref().is_some_and(|n| !n.contains('{'))
             && !r.help.contains("{key}");
         Ok(Rule {
+            origin,
             matcher,
             when,
             when_slot: 0,
@@ -315,6 +319,23 @@ impl Rule {
                 )
             }
         }
+    }
+
+    /// The rule for a reader: where it is written and what it matches.
+    pub(super) fn describe(&self) -> String {
+        let what = match &self.matcher {
+            Matcher::Key(k) => format!("key {k:?}"),
+            Matcher::Names(_) => "names".to_string(),
+            Matcher::Pattern(re) => {
+                let p = re.as_str();
+                let p = p
+                    .strip_prefix("^(?:")
+                    .and_then(|p| p.strip_suffix(")$"))
+                    .unwrap_or(p);
+                format!("match {}", crate::text::excerpt(p))
+            }
+        };
+        format!("{} ({what})", self.origin)
     }
 
     pub(super) fn reshapes(&self) -> bool {
