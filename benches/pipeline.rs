@@ -166,7 +166,7 @@ fn encoding(c: &mut Criterion) {
             // a profile of another bench).
             group.bench_function(BenchmarkId::new(fmt_name, series), |b| {
                 let set = page(series);
-                b.iter(|| black_box(encode(set.clone(), fmt)))
+                b.iter(|| black_box(encode(&set, fmt)))
             });
         }
     }

@@ -440,7 +440,7 @@ fn once(cli: &Cli, openmetrics: bool) -> Result<ExitCode, Error> {
     } else {
         WireFormat::Text
     };
-    emit(&exposition::encode(Arc::new(page), format))?;
+    emit(&exposition::encode(&page, format))?;
     Ok(if all_up {
         ExitCode::SUCCESS
     } else {

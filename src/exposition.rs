@@ -1,18 +1,14 @@
 //! Exposition: a family set written as the Prometheus text format 0.0.4 or OpenMetrics 1.0,
-//! chosen from the scraper's `Accept` header, through `prometheus-client`'s encoders.
+//! chosen from the scraper's `Accept` header.
 //!
-//! The encoders escape label values and help text; the family set has already made names
-//! valid and unique. The page never knows where its data came from. `WireFormat` is the
+//! Written here rather than through `prometheus-client`'s `Registry`: that crate has no
+//! summary or state set type and wants every page as `'static` collectors; this writer
+//! follows its encoders byte for byte for the kinds both have (a test holds it to them),
+//! escapes label values and help text, and writes each family straight from the set. The
+//! family set has already made names valid and unique. The page never knows where its data came from. `WireFormat` is the
 //! format on the wire, not to be confused with a parser's input format.
 
-use std::sync::Arc;
-
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
-use prometheus_client::metrics::MetricType;
-use prometheus_client::registry::Registry;
-
-use crate::family::{FamilySet, MetricKind};
+use crate::family::{Family, FamilySet, MetricKind};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WireFormat {
@@ -45,101 +41,143 @@ impl WireFormat {
     }
 }
 
-#[derive(Debug)]
-struct PageCollector {
-    families: Arc<FamilySet>,
-    /// prometheus-client's OpenMetrics encoder writes help text as given (its 0.0.4 encoder
-    /// escapes it), so a backslash in help would make an invalid escape: escape it here.
-    escape_help: bool,
-}
-
-impl Collector for PageCollector {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        for family in self.families.families() {
-            if family.samples.is_empty() {
-                continue;
-            }
-            let metric_type = match family.kind {
-                MetricKind::Gauge | MetricKind::StateSet => MetricType::Gauge,
-                MetricKind::Counter => MetricType::Counter,
-                MetricKind::Info => MetricType::Info,
-                MetricKind::Untyped => MetricType::Unknown,
-            };
-            let help = if self.escape_help && family.help.contains('\\') {
-                std::borrow::Cow::Owned(family.help.replace('\\', "\\\\"))
-            } else {
-                std::borrow::Cow::Borrowed(family.help.as_str())
-            };
-            let mut metric = encoder.encode_descriptor(&family.name, &help, None, metric_type)?;
-            for sample in &family.samples {
-                match family.kind {
-                    MetricKind::Info => metric.encode_info(&&sample.labels[..])?,
-                    MetricKind::Counter => metric
-                        .encode_family(&&sample.labels[..])?
-                        .encode_counter::<NoLabelSet, f64, f64>(&sample.value, None)?,
-                    _ => metric
-                        .encode_family(&&sample.labels[..])?
-                        .encode_gauge(&sample.value)?,
-                }
-            }
+/// Writes the page.
+pub fn encode(families: &FamilySet, format: WireFormat) -> String {
+    let mut out = String::with_capacity(page_size_hint(families));
+    for family in families.families() {
+        if !family.samples.is_empty() {
+            write_family(&mut out, family, format);
         }
-        Ok(())
-    }
-}
-
-/// Writes the page. The set is shared, not copied.
-pub fn encode(families: Arc<FamilySet>, format: WireFormat) -> String {
-    let mut registry = Registry::default();
-    registry.register_collector(Box::new(PageCollector {
-        families,
-        escape_help: format == WireFormat::OpenMetrics,
-    }));
-    let mut out = String::new();
-    // Writing into a String cannot fail; an encoder error would be a bug, shown in the page.
-    let result = match format {
-        WireFormat::Text => {
-            prometheus_client::encoding::prometheus_text::encode(&mut out, &registry)
-        }
-        WireFormat::OpenMetrics => prometheus_client::encoding::text::encode(&mut out, &registry),
-    };
-    if let Err(e) = result {
-        tracing::error!("encoding the page failed: {e}");
     }
     if format == WireFormat::OpenMetrics {
-        fix_infinities(&mut out);
+        out.push_str("# EOF\n");
     }
     out
 }
 
-/// prometheus-client's OpenMetrics encoder writes infinite values as Rust prints them
-/// (`inf`, `-inf`); OpenMetrics (and Prometheus' parser) want `+Inf` and `-Inf`. A value is
-/// the last token of a sample line, after the label set's closing quote and brace, so only
-/// line ends can match.
-fn fix_infinities(page: &mut String) {
-    if !page.contains("inf\n") {
+/// A guess at the page size, so a big page is not copied while it grows.
+fn page_size_hint(families: &FamilySet) -> usize {
+    families.series_count() * 48 + families.len() * 64
+}
+
+/// Writes one family: its HELP and TYPE lines, then every sample in order.
+pub fn write_family(out: &mut String, family: &Family, format: WireFormat) {
+    let om = format == WireFormat::OpenMetrics;
+    // 0.0.4 names the metadata after the sample name (`x_total`, `x_info`); OpenMetrics
+    // after the family, with the sample suffix on the samples only.
+    let kind_suffix = match family.kind {
+        MetricKind::Counter => "_total",
+        MetricKind::Info => "_info",
+        _ => "",
+    };
+    let meta_suffix = if om { "" } else { kind_suffix };
+    out.push_str("# HELP ");
+    out.push_str(&family.name);
+    out.push_str(meta_suffix);
+    out.push(' ');
+    write_help(out, &family.help);
+    out.push_str("\n# TYPE ");
+    out.push_str(&family.name);
+    out.push_str(meta_suffix);
+    out.push(' ');
+    out.push_str(type_word(family, format));
+    out.push('\n');
+    for sample in &family.samples {
+        out.push_str(&family.name);
+        out.push_str(kind_suffix);
+        out.push_str(sample.suffix.as_str());
+        write_labels(out, &sample.labels);
+        out.push(' ');
+        if family.kind == MetricKind::Info {
+            // An info series is 1 by definition; written as the integer Prometheus clients use.
+            out.push('1');
+        } else {
+            write_value(out, sample.value);
+        }
+        out.push('\n');
+    }
+}
+
+fn type_word(family: &Family, format: WireFormat) -> &'static str {
+    match (family.kind, format) {
+        (MetricKind::Counter, _) => "counter",
+        (MetricKind::Gauge, _) => "gauge",
+        (MetricKind::Histogram, _) => "histogram",
+        (MetricKind::Summary, _) => "summary",
+        (MetricKind::Info, WireFormat::OpenMetrics) => "info",
+        // OpenMetrics names the state label after the family; a state set whose recipe
+        // names it otherwise (`state`, as the Go exporters do) stays a gauge.
+        (MetricKind::StateSet, WireFormat::OpenMetrics) if state_label_is_family_name(family) => {
+            "stateset"
+        }
+        (MetricKind::StateSet, WireFormat::OpenMetrics) => "gauge",
+        (MetricKind::Untyped, WireFormat::OpenMetrics) => "unknown",
+        // 0.0.4 has neither info nor state sets: both are gauges there.
+        (MetricKind::Info | MetricKind::StateSet, WireFormat::Text) => "gauge",
+        (MetricKind::Untyped, WireFormat::Text) => "untyped",
+    }
+}
+
+fn state_label_is_family_name(family: &Family) -> bool {
+    family
+        .samples
+        .iter()
+        .all(|s| s.labels.iter().any(|(name, _)| *name == family.name))
+}
+
+/// Help text escapes `\` (and, in 0.0.4, a line break; the family set keeps help to one line).
+fn write_help(out: &mut String, help: &str) {
+    if !help.contains(['\\', '\n']) {
+        out.push_str(help);
         return;
     }
-    let mut fixed = String::with_capacity(page.len() + 16);
-    for line in page.split_inclusive('\n') {
-        let body = line.strip_suffix('\n').unwrap_or(line);
-        let replaced = if body.starts_with('#') {
-            None
-        } else if let Some(head) = body.strip_suffix(" -inf") {
-            Some(format!("{head} -Inf"))
-        } else {
-            body.strip_suffix(" inf").map(|head| format!("{head} +Inf"))
-        };
-        match replaced {
-            Some(r) => {
-                fixed.push_str(&r);
-                if line.ends_with('\n') {
-                    fixed.push('\n');
-                }
-            }
-            None => fixed.push_str(line),
+    for c in help.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
         }
     }
-    *page = fixed;
+}
+
+fn write_labels(out: &mut String, labels: &[(String, String)]) {
+    let mut first = true;
+    for (name, value) in labels {
+        out.push(if first { '{' } else { ',' });
+        first = false;
+        out.push_str(name);
+        out.push_str("=\"");
+        if value.contains(['\\', '"', '\n']) {
+            for c in value.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '"' => out.push_str("\\\""),
+                    '\n' => out.push_str("\\n"),
+                    c => out.push(c),
+                }
+            }
+        } else {
+            out.push_str(value);
+        }
+        out.push('"');
+    }
+    if !first {
+        out.push('}');
+    }
+}
+
+/// Finite values in dtoa's shortest round-trip form (`1027.0`, `-0.5`, `1e20`), as
+/// prometheus-client writes them; the others as both formats spell them.
+fn write_value(out: &mut String, value: f64) {
+    if value.is_finite() {
+        out.push_str(dtoa::Buffer::new().format_finite(value));
+    } else if value.is_nan() {
+        out.push_str("NaN");
+    } else if value > 0.0 {
+        out.push_str("+Inf");
+    } else {
+        out.push_str("-Inf");
+    }
 }
 
 pub mod check;

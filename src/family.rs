@@ -23,9 +23,15 @@ pub enum MetricKind {
     Counter,
     /// One series of value 1 carrying string data as labels; the exposition appends `_info`.
     Info,
-    /// One gauge series per state (label `<family name>` = state), exactly one of them 1.
+    /// One series per state, exactly one of them 1. Typed `stateset` in OpenMetrics when
+    /// the state label is named after the family (as OpenMetrics requires), else `gauge`.
     StateSet,
     Untyped,
+    /// `_bucket` samples (labels ending with `le`, ascending, the last `+Inf`), then `_sum`
+    /// and `_count`, per label set.
+    Histogram,
+    /// Quantile samples (label `quantile`), then `_sum` and `_count`, per label set.
+    Summary,
 }
 
 impl MetricKind {
@@ -34,8 +40,11 @@ impl MetricKind {
             "gauge" => Self::Gauge,
             "counter" => Self::Counter,
             "info" => Self::Info,
-            "stateset" => Self::StateSet,
+            // `enum` is the name people search for; OpenMetrics calls it a state set.
+            "stateset" | "enum" => Self::StateSet,
             "untyped" | "unknown" => Self::Untyped,
+            "histogram" => Self::Histogram,
+            "summary" => Self::Summary,
             _ => return None,
         })
     }
@@ -47,6 +56,8 @@ impl MetricKind {
             Self::Info => "info",
             Self::StateSet => "stateset",
             Self::Untyped => "untyped",
+            Self::Histogram => "histogram",
+            Self::Summary => "summary",
         }
     }
 }
@@ -84,10 +95,73 @@ impl<T: Clone> PerLabelSet<T> {
     }
 }
 
+/// Which series of its family a sample is: histograms and summaries write several.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Suffix {
+    /// The family's own name (a summary's quantiles, every sample of the other kinds).
+    #[default]
+    None,
+    /// `_bucket`, a histogram's cumulative count up to its `le` label.
+    Bucket,
+    Sum,
+    Count,
+}
+
+impl Suffix {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Suffix::None => "",
+            Suffix::Bucket => "_bucket",
+            Suffix::Sum => "_sum",
+            Suffix::Count => "_count",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     pub labels: LabelSet,
     pub value: f64,
+    pub suffix: Suffix,
+}
+
+impl Sample {
+    pub fn new(labels: impl Into<LabelSet>, value: f64) -> Sample {
+        Sample {
+            labels: labels.into(),
+            value,
+            suffix: Suffix::None,
+        }
+    }
+}
+
+/// A histogram bucket bound as the `le` label value, written as Go clients write it
+/// (`strconv.FormatFloat(v, 'g', -1, 64)`: `0.25`, `1`, `1e+06`, `+Inf`), so series match
+/// what other exporters expose.
+pub fn le_label(bound: f64) -> String {
+    if bound.is_nan() {
+        return "NaN".into();
+    }
+    if bound.is_infinite() {
+        return if bound > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    let abs = bound.abs();
+    if abs == 0.0 {
+        return "0".into();
+    }
+    if (1e-4..1e6).contains(&abs) {
+        // Rust's shortest form prints the same digits as Go's here (`1`, not `1.0`).
+        return format!("{bound}");
+    }
+    // Outside [1e-4, 1e6) Go switches to exponent form with a sign and two digits at least.
+    let sci = format!("{bound:e}");
+    match sci.split_once('e') {
+        Some((mantissa, exponent)) => match exponent.parse::<i32>() {
+            Ok(e) => format!("{mantissa}e{e:+03}"),
+            Err(_) => sci,
+        },
+        None => sci,
+    }
 }
 
 /// One metric family. `name` is the base name: no `_total` for counters, no `_info` for infos.
@@ -110,9 +184,20 @@ impl Family {
     }
 
     pub fn with_sample(mut self, labels: impl Into<LabelSet>, value: f64) -> Self {
+        self.samples.push(Sample::new(labels, value));
+        self
+    }
+
+    /// Adds one series of a histogram or summary (`_bucket`, `_sum`, `_count`).
+    pub fn with_suffixed_sample(
+        mut self,
+        labels: impl Into<LabelSet>,
+        suffix: Suffix,
+        value: f64,
+    ) -> Self {
         self.samples.push(Sample {
-            labels: labels.into(),
-            value,
+            suffix,
+            ..Sample::new(labels, value)
         });
         self
     }
@@ -156,10 +241,10 @@ pub struct FamilySet {
     /// Names as written on the page (`x_total` for counter `x`), so two families can never
     /// write the same series name.
     exposed: HashSet<String>,
-    /// (family, label set in name order): the series already on the page, for the families
+    /// (family, suffix, label set in name order): the series already on the page, for the families
     /// marked in `indexed`. A family taken whole from another set (see [`FamilySet::merge`])
     /// is only indexed if more samples come for it.
-    series: HashSet<(usize, LabelSet)>,
+    series: HashSet<(usize, Suffix, LabelSet)>,
     indexed: Vec<bool>,
     /// Samples held (what [`FamilySet::series_count`] answers without a walk).
     samples: usize,
@@ -250,7 +335,10 @@ impl FamilySet {
                 ));
                 continue;
             }
-            if !self.series.insert((idx, series_key(&sample.labels))) {
+            if !self
+                .series
+                .insert((idx, sample.suffix, series_key(&sample.labels)))
+            {
                 conflicts.push(Conflict::new(
                     ConflictKind::DuplicateSeries,
                     format!(
@@ -312,16 +400,23 @@ impl FamilySet {
             };
             self.index_series(idx);
             for sample in &family.samples {
-                self.series.insert((idx, series_key(&sample.labels)));
+                self.series
+                    .insert((idx, sample.suffix, series_key(&sample.labels)));
             }
         }
     }
 
     /// The name a new family would be written under, or `None` when another family already
-    /// writes that name (`x_total` for counter `x` against a gauge `x_total`).
+    /// writes that name or one of its series names (`x_total` for counter `x` against a
+    /// gauge `x_total`; `x_sum` of a summary `x` against a gauge `x_sum`).
     fn free_exposed_name(&self, name: &str, kind: MetricKind) -> Option<String> {
         let exposed = exposed_name(name, kind);
-        (!self.exposed.contains(&exposed) && !self.exposed.contains(name)).then_some(exposed)
+        let taken = self.exposed.contains(&exposed)
+            || self.exposed.contains(name)
+            || series_suffixes(kind)
+                .iter()
+                .any(|suffix| self.exposed.contains(&format!("{name}{}", suffix.as_str())));
+        (!taken).then_some(exposed)
     }
 
     /// Adds a family under a name that is free; `indexed` says whether its series are
@@ -329,6 +424,10 @@ impl FamilySet {
     fn add(&mut self, family: Family, exposed: String, indexed: bool) -> usize {
         let idx = self.families.len();
         self.samples += family.samples.len();
+        for suffix in series_suffixes(family.kind) {
+            self.exposed
+                .insert(format!("{}{}", family.name, suffix.as_str()));
+        }
         self.exposed.insert(exposed);
         self.index.insert(family.name.clone(), idx);
         self.families.push(family);
@@ -343,7 +442,8 @@ impl FamilySet {
         }
         self.indexed[idx] = true;
         for sample in &self.families[idx].samples {
-            self.series.insert((idx, series_key(&sample.labels)));
+            self.series
+                .insert((idx, sample.suffix, series_key(&sample.labels)));
         }
     }
 
@@ -360,6 +460,15 @@ impl FamilySet {
 
     pub fn get(&self, name: &str) -> Option<&Family> {
         self.index.get(name).map(|&i| &self.families[i])
+    }
+}
+
+/// The extra series names a family writes besides its exposed name.
+fn series_suffixes(kind: MetricKind) -> &'static [Suffix] {
+    match kind {
+        MetricKind::Histogram => &[Suffix::Bucket, Suffix::Sum, Suffix::Count],
+        MetricKind::Summary => &[Suffix::Sum, Suffix::Count],
+        _ => &[],
     }
 }
 

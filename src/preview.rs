@@ -3,8 +3,6 @@
 //! for well-formedness. It sits above both parsing and exposition, so neither depends on
 //! the other.
 
-use std::sync::Arc;
-
 use crate::exposition::{check::check_page, encode, WireFormat};
 use crate::family::FamilySet;
 use crate::parse::{Parsed, Parser};
@@ -22,7 +20,7 @@ pub fn render(parsed: Parsed, format: WireFormat) -> (String, Vec<String>) {
     let mut conflicts = Vec::new();
     set.extend(parsed.families, &mut conflicts);
     notes.extend(conflicts.into_iter().map(|c| format!("dropped: {c}")));
-    (encode(Arc::new(set), format), notes)
+    (encode(&set, format), notes)
 }
 
 /// Runs `parser` on `input` and checks what comes out: the page in both formats is

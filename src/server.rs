@@ -116,7 +116,7 @@ async fn metrics(app: &App, live: &Loaded, req: &Request<Incoming>) -> Response<
     for c in conflicts {
         warn!("{c}");
     }
-    let body = exposition::encode(Arc::new(page), format);
+    let body = exposition::encode(&page, format);
     let mut builder = Response::builder()
         .header(CONTENT_TYPE, format.content_type())
         .header(VARY, "Accept, Accept-Encoding");

@@ -134,10 +134,7 @@ fn label_names_sanitised_and_repeats_dropped() {
     );
     assert_eq!(
         set.get("x").unwrap().samples,
-        vec![Sample {
-            labels: l(&[("a_b", "1")]).into(),
-            value: 1.0
-        }]
+        vec![Sample::new(labels::<LabelSet>(&[("a_b", "1")]), 1.0)]
     );
     assert_eq!(c.len(), 1);
 }

@@ -167,7 +167,9 @@ impl Builder {
 
     pub(super) fn push(&mut self, family: usize, labels: LabelSet, value: f64) {
         self.trace_series(family, &labels, value);
-        self.families[family].samples.push(Sample { labels, value });
+        self.families[family]
+            .samples
+            .push(Sample::new(labels, value));
     }
 
     pub(super) fn push_info(
@@ -192,10 +194,7 @@ impl Builder {
                 all.push(value_label);
                 self.info_series
                     .insert((family, labels.clone()), samples.len());
-                samples.push(Sample {
-                    labels: all.into(),
-                    value: 1.0,
-                });
+                samples.push(Sample::new(all, 1.0));
             }
         }
     }

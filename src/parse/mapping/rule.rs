@@ -132,9 +132,7 @@ pub(super) fn labels_of(map: &BTreeMap<String, String>) -> Labels {
 }
 
 fn parse_kind(k: &str) -> Result<MetricKind, String> {
-    // `enum` is the name people search for; it is a state set.
-    let k2 = if k == "enum" { "stateset" } else { k };
-    MetricKind::parse(k2).ok_or_else(|| {
+    MetricKind::parse(k).ok_or_else(|| {
         format!(
             "unknown type {k:?}; expected one of {}{}",
             TYPES.join(", "),

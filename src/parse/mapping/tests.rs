@@ -264,17 +264,11 @@ fn when_conditions_on_labels() {
     assert_eq!(f.len(), 2);
     assert_eq!(
         f[0].samples,
-        vec![Sample {
-            labels: l(&[("frontend", "web")]),
-            value: 1.0
-        }]
+        vec![Sample::new(l(&[("frontend", "web")]), 1.0)]
     );
     assert_eq!(
         f[1].samples,
-        vec![Sample {
-            labels: l(&[("backend", "web"), ("server", "s1")]),
-            value: 3.0
-        }]
+        vec![Sample::new(l(&[("backend", "web"), ("server", "s1")]), 3.0)]
     );
 }
 
