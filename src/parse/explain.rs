@@ -57,7 +57,8 @@ impl Trace {
         self.records.push((
             TracedRecord {
                 line: r.line,
-                key: r.key.to_string(),
+                // A histogram's or summary's series is keyed by its family: show which one.
+                key: format!("{}{}", r.key, r.suffix.as_str()),
                 value: r.value.to_string(),
                 labels: r.labels.clone(),
                 unit: r.unit.map(str::to_string),

@@ -180,6 +180,7 @@ impl Mapping {
                 }
             }
         }
+        out.finish(issues);
         *unmatched = out.unused;
         if let (Some(t), Some(done)) = (trace, out.trace) {
             *t = done;
@@ -229,5 +230,7 @@ impl Mapping {
     }
 }
 
+#[cfg(test)]
+mod kinds_tests;
 #[cfg(test)]
 mod tests;

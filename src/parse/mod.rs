@@ -16,7 +16,7 @@ pub mod registry;
 
 use std::borrow::Cow;
 
-use crate::family::{Family, LabelSet, MetricKind};
+use crate::family::{Family, LabelSet, MetricKind, Suffix};
 
 #[cfg(test)]
 mod golden_tests;
@@ -44,6 +44,9 @@ pub struct Record<'a> {
     pub kind: Option<MetricKind>,
     /// Help declared by the source itself.
     pub help: Option<String>,
+    /// Which series of a summary or histogram the source declared this one (`_sum`...):
+    /// its key is then the family's name (only the `prometheus` format knows it).
+    pub suffix: Suffix,
     /// 1-based line the value came from, for error messages.
     pub line: usize,
 }

@@ -124,8 +124,11 @@ impl Recipe {
     }
 
     /// The recipe text a bare format is: what `generic` loads and `parsers show` prints.
+    /// Its families get a HELP text, so a bare format's page passes promtool's lint.
     pub fn generic_toml(format_name: &str, description: &str, options: &str) -> String {
-        format!("description = {description:?}\nformat = {format_name:?}\n{options}")
+        format!(
+            "description = {description:?}\nformat = {format_name:?}\n{options}[mapping]\nunmatched_help = \"{{key}}, read by the generic {format_name} parser\"\n"
+        )
     }
 
     pub fn format_name(&self) -> &str {

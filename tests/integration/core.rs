@@ -1230,7 +1230,7 @@ fn cli_parsers_show_and_did_you_mean() {
     assert!(out.success(), "{out}");
     assert_eq!(
         out.stdout,
-        "description = \"generic key: value lines, every numeric value as a gauge\"\nformat = \"kv\"\n"
+        "description = \"generic key: value lines, every numeric value as a gauge\"\nformat = \"kv\"\n[mapping]\nunmatched_help = \"{key}, read by the generic kv parser\"\n"
     );
 
     // A user recipe from parsers.dirs: its file, as it reads now.

@@ -247,3 +247,42 @@ in all: 1 series in 1 families, 2 parse errors, 0 duplicates, 0 unmatched
 "##
     );
 }
+
+/// promtool finds no type complaint on any built-in recipe's golden page (names it may
+/// still lint: the recipes keep the names their exporters use), and a bare generic
+/// format's page passes its lint whole (every family has a HELP text).
+#[test]
+fn promtool_has_no_type_complaint_on_any_built_in_page() {
+    const NAME_LINTS: &[&str] = &[
+        "should be written in 'snake_case' not 'camelCase'",
+        "metric names should not contain abbreviated units",
+        "use base unit",
+    ];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recipes");
+    let mut pages = 0;
+    for recipe in std::fs::read_dir(&root).unwrap() {
+        for file in std::fs::read_dir(recipe.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            if path.extension().is_some_and(|e| e == "prom") {
+                promtool_check(&std::fs::read_to_string(&path).unwrap(), NAME_LINTS);
+                pages += 1;
+            }
+        }
+    }
+    assert!(pages >= 9, "{pages} golden pages");
+    let dir = TempDir::new("bare-formats");
+    for (format, input) in [
+        ("kv", "requests: 5\nload: 0.5\n"),
+        ("json", r#"{"requests": 5, "pool": {"idle": 2}}"#),
+        ("csv", "name,requests\napi,5\nweb,7\n"),
+        (
+            "prometheus",
+            "# TYPE rpc_seconds summary\nrpc_seconds{quantile=\"0.5\"} 0.2\nrpc_seconds_sum 9\nrpc_seconds_count 30\nplain 1\n",
+        ),
+    ] {
+        let file = dir.write(format!("{format}.txt"), input);
+        let out = run_cli(&["parse", format, &file.display().to_string()], CLI_TIMEOUT);
+        assert!(out.success(), "{format}: {out}");
+        promtool_check(&out.stdout, &[]);
+    }
+}

@@ -1,10 +1,12 @@
 //! What a matched record becomes: its family (name, kind, help), its labels, and its
 //! samples, per rule [`Action`]; and the catch-all for records no rule matched.
 
-use super::build::{expand, expand_help, uses_placeholder, with_label, with_unit, Builder};
-use super::rule::{Action, Read, Rule};
+use super::build::{expand, expand_help, uses_placeholder, with_label, with_unit, Builder, Piece};
+use super::rule::{Action, Part, Read, Rule};
 use super::Mapping;
-use crate::family::{is_valid_metric_name, name_part, LabelSet, Labels};
+use crate::family::{
+    is_valid_metric_name, le_label, name_part, LabelSet, Labels, MetricKind, Suffix,
+};
 use crate::parse::explain::Step;
 use crate::parse::{number, Issue, Record};
 
@@ -14,6 +16,96 @@ fn set_label(labels: &mut Labels, name: &str, value: &str) {
     match labels.iter_mut().find(|(k, _)| k == name) {
         Some((_, v)) => value.clone_into(v),
         None => labels.push((name.to_string(), value.to_string())),
+    }
+}
+
+/// Captures that place a record in its summary or histogram rather than label it.
+const PART_CAPTURES: &[&str] = &["quantile", "percentile", "le"];
+
+/// The record's value as the rule reads it, or `None` when it is not one (counted as a
+/// parse error, or as unmatched under `non_numeric = "skip"`).
+fn read_value(
+    read: &Read,
+    skip_non_numeric: bool,
+    record: &Record,
+    out: &mut Builder,
+    issues: &mut Vec<Issue>,
+) -> Option<f64> {
+    // A date says why it is not one (a zone name it will not guess, no such day...): the
+    // user needs the reason to fix the writer.
+    let value = match read {
+        Read::Date => {
+            crate::parse::date::parse(&record.value).map_err(|e| format!("is not a date: {e}"))
+        }
+        Read::Number(words) => words
+            .get(&record.value)
+            .or_else(|| number::parse(&record.value))
+            .ok_or_else(|| "is not a number".to_string()),
+    };
+    match value {
+        Ok(value) => Some(value),
+        Err(why) => {
+            if skip_non_numeric {
+                out.step(|| {
+                    Step::Skipped(format!(
+                        "value {:?} {why}, skipped (non_numeric = \"skip\")",
+                        record.value
+                    ))
+                });
+                out.unused.add(record.line, || {
+                    format!(
+                        "{}: value {:?} skipped (non_numeric)",
+                        record.key, record.value
+                    )
+                });
+            } else {
+                issues.push(Issue::new(
+                    record.line,
+                    format!("{}: value {:?} {why}", record.key, record.value),
+                ));
+            }
+            None
+        }
+    }
+}
+
+/// Which series of its summary or histogram a record is: the rule's fixed quantile or
+/// bound, or the capture that gives it (`quantile` as written, `percentile` / 100, `le`).
+fn piece_of(part: Part, captures: &[(String, String)]) -> Result<Piece, String> {
+    let capture = |n: &str| {
+        captures
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.as_str())
+    };
+    match part {
+        Part::Sum => Ok(Piece::Sum),
+        Part::Count => Ok(Piece::Count),
+        Part::Quantile(Some(q)) => Ok(Piece::Quantile(q, le_label(q))),
+        Part::Quantile(None) => match (capture("quantile"), capture("percentile")) {
+            // OpenMetrics refuses a quantile outside [0, 1]: `p99` is a percentile.
+            (Some(t), _) => match number::parse(t) {
+                Some(q) if (0.0..=1.0).contains(&q) => Ok(Piece::Quantile(q, t.to_string())),
+                Some(_) => Err(format!(
+                    "quantile {t:?} is not between 0 and 1 (a percentile? name the capture `percentile`)"
+                )),
+                None => Err(format!("quantile {t:?} is not a number")),
+            },
+            (None, Some(t)) => number::parse(t)
+                // Rounded so `99.9` is the quantile 0.999, not 0.9990000000000001.
+                .map(|p| (p * 1e6).round() / 1e8)
+                .map(|q| Piece::Quantile(q, le_label(q)))
+                .ok_or_else(|| format!("percentile {t:?} is not a number")),
+            (None, None) => Err("no quantile".into()),
+        },
+        Part::Bucket(Some(b)) => Ok(Piece::Bucket(b)),
+        Part::Bucket(None) => match capture("le") {
+            Some("+Inf" | "Inf" | "inf" | "+inf") => Ok(Piece::Bucket(f64::INFINITY)),
+            Some(t) => number::parse(t)
+                .map(Piece::Bucket)
+                .ok_or_else(|| format!("bucket bound {t:?} is not a number")),
+            None => Err("no bucket bound".into()),
+        },
     }
 }
 
@@ -151,7 +243,11 @@ impl Mapping {
             }
         };
         let labels = self.labels(None, record, Vec::new(), out);
-        out.push(f, labels, value * scale);
+        if record.suffix == Suffix::None {
+            out.push(f, labels, value * scale);
+        } else {
+            out.push_suffixed(f, labels, record.suffix, value * scale);
+        }
     }
 
     pub(super) fn emit(
@@ -200,10 +296,13 @@ impl Mapping {
             out.cache_family(rule_idx, fixed, cacheable, &record.key, i);
             i
         };
-        // Captures the name uses are not also labels.
+        // Captures the name uses are not also labels, nor those that say which series of a
+        // summary or histogram a record is.
+        let is_part = matches!(rule.action, Action::Part { .. });
         let label_captures = captures
             .iter()
             .filter(|(k, _)| !uses_placeholder(template, k))
+            .filter(|(k, _)| !(is_part && PART_CAPTURES.contains(&k.as_str())))
             .cloned()
             .collect();
         let labels = self.labels(Some(rule), record, label_captures, out);
@@ -262,44 +361,48 @@ impl Mapping {
                 skip_non_numeric,
                 ..
             } => {
-                // A date says why it is not one (a zone name it will not guess, no such
-                // day...): the user needs the reason to fix the writer.
-                let value = match read {
-                    Read::Date => crate::parse::date::parse(&record.value)
-                        .map_err(|e| format!("is not a date: {e}")),
-                    Read::Number(words) => words
-                        .get(&record.value)
-                        .or_else(|| number::parse(&record.value))
-                        .ok_or_else(|| "is not a number".to_string()),
+                let Some(value) = read_value(read, *skip_non_numeric, record, out, issues) else {
+                    return;
                 };
-                let value = match value {
-                    Ok(value) => value,
+                let value = value * scale.unwrap_or(source_scale);
+                let f = family(out);
+                if record.suffix == Suffix::None {
+                    out.push(f, labels, value);
+                } else if matches!(kind, MetricKind::Summary | MetricKind::Histogram) {
+                    out.push_suffixed(f, labels, record.suffix, value);
+                } else {
+                    issues.push(Issue::new(
+                        record.line,
+                        format!(
+                            "{}{}: a series of the source's {}, which a rule of type {:?} cannot hold",
+                            record.key,
+                            record.suffix.as_str(),
+                            record.kind.map_or("summary", MetricKind::as_str),
+                            kind.as_str()
+                        ),
+                    ));
+                }
+            }
+            Action::Part {
+                part,
+                read,
+                scale,
+                skip_non_numeric,
+                ..
+            } => {
+                let Some(value) = read_value(read, *skip_non_numeric, record, out, issues) else {
+                    return;
+                };
+                let value = value * scale.unwrap_or(source_scale);
+                let piece = match piece_of(*part, &captures) {
+                    Ok(piece) => piece,
                     Err(why) => {
-                        if *skip_non_numeric {
-                            out.step(|| {
-                                Step::Skipped(format!(
-                                    "value {:?} {why}, skipped (non_numeric = \"skip\")",
-                                    record.value
-                                ))
-                            });
-                            out.unused.add(record.line, || {
-                                format!(
-                                    "{}: value {:?} skipped (non_numeric)",
-                                    record.key, record.value
-                                )
-                            });
-                        } else {
-                            issues.push(Issue::new(
-                                record.line,
-                                format!("{}: value {:?} {why}", record.key, record.value),
-                            ));
-                        }
+                        issues.push(Issue::new(record.line, format!("{}: {why}", record.key)));
                         return;
                     }
                 };
-                let scale = scale.unwrap_or(source_scale);
                 let f = family(out);
-                out.push(f, labels, value * scale);
+                out.push_piece(f, labels, piece, value, record.line, issues);
             }
         }
     }

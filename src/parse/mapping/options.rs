@@ -176,6 +176,15 @@ pub struct RuleOptions {
     pub keep_going: bool,
     /// A value that is not a number: `error` (count it, the default) or `skip` quietly.
     pub non_numeric: Option<String>,
+    /// Summary or histogram: which of its series the records are: `quantile` (a summary's
+    /// default), `bucket` (a histogram's), `sum` or `count`.
+    pub part: Option<String>,
+    /// Summary: the quantile of the rule's records, unless a capture `quantile` or
+    /// `percentile` gives it.
+    pub quantile: Option<f64>,
+    /// Histogram: the bucket's upper bound (`inf` for the last), unless a capture `le`
+    /// gives it.
+    pub le: Option<f64>,
 }
 
 impl RuleOptions {
@@ -192,6 +201,9 @@ impl RuleOptions {
             ("chars", !self.chars.is_empty()),
             ("value_format", self.value_format.is_some()),
             ("non_numeric", self.non_numeric.is_some()),
+            ("part", self.part.is_some()),
+            ("quantile", self.quantile.is_some()),
+            ("le", self.le.is_some()),
         ];
         given.iter().filter(|(_, g)| *g).map(|(k, _)| *k).collect()
     }

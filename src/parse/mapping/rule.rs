@@ -57,6 +57,16 @@ impl Words {
     }
 }
 
+/// Which series of a summary or histogram a record is. A quantile or bound given by the
+/// rule is fixed; otherwise a capture gives it (`quantile`, `percentile`, `le`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Part {
+    Quantile(Option<f64>),
+    Bucket(Option<f64>),
+    Sum,
+    Count,
+}
+
 /// How a value rule reads its value.
 #[derive(Debug)]
 pub(super) enum Read {
@@ -86,6 +96,16 @@ pub(super) enum Action {
     },
     /// The value as a label of a series of value 1.
     Info { label: Option<String> },
+    /// One series of a summary or a histogram; the family is assembled when every record
+    /// is read (see `Builder::finish`).
+    Part {
+        /// Summary or histogram.
+        kind: MetricKind,
+        part: Part,
+        read: Read,
+        scale: Option<f64>,
+        skip_non_numeric: bool,
+    },
     /// One series per state, 1 for the current one.
     StateSet {
         label: Option<String>,
@@ -141,6 +161,16 @@ fn parse_kind(k: &str) -> Result<MetricKind, String> {
     })
 }
 
+fn non_numeric(v: Option<&str>) -> Result<bool, String> {
+    match v {
+        None | Some("error") => Ok(false),
+        Some("skip") => Ok(true),
+        Some(o) => Err(format!(
+            "non_numeric must be \"error\" or \"skip\", not {o:?}"
+        )),
+    }
+}
+
 /// Refuses a key that has no effect on a rule of this type: a rule means what it says.
 fn check_keys(r: &RuleOptions, kind: Option<MetricKind>) -> Result<(), String> {
     if r.drop {
@@ -157,6 +187,14 @@ fn check_keys(r: &RuleOptions, kind: Option<MetricKind>) -> Result<(), String> {
             &["label", "states", "ignore_case"],
             "type \"stateset\"".into(),
         ),
+        Some(MetricKind::Summary) => (
+            &["unit", "scale", "non_numeric", "part", "quantile"],
+            "type \"summary\"".into(),
+        ),
+        Some(MetricKind::Histogram) => (
+            &["unit", "scale", "non_numeric", "part", "le"],
+            "type \"histogram\"".into(),
+        ),
         _ if !r.chars.is_empty() => (&["chars", "label"], "a rule with `chars`".into()),
         k => (
             &[
@@ -172,6 +210,28 @@ fn check_keys(r: &RuleOptions, kind: Option<MetricKind>) -> Result<(), String> {
     };
     if let Some(k) = r.value_keys().iter().find(|k| !allowed.contains(k)) {
         return Err(format!("`{k}` does not apply to {what}"));
+    }
+    match (r.part.as_deref(), kind) {
+        (Some("sum" | "count"), _) if r.quantile.is_some() || r.le.is_some() => {
+            let k = if r.quantile.is_some() {
+                "quantile"
+            } else {
+                "le"
+            };
+            return Err(format!(
+                "`{k}` does not apply to part {:?}",
+                r.part.as_deref().unwrap_or("")
+            ));
+        }
+        (Some("bucket"), Some(MetricKind::Summary))
+        | (Some("quantile"), Some(MetricKind::Histogram)) => {
+            return Err(format!(
+                "part {:?} does not apply to type {:?}",
+                r.part.as_deref().unwrap_or(""),
+                kind.map_or("", MetricKind::as_str)
+            ));
+        }
+        _ => {}
     }
     if !r.words.is_empty() && r.value_format.as_deref() == Some("date") {
         return Err("`words` does not apply to value_format = \"date\"".into());
@@ -238,6 +298,49 @@ impl Rule {
                         ignore_case: r.ignore_case,
                     }
                 }
+                Some(k @ (MetricKind::Summary | MetricKind::Histogram)) => {
+                    let summary = k == MetricKind::Summary;
+                    let part = match r.part.as_deref() {
+                        None if summary => Part::Quantile(r.quantile),
+                        None => Part::Bucket(r.le),
+                        Some("quantile") => Part::Quantile(r.quantile),
+                        Some("bucket") => Part::Bucket(r.le),
+                        Some("sum") => Part::Sum,
+                        Some("count") => Part::Count,
+                        Some(o) => {
+                            return Err(format!(
+                                "part must be \"quantile\", \"bucket\", \"sum\" or \"count\", not {o:?}"
+                            ))
+                        }
+                    };
+                    // Where the quantile or bound comes from when the rule gives none.
+                    if let Some(q) = r.quantile.filter(|q| !(0.0..=1.0).contains(q)) {
+                        return Err(format!("quantile {q} is not between 0 and 1"));
+                    }
+                    let captures: Vec<String> = match &matcher {
+                        Matcher::Pattern(re) => {
+                            re.capture_names().flatten().map(str::to_string).collect()
+                        }
+                        _ => Vec::new(),
+                    };
+                    let has = |n: &str| captures.iter().any(|c| c == n);
+                    match part {
+                        Part::Quantile(None) if !has("quantile") && !has("percentile") => {
+                            return Err("a summary's quantiles need `quantile`, or a `match` capture named `quantile` or `percentile`".into())
+                        }
+                        Part::Bucket(None) if !has("le") => {
+                            return Err("a histogram's buckets need `le`, or a `match` capture named `le`".into())
+                        }
+                        _ => {}
+                    }
+                    Action::Part {
+                        kind: k,
+                        part,
+                        read: Read::Number(Words::default()),
+                        scale: r.scale,
+                        skip_non_numeric: non_numeric(r.non_numeric.as_deref())?,
+                    }
+                }
                 _ if !r.chars.is_empty() => Action::Chars {
                     kind,
                     label: r.label.unwrap_or_else(|| "state".into()),
@@ -265,15 +368,7 @@ impl Rule {
                         }
                     },
                     scale: r.scale,
-                    skip_non_numeric: match r.non_numeric.as_deref() {
-                        None | Some("error") => false,
-                        Some("skip") => true,
-                        Some(o) => {
-                            return Err(format!(
-                                "non_numeric must be \"error\" or \"skip\", not {o:?}"
-                            ))
-                        }
-                    },
+                    skip_non_numeric: non_numeric(r.non_numeric.as_deref())?,
                 },
             }
         };
@@ -344,6 +439,7 @@ impl Rule {
     pub(super) fn kind(&self, declared: Option<MetricKind>) -> MetricKind {
         match &self.action {
             Action::Info { .. } => MetricKind::Info,
+            Action::Part { kind, .. } => *kind,
             Action::StateSet { .. } => MetricKind::StateSet,
             Action::Value { kind, .. } | Action::Chars { kind, .. } => {
                 kind.or(declared).unwrap_or(MetricKind::Gauge)
