@@ -175,7 +175,9 @@ pub(crate) fn render(
             }
         }
     };
-    for (n, line) in numbered_lines(text) {
+    // A format without lines (JSON) numbers nothing: its text is not walked line by line.
+    let has_lines = by_line.keys().any(|&n| n > 0) || issues.iter().any(|i| i.line > 0);
+    for (n, line) in numbered_lines(text).filter(|_| has_lines) {
         let problems: Vec<&Issue> = issues.iter().filter(|i| i.line == n).collect();
         let idx = by_line.get(&n).map_or(&[][..], Vec::as_slice);
         if line.trim().is_empty() && idx.is_empty() && problems.is_empty() {

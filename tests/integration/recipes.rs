@@ -451,7 +451,11 @@ fn haproxy_csv_against_haproxy_and_its_exporter() {
         value(
             s,
             "haproxy_server_status",
-            &[("backend", "be_app"), ("server", sv), ("haproxy_server_status", st)],
+            &[
+                ("backend", "be_app"),
+                ("server", sv),
+                ("haproxy_server_status", st),
+            ],
         )
     };
     assert_eq!((state("up1", "UP"), state("up1", "DOWN")), (1.0, 0.0));

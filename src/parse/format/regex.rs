@@ -25,7 +25,8 @@ pub struct RuleOptions {
     /// Captures that hold values; default `["value"]`.
     #[serde(default)]
     pub values: Vec<String>,
-    /// Record key. With one value capture it is the key; with several, `key.capture`.
+    /// `record_key`: the key of the records made. With one value capture it is the key; with
+    /// several, `record_key.capture`.
     /// Default: the capture's name. `{name}` is replaced by that capture's text (`{key}`
     /// for a capture named `key`); a capture used so is not a label. A capture named `unit`
     /// is the value's unit (`kB`), not a label.
@@ -307,5 +308,12 @@ mod tests {
             .contains("regex.rule[0].pattern"));
         let novalue: Options = toml::from_str("[[rule]]\npattern = '(?P<x>a)'\n").unwrap();
         assert!(RegexFormat::new(novalue).unwrap_err().contains("\"value\""));
+        // A `drop` rule makes no record: keys that shape records would do nothing.
+        let dropped: Options =
+            toml::from_str("[[rule]]\npattern = 'a'\ndrop = true\nrecord_key = 'x'\n").unwrap();
+        assert_eq!(
+            RegexFormat::new(dropped).unwrap_err(),
+            "regex.rule[0]: `drop` makes no record; drop `values` and `record_key`"
+        );
     }
 }
