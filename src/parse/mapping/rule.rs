@@ -252,13 +252,17 @@ impl Rule {
     ) -> Result<Rule, String> {
         // The rule's own keys are checked, not the group's: a group's label edits mean
         // nothing to its `drop` rules, and that is no mistake of the rule.
-        let own_kind = r.kind.as_deref().map(parse_kind).transpose()?;
+        if r.drop {
+            check_keys(&r, None)?;
+        }
         let r = match group {
             Some(g) => g.apply_to(r),
             None => r,
         };
         let kind = r.kind.as_deref().map(parse_kind).transpose()?;
-        check_keys(&r, own_kind.or(kind))?;
+        if !r.drop {
+            check_keys(&r, kind)?;
+        }
         let matcher = match (r.key, r.names, r.pattern) {
             (Some(k), None, None) => Matcher::Key(k),
             (None, Some(n), None) if r.name.is_none() => Matcher::Names(n),

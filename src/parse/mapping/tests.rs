@@ -441,6 +441,7 @@ fn groups_share_settings_and_come_after_ungrouped_rules() {
         prefix = ""
         when = { extra = "1" }
         [[group]]
+        rename_labels = { pxname = "proxy" }
         [[group.metric]]
         match = ".*"
         drop = true
