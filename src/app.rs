@@ -109,6 +109,9 @@ impl App {
             .as_ref()
             .ok_or("reloading is not available for this configuration")?;
         let (settings, registry) = loader()?;
+        for skipped in registry.skipped() {
+            info!("{skipped}");
+        }
         let old = self.live();
         let mut scraper = Scraper::with_previous(&settings, &registry, Some(&old.scraper))
             .map_err(|e| e.to_string())?;

@@ -18,7 +18,12 @@ use serde::Deserialize;
 
 use crate::source::{KeyError, Source};
 
+mod env;
+mod size;
+
 pub use crate::source::parse_duration;
+pub use env::LIST_KEYS;
+pub use size::{parse_size, RawSize};
 
 /// The config used when no file is given.
 pub const DEFAULT_CONFIG: &str = include_str!("default-config.toml");
@@ -105,7 +110,8 @@ pub struct RawSource {
     pub parser: String,
     pub timeout: Option<String>,
     pub interval: Option<String>,
-    pub max_bytes: Option<u64>,
+    /// Bytes, or a number and a unit (`"64KiB"`): see [`parse_size`].
+    pub max_bytes: Option<RawSize>,
     pub max_series: Option<usize>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
@@ -158,6 +164,17 @@ pub enum ConfigError {
         key: String,
         reason: String,
     },
+    /// A value set by an environment variable, which is named instead of the file and key.
+    #[error("{var}: {reason}")]
+    Env { var: String, reason: String },
+}
+
+/// A recipe written in the config file, `[recipes.NAME]`: its table as TOML text, loaded
+/// as a recipe file would be (see [`crate::parse::Registry::load_inline`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlineRecipe {
+    pub name: String,
+    pub text: String,
 }
 
 /// Command-line values that override the file and environment.
@@ -229,6 +246,8 @@ pub struct Settings {
     pub log_level: String,
     pub log_format: LogFormat,
     pub parser_dirs: Vec<PathBuf>,
+    /// `[recipes.NAME]` tables, in name order.
+    pub recipes: Vec<InlineRecipe>,
     pub sources: Vec<SourceSpec>,
 }
 
@@ -268,37 +287,71 @@ impl Settings {
         env: impl IntoIterator<Item = (String, String)>,
         overrides: &Overrides,
     ) -> Result<Settings, ConfigError> {
-        let raw = Self::layer(&origin, text, env)?;
-        Self::from_raw(origin, raw, overrides)
+        let (raw, recipes, env_keys) = Self::layer(&origin, text, env)?;
+        let mut settings = Self::from_raw(origin, raw, overrides).map_err(|e| match e {
+            ConfigError::Invalid { key, reason, .. }
+                if env::variable_for(&env_keys, &key).is_some() =>
+            {
+                let var = env::variable_for(&env_keys, &key).unwrap_or_default();
+                ConfigError::Env {
+                    var: var.to_string(),
+                    reason,
+                }
+            }
+            e => e,
+        })?;
+        settings.recipes = recipes;
+        Ok(settings)
     }
 
+    /// The file's table, `[recipes.*]` taken out, with the environment applied over it
+    /// (see [`env`]), read into the raw structs.
     fn layer(
         origin: &Origin,
         text: &str,
         env: impl IntoIterator<Item = (String, String)>,
-    ) -> Result<RawConfig, ConfigError> {
-        let env: config::Map<String, String> = env
-            .into_iter()
-            .filter(|(k, _)| k.starts_with(&format!("{ENV_PREFIX}__")))
-            .collect();
-        let built = config::Config::builder()
-            .add_source(config::File::from_str(text, config::FileFormat::Toml))
-            .add_source(
-                config::Environment::with_prefix(ENV_PREFIX)
-                    .prefix_separator("__")
-                    .separator("__")
-                    .try_parsing(true)
-                    .source(Some(env)),
-            )
-            .build()
-            .map_err(|e| ConfigError::Load {
-                origin: origin.clone(),
-                message: crate::text::without_quoted_lines(&e.to_string()),
-            })?;
-        built.try_deserialize().map_err(|e| ConfigError::Load {
+    ) -> Result<(RawConfig, Vec<InlineRecipe>, env::EnvKeys), ConfigError> {
+        let load = |message: String| ConfigError::Load {
             origin: origin.clone(),
-            message: crate::text::without_quoted_lines(&e.to_string()),
-        })
+            message: crate::text::without_quoted_lines(&message),
+        };
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| load(e.to_string()))?;
+        let recipes = match table.remove("recipes") {
+            None => Vec::new(),
+            Some(toml::Value::Table(recipes)) => recipes
+                .into_iter()
+                .map(|(name, value)| match value {
+                    toml::Value::Table(t) => Ok(InlineRecipe {
+                        text: toml::to_string(&t).map_err(|e| load(e.to_string()))?,
+                        name,
+                    }),
+                    _ => Err(ConfigError::Invalid {
+                        origin: origin.clone(),
+                        key: format!("recipes.{name}"),
+                        reason: "a recipe is a table: [recipes.NAME] with format, mapping..."
+                            .into(),
+                    }),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    origin: origin.clone(),
+                    key: "recipes".into(),
+                    reason: "a table of recipes: [recipes.NAME]".into(),
+                })
+            }
+        };
+        let env_keys = env::apply(&mut table, env)
+            .map_err(|(var, reason)| ConfigError::Env { var, reason })?;
+        let merged = toml::to_string(&table).map_err(|e| load(e.to_string()))?;
+        let built = config::Config::builder()
+            .add_source(config::File::from_str(&merged, config::FileFormat::Toml))
+            .build()
+            .map_err(|e| load(e.to_string()))?;
+        let raw = built
+            .try_deserialize()
+            .map_err(|e| env::cause(&e, &env_keys).unwrap_or_else(|| load(e.to_string())))?;
+        Ok((raw, recipes, env_keys))
     }
 
     pub fn from_raw(
@@ -411,7 +464,9 @@ impl Settings {
             };
             let refresh = match &rs.interval {
                 Some(t) => Refresh::Every(parse_duration(t).map_err(|r| bad(&key("interval"), r))?),
-                None => Refresh::OnScrape,
+                None => source
+                    .default_interval()
+                    .map_or(Refresh::OnScrape, Refresh::Every),
             };
             let regexes = |list: &[String], k: &str| -> Result<Vec<regex::Regex>, ConfigError> {
                 list.iter()
@@ -436,7 +491,12 @@ impl Settings {
                 include: regexes(&rs.include, "include")?,
                 exclude: regexes(&rs.exclude, "exclude")?,
                 labels: rs.labels.into_iter().collect(),
-                max_bytes: rs.max_bytes.unwrap_or(DEFAULT_MAX_BYTES),
+                max_bytes: match &rs.max_bytes {
+                    Some(RawSize(text)) => {
+                        parse_size(text).map_err(|r| bad(&key("max_bytes"), r))?
+                    }
+                    None => DEFAULT_MAX_BYTES,
+                },
                 max_series: rs.max_series.unwrap_or(DEFAULT_MAX_SERIES),
                 name,
                 source,
@@ -451,6 +511,7 @@ impl Settings {
             log_level,
             log_format,
             parser_dirs: raw.parsers.dirs.into_iter().map(PathBuf::from).collect(),
+            recipes: Vec::new(),
             sources,
         })
     }

@@ -45,7 +45,9 @@ fn environment_overrides_file_and_flags_override_both() {
         listen: Some("127.0.0.1:3000".into()),
         ..Overrides::default()
     };
-    let raw = Settings::layer(&Origin::Embedded, text, Vec::new()).unwrap();
+    let raw = Settings::layer(&Origin::Embedded, text, Vec::new())
+        .unwrap()
+        .0;
     assert_eq!(
         Settings::from_raw(Origin::Embedded, raw, &o)
             .unwrap()
@@ -152,7 +154,8 @@ fn web_config_file_from_key_env_and_flag() {
         "[server]\nweb_config_file = '/etc/adapter/web.yml'\n",
         Vec::new(),
     )
-    .unwrap();
+    .unwrap()
+    .0;
     let flag = Overrides {
         web_config_file: Some("/flag/web.yml".into()),
         ..Overrides::default()
@@ -213,7 +216,9 @@ fn socket_addresses_that_cannot_run_are_refused_at_load() {
 #[test]
 fn telemetry_path_flag_overrides_metrics_path() {
     let text = "[server]\nmetrics_path = '/from-file'\n";
-    let raw = Settings::layer(&Origin::Embedded, text, Vec::new()).unwrap();
+    let raw = Settings::layer(&Origin::Embedded, text, Vec::new())
+        .unwrap()
+        .0;
     let s = Settings::from_raw(Origin::Embedded, raw.clone(), &Overrides::default()).unwrap();
     assert_eq!(s.server.metrics_path, "/from-file");
     let flag = Overrides {
@@ -294,9 +299,10 @@ fn env_overrides_reach_a_source_kinds_own_keys() {
     let e = load_str(text, &[("METRICS_ADAPTER__SOURCES__F__URL", "http://x/")])
         .unwrap_err()
         .to_string();
-    assert!(
-        e.ends_with("adapter.toml: sources.f.url: does not apply to a source of type file"),
-        "{e}"
+    // The variable is named, not the file: the file does not hold the bad key.
+    assert_eq!(
+        e,
+        "METRICS_ADAPTER__SOURCES__F__URL: does not apply to a source of type file"
     );
 }
 
@@ -334,7 +340,7 @@ fn a_kinds_key_errors_have_the_house_shape() {
     );
     let e = err("[sources.a]\ntype = ''\nparser = 'kv'\n");
     assert!(
-        e.ends_with("sources.a.type: missing: one of file, http, tcp, exec, fastcgi"),
+        e.ends_with("sources.a.type: missing: one of file, http, tcp, exec, fastcgi, tail"),
         "{e}"
     );
 }
@@ -356,7 +362,8 @@ fn common_keys_are_the_ones_raw_source_takes() {
         &format!("[sources.a]\n{table}"),
         Vec::new(),
     )
-    .unwrap();
+    .unwrap()
+    .0;
     assert!(
         raw.sources["a"].keys.is_empty(),
         "{:?}",
@@ -392,4 +399,125 @@ fn definition_changes_exactly_when_the_table_does() {
         def(text, &[("METRICS_ADAPTER__SOURCES__H__TIMEOUT", "2s")]),
         first
     );
+}
+
+/// Environment variables: errors name the variable, values stay text, lists split, names
+/// with capitals are reached. Each message pinned in full.
+#[test]
+fn environment_values_lists_names_and_errors() {
+    let file =
+        "[sources.MyApp]\ntype = 'file'\npath = '/x'\nparser = 'kv'\nlabels = { zone = 'a' }\n";
+    let s = load_str(
+        file,
+        &[
+            ("METRICS_ADAPTER__SOURCES__MYAPP__LABELS__ZONE", "01"),
+            ("METRICS_ADAPTER__SOURCES__MYAPP__PATH", "/y"),
+            (
+                "METRICS_ADAPTER__SOURCES__MYAPP__INCLUDE",
+                r#"["a_x{1,3}", "b"]"#,
+            ),
+            ("METRICS_ADAPTER__PARSERS__DIRS", "/r1,/r2"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(s.sources.len(), 1);
+    assert_eq!(s.sources[0].name, "MyApp");
+    assert_eq!(s.sources[0].source.describe(), "/y");
+    assert_eq!(
+        s.sources[0].labels,
+        [("zone".to_string(), "01".to_string())]
+    );
+    assert_eq!(s.sources[0].include.len(), 2);
+    assert!(s.sources[0].include[0].is_match("a_xxx"));
+    assert_eq!(s.parser_dirs, [PathBuf::from("/r1"), PathBuf::from("/r2")]);
+    let env_err = |var: &str, value: &str| load_str(file, &[(var, value)]).unwrap_err().to_string();
+    assert_eq!(
+        env_err("METRICS_ADAPTER__SOURCES__MYAPP__TIMEOUT", "soon"),
+        "METRICS_ADAPTER__SOURCES__MYAPP__TIMEOUT: \"soon\" is not a positive duration like 500ms, 5s or 1m"
+    );
+    assert_eq!(
+        env_err("METRICS_ADAPTER__SOURCES__MYAPP__MAX_BYTES", "lots"),
+        "METRICS_ADAPTER__SOURCES__MYAPP__MAX_BYTES: \"lots\" is not a size: write bytes (65536) or a number and a unit: B, kB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024)"
+    );
+    assert_eq!(
+        env_err("METRICS_ADAPTER__SERVER__MAX_CONNECTIONS", "lots"),
+        "METRICS_ADAPTER__SERVER__MAX_CONNECTIONS: invalid type: string \"lots\", expected an integer"
+    );
+    assert_eq!(
+        env_err("METRICS_ADAPTER__SOURCES__MYAPP__LABELS__BAD-NAME", "x"),
+        "METRICS_ADAPTER__SOURCES__MYAPP__LABELS__BAD-NAME: \"bad-name\" is not a valid label name"
+    );
+    assert_eq!(
+        env_err("METRICS_ADAPTER__RECIPES__X__FORMAT", "kv"),
+        "METRICS_ADAPTER__RECIPES__X__FORMAT: inline recipes ([recipes.NAME]) are read from the file only, not the environment"
+    );
+    // A key that exists only because a variable named it, or a table only a variable made.
+    assert_eq!(
+        env_err("METRICS_ADAPTER__SERVER__LISTN", "x"),
+        "METRICS_ADAPTER__SERVER__LISTN: unknown field `listn`, expected one of `listen`, `metrics_path`, `header_read_timeout`, `write_timeout`, `max_connections`, `max_connections_per_client`, `shutdown_timeout`, `web_config_file`"
+    );
+    assert_eq!(
+        env_err("METRICS_ADAPTER__SERVR__LISTEN", "x"),
+        "METRICS_ADAPTER__SERVR__LISTEN: unknown field `servr`, expected one of `server`, `log`, `parsers`, `sources`"
+    );
+    assert_eq!(
+        env_err("METRICS_ADAPTER__SOURCES__MYAP__PATH", "/x"),
+        "METRICS_ADAPTER__SOURCES__MYAP__PATH: sources.myap.type is missing: this variable made sources.myap, which the file does not have (check the name, or set its other keys too)"
+    );
+    // The same mistakes in the file name the file and key.
+    assert_eq!(
+        err("[sources.a]\ntype = 'file'\npath = '/x'\nparser = 'kv'\nmax_bytes = '64 kilobytes'\n")
+            .rsplit_once("adapter.toml: ")
+            .unwrap()
+            .1,
+        "sources.a.max_bytes: \"64 kilobytes\" is not a size: write bytes (65536) or a number and a unit: B, kB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024)"
+    );
+}
+
+#[test]
+fn sizes_take_units_from_file_and_environment() {
+    let file = |size: &str| {
+        format!("[sources.a]\ntype = 'file'\npath = '/x'\nparser = 'kv'\nmax_bytes = {size}\n")
+    };
+    for (written, bytes) in [
+        ("65536", 65_536),
+        ("'64KiB'", 65_536),
+        ("\"1MB\"", 1_000_000),
+        ("'1MiB'", 1_048_576),
+    ] {
+        assert_eq!(
+            load_str(&file(written), &[]).unwrap().sources[0].max_bytes,
+            bytes,
+            "{written}"
+        );
+    }
+    let s = load_str(
+        &file("1"),
+        &[("METRICS_ADAPTER__SOURCES__A__MAX_BYTES", "2MiB")],
+    )
+    .unwrap();
+    assert_eq!(s.sources[0].max_bytes, 2 * 1024 * 1024);
+    assert!(err(&file("0")).ends_with("sources.a.max_bytes: \"0\": must be at least 1 byte"));
+    assert!(err(&file("true")).contains("max_bytes"));
+}
+
+#[test]
+fn inline_recipes_are_taken_from_the_file() {
+    let s = load_str(
+        "[recipes.b]\ndescription = 'b'\nformat = 'kv'\n[recipes.a]\ndescription = 'a'\nformat = 'json'\n",
+        &[],
+    )
+    .unwrap();
+    let names: Vec<&str> = s.recipes.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["a", "b"]);
+    assert_eq!(
+        s.recipes[0].text,
+        "description = \"a\"\nformat = \"json\"\n"
+    );
+    assert!(
+        err("recipes = 1\n").ends_with("adapter.toml: recipes: a table of recipes: [recipes.NAME]")
+    );
+    assert!(err("[recipes]\nx = 1\n").ends_with(
+        "adapter.toml: recipes.x: a recipe is a table: [recipes.NAME] with format, mapping..."
+    ));
 }

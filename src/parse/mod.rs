@@ -6,6 +6,8 @@
 //! plus a mapping, written as a TOML file (`parsers/*.toml`); the [`registry`] holds the
 //! embedded recipes, any user recipes, and the few parsers written in code.
 
+pub mod accumulate;
+pub mod cases;
 pub mod date;
 pub mod explain;
 pub mod format;
@@ -157,6 +159,10 @@ pub trait Parser: Send + Sync + std::fmt::Debug {
     }
     /// How the input is framed when it is an append log of whole dumps.
     fn framing(&self) -> Option<&std::sync::Arc<crate::framing::Framing>> {
+        None
+    }
+    /// A `log` recipe's accumulating rules: its input is a log followed by a `tail` source.
+    fn log_rules(&self) -> Option<&std::sync::Arc<accumulate::Rules>> {
         None
     }
 }

@@ -32,10 +32,14 @@ pub struct RecipeFile {
     json: Option<toml::Value>,
     csv: Option<toml::Value>,
     prometheus: Option<toml::Value>,
+    log: Option<toml::Value>,
     /// The input is an append log of whole dumps: how its blocks are found.
     pub framing: Option<FramingOptions>,
     #[serde(default)]
     pub mapping: mapping::Options,
+    /// `[[test]]`: samples and the page lines they must give (see [`super::cases`]).
+    #[serde(default)]
+    pub test: Vec<super::cases::Case>,
 }
 
 /// `[framing]`: what a `file` source (unless it sets its own) and `parse` use to find the
@@ -60,6 +64,8 @@ pub struct Recipe {
     format: Format,
     framing: Option<Arc<Framing>>,
     mapping: Mapping,
+    /// The recipe's `[[test]]` cases; the registry takes them out when it keeps the recipe.
+    pub tests: Vec<super::cases::Case>,
 }
 
 impl Recipe {
@@ -78,6 +84,7 @@ impl Recipe {
             ("json", file.json.take()),
             ("csv", file.csv.take()),
             ("prometheus", file.prometheus.take()),
+            ("log", file.log.take()),
         ];
         if let Some((other, _)) = tables
             .iter()
@@ -92,9 +99,24 @@ impl Recipe {
             .iter_mut()
             .find(|(n, _)| *n == file.format)
             .and_then(|(_, t)| t.take());
+        // A log recipe's [[log.metric]] rules name and type what it counts: a [mapping] or
+        // [framing] there would be read and do nothing, so it is refused.
+        if file.format == "log" {
+            let table: toml::Table = toml::from_str(source).map_err(|e| e.to_string())?;
+            if let Some(key) = ["mapping", "framing"]
+                .into_iter()
+                .find(|k| table.contains_key(*k))
+            {
+                return Err(format!(
+                    "[{key}] does not apply to a log recipe (format = \"log\"): its \
+                     [[log.metric]] rules name and type what it counts"
+                ));
+            }
+        }
         let format = Format::from_options(&file.format, options)
             .map_err(|e| format!("[{}] {e}", file.format))?;
         let mapping = Mapping::new(file.mapping)?;
+        super::cases::validate(&file.test)?;
         let framing = file
             .framing
             .map(|f| Framing::new(&f.block_start, f.block_end.as_deref()))
@@ -111,6 +133,7 @@ impl Recipe {
             format,
             framing,
             mapping,
+            tests: file.test,
         })
     }
 
@@ -141,6 +164,13 @@ impl Recipe {
     fn explain_text(&self, input: &[u8]) -> Result<String, ParseError> {
         if input.iter().all(u8::is_ascii_whitespace) {
             return Err(ParseError::Empty);
+        }
+        if let Format::Log(_) = &self.format {
+            return Err(ParseError::Invalid(
+                "--explain follows records through a mapping; a log recipe's [[log.metric]] \
+                 rules count lines instead"
+                    .into(),
+            ));
         }
         let text = text(input);
         let (mut records, mut issues, mut unmatched) =
@@ -258,6 +288,9 @@ impl Parser for Recipe {
             return Err(ParseError::Empty);
         }
         let text = text(input);
+        if let Format::Log(rules) = &self.format {
+            return Ok(rules.parse_whole(&text, max_values));
+        }
         let mut records = Vec::new();
         let mut issues = Vec::new();
         let mut unmatched = Unmatched::default();
@@ -298,6 +331,13 @@ impl Parser for Recipe {
 
     fn framing(&self) -> Option<&Arc<Framing>> {
         self.framing.as_ref()
+    }
+
+    fn log_rules(&self) -> Option<&Arc<super::accumulate::Rules>> {
+        match &self.format {
+            Format::Log(rules) => Some(rules),
+            _ => None,
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::cases::Case;
 use super::{Parser, Recipe};
 
 /// `recipe!("name")`: the file `parsers/name.toml`, embedded at build time.
@@ -22,11 +23,13 @@ macro_rules! recipe {
 
 /// Recipes shipped in the binary: (name, TOML text). A new recipe is one line here.
 pub const EMBEDDED: &[(&str, &str)] = &[
+    recipe!("apache_access"),
     recipe!("apache_status"),
     recipe!("haproxy_csv"),
     recipe!("meminfo"),
     recipe!("meminfo_appended"),
     recipe!("memcached_stats"),
+    recipe!("nginx_access"),
     recipe!("nginx_stub_status"),
     recipe!("php_fpm"),
     recipe!("redis_info"),
@@ -65,6 +68,11 @@ pub enum Origin {
     Embedded,
     Generic,
     User(PathBuf),
+    /// `[recipes.NAME]` in the config file `config`; `text` is the table as TOML.
+    Inline {
+        config: String,
+        text: String,
+    },
 }
 
 impl std::fmt::Display for Origin {
@@ -73,6 +81,7 @@ impl std::fmt::Display for Origin {
             Origin::Embedded => f.write_str("built-in recipe"),
             Origin::Generic => f.write_str("generic format"),
             Origin::User(p) => write!(f, "recipe file {}", p.display()),
+            Origin::Inline { config, .. } => write!(f, "inline recipe in {config}"),
         }
     }
 }
@@ -81,6 +90,10 @@ impl std::fmt::Display for Origin {
 pub struct Entry {
     pub parser: Arc<dyn Parser>,
     pub origin: Origin,
+    /// The recipe's `[[test]]` cases, kept here rather than in the parser, so a serving
+    /// process, which drops the registry once its sources hold their parsers, does not
+    /// keep the samples.
+    pub cases: Arc<[Case]>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +110,40 @@ pub enum RegistryError {
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     entries: BTreeMap<String, Entry>,
+    /// Files of recipe directories that were not recipes (see [`Registry::load_dir`]).
+    skipped: Vec<String>,
+}
+
+/// What [`Registry::load_dir`] did with one directory.
+#[derive(Debug, Default)]
+pub struct DirLoad {
+    pub loaded: usize,
+    /// Files that are not recipes, with why.
+    pub skipped: Vec<(PathBuf, String)>,
+}
+
+fn read_recipe(path: &Path) -> Result<String, RegistryError> {
+    crate::small_file::read_to_string(path, crate::small_file::CONFIG_LIMIT).map_err(|e| {
+        RegistryError::Recipe {
+            origin: format!("recipe file {}", path.display()),
+            message: e.to_string(),
+        }
+    })
+}
+
+/// Whether a `.toml` file's text is meant as a recipe: its top level has a key only a
+/// recipe has. A config file (`[server]`, `[sources.*]`) has none; a recipe that lacks
+/// `format` by mistake still has `description` or `mapping`, so it is loaded and its
+/// error shown rather than skipped. Text that is not TOML at all is taken as a broken
+/// recipe, so its error is shown too.
+fn looks_like_recipe(text: &str) -> bool {
+    match toml::from_str::<toml::Table>(text) {
+        Ok(table) => {
+            let keys = crate::source::keys_of::<super::recipe::RecipeFile>();
+            table.keys().any(|k| keys.contains(&k.as_str()))
+        }
+        Err(_) => true,
+    }
 }
 
 impl Registry {
@@ -110,7 +157,7 @@ impl Registry {
                     message,
                 }
             })?;
-            reg.insert(Arc::new(recipe), Origin::Generic);
+            reg.insert_recipe(recipe, Origin::Generic);
         }
         for (name, text) in EMBEDDED {
             let recipe =
@@ -118,14 +165,20 @@ impl Registry {
                     origin: format!("built-in recipe parsers/{name}.toml"),
                     message,
                 })?;
-            reg.insert(Arc::new(recipe), Origin::Embedded);
+            reg.insert_recipe(recipe, Origin::Embedded);
         }
         Ok(reg)
     }
 
-    /// Adds every `*.toml` in `dir` as a recipe named after the file; a user recipe replaces
-    /// a built-in one of the same name.
-    pub fn load_dir(&mut self, dir: &Path) -> Result<usize, RegistryError> {
+    /// Adds every recipe file in `dir` as a recipe named after the file (a user recipe
+    /// replaces a built-in one of the same name), and says what it skipped.
+    ///
+    /// A directory mounted from a ConfigMap may hold the config file and other files
+    /// beside the recipes, so only recipe files are read: a `*.toml` whose top level has
+    /// one of a recipe's keys (`format`, `description`, `mapping`...). Any other file is
+    /// skipped, and said so; a recipe file that does not load is still an error. Hidden
+    /// entries (a ConfigMap's `..data`) and subdirectories are passed over silently.
+    pub fn load_dir(&mut self, dir: &Path) -> Result<DirLoad, RegistryError> {
         let io = |source| RegistryError::Io {
             path: dir.to_path_buf(),
             source,
@@ -133,37 +186,137 @@ impl Registry {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
             .map_err(io)?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            // Only directories are passed over: anything else named `*.toml` is read, so a
+            // FIFO or a device there is refused by the reader, not skipped unseen.
+            .filter(|p| !p.is_dir())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| !n.starts_with('.'))
+            })
             .collect();
         paths.sort();
-        for path in &paths {
-            self.load_file(path)?;
+        let mut done = DirLoad::default();
+        for path in paths {
+            if !path.extension().is_some_and(|e| e == "toml") {
+                done.skipped.push((path, "not a .toml file".into()));
+                continue;
+            }
+            let text = read_recipe(&path)?;
+            if !looks_like_recipe(&text) {
+                done.skipped.push((
+                    path,
+                    "not a recipe (no top-level format, description or other recipe key)".into(),
+                ));
+                continue;
+            }
+            self.load_text(&path, &text)?;
+            done.loaded += 1;
         }
-        Ok(paths.len())
+        self.skipped.extend(done.skipped.iter().map(|(p, why)| {
+            format!(
+                "recipe directory {}: skipped {}: {why}",
+                dir.display(),
+                p.display()
+            )
+        }));
+        Ok(done)
+    }
+
+    /// What [`Registry::load_dir`] skipped in every directory so far, one line each, for
+    /// the log and `check`.
+    pub fn skipped(&self) -> &[String] {
+        &self.skipped
     }
 
     pub fn load_file(&mut self, path: &Path) -> Result<(), RegistryError> {
+        let text = read_recipe(path)?;
+        self.load_text(path, &text)
+    }
+
+    fn load_text(&mut self, path: &Path, text: &str) -> Result<(), RegistryError> {
         let origin = || format!("recipe file {}", path.display());
-        let text = crate::small_file::read_to_string(path, crate::small_file::CONFIG_LIMIT)
-            .map_err(|e| RegistryError::Recipe {
-                origin: origin(),
-                message: e.to_string(),
-            })?;
         let name = path
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or_default();
-        let recipe = Recipe::from_toml(name, &text).map_err(|message| RegistryError::Recipe {
+        let recipe = Recipe::from_toml(name, text).map_err(|message| RegistryError::Recipe {
             origin: origin(),
             message,
         })?;
-        self.insert(Arc::new(recipe), Origin::User(path.to_path_buf()));
+        self.insert_recipe(recipe, Origin::User(path.to_path_buf()));
         Ok(())
     }
 
+    /// Adds a parser without test cases (one written in code).
     pub fn insert(&mut self, parser: Arc<dyn Parser>, origin: Origin) {
-        self.entries
-            .insert(parser.name().to_string(), Entry { parser, origin });
+        self.entries.insert(
+            parser.name().to_string(),
+            Entry {
+                parser,
+                origin,
+                cases: Arc::new([]),
+            },
+        );
+    }
+
+    /// Adds a recipe written in the config file `config` as `[recipes.NAME]`. Its name
+    /// must be new: an inline recipe that took a built-in or a file recipe's name would
+    /// change what every other source of that name reads, unseen, so it is an error.
+    /// Errors read `config: recipes.NAME: reason`.
+    pub fn load_inline(
+        &mut self,
+        name: &str,
+        text: &str,
+        config: &str,
+    ) -> Result<(), RegistryError> {
+        let origin = format!("{config}: recipes.{name}");
+        if let Some(other) = self.get(name) {
+            return Err(RegistryError::Recipe {
+                origin,
+                message: format!(
+                    "the name of a {}; an inline recipe cannot replace another, so name it differently",
+                    other.origin
+                ),
+            });
+        }
+        let recipe = Recipe::from_toml(name, text).map_err(|message| RegistryError::Recipe {
+            origin,
+            // The TOML error's position is in the table as re-written, not in the config
+            // file: left out rather than pointing at the wrong line.
+            message: message
+                .lines()
+                .filter(|l| !l.starts_with("TOML parse error at line"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        })?;
+        self.insert_recipe(
+            recipe,
+            Origin::Inline {
+                config: config.to_string(),
+                text: text.to_string(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Adds `entry` under `name` (a copy from another registry).
+    pub fn insert_entry(&mut self, name: &str, entry: Entry) {
+        self.entries.insert(name.to_string(), entry);
+    }
+
+    /// Adds a recipe, its `[[test]]` cases kept beside it.
+    pub fn insert_recipe(&mut self, mut recipe: Recipe, origin: Origin) {
+        let cases = std::mem::take(&mut recipe.tests).into();
+        let parser: Arc<dyn Parser> = Arc::new(recipe);
+        self.entries.insert(
+            parser.name().to_string(),
+            Entry {
+                parser,
+                origin,
+                cases,
+            },
+        );
     }
 
     pub fn get(&self, name: &str) -> Option<&Entry> {
@@ -194,6 +347,7 @@ impl Registry {
                     Recipe::generic_toml(format, description, options)
                 })
                 .unwrap_or_default()),
+            Origin::Inline { text, .. } => Ok(text.clone()),
             Origin::User(path) => {
                 crate::small_file::read_to_string(path, crate::small_file::CONFIG_LIMIT).map_err(
                     |e| RegistryError::Recipe {
@@ -241,9 +395,63 @@ mod tests {
         );
         assert!(reg.recipe_text("nope").is_none());
         assert_eq!(
-            reg.did_you_mean("nginx"),
+            reg.did_you_mean("nginx_stub"),
             "; did you mean \"nginx_stub_status\"?"
         );
         assert_eq!(reg.did_you_mean("zzz"), "");
+    }
+
+    /// A recipe directory mounted with the config (one ConfigMap) loads its recipes and
+    /// skips the rest, saying why; a recipe file with a mistake is still an error.
+    #[test]
+    fn a_recipe_directory_skips_what_is_not_a_recipe() {
+        let dir = std::env::temp_dir().join(format!("ma-registry-dir-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("..data")).unwrap();
+        let recipe = "description = 'd'\nformat = 'kv'\n[[test]]\ninput = 'a: 1'\nexpect = 'a 1'\n";
+        std::fs::write(dir.join("app.toml"), recipe).unwrap();
+        std::fs::write(dir.join("adapter.toml"), "[sources.a]\ntype = 'file'\n").unwrap();
+        std::fs::write(dir.join("notes.md"), "# notes\n").unwrap();
+        std::fs::write(dir.join(".hidden.toml"), "x = 1\n").unwrap();
+        let mut reg = Registry::default();
+        let done = reg.load_dir(&dir).unwrap();
+        assert_eq!(done.loaded, 1);
+        assert_eq!(reg.names().collect::<Vec<_>>(), ["app"]);
+        assert_eq!(reg.get("app").unwrap().cases.len(), 1);
+        let d = dir.display();
+        assert_eq!(
+            reg.skipped(),
+            [
+                format!("recipe directory {d}: skipped {d}/adapter.toml: not a recipe (no top-level format, description or other recipe key)"),
+                format!("recipe directory {d}: skipped {d}/notes.md: not a .toml file"),
+            ]
+        );
+        // A recipe without `format` is a recipe with a mistake, not another file.
+        std::fs::write(dir.join("broken.toml"), "description = 'd'\n").unwrap();
+        let e = Registry::default().load_dir(&dir).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!("recipe file {d}/broken.toml: TOML parse error at line 1, column 1\nmissing field `format`")
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_inline_recipe_has_a_name_of_its_own() {
+        let mut reg = Registry::builtin().unwrap();
+        let text = "description = 'mine'\nformat = 'kv'\n";
+        reg.load_inline("mine", text, "adapter.toml").unwrap();
+        let entry = reg.get("mine").unwrap();
+        assert_eq!(entry.origin.to_string(), "inline recipe in adapter.toml");
+        assert_eq!(reg.recipe_text("mine").unwrap().unwrap(), text);
+        assert_eq!(
+            reg.load_inline("meminfo", text, "adapter.toml").unwrap_err().to_string(),
+            "adapter.toml: recipes.meminfo: the name of a built-in recipe; an inline recipe cannot replace another, so name it differently"
+        );
+        assert_eq!(
+            reg.load_inline("other", "description = 'd'\nformat = 'kv'\nsurprise = 1\n", "adapter.toml")
+                .unwrap_err()
+                .to_string(),
+            "adapter.toml: recipes.other: unknown field `surprise`, expected one of `description`, `checked_against`, `notes`, `format`, `up_metric`, `kv`, `regex`, `json`, `csv`, `prometheus`, `log`, `framing`, `mapping`, `test`"
+        );
     }
 }

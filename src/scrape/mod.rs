@@ -21,6 +21,7 @@ use crate::family::{Family, FamilySet, MetricKind};
 use crate::parse::Registry;
 use crate::source::Source;
 
+mod follow;
 mod self_metrics;
 mod target;
 
@@ -42,6 +43,13 @@ pub enum ScraperError {
         parser: String,
         /// `; did you mean "x"?`, or empty.
         hint: String,
+    },
+    /// A `log` recipe on a source that is not followed, or a followed log without one.
+    #[error("{origin}: sources.{source_name}.parser: {reason}")]
+    LogRecipe {
+        origin: String,
+        source_name: String,
+        reason: String,
     },
     #[error(
         "{origin}: sources.{second}: writes the same series as sources.{first} (same recipe \
@@ -130,6 +138,27 @@ impl Scraper {
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
+        for (spec, parser) in settings.sources.iter().zip(&parsers) {
+            let tail = matches!(spec.source, Source::Tail(_));
+            let reason = match (tail, parser.log_rules().is_some()) {
+                (true, false) => format!(
+                    "{:?} is not a log recipe (format = \"log\"); a tail source counts lines \
+                     with one, such as nginx_access or apache_access",
+                    spec.parser
+                ),
+                (false, true) => format!(
+                    "{:?} counts the lines of a log as they are appended; use it with \
+                     type = \"tail\"",
+                    spec.parser
+                ),
+                _ => continue,
+            };
+            return Err(ScraperError::LogRecipe {
+                origin: settings.origin.to_string(),
+                source_name: spec.name.clone(),
+                reason,
+            });
+        }
         let reserved: Arc<HashSet<String>> = Arc::new(
             parsers
                 .iter()

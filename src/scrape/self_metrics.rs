@@ -56,10 +56,17 @@ impl SelfMetrics {
         self.parse_errors
             .push((l.clone(), totals.parse_errors as f64));
         self.unmatched.push((l.clone(), totals.unmatched as f64));
+        // `limit` only where it can happen (a followed log's new label sets past
+        // max_series), so other sources' pages stay as they were.
+        let limit = matches!(t.spec.source, crate::source::Source::Tail(_))
+            .then_some(("limit", totals.dropped_limit));
         for (reason, n) in [
             ("collision", totals.dropped_collision),
             ("reserved", totals.dropped_reserved),
-        ] {
+        ]
+        .into_iter()
+        .chain(limit)
+        {
             let mut l = l.clone();
             l.push(("reason".to_string(), reason.to_string()));
             self.dropped.push((l, n as f64));

@@ -146,6 +146,8 @@ pub struct Totals {
     pub dropped_collision: u64,
     /// Series of the source's data under a name the adapter reserves.
     pub dropped_reserved: u64,
+    /// Values of new series a followed log could not add: `max_series` reached.
+    pub dropped_limit: u64,
 }
 
 #[derive(Debug, Default)]
@@ -243,6 +245,12 @@ impl Target {
         reserved: Arc<HashSet<String>>,
         same: Option<&Target>,
     ) -> Target {
+        let mut spec = spec;
+        if let (crate::source::Source::Tail(new), Some(old)) = (&mut spec.source, same) {
+            if let crate::source::Source::Tail(old) = &old.spec.source {
+                new.adopt(old);
+            }
+        }
         let state = same.map_or_else(State::default, |t| {
             let old = t.lock();
             State {
@@ -262,6 +270,9 @@ impl Target {
 
     /// Reads and parses once, within the timeout.
     async fn run_once(&self) -> Outcome {
+        if let crate::source::Source::Tail(tail) = &self.spec.source {
+            return self.follow(tail).await;
+        }
         let start = Instant::now();
         let spec = &self.spec;
         let mut read_bytes = 0;
@@ -364,7 +375,7 @@ impl Target {
     }
 
     /// Drops the families source data wrote under a reserved name; returns how many series.
-    fn drop_reserved(&self, families: &mut Vec<Family>) -> u64 {
+    pub(super) fn drop_reserved(&self, families: &mut Vec<Family>) -> u64 {
         let mut dropped = 0;
         families.retain(|f| {
             // The written name (`x_total`) is only built when a recipe up metric could match.
@@ -382,7 +393,7 @@ impl Target {
     }
 
     /// Applies the source's `include`/`exclude` (on names as written) and static labels.
-    fn relabel(&self, families: &mut Vec<Family>) {
+    pub(super) fn relabel(&self, families: &mut Vec<Family>) {
         let spec = &self.spec;
         if !spec.include.is_empty() || !spec.exclude.is_empty() {
             families.retain(|f| {
@@ -514,6 +525,11 @@ impl Target {
     /// Series of this source left off a page because an earlier source wrote them.
     pub(super) fn count_dropped_collisions(&self, n: u64) {
         self.lock().totals.dropped_collision += n;
+    }
+
+    /// Values of new series a followed log dropped at `max_series`.
+    pub(super) fn count_dropped_limit(&self, n: u64) {
+        self.lock().totals.dropped_limit += n;
     }
 
     pub fn totals(&self) -> Totals {

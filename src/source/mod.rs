@@ -11,6 +11,7 @@ pub mod exec;
 pub mod fastcgi;
 pub mod file;
 pub mod http;
+pub mod tail;
 pub mod tcp;
 
 mod address;
@@ -32,6 +33,7 @@ pub enum Source {
     Tcp(tcp::TcpSource),
     Exec(exec::ExecSource),
     FastCgi(fastcgi::FastCgiSource),
+    Tail(tail::TailSource),
 }
 
 /// What a source could not do. Messages never carry secrets.
@@ -177,6 +179,11 @@ pub const KINDS: &[Kind] = &[
         name: "fastcgi",
         keys: keys_of::<fastcgi::Config>,
         build: |k| build(k, fastcgi::FastCgiSource::from_config, Source::FastCgi),
+    },
+    Kind {
+        name: "tail",
+        keys: keys_of::<tail::Config>,
+        build: |k| build(k, tail::TailSource::from_config, Source::Tail),
     },
 ];
 
@@ -350,6 +357,10 @@ impl Source {
             Source::Tcp(s) => s.fetch(max_bytes).await.into(),
             Source::Exec(s) => s.fetch(max_bytes).await.into(),
             Source::FastCgi(s) => s.fetch(max_bytes).await.into(),
+            // Followed by its own steps (`crate::scrape`), never fetched whole.
+            Source::Tail(_) => Fetch::failed(SourceError::Protocol(
+                "a tail source is followed, not fetched".into(),
+            )),
         }
     }
 
@@ -361,6 +372,15 @@ impl Source {
         }
     }
 
+    /// How often a source without an `interval` is read in the background; `None`: on
+    /// each scrape. A followed log is polled whatever the scrapes do.
+    pub fn default_interval(&self) -> Option<std::time::Duration> {
+        match self {
+            Source::Tail(_) => Some(tail::DEFAULT_POLL),
+            _ => None,
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Source::File(_) => "file",
@@ -368,6 +388,7 @@ impl Source {
             Source::Tcp(_) => "tcp",
             Source::Exec(_) => "exec",
             Source::FastCgi(_) => "fastcgi",
+            Source::Tail(_) => "tail",
         }
     }
 
@@ -381,6 +402,7 @@ impl Source {
             Source::Tcp(s) => s.resolved(),
             Source::Exec(s) => s.resolved(),
             Source::FastCgi(s) => s.resolved(),
+            Source::Tail(s) => s.resolved(),
         }
     }
 
@@ -392,6 +414,7 @@ impl Source {
             Source::Tcp(s) => s.address.clone(),
             Source::Exec(s) => s.command.join(" "),
             Source::FastCgi(s) => s.describe(),
+            Source::Tail(s) => s.path.display().to_string(),
         }
     }
 }
@@ -440,7 +463,7 @@ mod tests {
         assert_eq!(e.key(), "type");
         assert_eq!(
             e.to_string(),
-            "unknown source type \"ftp\"; expected one of file, http, tcp, exec, fastcgi"
+            "unknown source type \"ftp\"; expected one of file, http, tcp, exec, fastcgi, tail"
         );
     }
 

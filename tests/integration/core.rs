@@ -1202,6 +1202,7 @@ fn cli_parsers_show_and_did_you_mean() {
     assert_eq!(
         out.stdout,
         concat!(
+        "apache_access      built-in recipe   Apache httpd access log, combined (+ %D) (nginx_access's names, apache_ prefix)\n",
         "apache_status      built-in recipe   Apache httpd server-status?auto (apache_exporter names)\n",
         "csv                generic format    generic CSV with a header row: numeric cells as gauges, rows labelled by their text columns (else `row`)\n",
         "haproxy_csv        built-in recipe   HAProxy stats CSV, ;csv page or show stat (haproxy_exporter names)\n",
@@ -1210,6 +1211,7 @@ fn cli_parsers_show_and_did_you_mean() {
         "memcached_stats    built-in recipe   memcached stats (memcached_exporter names)\n",
         "meminfo            built-in recipe   Linux /proc/meminfo (node_exporter node_memory_* names)\n",
         "meminfo_appended   built-in recipe   date line + /proc/meminfo dump appended to a file (latest complete block)\n",
+        "nginx_access       built-in recipe   nginx access log, combined (+ $request_time $upstream_response_time) (prometheus-nginxlog-exporter names)\n",
         "nginx_stub_status  built-in recipe   nginx stub_status page (nginx-prometheus-exporter names)\n",
         "php_fpm            built-in recipe   PHP-FPM status page, JSON with ?json&full (php-fpm_exporter names)\n",
         "prometheus         generic format    an app that already speaks the Prometheus text format, passed through\n",
@@ -1264,12 +1266,12 @@ fn cli_parsers_show_and_did_you_mean() {
     assert!(out.success(), "{out}");
     assert_eq!(out.stdout, STUB_RECIPE);
 
-    let out = run_cli(&["parsers", "show", "nginx"], CLI_TIMEOUT);
+    let out = run_cli(&["parsers", "show", "nginx_stub"], CLI_TIMEOUT);
     assert_eq!(out.status.code(), Some(1), "{out}");
     assert_eq!(out.stdout, "");
     assert_eq!(
         out.stderr,
-        "metrics-adapter: error: no parser named \"nginx\"; did you mean \"nginx_stub_status\"? (see `metrics-adapter parsers`)\n"
+        "metrics-adapter: error: no parser named \"nginx_stub\"; did you mean \"nginx_stub_status\"? (see `metrics-adapter parsers`)\n"
     );
     let out = run_cli(&["parse", "meminf", "/dev/null"], CLI_TIMEOUT);
     assert_eq!(

@@ -1,0 +1,184 @@
+//! The recipe commands' work: `test` (a recipe's `[[test]]` cases) and what `parse` reads
+//! a sample with (a recipe by name or file, and with `--source` a config source's framing
+//! and labels).
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+
+use std::sync::Arc;
+
+use super::{emit, registry_for, unknown_parser, Cli, Error};
+use crate::family::Family;
+use crate::framing::{latest_block, Context, Framing, FramingError};
+use crate::parse::registry::Entry;
+use crate::parse::Registry;
+
+/// What `parse` reads a sample with: the recipe, and how a source would frame and label it.
+pub(super) struct ParseWith {
+    pub entry: Entry,
+    framing: Option<Arc<Framing>>,
+    labels: Vec<(String, String)>,
+}
+
+impl ParseWith {
+    /// The block of `input` the source would read: the latest complete one of an append
+    /// log, else all of it.
+    pub fn frame<'a>(&self, input: &'a [u8]) -> Result<&'a [u8], FramingError> {
+        let Some(framing) = &self.framing else {
+            return Ok(input);
+        };
+        let saved = Context {
+            at_file_start: true,
+            settled: true,
+            known_lines: None,
+        };
+        latest_block(input, framing, saved).map(|b| b.bytes)
+    }
+
+    /// The source's `labels` on every sample, replacing any of the same name, as the
+    /// scraper adds them.
+    pub fn relabel(&self, families: &mut [Family]) {
+        if self.labels.is_empty() {
+            return;
+        }
+        for sample in families.iter_mut().flat_map(|f| f.samples.iter_mut()) {
+            let mut labels = sample.labels.to_vec();
+            for (k, v) in &self.labels {
+                match labels.iter_mut().find(|(n, _)| n == k) {
+                    Some(slot) => slot.1.clone_from(v),
+                    None => labels.push((k.clone(), v.clone())),
+                }
+            }
+            sample.labels = labels.into();
+        }
+    }
+}
+
+/// `parse RECIPE`: a name (the config's recipes too, with `--config`) or a recipe file;
+/// with `--source NAME`, that source's framing (a file source's own `block_start`, else
+/// the recipe's) and labels.
+pub(super) fn for_parse(cli: &Cli, name: &str, source: Option<&str>) -> Result<ParseWith, Error> {
+    let (settings, registry) = match &cli.config {
+        Some(_) => {
+            let (settings, registry) = super::load(cli)?;
+            (Some(settings), registry)
+        }
+        None if source.is_some() => {
+            return Err("--source needs --config FILE: it names one of the config's sources".into())
+        }
+        None => (None, Registry::builtin()?),
+    };
+    let entry = if name.ends_with(".toml") {
+        let mut file = Registry::default();
+        file.load_file(Path::new(name))?;
+        let entry = file.entries().next().map(|(_, e)| e.clone());
+        entry.ok_or_else(|| format!("{name}: no recipe"))?
+    } else {
+        registry
+            .get(name)
+            .cloned()
+            .ok_or_else(|| unknown_parser(&registry, name))?
+    };
+    let mut with = ParseWith {
+        framing: entry.parser.framing().cloned(),
+        entry,
+        labels: Vec::new(),
+    };
+    if let (Some(source), Some(settings)) = (source, settings) {
+        let spec = settings
+            .sources
+            .iter()
+            .find(|s| s.name == source)
+            .ok_or_else(|| {
+                format!(
+                    "no source named {source:?} in {}{}",
+                    settings.origin,
+                    crate::text::did_you_mean(
+                        source,
+                        settings.sources.iter().map(|s| s.name.as_str())
+                    )
+                )
+            })?;
+        if let crate::source::Source::File(file) = &spec.source {
+            if let Some(own) = &file.framing {
+                with.framing = Some(own.clone());
+            }
+        }
+        with.labels.clone_from(&spec.labels);
+    }
+    Ok(with)
+}
+
+/// `test`: the cases of the recipes named, in the order named.
+pub(super) fn test_recipes(cli: &Cli, targets: &[String]) -> Result<ExitCode, Error> {
+    // (name, entry) in the order named; the same recipe named twice runs once, two
+    // recipes of one name from different files both run.
+    let mut chosen: Vec<(String, Entry)> = Vec::new();
+    let mut add = |name: &str, entry: &Entry| {
+        if !chosen
+            .iter()
+            .any(|(n, e)| n == name && e.origin == entry.origin)
+        {
+            chosen.push((name.to_string(), entry.clone()));
+        }
+    };
+    if targets.is_empty() {
+        let reg = Registry::builtin()?;
+        for (name, _) in crate::parse::registry::EMBEDDED {
+            if let Some(entry) = reg.get(name) {
+                add(name, entry);
+            }
+        }
+    }
+    let mut known: Option<Registry> = None;
+    for target in targets {
+        let path = Path::new(target);
+        // A parser's name has no `/` and no `.toml`: anything with one is a path. A bare
+        // word is a name, or a directory of that name when no parser has it.
+        let named = !target.contains('/') && !target.ends_with(".toml");
+        if named {
+            let reg = match &known {
+                Some(r) => r,
+                None => known.insert(registry_for(cli)?),
+            };
+            if let Some(entry) = reg.get(target) {
+                add(target, entry);
+                continue;
+            }
+            if !path.is_dir() {
+                return Err(unknown_parser(reg, target).into());
+            }
+        }
+        let mut reg = Registry::default();
+        if path.is_dir() {
+            for (file, why) in reg.load_dir(path)?.skipped {
+                eprintln!("{}: skipped: {why}", file.display());
+            }
+        } else {
+            reg.load_file(path)?;
+        }
+        for (name, entry) in reg.entries() {
+            add(name, entry);
+        }
+    }
+    let summary = crate::parse::cases::run_all(chosen.iter().map(|(n, e)| (n.as_str(), e)));
+    let recipes = chosen.len();
+    let total = summary.passed + summary.failed.len();
+    let mut out = summary.text;
+    let _ = writeln!(
+        out,
+        "{recipes} recipe(s), {total} case(s): {} passed, {} failed",
+        summary.passed,
+        summary.failed.len()
+    );
+    emit(&out)?;
+    if total == 0 {
+        eprintln!("metrics-adapter: no [[test]] cases found (docs/recipes.md, `[[test]]`)");
+    }
+    Ok(if summary.failed.is_empty() && total > 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

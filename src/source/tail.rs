@@ -1,0 +1,196 @@
+//! `tail`: follows an appended log (an access log on a shared volume) and counts its lines
+//! with a `log` recipe's accumulating rules ([`crate::parse::accumulate`]).
+//!
+//! Unlike the other sources it is not read on a scrape: a background task polls the file
+//! every `interval` (default [`DEFAULT_POLL`]) and serves the running totals. Plain polling,
+//! not inotify: it works the same on every filesystem a pod may share a log through
+//! (overlay, NFS, a kubelet emptyDir), costs one `stat` and one `pread` per second, and
+//! cannot miss an event. Reads are small (256 KiB, more only for a longer line, up to
+//! `max_bytes`), so a burst takes bounded memory; while more is waiting the next read
+//! follows at once, off the runtime thread.
+//!
+//! The file's position is in memory and, with `state_file`, written atomically after each
+//! read that advanced, so a restarted adapter neither counts a line twice nor skips one.
+//! Rotation and truncation: see [`follow`].
+
+mod follow;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde::Deserialize;
+use tracing::{info, warn};
+
+use follow::Follower;
+pub use follow::Position;
+
+use super::{quote, KeyError, SourceError, UNSET};
+use crate::family::Family;
+use crate::parse::accumulate::{Accumulator, Fed, Rules};
+
+/// How often the file is polled when the source sets no `interval`.
+pub const DEFAULT_POLL: Duration = Duration::from_secs(1);
+
+/// The keys of a `tail` source, as written.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub path: Option<String>,
+    pub from_start: Option<bool>,
+    pub state_file: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct TailSource {
+    pub path: PathBuf,
+    /// Count the lines already in the file at start (else only those appended after).
+    pub from_start: bool,
+    pub state_file: Option<PathBuf>,
+    /// The follower and its totals: shared by the clones of the source, and handed on to
+    /// the next config when a reload leaves the source as it was.
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    follower: Follower,
+    /// The rules the accumulator was built for (their text): a changed recipe starts over.
+    rules: Option<String>,
+    acc: Accumulator,
+    /// The state file's position, read at the first step.
+    saved: Option<Option<Position>>,
+    /// The position last written to the state file.
+    written: Option<Position>,
+}
+
+/// What one step did.
+#[derive(Debug, Default)]
+pub struct Step {
+    pub fed: Fed,
+    /// Bytes consumed from the file.
+    pub bytes: u64,
+    /// Lines longer than `max_bytes`, skipped.
+    pub too_long: u64,
+    /// More is waiting: step again now.
+    pub more: bool,
+}
+
+impl TailSource {
+    pub fn from_config(c: Config) -> Result<TailSource, KeyError> {
+        let path = c
+            .path
+            .ok_or_else(|| KeyError::missing("path", "the log file to follow"))?;
+        if c.state_file.as_deref() == Some(path.as_str()) {
+            return Err(KeyError::invalid(
+                "state_file",
+                "must not be the log itself",
+            ));
+        }
+        Ok(TailSource {
+            path: PathBuf::from(path),
+            from_start: c.from_start.unwrap_or(false),
+            state_file: c.state_file.map(PathBuf::from),
+            state: Arc::default(),
+        })
+    }
+
+    /// Every key with the value in force (see [`super::Source::resolved`]).
+    pub fn resolved(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("path", quote(&self.path.display().to_string())),
+            ("from_start", self.from_start.to_string()),
+            (
+                "state_file",
+                self.state_file
+                    .as_ref()
+                    .map_or_else(|| UNSET.to_string(), |p| quote(&p.display().to_string())),
+            ),
+        ]
+    }
+
+    /// Carries on where `old` (the same source in the previous config) is: position and
+    /// totals, so a reload neither recounts nor resets a counter.
+    pub fn adopt(&mut self, old: &TailSource) {
+        self.state = old.state.clone();
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reads and counts one bounded read of new lines (`max_bytes`: the longest line).
+    /// Blocking: run it on the blocking pool. The lock is held throughout, so reading,
+    /// counting and moving the offset are one step even if two followers (an old
+    /// config's, going away) overlap.
+    pub fn step(
+        &self,
+        rules: &Rules,
+        max_bytes: u64,
+        max_series: usize,
+    ) -> Result<Step, SourceError> {
+        let mut state = self.lock();
+        let state = &mut *state;
+        if state.rules.as_deref() != Some(rules.fingerprint()) {
+            state.acc = rules.accumulator();
+            state.rules = Some(rules.fingerprint().to_string());
+        }
+        let saved = match (&state.saved, &self.state_file) {
+            (Some(saved), _) => *saved,
+            (None, None) => None,
+            (None, Some(file)) => {
+                let saved = follow::load(file).unwrap_or_else(|e| {
+                    warn!(file = %file.display(), error = %e, "tail state file unreadable; starting anew");
+                    None
+                });
+                state.saved = Some(saved);
+                saved
+            }
+        };
+        let max = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+        let chunk = state
+            .follower
+            .read(&self.path, self.from_start, saved, max)
+            .map_err(SourceError::io(format!(
+                "following {}",
+                self.path.display()
+            )))?;
+        if let Some(event) = chunk.event {
+            info!(path = %self.path.display(), "{event}");
+        }
+        let mut step = Step {
+            bytes: chunk.consumed,
+            too_long: chunk.too_long,
+            more: chunk.more,
+            ..Step::default()
+        };
+        if !chunk.lines.is_empty() {
+            let text = crate::parse::text(&chunk.lines);
+            rules.feed(&text, &mut state.acc, max_series, &mut step.fed);
+        }
+        if let (Some(file), Some(pos)) = (&self.state_file, state.follower.position()) {
+            if state.written != Some(pos) {
+                match follow::save(file, pos) {
+                    Ok(()) => state.written = Some(pos),
+                    Err(e) => {
+                        warn!(file = %file.display(), error = %e, "tail state file not written")
+                    }
+                }
+            }
+        }
+        Ok(step)
+    }
+
+    /// The running totals as families.
+    pub fn families(&self, rules: &Rules) -> Vec<Family> {
+        let state = self.lock();
+        if state.rules.as_deref() == Some(rules.fingerprint()) {
+            state.acc.families(&rules.metrics)
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

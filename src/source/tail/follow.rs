@@ -1,0 +1,264 @@
+//! Where a followed log is read next: the open file, its identity (device, inode) and the
+//! offset of the first byte not yet counted. Plain `std::fs`, run on the blocking pool.
+//!
+//! - **Start**: at the end (or the beginning with `from_start`), or where a state file says
+//!   this same file (device and inode) was left.
+//! - **Rotation by rename** (`mv access.log access.log.1`, then the writer reopens): the old
+//!   file is kept open and read to its end; once the path names another file and one more
+//!   read of the old one finds nothing new, the new file is read from its first byte.
+//! - **Truncation** (`: > access.log`, copytruncate): a file shorter than the offset is
+//!   read again from 0. A file truncated and then refilled past the old offset between two
+//!   polls cannot be told from an appended one; rotate by rename where counts matter.
+//! - **Partial lines**: the offset only moves past a newline, so a half-written line is
+//!   read again, whole, at the next poll.
+
+use std::fs::File;
+use std::io::ErrorKind;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::Path;
+
+/// The usual read: about 1,500 access log lines. Larger reads gain no speed (the lines'
+/// regexes are the cost) and add to the peak RSS.
+const READ_SIZE: usize = 256 << 10;
+
+/// A file's identity and the offset reached in it; what a state file holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    pub dev: u64,
+    pub ino: u64,
+    pub offset: u64,
+}
+
+impl Position {
+    /// `dev ino offset`, one line: small enough to write atomically on every advance.
+    pub fn to_line(self) -> String {
+        format!("{} {} {}\n", self.dev, self.ino, self.offset)
+    }
+
+    pub fn from_line(text: &str) -> Option<Position> {
+        let mut words = text.split_ascii_whitespace().map(|w| w.parse::<u64>().ok());
+        let p = Position {
+            dev: words.next()??,
+            ino: words.next()??,
+            offset: words.next()??,
+        };
+        words.next().is_none().then_some(p)
+    }
+}
+
+/// What one read gave.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Chunk {
+    /// Complete lines (each ending in `\n`), or empty.
+    pub lines: Vec<u8>,
+    /// Bytes consumed from the file (lines, and any over-long line skipped).
+    pub consumed: u64,
+    /// More may be waiting: read again without waiting for the next poll.
+    pub more: bool,
+    /// Lines longer than a read's limit, skipped.
+    pub too_long: u64,
+    /// What happened to the file, for the log (a rotation, a truncation).
+    pub event: Option<&'static str>,
+}
+
+#[derive(Debug)]
+struct Open {
+    file: File,
+    pos: Position,
+}
+
+/// The follower's place in the log. See the module doc.
+#[derive(Debug, Default)]
+pub struct Follower {
+    open: Option<Open>,
+    /// The next file opened is a new one after a rotation: read from its first byte.
+    next_from_zero: bool,
+    /// The path names another file now: the old one is being read to its end.
+    draining: bool,
+    /// Inside a line longer than a read: its bytes are dropped up to its newline.
+    skipping: bool,
+}
+
+impl Follower {
+    /// Where the follower is (for the state file), once a file is open.
+    pub fn position(&self) -> Option<Position> {
+        self.open.as_ref().map(|o| o.pos)
+    }
+
+    /// Reads at most `max` bytes of complete lines. `saved` is where a state file says a
+    /// previous run stopped (used when the file is first opened).
+    pub fn read(
+        &mut self,
+        path: &Path,
+        from_start: bool,
+        saved: Option<Position>,
+        max: usize,
+    ) -> std::io::Result<Chunk> {
+        let mut chunk = Chunk::default();
+        let open = match &mut self.open {
+            Some(open) => open,
+            None => {
+                let file = crate::small_file::open_regular(path)?;
+                let meta = file.metadata()?;
+                let (dev, ino, len) = (meta.dev(), meta.ino(), meta.len());
+                let offset = match saved {
+                    _ if self.next_from_zero => 0,
+                    // Where the last run stopped, unless the file shrank since.
+                    Some(s) if (s.dev, s.ino) == (dev, ino) => {
+                        if s.offset <= len {
+                            s.offset
+                        } else {
+                            0
+                        }
+                    }
+                    // Rotated while the adapter was away: all of this file came after the
+                    // saved position. (What the old file got meanwhile is out of reach.)
+                    Some(_) => 0,
+                    None if from_start => 0,
+                    None => len,
+                };
+                // Starting at the end, possibly inside a line being written: skip its rest.
+                self.skipping = offset > 0 && !ends_line(&file, offset)?;
+                self.next_from_zero = false;
+                self.draining = false;
+                self.open.insert(Open {
+                    file,
+                    pos: Position { dev, ino, offset },
+                })
+            }
+        };
+        let len = open.file.metadata()?.len();
+        if len < open.pos.offset {
+            open.pos.offset = 0;
+            self.skipping = false;
+            chunk.event = Some("truncated: reading it again from the start");
+        }
+        let avail = usize::try_from(len - open.pos.offset).unwrap_or(usize::MAX);
+        // Reads of READ_SIZE bound the memory a burst takes (and the page's peak RSS); only
+        // a line longer than that makes a read grow, up to `max`.
+        let mut size = READ_SIZE.min(max).min(avail);
+        let (mut buf, mut n);
+        loop {
+            buf = vec![0; size];
+            n = read_full(&open.file, &mut buf, open.pos.offset)?;
+            buf.truncate(n);
+            let limit = max.min(avail);
+            if self.skipping || n < size || size >= limit || buf.contains(&b'\n') {
+                break;
+            }
+            size = size.saturating_mul(4).min(limit);
+        }
+        let mut start = 0;
+        if self.skipping {
+            match buf.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    start = i + 1;
+                    self.skipping = false;
+                }
+                None => {
+                    // Still inside the long line: drop what there is of it.
+                    open.pos.offset += n as u64;
+                    chunk.consumed = n as u64;
+                    chunk.more = n < avail;
+                    return Ok(chunk);
+                }
+            }
+        }
+        let rest = buf.get(start..).unwrap_or_default();
+        match rest.iter().rposition(|&b| b == b'\n') {
+            Some(last) => {
+                let end = start + last + 1;
+                buf.truncate(end);
+                buf.drain(..start);
+                open.pos.offset += end as u64;
+                chunk.consumed = end as u64;
+                chunk.lines = buf;
+                // At the end of a file that was renamed away: come back at once to finish
+                // it and go on to the new one, rather than a poll later.
+                chunk.more = n < avail || renamed(path, open.pos)?;
+            }
+            // A whole read without a newline: a line longer than the limit; dropped.
+            None if n == max && max > 0 => {
+                open.pos.offset += n as u64;
+                chunk.consumed = n as u64;
+                chunk.too_long = 1;
+                self.skipping = true;
+                chunk.more = true;
+            }
+            // At the end (perhaps with a partial line): has the file been rotated?
+            None => {
+                open.pos.offset += start as u64;
+                chunk.consumed = start as u64;
+                if !renamed(path, open.pos)? {
+                    self.draining = false;
+                } else if !self.draining {
+                    // One more read of the old file: the writer may still have been
+                    // writing to it when the new one appeared.
+                    self.draining = true;
+                    chunk.more = true;
+                } else {
+                    // Finished: a last line the writer never ended is a line all the same.
+                    if let Some(tail) = rest.get(..).filter(|r| !r.is_empty()) {
+                        chunk.lines = tail.to_vec();
+                        chunk.lines.push(b'\n');
+                        chunk.consumed += tail.len() as u64;
+                    }
+                    self.open = None;
+                    self.next_from_zero = true;
+                    chunk.more = true;
+                    chunk.event = Some("rotated: finished the old file, reading the new one");
+                }
+            }
+        }
+        Ok(chunk)
+    }
+}
+
+/// Whether `path` names another file than the one at `pos` now.
+fn renamed(path: &Path, pos: Position) -> std::io::Result<bool> {
+    match std::fs::metadata(path) {
+        Ok(m) => Ok((m.dev(), m.ino()) != (pos.dev, pos.ino)),
+        // Renamed away and not yet created again: keep reading the old one.
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether the byte before `offset` is a newline (a line starts at `offset`).
+fn ends_line(file: &File, offset: u64) -> std::io::Result<bool> {
+    let mut b = [0u8; 1];
+    let n = file.read_at(&mut b, offset.saturating_sub(1))?;
+    Ok(n == 0 || b == [b'\n'])
+}
+
+/// Reads until `buf` is full or the file ends.
+fn read_full(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    let mut n = 0;
+    while let Some(rest) = buf.get_mut(n..).filter(|r| !r.is_empty()) {
+        match file.read_at(rest, offset + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Writes the state file atomically: a temporary file beside it, then a rename, so a crash
+/// leaves the old state or the new one, never half of one.
+pub fn save(path: &Path, pos: Position) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, pos.to_line())?;
+    std::fs::rename(&tmp, path)
+}
+
+/// The state file's position; `None` when there is none yet (or it is not ours to read).
+pub fn load(path: &Path) -> std::io::Result<Option<Position>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Position::from_line(&text)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
