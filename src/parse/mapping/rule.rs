@@ -429,7 +429,10 @@ impl Rule {
                     .strip_prefix("^(?:")
                     .and_then(|p| p.strip_suffix(")$"))
                     .unwrap_or(p);
-                format!("match {}", crate::text::excerpt(p))
+                // As written in the recipe (a TOML literal string), cut after 60 characters.
+                let cut: String = p.chars().take(60).collect();
+                let more = if cut.len() < p.len() { "..." } else { "" };
+                format!("match '{cut}'{more}")
             }
         };
         format!("{} ({what})", self.origin)
