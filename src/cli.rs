@@ -103,8 +103,7 @@ pub enum Command {
         /// Print OpenMetrics instead of the 0.0.4 text format.
         #[arg(long)]
         openmetrics: bool,
-        /// Instead of the page, tell for every input line what the format read, which
-        /// rule took it and the series it became, or why nothing came of it.
+        /// Instead of the page, tell what became of every input line, and why.
         #[arg(long)]
         explain: bool,
         /// Read the sample as this source of the config does: a file source's own
@@ -538,11 +537,7 @@ fn parse(
         );
     }
     if explain {
-        let text = entry
-            .parser
-            .explain(block)
-            .ok_or_else(|| format!("parser {name} is written in code; --explain reads recipes"))?
-            .map_err(|e| format!("parser {name}: {e}"))?;
+        let text = crate::parse::explain::of(entry.parser.as_ref(), name, block)?;
         emit(&text)?;
         return Ok(ExitCode::SUCCESS);
     }

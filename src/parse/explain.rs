@@ -74,6 +74,14 @@ impl Trace {
     }
 }
 
+/// `parse --explain` for parser `name`: the explanation, or why there is none.
+pub fn of(parser: &dyn crate::parse::Parser, name: &str, input: &[u8]) -> Result<String, String> {
+    parser
+        .explain(input)
+        .ok_or_else(|| format!("parser {name} is written in code; --explain reads recipes"))?
+        .map_err(|e| format!("parser {name}: {e}"))
+}
+
 /// How a format accounts for an input line that made no record.
 pub(crate) trait LineReader {
     /// Why `line` made no record, when the format can say (a regex `drop` rule, no rule).
