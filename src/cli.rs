@@ -103,6 +103,9 @@ pub enum Command {
         /// Print OpenMetrics instead of the 0.0.4 text format.
         #[arg(long)]
         openmetrics: bool,
+        /// Instead of the page, tell what became of every input line, and why.
+        #[arg(long)]
+        explain: bool,
         /// Read the sample as this source of the config does: a file source's own
         /// block_start/block_end framing, and the source's labels. Needs --config.
         #[arg(long, value_name = "NAME")]
@@ -219,12 +222,14 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             parser,
             file,
             openmetrics,
+            explain,
             source,
         }) => parse(
             &cli,
             parser,
             file.as_deref(),
             *openmetrics,
+            *explain,
             source.as_deref(),
         ),
         Some(Command::Test { targets }) => recipes::test_recipes(&cli, targets),
@@ -508,6 +513,7 @@ fn parse(
     name: &str,
     file: Option<&std::path::Path>,
     openmetrics: bool,
+    explain: bool,
     source: Option<&str>,
 ) -> Result<ExitCode, Error> {
     let with = recipes::for_parse(cli, name, source)?;
@@ -529,6 +535,11 @@ fn parse(
             block.len(),
             input.len()
         );
+    }
+    if explain {
+        let text = crate::parse::explain::of(entry.parser.as_ref(), name, block)?;
+        emit(&text)?;
+        return Ok(ExitCode::SUCCESS);
     }
     let mut parsed = entry
         .parser
