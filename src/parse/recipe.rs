@@ -221,6 +221,7 @@ pub const RENAMED: &[(&str, &str, &str)] = &[
     ("mapping", "exclude", "exclude_keys"),
     ("mapping.metric[]", "values", "words"),
     ("mapping.group[].metric[]", "values", "words"),
+    ("log.metric[]", "labels", "label_captures"),
 ];
 
 /// An old key name in a recipe is an error that names the new one (it would otherwise be
