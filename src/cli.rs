@@ -2,7 +2,6 @@
 //! `curl /metrics` workflow without a pod (`check`, `once`, `parse`, `parsers`).
 
 use std::fmt::Write as _;
-use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -103,6 +102,9 @@ pub enum Command {
         /// Print OpenMetrics instead of the 0.0.4 text format.
         #[arg(long)]
         openmetrics: bool,
+        /// Instead of the page, tell what became of every input line, and why.
+        #[arg(long)]
+        explain: bool,
         /// Read the sample as this source of the config does: a file source's own
         /// block_start/block_end framing, and the source's labels. Needs --config.
         #[arg(long, value_name = "NAME")]
@@ -219,19 +221,21 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             parser,
             file,
             openmetrics,
+            explain,
             source,
-        }) => parse(
+        }) => recipes::parse(
             &cli,
             parser,
             file.as_deref(),
             *openmetrics,
+            *explain,
             source.as_deref(),
         ),
         Some(Command::Test { targets }) => recipes::test_recipes(&cli, targets),
-        Some(Command::Parsers { action: None }) => parsers(&cli),
+        Some(Command::Parsers { action: None }) => recipes::parsers(&cli),
         Some(Command::Parsers {
             action: Some(ParsersCommand::Show { name }),
-        }) => show_parser(&cli, name),
+        }) => recipes::show_parser(&cli, name),
     }
 }
 
@@ -501,97 +505,4 @@ fn once(cli: &Cli, openmetrics: bool) -> Result<ExitCode, Error> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-fn parse(
-    cli: &Cli,
-    name: &str,
-    file: Option<&std::path::Path>,
-    openmetrics: bool,
-    source: Option<&str>,
-) -> Result<ExitCode, Error> {
-    let with = recipes::for_parse(cli, name, source)?;
-    let entry = &with.entry;
-    let mut input = Vec::new();
-    match file {
-        None => std::io::stdin().read_to_end(&mut input).map(|_| ())?,
-        Some(p) if p.as_os_str() == "-" => std::io::stdin().read_to_end(&mut input).map(|_| ())?,
-        Some(p) => input = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?,
-    }
-    // An append log is cut to its latest complete block, as the file source does, so a
-    // saved log shows the numbers the server would serve.
-    let block = with
-        .frame(&input)
-        .map_err(|e| format!("parser {name}: framing: {e}"))?;
-    if block.len() != input.len() {
-        eprintln!(
-            "framing: the latest complete block, {} of {} bytes",
-            block.len(),
-            input.len()
-        );
-    }
-    let mut parsed = entry
-        .parser
-        .parse(block)
-        .map_err(|e| format!("parser {name}: {e}"))?;
-    with.relabel(&mut parsed.families);
-    if parsed.unmatched.count > 0 {
-        eprintln!(
-            "{} unmatched (read, but no rule used them), first: {}",
-            parsed.unmatched.count,
-            parsed.unmatched.first.as_deref().unwrap_or("")
-        );
-    }
-    let format = if openmetrics {
-        WireFormat::OpenMetrics
-    } else {
-        WireFormat::Text
-    };
-    let (page, notes) = crate::preview::render(parsed, format);
-    for note in &notes {
-        eprintln!("{note}");
-    }
-    emit(&page)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn unknown_parser(registry: &Registry, name: &str) -> String {
-    format!(
-        "no parser named {name:?}{} (see `metrics-adapter parsers`)",
-        registry.did_you_mean(name)
-    )
-}
-
-/// The parsers `parse` and `parsers` know: the built-in ones, and with `--config` the
-/// recipes from its parsers.dirs too.
-fn registry_for(cli: &Cli) -> Result<Registry, Error> {
-    Ok(match &cli.config {
-        Some(_) => load(cli)?.1,
-        None => Registry::builtin()?,
-    })
-}
-
-fn show_parser(cli: &Cli, name: &str) -> Result<ExitCode, Error> {
-    let registry = registry_for(cli)?;
-    let text = registry
-        .recipe_text(name)
-        .ok_or_else(|| unknown_parser(&registry, name))??;
-    emit(&text)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-fn parsers(cli: &Cli) -> Result<ExitCode, Error> {
-    let registry = registry_for(cli)?;
-    let width = registry.names().map(str::len).max().unwrap_or(0);
-    let mut out = String::new();
-    for (name, entry) in registry.entries() {
-        let _ = writeln!(
-            out,
-            "{name:width$}  {:<16}  {}",
-            entry.origin.to_string(),
-            entry.parser.description()
-        );
-    }
-    emit(&out)?;
-    Ok(ExitCode::SUCCESS)
 }

@@ -15,7 +15,8 @@
 #  2. renders each example with manifests.py (as validate.sh does) and makes it fit for this
 #     machine with `manifests.py podman-yaml`: images pointed at the local ones (pull policy
 #     Never), every container port published on 127.0.0.1 only, on a free port;
-#  3. `podman kube play`s meminfo-file, nginx and redis, and tries native-sidecar (podman
+#  3. `podman kube play`s meminfo-file, nginx, redis and nginx-access-log (requests made
+#     to its nginx must come out of the access log as counts), and tries native-sidecar (podman
 #     4.3 refuses it: see deploy/README.md, "Running the examples with podman");
 #  4. checks each adapter's container: uid 65532 (the process's, from /proc), read-only root
 #     filesystem (podman inspect and the process's mount table), /healthz and /readyz 200;
@@ -57,6 +58,7 @@ mkdir -p "$T/logs"
 PROM_PID=""
 declare -A POD=()        # example -> podman pod name
 declare -A MPORT=()      # example -> host port of the adapter's `metrics` port
+declare -A HPORT=()      # example -> host port of the app's `http` port, if it has one
 
 # pm ARGS: podman, bounded, so that a hung runtime fails the test instead of stalling it.
 pm() { timeout --kill-after=5 "${PODMAN_TIMEOUT:-60}" podman "$@"; }
@@ -227,6 +229,7 @@ play() {
     p=$(free_port)
     opts+=("port:$name=$p")
     [ "$name" = metrics ] && MPORT[$ex]=$p
+    [ "$name" = http ] && HPORT[$ex]=$p
   done
   $MANIFESTS podman-yaml "$dir" "${IMAGES[@]}" "${opts[@]}" "$@" >"$T/$ex.yaml" ||
     die "$ex: manifests.py podman-yaml failed"
@@ -321,6 +324,11 @@ check_in_prometheus() {
         "time() - metrics_adapter_source_file_mtime_seconds{$job,$pod} < 15") ;;
       nginx) checks+=("nginx_up{$job,$pod} == 1" "nginx_connections_active{$job,$pod} >= 1") ;;
       redis) checks+=("redis_up{$job,$pod} == 1" "redis_connected_clients{$job,$pod} >= 1") ;;
+      # make_requests sent 5 GETs and 2 POSTs; readiness probes may add GETs.
+      nginx-access-log) checks+=(
+        "sum(nginx_http_response_count_total{$job,$pod,method=\"GET\",status=\"200\"}) >= 5"
+        "sum(nginx_http_response_count_total{$job,$pod,method=\"POST\"}) == 2"
+        "sum(nginx_http_response_time_seconds_count{$job,$pod}) >= 7") ;;
       *) die "no checks for example $ex" ;;
     esac
   done
@@ -340,6 +348,15 @@ check_memfree_from_file() { # EXAMPLE
   grep -qx "$served" <<<"$written" ||
     die "$ex: MemFree served ($served bytes) is in none of the $(wc -l <<<"$written") dumps of /data/meminfo.log"
   say "$ex: MemFree in Prometheus ($served bytes) is one of the writer's dumps"
+}
+
+# Requests to the example's nginx, after the adapter is ready (it follows from the log's
+# end): they reach Prometheus only through the access log on the shared emptyDir.
+make_requests() { # EXAMPLE
+  local url="http://127.0.0.1:${HPORT[$1]}/" i
+  for i in 1 2 3 4 5; do curl -fs -m 2 -o /dev/null "$url" || die "$1: nginx does not answer on $url"; done
+  for i in 1 2; do curl -s -m 2 -o /dev/null -X POST "$url" || die "$1: nginx does not answer a POST"; done
+  say "$1: 5 GETs and 2 POSTs sent to nginx on $url"
 }
 
 # ---- 6. the writer stops ------------------------------------------------------------------------
@@ -395,13 +412,14 @@ say "podman $(pm version --format '{{.Client.Version}}'), runc, private store in
 build_images
 check_default_config
 
-RUN=(meminfo-file nginx redis)
+RUN=(meminfo-file nginx redis nginx-access-log)
 for ex in "${RUN[@]}"; do
   play "$ex" || die "$ex: kube play failed: $PLAY_ERROR"
   say "$ex: pod ${POD[$ex]} playing, adapter on 127.0.0.1:${MPORT[$ex]}"
 done
 try_native_sidecar
 for ex in "${RUN[@]}"; do check_adapter_container "$ex"; done
+make_requests nginx-access-log
 
 start_prometheus
 check_in_prometheus

@@ -1,6 +1,6 @@
-//! The recipe commands' work: `test` (a recipe's `[[test]]` cases) and what `parse` reads
-//! a sample with (a recipe by name or file, and with `--source` a config source's framing
-//! and labels).
+//! The recipe commands: `parse` (and what it reads a sample with: a recipe by name or file,
+//! and with `--source` a config source's framing and labels), `test` (a recipe's `[[test]]`
+//! cases), `parsers` and `parsers show`.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -8,11 +8,13 @@ use std::process::ExitCode;
 
 use std::sync::Arc;
 
-use super::{emit, registry_for, unknown_parser, Cli, Error};
+use super::{emit, load, Cli, Error};
+use crate::exposition::WireFormat;
 use crate::family::Family;
 use crate::framing::{latest_block, Context, Framing, FramingError};
 use crate::parse::registry::Entry;
 use crate::parse::Registry;
+use std::io::Read;
 
 /// What `parse` reads a sample with: the recipe, and how a source would frame and label it.
 pub(super) struct ParseWith {
@@ -181,4 +183,103 @@ pub(super) fn test_recipes(cli: &Cli, targets: &[String]) -> Result<ExitCode, Er
     } else {
         ExitCode::FAILURE
     })
+}
+
+pub(super) fn parse(
+    cli: &Cli,
+    name: &str,
+    file: Option<&std::path::Path>,
+    openmetrics: bool,
+    explain: bool,
+    source: Option<&str>,
+) -> Result<ExitCode, Error> {
+    let with = for_parse(cli, name, source)?;
+    let entry = &with.entry;
+    let mut input = Vec::new();
+    match file {
+        None => std::io::stdin().read_to_end(&mut input).map(|_| ())?,
+        Some(p) if p.as_os_str() == "-" => std::io::stdin().read_to_end(&mut input).map(|_| ())?,
+        Some(p) => input = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?,
+    }
+    // An append log is cut to its latest complete block, as the file source does, so a
+    // saved log shows the numbers the server would serve.
+    let block = with
+        .frame(&input)
+        .map_err(|e| format!("parser {name}: framing: {e}"))?;
+    if block.len() != input.len() {
+        eprintln!(
+            "framing: the latest complete block, {} of {} bytes",
+            block.len(),
+            input.len()
+        );
+    }
+    if explain {
+        let text = crate::parse::explain::of(entry.parser.as_ref(), name, block)?;
+        emit(&text)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut parsed = entry
+        .parser
+        .parse(block)
+        .map_err(|e| format!("parser {name}: {e}"))?;
+    with.relabel(&mut parsed.families);
+    if parsed.unmatched.count > 0 {
+        eprintln!(
+            "{} unmatched (read, but no rule used them), first: {}",
+            parsed.unmatched.count,
+            parsed.unmatched.first.as_deref().unwrap_or("")
+        );
+    }
+    let format = if openmetrics {
+        WireFormat::OpenMetrics
+    } else {
+        WireFormat::Text
+    };
+    let (page, notes) = crate::preview::render(parsed, format);
+    for note in &notes {
+        eprintln!("{note}");
+    }
+    emit(&page)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn unknown_parser(registry: &Registry, name: &str) -> String {
+    format!(
+        "no parser named {name:?}{} (see `metrics-adapter parsers`)",
+        registry.did_you_mean(name)
+    )
+}
+
+/// The parsers `parse` and `parsers` know: the built-in ones, and with `--config` the
+/// recipes from its parsers.dirs too.
+pub(super) fn registry_for(cli: &Cli) -> Result<Registry, Error> {
+    Ok(match &cli.config {
+        Some(_) => load(cli)?.1,
+        None => Registry::builtin()?,
+    })
+}
+
+pub(super) fn show_parser(cli: &Cli, name: &str) -> Result<ExitCode, Error> {
+    let registry = registry_for(cli)?;
+    let text = registry
+        .recipe_text(name)
+        .ok_or_else(|| unknown_parser(&registry, name))??;
+    emit(&text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn parsers(cli: &Cli) -> Result<ExitCode, Error> {
+    let registry = registry_for(cli)?;
+    let width = registry.names().map(str::len).max().unwrap_or(0);
+    let mut out = String::new();
+    for (name, entry) in registry.entries() {
+        let _ = writeln!(
+            out,
+            "{name:width$}  {:<16}  {}",
+            entry.origin.to_string(),
+            entry.parser.description()
+        );
+    }
+    emit(&out)?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -52,9 +52,10 @@ pub struct MetricOptions {
     pub help: String,
     /// The capture holding the number; a counter without one counts lines.
     pub value: Option<String>,
-    /// Captures that become labels of the same name.
+    /// Captures that become labels of the same name (`labels` is a static label map
+    /// everywhere else in the language).
     #[serde(default)]
-    pub labels: Vec<String>,
+    pub label_captures: Vec<String>,
     pub scale: Option<f64>,
     #[serde(default)]
     pub buckets: Vec<f64>,
@@ -194,11 +195,14 @@ impl Metric {
             ));
         }
         if let Some(l) = m
-            .labels
+            .label_captures
             .iter()
             .find(|l| !is_valid_label_name(l) || *l == "le" || *l == "quantile")
         {
-            return Err(format!("{}: {l:?} cannot be a label name", at("labels")));
+            return Err(format!(
+                "{}: {l:?} cannot be a label name",
+                at("label_captures")
+            ));
         }
         let scale = m.scale.unwrap_or(1.0);
         if !scale.is_finite() || scale == 0.0 {
@@ -245,7 +249,7 @@ impl Metric {
             help: m.help,
             kind,
             scale,
-            labels: m.labels,
+            labels: m.label_captures,
             buckets,
             quantiles,
             window,

@@ -6,6 +6,10 @@
 //! they are counted as [`Unmatched`] (a rule with `drop = true` is a deliberate use, not
 //! counted), so a key the app renamed is seen rather than silently gone. `required` keys
 //! must be in every read, or the read is refused.
+//!
+//! The parts: [`options`] (the table as written), [`rule`] (a compiled, typed rule),
+//! [`index`] (which rules a key can match), [`emit`] (what a matched record becomes) and
+//! [`build`] (families being assembled).
 
 use std::collections::BTreeMap;
 
@@ -13,18 +17,22 @@ use std::collections::hash_map::Entry;
 
 use foldhash::HashMap;
 
-use regex::{Regex, RegexSet};
+use regex::Regex;
 
-use super::{number, Issue, ParseError, Record, Unmatched};
-use crate::family::{is_valid_metric_name, name_part, Family, LabelSet, Labels, MetricKind};
+use super::explain::{Step, Trace};
+use super::{Issue, ParseError, Record, Unmatched};
+use crate::family::{Family, Labels, MetricKind};
 
 mod build;
+mod emit;
+mod index;
 mod options;
 mod rule;
 
-use build::{expand, expand_help, uses_placeholder, with_label, with_unit, Builder};
-pub use options::{Options, RuleOptions, UnitOptions};
-use rule::{full_match, labels_of, Matcher, Rule};
+use build::Builder;
+use index::RuleIndex;
+pub use options::{GroupOptions, Options, RuleOptions, UnitOptions};
+use rule::{full_match, labels_of, Rule};
 
 /// A rule that can match a key, and its captures of the key once known: `Some(None)` when
 /// its pattern does not match after all.
@@ -41,13 +49,7 @@ pub struct Mapping {
     unmatched_help: String,
     required: Vec<String>,
     rules: Vec<Rule>,
-    /// Rules by exact key (`key`, `names`), and the `match` rules every key must try: a
-    /// record only tries the rules that can match it, in their order (an HAProxy page has
-    /// 160k records and its recipe 90 rules).
-    by_key: HashMap<String, Vec<usize>>,
-    pattern_rules: Vec<usize>,
-    /// The `match` rules' patterns in one automaton: a key is scanned once, not per rule.
-    patterns: RegexSet,
+    index: RuleIndex,
     when_slots: usize,
     labels_slots: usize,
 }
@@ -69,14 +71,23 @@ impl Mapping {
             ),
         };
         let mut compiled = HashMap::default();
-        let mut rules = opts
-            .rules
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| {
-                Rule::new(r, &mut compiled).map_err(|e| format!("mapping.metric[{i}]: {e}"))
-            })
-            .collect::<Result<Vec<Rule>, _>>()?;
+        let mut rules = Vec::new();
+        for (i, r) in opts.rules.into_iter().enumerate() {
+            let at = format!("mapping.metric[{i}]");
+            rules.push(
+                Rule::new(r, None, &mut compiled, at.clone()).map_err(|e| format!("{at}: {e}"))?,
+            );
+        }
+        // Groups come after the ungrouped rules, in order (TOML keeps two arrays apart).
+        for (g, group) in opts.groups.iter().enumerate() {
+            for (i, r) in group.rules.iter().enumerate() {
+                let at = format!("mapping.group[{g}].metric[{i}]");
+                rules.push(
+                    Rule::new(r.clone(), Some(group), &mut compiled, at.clone())
+                        .map_err(|e| format!("{at}: {e}"))?,
+                );
+            }
+        }
         // Slot 0 of each is "no condition" / "labels kept as they are".
         let (mut whens, mut reshapes) = (vec![String::new()], vec![String::new()]);
         let slot = |list: &mut Vec<String>, id: String| match list.iter().position(|x| *x == id) {
@@ -105,33 +116,14 @@ impl Mapping {
                 0
             };
         }
-        let mut by_key: HashMap<String, Vec<usize>> = HashMap::default();
-        let (mut pattern_rules, mut patterns) = (Vec::new(), Vec::new());
-        for (i, rule) in rules.iter().enumerate() {
-            match &rule.matcher {
-                Matcher::Key(k) => by_key.entry(k.clone()).or_default().push(i),
-                Matcher::Names(n) => {
-                    for k in n.keys() {
-                        by_key.entry(k.clone()).or_default().push(i);
-                    }
-                }
-                Matcher::Pattern(re) => {
-                    pattern_rules.push(i);
-                    patterns.push(re.as_str());
-                }
-            }
-        }
-        let patterns = RegexSet::new(&patterns).map_err(|e| format!("mapping.metric: {e}"))?;
         Ok(Mapping {
-            by_key,
-            pattern_rules,
-            patterns,
+            index: RuleIndex::new(&rules)?,
             when_slots: whens.len(),
             labels_slots: reshapes.len(),
             prefix: opts.prefix,
             labels: labels_of(&opts.labels),
-            include: regexes(&opts.include, "mapping.include")?,
-            exclude: regexes(&opts.exclude, "mapping.exclude")?,
+            include: regexes(&opts.include_keys, "mapping.include_keys")?,
+            exclude: regexes(&opts.exclude_keys, "mapping.exclude_keys")?,
             units: opts.units,
             unmatched,
             unmatched_help: opts.unmatched_help,
@@ -167,105 +159,126 @@ impl Mapping {
         issues: &mut Vec<Issue>,
         unmatched: &mut Unmatched,
     ) -> Vec<Family> {
+        self.apply_traced(records, issues, unmatched, None)
+    }
+
+    /// [`Mapping::apply`], recording in `trace` (when given) what became of each record,
+    /// for `parse --explain`.
+    pub fn apply_traced(
+        &self,
+        records: Vec<Record<'_>>,
+        issues: &mut Vec<Issue>,
+        unmatched: &mut Unmatched,
+        mut trace: Option<&mut Trace>,
+    ) -> Vec<Family> {
         let mut out = Builder::new(self);
         out.unused = std::mem::take(unmatched);
+        out.trace = trace.as_deref_mut().map(std::mem::take);
         // What depends on the key alone (include/exclude, the rules whose key or pattern
         // matches, their captures) is worked out once per key that repeats: a table repeats
         // its columns' keys on every row, and the patterns were most of the mapping's time.
-        // A key seen once (most of a kv page) is not worth a cache entry.
-        // A small page (a status page of a few dozen keys) is not worth one either, nor a
-        // page whose first 512 keys hardly repeat (a kv dump): the cache is dropped then.
-        let mut cache = records.len() >= 256;
+        // Not for a small page, nor one whose first 512 keys hardly repeat (a kv dump), nor
+        // when explaining (the trace tells each record's way in full).
+        let mut cache = records.len() >= 256 && out.trace.is_none();
         let mut by_key: HashMap<&str, Option<Option<Vec<Candidate>>>> = HashMap::default();
         for (i, record) in records.iter().enumerate() {
             if cache && i == 512 && by_key.len() > 384 {
                 cache = false;
                 by_key = HashMap::default();
             }
-            let entry = cache.then(|| by_key.entry(record.key.as_ref()));
-            let matched = match entry {
-                None => self.apply_uncached(record, &mut out, issues),
-                Some(Entry::Vacant(first)) => {
-                    first.insert(None);
-                    self.apply_uncached(record, &mut out, issues)
+            if cache {
+                match by_key.entry(record.key.as_ref()) {
+                    Entry::Vacant(first) => {
+                        first.insert(None);
+                        self.apply_one(record, issues, &mut out);
+                    }
+                    Entry::Occupied(again) => {
+                        let hits = again
+                            .into_mut()
+                            .get_or_insert_with(|| self.resolve(&record.key));
+                        if let Some(hits) = hits {
+                            self.apply_cached(hits, record, issues, &mut out);
+                        }
+                    }
                 }
-                Some(Entry::Occupied(again)) => {
-                    let hits = again
-                        .into_mut()
-                        .get_or_insert_with(|| self.resolve(&record.key));
-                    hits.as_mut()
-                        .map(|hits| self.apply_cached(hits, record, &mut out, issues))
-                }
-            };
-            let Some(matched) = matched else {
                 continue;
-            };
-            if !matched {
-                if self.unmatched.is_none() {
-                    out.unused
-                        .add(record.line, || format!("no rule for key {:?}", record.key));
+            }
+            let before = issues.len();
+            if let Some(t) = &mut out.trace {
+                t.start(record);
+            }
+            self.apply_one(record, issues, &mut out);
+            if let Some(t) = &mut out.trace {
+                for issue in issues.iter().skip(before) {
+                    t.step(Step::Problem(issue.message.clone()));
                 }
-                self.emit_unmatched(record, &mut out, issues);
             }
         }
+        out.finish(issues);
         *unmatched = out.unused;
+        if let (Some(t), Some(done)) = (trace, out.trace) {
+            *t = done;
+        }
         out.families
     }
 
-    /// Whether include/exclude keep a key.
-    fn keeps(&self, key: &str) -> bool {
-        (self.include.is_empty() || self.include.iter().any(|r| r.is_match(key)))
-            && !self.exclude.iter().any(|r| r.is_match(key))
-    }
-
-    /// For one key: `None` when include/exclude leave it out, else the rules that can match
-    /// it, in order, with room for their captures (worked out when first needed).
-    fn resolve(&self, key: &str) -> Option<Vec<Candidate>> {
-        self.keeps(key)
-            .then(|| self.candidates(key).map(|(i, _)| (i, None)).collect())
-    }
-
-    /// Applies the rules to one record; whether one matched, `None` when the key is left
-    /// out.
-    fn apply_uncached(
-        &self,
-        record: &Record,
-        out: &mut Builder,
-        issues: &mut Vec<Issue>,
-    ) -> Option<bool> {
-        if !self.keeps(&record.key) {
-            return None;
+    fn apply_one(&self, record: &Record<'_>, issues: &mut Vec<Issue>, out: &mut Builder) {
+        if !self.include.is_empty() && !self.include.iter().any(|r| r.is_match(&record.key)) {
+            out.step(|| Step::Filtered("not in [mapping] include_keys"));
+            return;
+        }
+        if self.exclude.iter().any(|r| r.is_match(&record.key)) {
+            out.step(|| Step::Filtered("in [mapping] exclude_keys"));
+            return;
         }
         let mut matched = false;
-        for (rule_idx, rule) in self.candidates(&record.key) {
+        for (rule_idx, rule) in self.index.candidates(&self.rules, &record.key) {
+            // `candidates` offers only rules whose key or pattern matches: a `when` that
+            // fails is worth telling.
             if !self.when_holds(rule, record, out) {
+                out.step(|| Step::WhenFailed(rule.describe()));
                 continue;
             }
             let Some(captures) = rule.captures(&record.key) else {
                 continue;
             };
             matched = true;
-            if !rule.drop {
-                self.emit(rule_idx, rule, record, captures, out, issues);
-            }
+            self.emit(rule_idx, rule, record, captures, out, issues);
             if !rule.keep_going {
                 break;
             }
         }
-        Some(matched)
+        if !matched {
+            self.no_rule(record, issues, out);
+        }
     }
 
-    /// [`Mapping::apply_uncached`] with the key's rules resolved (see [`Mapping::resolve`]).
+    /// For one key: `None` when include/exclude leave it out, else the rules that can match
+    /// it, in order, with room for their captures (worked out when first needed).
+    fn resolve(&self, key: &str) -> Option<Vec<Candidate>> {
+        let kept = (self.include.is_empty() || self.include.iter().any(|r| r.is_match(key)))
+            && !self.exclude.iter().any(|r| r.is_match(key));
+        kept.then(|| {
+            self.index
+                .candidates(&self.rules, key)
+                .map(|(i, _)| (i, None))
+                .collect()
+        })
+    }
+
+    /// [`Mapping::apply_one`] with the key's rules resolved (see [`Mapping::resolve`]).
     fn apply_cached(
         &self,
         hits: &mut [Candidate],
-        record: &Record,
-        out: &mut Builder,
+        record: &Record<'_>,
         issues: &mut Vec<Issue>,
-    ) -> bool {
+        out: &mut Builder,
+    ) {
         let mut matched = false;
         for (rule_idx, captures) in hits.iter_mut() {
-            let rule = &self.rules[*rule_idx];
+            let Some(rule) = self.rules.get(*rule_idx) else {
+                continue;
+            };
             if !self.when_holds(rule, record, out) {
                 continue;
             }
@@ -274,316 +287,33 @@ impl Mapping {
                 continue;
             };
             matched = true;
-            if !rule.drop {
-                self.emit(*rule_idx, rule, record, captures.clone(), out, issues);
-            }
+            self.emit(*rule_idx, rule, record, captures.clone(), out, issues);
             if !rule.keep_going {
                 break;
             }
         }
-        matched
-    }
-
-    /// The rules that can match `key`, in rule order: those listed under the key (their key
-    /// matches, only `when` is left to check), and the `match` rules whose pattern matches.
-    /// The patterns are only scanned once an exact rule before them has not decided.
-    fn candidates<'a>(&'a self, key: &'a str) -> impl Iterator<Item = (usize, &'a Rule)> + 'a {
-        let exact: &[usize] = self.by_key.get(key).map_or(&[], Vec::as_slice);
-        let first_pattern = self.pattern_rules.first().copied().unwrap_or(usize::MAX);
-        let mut hits: Option<Vec<usize>> = None;
-        let (mut e, mut p) = (0, 0);
-        std::iter::from_fn(move || {
-            let x = exact.get(e).copied();
-            if let Some(x) = x.filter(|&x| x < first_pattern) {
-                e += 1;
-                return Some((x, &self.rules[x]));
-            }
-            let hits = hits.get_or_insert_with(|| {
-                if self.pattern_rules.is_empty() {
-                    return Vec::new();
-                }
-                let set = self.patterns.matches(key);
-                set.iter().map(|i| self.pattern_rules[i]).collect()
-            });
-            let next = match (x, hits.get(p).copied()) {
-                (Some(x), Some(y)) if x < y => {
-                    e += 1;
-                    x
-                }
-                (_, Some(y)) => {
-                    p += 1;
-                    y
-                }
-                (Some(x), None) => {
-                    e += 1;
-                    x
-                }
-                (None, None) => return None,
-            };
-            Some((next, &self.rules[next]))
-        })
-    }
-
-    /// Whether the record's labels satisfy the rule's `when`. Rows share label sets, so the
-    /// answer for the last set seen is kept per distinct `when`.
-    fn when_holds(&self, rule: &Rule, record: &Record, out: &mut Builder) -> bool {
-        if rule.when.is_empty() {
-            return true;
-        }
-        out.when[rule.when_slot].get_or_insert_with(&record.labels, || {
-            let label = |name: &str| {
-                record
-                    .labels
-                    .iter()
-                    .find(|(k, _)| k == name)
-                    .map_or("", |(_, v)| v.as_str())
-            };
-            rule.when.iter().all(|(name, re)| re.is_match(label(name)))
-        })
-    }
-
-    fn source_unit(&self, record: &Record) -> (f64, Option<&str>) {
-        match record.unit.and_then(|u| self.units.get(u)) {
-            Some(u) => (u.scale, u.unit.as_deref()),
-            None => (1.0, None),
+        if !matched {
+            self.no_rule(record, issues, out);
         }
     }
 
-    /// The record's labels with what `rule` (or, for `None`, the catch-all) adds, renames
-    /// and drops, then the mapping's own labels. The result depends only on the rule and
-    /// the record's label set, so consecutive records of one row share one copy.
-    fn labels(
-        &self,
-        rule: Option<&Rule>,
-        record: &Record,
-        captures: Vec<(String, String)>,
-        out: &mut Builder,
-    ) -> LabelSet {
-        let slot = rule.map_or(0, |r| r.labels_slot);
-        let reshapes = slot != 0;
-        if captures.is_empty() && !reshapes && self.labels.is_empty() {
-            return record.labels.clone();
+    /// A record no rule took: counted under `unmatched = "drop"`, else the catch-all's.
+    fn no_rule(&self, record: &Record<'_>, issues: &mut Vec<Issue>, out: &mut Builder) {
+        if self.unmatched.is_none() {
+            out.unused
+                .add(record.line, || format!("no rule for key {:?}", record.key));
         }
-        let rule = rule.filter(|_| reshapes);
-        let make = || -> LabelSet {
-            let mut labels: Labels = record.labels.to_vec();
-            if let Some(rule) = rule {
-                labels.retain(|(k, _)| !rule.drop_labels.contains(k));
-                for (k, _) in labels.iter_mut() {
-                    if let Some(new) = rule.rename_labels.get(k) {
-                        k.clone_from(new);
-                    }
-                }
-            }
-            labels.extend(captures.iter().cloned());
-            if let Some(rule) = rule {
-                labels.extend(rule.labels.iter().cloned());
-            }
-            labels.extend(self.labels.iter().cloned());
-            labels.into()
-        };
-        // Captures come from the key, not the row: only capture-free results are kept.
-        if captures.is_empty() {
-            out.labels[slot].get_or_insert_with(&record.labels, make)
-        } else {
-            make()
-        }
-    }
-
-    fn emit_unmatched(&self, record: &Record, out: &mut Builder, issues: &mut Vec<Issue>) {
-        let Some(default_kind) = self.unmatched else {
-            return;
-        };
-        // A word where a number belongs (a version string, a status) is skipped and counted,
-        // so a recipe author sees what the catch-all could not use.
-        let Some(value) = number::parse(&record.value) else {
-            issues.push(Issue::new(
-                record.line,
-                format!("{}: value {:?} is not a number", record.key, record.value),
-            ));
-            return;
-        };
-        if let Some(unit) = record.unit {
-            if !self.units.contains_key(unit) {
-                issues.push(Issue::new(
-                    record.line,
-                    format!("{}: unknown unit {unit:?}", record.key),
-                ));
-                return;
-            }
-        }
-        let (scale, unit) = self.source_unit(record);
-        let kind = record.kind.unwrap_or(default_kind);
-        let cacheable = record.unit.is_none() && record.kind.is_none() && record.help.is_none();
-        let cached = if cacheable {
-            out.unmatched.get(record.key.as_ref()).copied()
-        } else {
-            None
-        };
-        let f = match cached {
-            Some(f) => f,
-            None => {
-                // A key that is already a valid name (`redis_version`, `http_requests_total`)
-                // is kept as written; others (`Active(anon)`, `Total Accesses`) are folded.
-                let part = if is_valid_metric_name(&record.key) {
-                    record.key.to_string()
-                } else {
-                    name_part(&record.key)
-                };
-                let short = with_unit(part, unit);
-                let help = match &record.help {
-                    Some(h) => h.clone(),
-                    None => expand_help(&self.unmatched_help, &record.key, &short),
-                };
-                let f = out.family(format!("{}{short}", self.prefix), kind, &help);
-                if cacheable {
-                    out.unmatched.insert(record.key.to_string(), f);
-                }
-                f
-            }
-        };
-        let labels = self.labels(None, record, Vec::new(), out);
-        out.push(f, labels, value * scale);
-    }
-
-    fn emit(
-        &self,
-        rule_idx: usize,
-        rule: &Rule,
-        record: &Record,
-        captures: Vec<(String, String)>,
-        out: &mut Builder,
-        issues: &mut Vec<Issue>,
-    ) {
-        let (source_scale, source_unit) = self.source_unit(record);
-        let template = match &rule.matcher {
-            Matcher::Names(n) => n.get(record.key.as_ref()).map_or("{key}", String::as_str),
-            _ => rule.name.as_deref().unwrap_or("{key}"),
-        };
-        let kind = rule.kind.or(record.kind).unwrap_or(MetricKind::Gauge);
-        // The family's name and help depend only on the rule and the key (unless the record
-        // brings its own unit, kind or help), so they are built once per key, not per record.
-        let cacheable = record.unit.is_none() && record.kind.is_none() && record.help.is_none();
-        // A `match` rule with a fixed name (`cmdstat_(?P<cmd>.+)\.calls` -> `commands`) has
-        // one family for all its keys.
-        let fixed = rule.fixed_name && cacheable;
-        let family = |out: &mut Builder| -> usize {
-            if fixed {
-                if let Some(i) = out.fixed[rule_idx] {
-                    return i;
-                }
-            } else if cacheable {
-                if let Some(&i) = out.by_rule[rule_idx].get(record.key.as_ref()) {
-                    return i;
-                }
-            }
-            let prefix = rule.prefix.as_deref().unwrap_or(&self.prefix);
-            let short = with_unit(
-                expand(template, &record.key, &captures),
-                rule.unit.as_deref().or(source_unit),
-            );
-            let help = if rule.help.is_empty() {
-                record.help.clone().unwrap_or_default()
-            } else {
-                expand_help(&rule.help, &record.key, &short)
-            };
-            let i = out.family(format!("{prefix}{short}"), kind, &help);
-            if fixed {
-                out.fixed[rule_idx] = Some(i);
-            } else if cacheable {
-                out.by_rule[rule_idx].insert(record.key.to_string(), i);
-            }
-            i
-        };
-        // Captures the name uses are not also labels.
-        let label_captures = captures
-            .iter()
-            .filter(|(k, _)| !uses_placeholder(template, k))
-            .cloned()
-            .collect();
-        let labels = self.labels(Some(rule), record, label_captures, out);
-
-        match kind {
-            MetricKind::Info => {
-                let label = rule.label.clone().unwrap_or_else(|| name_part(&record.key));
-                let f = family(out);
-                out.push_info(f, &labels, (label, record.value.to_string()));
-            }
-            MetricKind::StateSet => {
-                let f = family(out);
-                let label = rule
-                    .label
-                    .clone()
-                    .unwrap_or_else(|| out.families[f].name.clone());
-                // A state with a qualifier (`UP 1/2`, `MAINT(via)`) is that state.
-                let value = record.value.as_ref();
-                let current = rule
-                    .states
-                    .iter()
-                    .find(|s| {
-                        value == s.as_str()
-                            || value
-                                .strip_prefix(s.as_str())
-                                .is_some_and(|rest| rest.starts_with([' ', '(']))
-                    })
-                    .map_or(value, String::as_str);
-                if !rule.states.iter().any(|s| s == current) {
-                    issues.push(Issue::new(
-                        record.line,
-                        format!("{}: unknown state {:?}", record.key, current),
-                    ));
-                }
-                for state in &rule.states {
-                    let value = f64::from(u8::from(state == current));
-                    out.push(f, with_label(&labels, &label, state), value);
-                }
-            }
-            _ if !rule.chars.is_empty() => {
-                let label = rule.label.as_deref().unwrap_or("state");
-                let f = family(out);
-                for (ch, state) in &rule.chars {
-                    let count = record.value.chars().filter(|c| c == ch).count();
-                    out.push(f, with_label(&labels, label, state), count as f64);
-                }
-            }
-            _ => {
-                // A date says why it is not one (a zone name it will not guess, no such
-                // day...): the user needs the reason to fix the writer.
-                let value = if rule.date {
-                    super::date::parse(&record.value).map_err(|e| format!("is not a date: {e}"))
-                } else {
-                    rule.values
-                        .get(record.value.as_ref())
-                        .copied()
-                        .or_else(|| number::parse(&record.value))
-                        .ok_or_else(|| "is not a number".to_string())
-                };
-                let value = match value {
-                    Ok(value) => value,
-                    Err(why) => {
-                        if rule.skip_non_numeric {
-                            out.unused.add(record.line, || {
-                                format!(
-                                    "{}: value {:?} skipped (non_numeric)",
-                                    record.key, record.value
-                                )
-                            });
-                        } else {
-                            issues.push(Issue::new(
-                                record.line,
-                                format!("{}: value {:?} {why}", record.key, record.value),
-                            ));
-                        }
-                        return;
-                    }
-                };
-                let scale = rule.scale.unwrap_or(source_scale);
-                let f = family(out);
-                out.push(f, labels, value * scale);
-            }
-        }
+        out.step(|| {
+            Step::NoRule(match self.unmatched {
+                None => "unmatched = \"drop\": not exposed, counted as unmatched",
+                Some(_) => "made by unmatched (the catch-all)",
+            })
+        });
+        self.emit_unmatched(record, out, issues);
     }
 }
 
+#[cfg(test)]
+mod kinds_tests;
 #[cfg(test)]
 mod tests;

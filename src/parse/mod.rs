@@ -9,6 +9,7 @@
 pub mod accumulate;
 pub mod cases;
 pub mod date;
+pub mod explain;
 pub mod format;
 pub mod mapping;
 pub mod number;
@@ -17,7 +18,7 @@ pub mod registry;
 
 use std::borrow::Cow;
 
-use crate::family::{Family, LabelSet, MetricKind};
+use crate::family::{Family, LabelSet, MetricKind, Suffix};
 
 #[cfg(test)]
 mod golden_tests;
@@ -45,6 +46,9 @@ pub struct Record<'a> {
     pub kind: Option<MetricKind>,
     /// Help declared by the source itself.
     pub help: Option<String>,
+    /// Which series of a summary or histogram the source declared this one (`_sum`...):
+    /// its key is then the family's name (only the `prometheus` format knows it).
+    pub suffix: Suffix,
     /// 1-based line the value came from, for error messages.
     pub line: usize,
 }
@@ -145,6 +149,12 @@ pub trait Parser: Send + Sync + std::fmt::Debug {
     }
     /// An exporter-compatible up metric (`nginx_up`) emitted beside the adapter's own.
     fn up_metric(&self) -> Option<&str> {
+        None
+    }
+    /// `parse --explain`: what became of every input line, as text; `None` for a parser
+    /// written in code (only recipes can say which rule did what).
+    fn explain(&self, input: &[u8]) -> Option<Result<String, ParseError>> {
+        let _ = input;
         None
     }
     /// How the input is framed when it is an append log of whole dumps.

@@ -387,7 +387,7 @@ mod tests {
         }
         assert_eq!(
             reg.recipe_text("csv").unwrap().unwrap(),
-            "description = \"generic CSV with a header row: numeric cells as gauges, rows labelled by their text columns (else `row`)\"\nformat = \"csv\"\n[csv]\nauto_labels = true\n"
+            "description = \"generic CSV with a header row: numeric cells as gauges, rows labelled by their text columns (else `row`)\"\nformat = \"csv\"\n[csv]\nauto_labels = true\n[mapping]\nunmatched_help = \"{key}, read by the generic csv parser\"\n"
         );
         assert_eq!(
             reg.recipe_text("meminfo").unwrap().unwrap(),

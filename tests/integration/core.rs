@@ -335,7 +335,7 @@ format = "regex"
 
 [[regex.rule]]
 pattern = '^Active connections:\s*(?P<value>\d+)'
-key = "active"
+record_key = "active"
 
 [[regex.rule]]
 pattern = '^\s*(?P<accepts>\d+)\s+(?P<handled>\d+)\s+(?P<requests>\d+)\s*$'
@@ -611,7 +611,7 @@ whole_text = true
 
 [[regex.rule]]
 pattern = '(?s)<<(?P<path>.*?)>> (?P<value>\d+)'
-key = "item"
+record_key = "item"
 
 [mapping]
 prefix = "it_labels_"
@@ -1232,7 +1232,7 @@ fn cli_parsers_show_and_did_you_mean() {
     assert!(out.success(), "{out}");
     assert_eq!(
         out.stdout,
-        "description = \"generic key: value lines, every numeric value as a gauge\"\nformat = \"kv\"\n"
+        "description = \"generic key: value lines, every numeric value as a gauge\"\nformat = \"kv\"\n[mapping]\nunmatched_help = \"{key}, read by the generic kv parser\"\n"
     );
 
     // A user recipe from parsers.dirs: its file, as it reads now.

@@ -219,7 +219,7 @@ fn non_utf8_label_values_come_out_valid() {
     recipes.write(
         "lbl.toml",
         "description = \"test: labels from data\"\nformat = \"regex\"\n\n\
-         [[regex.rule]]\npattern = '^(?P<name>\\S+) (?P<value>\\d+)$'\nkey = \"hits\"\n\n\
+         [[regex.rule]]\npattern = '^(?P<name>\\S+) (?P<value>\\d+)$'\nrecord_key = \"hits\"\n\n\
          [mapping]\nprefix = \"t_\"\n",
     );
     let f = data.write("labels.txt", b"caf\xc3\xa9 1\nbad\xff 2\n");
@@ -475,8 +475,8 @@ fn a_multi_byte_date_line_is_an_error_not_a_crash() {
     fs::write(
         recipes.join("stamped.toml"),
         "description = \"d\"\nformat = \"regex\"\n\
-         [[regex.rule]]\npattern = '^(?P<value>[A-Z][a-z]{2} .*[0-9]{4})$'\nkey = \"when\"\n\
-         [[regex.rule]]\npattern = '^(?P<key>[A-Za-z]+):\\s+(?P<value>[0-9]+)'\nkey = \"{key}\"\n\
+         [[regex.rule]]\npattern = '^(?P<value>[A-Z][a-z]{2} .*[0-9]{4})$'\nrecord_key = \"when\"\n\
+         [[regex.rule]]\npattern = '^(?P<key>[A-Za-z]+):\\s+(?P<value>[0-9]+)'\nrecord_key = \"{key}\"\n\
          [[mapping.metric]]\nkey = \"when\"\nvalue_format = \"date\"\n",
     )
     .unwrap();

@@ -303,19 +303,19 @@ fn format_drift_is_counted_and_required_keys_are_enforced() {
 format = "regex"
 [[regex.rule]]
 pattern = '^cache_state: (?P<value>WARM|COLD)$'
-key = "cache_state"
+record_key = "cache_state"
 [[regex.rule]]
 pattern = '^last_gc: (?P<value>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z)$'
-key = "last_gc"
+record_key = "last_gc"
 [[regex.rule]]
 pattern = '^requests: (?P<value>[0-9]+)$'
-key = "requests"
+record_key = "requests"
 [mapping]
 prefix = "app_"
 required = ["requests"]
 [[mapping.metric]]
 key = "cache_state"
-values = { WARM = 1, COLD = 0 }
+words = { WARM = 1, COLD = 0 }
 [[mapping.metric]]
 key = "last_gc"
 value_format = "date"

@@ -13,12 +13,12 @@ drop = true
 [[metric]]
 name = "requests_total"
 type = "counter"
-labels = ["method", "status"]
+label_captures = ["method", "status"]
 [[metric]]
 name = "bytes"
 type = "counter"
 value = "bytes"
-labels = ["method"]
+label_captures = ["method"]
 [[metric]]
 name = "last_ms"
 type = "gauge"
@@ -108,7 +108,7 @@ fn new_label_sets_past_the_cap_are_dropped_and_known_ones_keep_counting() {
 #[test]
 fn label_values_cannot_collide() {
     let r = rules(
-        "[[rule]]\npattern = '^(?P<a>[^ ]*) (?P<b>.*)$'\n[[metric]]\nname = 'n'\ntype = 'counter'\nlabels = ['a', 'b']\n",
+        "[[rule]]\npattern = '^(?P<a>[^ ]*) (?P<b>.*)$'\n[[metric]]\nname = 'n'\ntype = 'counter'\nlabel_captures = ['a', 'b']\n",
     );
     let mut acc = r.accumulator();
     r.feed("x y z\nx y z\nx  y z\n", &mut acc, 100, &mut Fed::default());

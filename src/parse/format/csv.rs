@@ -394,10 +394,10 @@ mod tests {
         let (page, notes) = bare("name,requests,load\napi,10,0.5\nweb,20,1.5\n");
         assert_eq!(
             page,
-            "# HELP requests \n# TYPE requests gauge\n\
+            "# HELP requests requests, read by the generic csv parser\n# TYPE requests gauge\n\
              requests{name=\"api\"} 10.0\n\
              requests{name=\"web\"} 20.0\n\
-             # HELP load \n# TYPE load gauge\n\
+             # HELP load load, read by the generic csv parser\n# TYPE load gauge\n\
              load{name=\"api\"} 0.5\n\
              load{name=\"web\"} 1.5\n"
         );
@@ -407,7 +407,7 @@ mod tests {
         let (page, notes) = bare("id,count\n7,1\nx,2\n");
         assert_eq!(
             page,
-            "# HELP count \n# TYPE count gauge\ncount{id=\"7\"} 1.0\ncount{id=\"x\"} 2.0\n"
+            "# HELP count count, read by the generic csv parser\n# TYPE count gauge\ncount{id=\"7\"} 1.0\ncount{id=\"x\"} 2.0\n"
         );
         assert!(notes.is_empty(), "{notes:?}");
     }
@@ -418,10 +418,10 @@ mod tests {
         let (page, notes) = bare("a,b\n1,2\n9\n3,4\n");
         assert_eq!(
             page,
-            "# HELP a \n# TYPE a gauge\n\
+            "# HELP a a, read by the generic csv parser\n# TYPE a gauge\n\
              a{row=\"1\"} 1.0\n\
              a{row=\"3\"} 3.0\n\
-             # HELP b \n# TYPE b gauge\n\
+             # HELP b b, read by the generic csv parser\n# TYPE b gauge\n\
              b{row=\"1\"} 2.0\n\
              b{row=\"3\"} 4.0\n"
         );
@@ -433,7 +433,7 @@ mod tests {
         let (page, notes) = bare("name,requests\napi,1\nweb,2\napi,3\n");
         assert_eq!(
             page,
-            "# HELP requests \n# TYPE requests gauge\nrequests{name=\"api\"} 1.0\nrequests{name=\"web\"} 2.0\n"
+            "# HELP requests requests, read by the generic csv parser\n# TYPE requests gauge\nrequests{name=\"api\"} 1.0\nrequests{name=\"web\"} 2.0\n"
         );
         assert_eq!(
             notes,

@@ -5,7 +5,7 @@
 //! mapping decides: info label, value word, or skip). Array items get an `index` label
 //! (`index1`, `index2`... for arrays inside arrays). `[[json.each]]` turns the items of an
 //! array, or the entries of an object, into labelled series: `path = "processes"`,
-//! `labels = { pid = "pid" }` gives `processes.requests{pid="123"}`. An item without a
+//! `label_fields = { pid = "pid" }` gives `processes.requests{pid="123"}`. An item without a
 //! usable label field (missing, null, or not a scalar) is skipped and counted as an issue
 //! naming the path, its index (or key) and the field: unlabelled, it would pass for every
 //! other such item.
@@ -25,6 +25,7 @@ pub struct Options {
     pub root: Option<String>,
     /// Label name -> field of the root object, put on every record (`{ pool = "pool" }`);
     /// such fields are not records themselves.
+    #[serde(rename = "label_fields")]
     pub labels: BTreeMap<String, String>,
     /// Arrays or objects whose items become labelled series.
     pub each: Vec<EachOptions>,
@@ -37,11 +38,12 @@ pub struct EachOptions {
     pub path: String,
     /// Label name -> field of the item whose value becomes the label. Such fields are not
     /// also emitted as records.
-    #[serde(default)]
+    #[serde(default, rename = "label_fields")]
     pub labels: BTreeMap<String, String>,
     /// For an object: the label carrying each entry's key (default `key`).
     pub key_label: Option<String>,
     /// Record key prefix for the item's fields (default: `path`).
+    #[serde(rename = "key_prefix")]
     pub prefix: Option<String>,
 }
 
@@ -344,7 +346,7 @@ mod tests {
     #[test]
     fn php_fpm_full_processes_become_labelled() {
         let text = include_str!("../../../tests/fixtures/samples/php-fpm/status-full.json");
-        let (r, i) = run("labels = { pool = \"pool\" }\n[[each]]\npath = \"processes\"\nlabels = { pid = \"pid\" }\n", text);
+        let (r, i) = run("label_fields = { pool = \"pool\" }\n[[each]]\npath = \"processes\"\nlabel_fields = { pid = \"pid\" }\n", text);
         assert!(i.is_empty(), "{i:?}");
         assert!(!r.iter().any(|r| r.key == "pool"));
         assert!(
@@ -366,7 +368,7 @@ mod tests {
     #[test]
     fn object_entries_get_key_label() {
         let (r, _) = run(
-            "[[each]]\npath = \"servers\"\nkey_label = \"server\"\nprefix = \"srv\"\n",
+            "[[each]]\npath = \"servers\"\nkey_label = \"server\"\nkey_prefix = \"srv\"\n",
             r#"{"servers": {"web1": {"load": 2}, "web2": {"load": 3}}}"#,
         );
         assert_eq!(
@@ -390,7 +392,7 @@ mod tests {
     fn an_item_without_its_label_field_is_skipped_and_counted() {
         // Two items without `pid` used to be emitted unlabelled, as one colliding series.
         let (r, i) = run(
-            "[[each]]\npath = \"processes\"\nlabels = { pid = \"pid\" }\n",
+            "[[each]]\npath = \"processes\"\nlabel_fields = { pid = \"pid\" }\n",
             r#"{"processes": [{"pid": 7, "requests": 1}, {"requests": 2}, {"requests": 3},
                              {"pid": null, "requests": 4}, {"pid": 9, "requests": 5}]}"#,
         );
@@ -420,7 +422,7 @@ mod tests {
         );
         // An object's entries are named by their key.
         let (r, i) = run(
-            "[[each]]\npath = \"servers\"\nlabels = { zone = \"zone\" }\n",
+            "[[each]]\npath = \"servers\"\nlabel_fields = { zone = \"zone\" }\n",
             r#"{"servers": {"web1": {"zone": "a", "load": 2}, "web2": {"load": 3}}}"#,
         );
         assert_eq!(r.len(), 1);

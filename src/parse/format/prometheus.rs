@@ -4,8 +4,9 @@
 //!
 //! Sample timestamps are dropped: the page is the adapter's, read at scrape time. A
 //! counter whose samples do not end in `_total` (an old-style page) passes through
-//! untyped, so its name does not change; histogram and summary samples pass through untyped
-//! under their sample names.
+//! untyped, so its name does not change. A histogram or summary stays whole: its series
+//! are records keyed by the family's name, each with its suffix (`_bucket`, `_sum`,
+//! `_count`), so a rule renames or relabels all of it at once.
 
 use std::collections::HashMap;
 
@@ -18,7 +19,7 @@ use nom::sequence::delimited;
 use nom::{IResult, Parser};
 use serde::Deserialize;
 
-use crate::family::{Labels, MetricKind};
+use crate::family::{Labels, MetricKind, Suffix};
 use crate::parse::{number, numbered_lines, Issue, ParseError, Record};
 use crate::text::excerpt;
 
@@ -174,11 +175,31 @@ impl Prometheus {
             if declared != "gauge" && metric.ends_with("_created") && metric != family {
                 continue;
             }
-            let kind = match declared {
-                "counter" if metric.ends_with("_total") => MetricKind::Counter,
-                "gauge" => MetricKind::Gauge,
-                "info" | "stateset" => MetricKind::Gauge,
+            // A histogram's or summary's series stay one family: keyed by its name, each
+            // with its suffix.
+            let part = metric
+                .strip_prefix(family)
+                .and_then(|rest| match (declared, rest) {
+                    ("histogram", "_bucket") => Some((MetricKind::Histogram, Suffix::Bucket)),
+                    ("summary", "") => Some((MetricKind::Summary, Suffix::None)),
+                    ("histogram" | "summary", "_sum") => {
+                        Some((MetricKind::parse(declared)?, Suffix::Sum))
+                    }
+                    ("histogram" | "summary", "_count") => {
+                        Some((MetricKind::parse(declared)?, Suffix::Count))
+                    }
+                    _ => None,
+                });
+            let kind = match (declared, part) {
+                (_, Some((kind, _))) => kind,
+                ("counter", _) if metric.ends_with("_total") => MetricKind::Counter,
+                ("gauge", _) => MetricKind::Gauge,
+                ("info" | "stateset", _) => MetricKind::Gauge,
                 _ => MetricKind::Untyped,
+            };
+            let (key, suffix) = match part {
+                Some((_, suffix)) => (family, suffix),
+                None => (metric, Suffix::None),
             };
             if number::parse(raw).is_none() {
                 issues.push(Issue::new(
@@ -188,7 +209,8 @@ impl Prometheus {
                 continue;
             }
             records.push(Record {
-                key: metric.into(),
+                key: key.into(),
+                suffix,
                 labels: labels.into(),
                 value: raw.into(),
                 kind: Some(kind),
@@ -271,5 +293,44 @@ mod tests {
             .unwrap();
         assert_eq!(acc.kind, Some(MetricKind::Untyped));
         assert!(r.iter().any(|r| r.key == "phpfpm_idle_processes"));
+    }
+
+    /// A histogram and a summary stay whole: their series are records keyed by the
+    /// family, each with its suffix; a gauge histogram still passes through untyped.
+    #[test]
+    fn histograms_and_summaries_stay_whole() {
+        let (r, i) = run(concat!(
+            "# TYPE req histogram\n",
+            "req_bucket{le=\"0.1\"} 1\n",
+            "req_bucket{le=\"+Inf\"} 3\n",
+            "req_sum 0.5\n",
+            "req_count 3\n",
+            "req_created 1.7e9\n",
+            "# TYPE rpc summary\n",
+            "rpc{quantile=\"0.5\"} 0.2\n",
+            "rpc_sum 9\n",
+            "rpc_count 30\n",
+            "# TYPE g gaugehistogram\n",
+            "g_bucket{le=\"+Inf\"} 1\n",
+        ));
+        assert!(i.is_empty(), "{i:?}");
+        let got: Vec<_> = r
+            .iter()
+            .map(|r| (r.key.as_ref(), r.suffix, r.kind))
+            .collect();
+        use MetricKind::{Histogram, Summary, Untyped};
+        assert_eq!(
+            got,
+            [
+                ("req", Suffix::Bucket, Some(Histogram)),
+                ("req", Suffix::Bucket, Some(Histogram)),
+                ("req", Suffix::Sum, Some(Histogram)),
+                ("req", Suffix::Count, Some(Histogram)),
+                ("rpc", Suffix::None, Some(Summary)),
+                ("rpc", Suffix::Sum, Some(Summary)),
+                ("rpc", Suffix::Count, Some(Summary)),
+                ("g_bucket", Suffix::None, Some(Untyped)),
+            ]
+        );
     }
 }

@@ -25,10 +25,12 @@ pub struct RuleOptions {
     /// Captures that hold values; default `["value"]`.
     #[serde(default)]
     pub values: Vec<String>,
-    /// Record key. With one value capture it is the key; with several, `key.capture`.
+    /// `record_key`: the key of the records made. With one value capture it is the key; with
+    /// several, `record_key.capture`.
     /// Default: the capture's name. `{name}` is replaced by that capture's text (`{key}`
     /// for a capture named `key`); a capture used so is not a label. A capture named `unit`
     /// is the value's unit (`kB`), not a label.
+    #[serde(rename = "record_key")]
     pub key: Option<String>,
     /// The lines this rule matches are known and make no record (a header line).
     #[serde(default)]
@@ -62,6 +64,12 @@ impl RegexFormat {
             .map(|(i, r)| {
                 let regex =
                     Regex::new(&r.pattern).map_err(|e| format!("regex.rule[{i}].pattern: {e}"))?;
+                if r.drop && (!r.values.is_empty() || r.key.is_some()) {
+                    // A `drop` rule makes no record: its `values` or key would do nothing.
+                    return Err(format!(
+                        "regex.rule[{i}]: `drop` makes no record; drop `values` and `record_key`"
+                    ));
+                }
                 let values = if r.drop {
                     Vec::new()
                 } else if r.values.is_empty() {
@@ -138,6 +146,23 @@ impl RegexFormat {
     }
 }
 
+impl crate::parse::explain::LineReader for RegexFormat {
+    fn no_record(&self, line: &str) -> Option<String> {
+        if self.whole_text {
+            return Some("no match starts on this line (whole_text)".into());
+        }
+        Some(
+            match self.rules.iter().position(|r| r.regex.is_match(line)) {
+                Some(i) if self.rules.get(i).is_some_and(|r| r.values.is_empty()) => {
+                    format!("a known line: regex.rule[{i}] has drop = true")
+                }
+                Some(i) => format!("regex.rule[{i}] matches, but captures no value"),
+                None => "no [[regex.rule]] matches it (counted as unmatched)".into(),
+            },
+        )
+    }
+}
+
 impl Rule {
     fn emit<'a>(&self, caps: &regex::Captures<'a>, line: usize, records: &mut Vec<Record<'a>>) {
         let labels: LabelSet = self
@@ -190,13 +215,13 @@ mod tests {
             r#"
             [[rule]]
             pattern = '^Active connections:\s+(?P<value>\d+)'
-            key = "active"
+            record_key = "active"
             [[rule]]
             pattern = '^\s*(?P<accepted>\d+)\s+(?P<handled>\d+)\s+(?P<requests>\d+)\s*$'
             values = ["accepted", "handled", "requests"]
             [[rule]]
             pattern = '(?P<state>Reading|Writing|Waiting):\s+(?P<value>\d+)'
-            key = "state"
+            record_key = "state"
             "#,
         )
         .unwrap();
@@ -233,7 +258,7 @@ mod tests {
             r#"
             [[rule]]
             pattern = '^(?P<key>[^:]+):\s+(?P<value>\d+)(?:\s+(?P<unit>\w+))?$'
-            key = "{key}"
+            record_key = "{key}"
             "#,
         )
         .unwrap();
@@ -283,5 +308,12 @@ mod tests {
             .contains("regex.rule[0].pattern"));
         let novalue: Options = toml::from_str("[[rule]]\npattern = '(?P<x>a)'\n").unwrap();
         assert!(RegexFormat::new(novalue).unwrap_err().contains("\"value\""));
+        // A `drop` rule makes no record: keys that shape records would do nothing.
+        let dropped: Options =
+            toml::from_str("[[rule]]\npattern = 'a'\ndrop = true\nrecord_key = 'x'\n").unwrap();
+        assert_eq!(
+            RegexFormat::new(dropped).unwrap_err(),
+            "regex.rule[0]: `drop` makes no record; drop `values` and `record_key`"
+        );
     }
 }

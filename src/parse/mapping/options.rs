@@ -1,5 +1,6 @@
 //! A recipe's `[mapping]` table as written: checked by serde (unknown keys are errors),
-//! then compiled by [`super::Mapping::new`].
+//! then compiled by [`super::Mapping::new`]. Each key has one meaning across the recipe
+//! language (see `RENAMED` in `parse::recipe` for the names it replaced).
 
 use std::collections::BTreeMap;
 
@@ -10,12 +11,12 @@ use serde::Deserialize;
 pub struct Options {
     /// Prepended to every name (`node_memory_`).
     pub prefix: String,
-    /// Labels put on every sample.
+    /// Labels put on every sample; a label of the same name found in the data is replaced.
     pub labels: BTreeMap<String, String>,
     /// Only records whose key fully matches one of these regexes (empty: all).
-    pub include: Vec<String>,
+    pub include_keys: Vec<String>,
     /// Records whose key fully matches one of these are dropped.
-    pub exclude: Vec<String>,
+    pub exclude_keys: Vec<String>,
     /// Units written in the source (`kB`) and how to convert them.
     pub units: BTreeMap<String, UnitOptions>,
     /// Kind for records no rule matches (`gauge`, `counter`, `untyped`), or `drop`.
@@ -26,6 +27,9 @@ pub struct Options {
     pub required: Vec<String>,
     #[serde(rename = "metric")]
     pub rules: Vec<RuleOptions>,
+    /// Rules that share settings, tried after the `metric` rules, in order.
+    #[serde(rename = "group")]
+    pub groups: Vec<GroupOptions>,
 }
 
 impl Default for Options {
@@ -33,13 +37,14 @@ impl Default for Options {
         Options {
             prefix: String::new(),
             labels: BTreeMap::new(),
-            include: Vec::new(),
-            exclude: Vec::new(),
+            include_keys: Vec::new(),
+            exclude_keys: Vec::new(),
             units: BTreeMap::new(),
             unmatched: "gauge".into(),
             unmatched_help: String::new(),
             required: Vec::new(),
             rules: Vec::new(),
+            groups: Vec::new(),
         }
     }
 }
@@ -55,6 +60,56 @@ pub struct UnitOptions {
 
 fn one() -> f64 {
     1.0
+}
+
+/// `[[mapping.group]]`: settings its rules share (a rule's own setting wins; `when`,
+/// `labels` and the label edits add up), and the rules.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupOptions {
+    #[serde(default)]
+    pub when: BTreeMap<String, String>,
+    pub prefix: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub rename_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub drop_labels: Vec<String>,
+    #[serde(default, rename = "metric")]
+    pub rules: Vec<RuleOptions>,
+}
+
+impl GroupOptions {
+    /// The group's settings put into one of its rules.
+    pub(super) fn apply_to(&self, mut r: RuleOptions) -> RuleOptions {
+        for (k, v) in &self.when {
+            r.when.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        for (k, v) in &self.labels {
+            r.labels.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        for (k, v) in &self.rename_labels {
+            r.rename_labels
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
+        }
+        for l in &self.drop_labels {
+            if !r.drop_labels.contains(l) {
+                r.drop_labels.push(l.clone());
+            }
+        }
+        if r.prefix.is_none() {
+            r.prefix.clone_from(&self.prefix);
+        }
+        // A group's type does not apply to its `drop` rules, which make nothing.
+        if r.kind.is_none() && !r.drop {
+            r.kind.clone_from(&self.kind);
+        }
+        r
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -84,13 +139,17 @@ pub struct RuleOptions {
     pub unit: Option<String>,
     /// Multiplier (`1e-6` for microseconds to seconds).
     pub scale: Option<f64>,
+    /// Static labels; a label of the same name found in the data is replaced.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     /// Words that stand for numbers (`UP = 1`).
     #[serde(default)]
-    pub values: BTreeMap<String, f64>,
+    pub words: BTreeMap<String, f64>,
+    /// `words` and `states` match the value whatever its case (`warm`, `WARM`).
+    #[serde(default)]
+    pub ignore_case: bool,
     /// Info: label carrying the value (default: the key). State set: the state label
-    /// (default: the family name).
+    /// (default: the family name). `chars`: the label naming each character's state.
     pub label: Option<String>,
     /// State set: every state the value can take. A value with a qualifier after a space
     /// or `(` (`UP 1/2`, `MAINT(via)`) counts as its base state.
@@ -117,4 +176,52 @@ pub struct RuleOptions {
     pub keep_going: bool,
     /// A value that is not a number: `error` (count it, the default) or `skip` quietly.
     pub non_numeric: Option<String>,
+    /// Summary or histogram: which of its series the records are: `quantile` (a summary's
+    /// default), `bucket` (a histogram's), `sum` or `count`.
+    pub part: Option<String>,
+    /// Summary: the quantile of the rule's records, unless a capture `quantile` or
+    /// `percentile` gives it.
+    pub quantile: Option<f64>,
+    /// Histogram: the bucket's upper bound (`inf` for the last), unless a capture `le`
+    /// gives it.
+    pub le: Option<f64>,
+}
+
+impl RuleOptions {
+    /// The keys given that shape a value (as written), for the check that each applies to
+    /// the rule's type.
+    pub(super) fn value_keys(&self) -> Vec<&'static str> {
+        let given = [
+            ("unit", self.unit.is_some()),
+            ("scale", self.scale.is_some()),
+            ("words", !self.words.is_empty()),
+            ("ignore_case", self.ignore_case),
+            ("label", self.label.is_some()),
+            ("states", !self.states.is_empty()),
+            ("chars", !self.chars.is_empty()),
+            ("value_format", self.value_format.is_some()),
+            ("non_numeric", self.non_numeric.is_some()),
+            ("part", self.part.is_some()),
+            ("quantile", self.quantile.is_some()),
+            ("le", self.le.is_some()),
+        ];
+        given.iter().filter(|(_, g)| *g).map(|(k, _)| *k).collect()
+    }
+
+    /// The keys given that say what a rule makes (a `drop` rule makes nothing).
+    pub(super) fn making_keys(&self) -> Vec<&'static str> {
+        let given = [
+            ("name", self.name.is_some()),
+            ("prefix", self.prefix.is_some()),
+            ("type", self.kind.is_some()),
+            ("help", !self.help.is_empty()),
+            ("labels", !self.labels.is_empty()),
+            ("rename_labels", !self.rename_labels.is_empty()),
+            ("drop_labels", !self.drop_labels.is_empty()),
+            ("continue", self.keep_going),
+        ];
+        let mut keys: Vec<_> = given.iter().filter(|(_, g)| *g).map(|(k, _)| *k).collect();
+        keys.extend(self.value_keys());
+        keys
+    }
 }

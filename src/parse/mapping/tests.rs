@@ -1,5 +1,5 @@
 use super::*;
-use crate::family::Sample;
+use crate::family::{LabelSet, Sample};
 
 fn mapping(toml_text: &str) -> Mapping {
     Mapping::new(toml::from_str(toml_text).unwrap()).unwrap()
@@ -52,7 +52,6 @@ fn captures_become_labels_unless_used_in_the_name() {
         scale = 1e-6
         [[metric]]
         match = '(?P<field>.+)_human'
-        name = "{field}_h"
         drop = true
         "#,
     );
@@ -84,7 +83,7 @@ fn value_words_states_and_infos() {
         [[metric]]
         key = "status"
         name = "up"
-        values = { UP = 1, DOWN = 0 }
+        words = { UP = 1, DOWN = 0 }
         continue = true
         [[metric]]
         key = "status"
@@ -143,7 +142,7 @@ fn non_numbers_are_issues_never_samples() {
 
 #[test]
 fn include_exclude_and_static_labels() {
-    let m = mapping("include = ['a.*']\nexclude = ['ab']\n[labels]\nenv = 'prod'\n");
+    let m = mapping("include_keys = ['a.*']\nexclude_keys = ['ab']\n[labels]\nenv = 'prod'\n");
     let f = m.apply(
         vec![rec("aa", "1"), rec("ab", "2"), rec("b", "3")],
         &mut Vec::new(),
@@ -278,7 +277,7 @@ fn when_conditions_on_labels() {
 #[test]
 fn input_no_rule_used_is_counted() {
     let m = mapping(
-        "unmatched = 'drop'\n[[metric]]\nkey = 'cache_state'\nvalues = { WARM = 1, COLD = 0 }\nnon_numeric = 'skip'\n[[metric]]\nkey = 'pid'\ndrop = true\n",
+        "unmatched = 'drop'\n[[metric]]\nkey = 'cache_state'\nwords = { WARM = 1, COLD = 0 }\nnon_numeric = 'skip'\n[[metric]]\nkey = 'pid'\ndrop = true\n",
     );
     let mut u = Unmatched::default();
     let f = m.apply(
@@ -320,5 +319,225 @@ fn required_keys_name_what_is_missing() {
             rec("MemTotal", "1")
         ]),
         Ok(())
+    );
+}
+
+/// A key that means nothing for the rule's type is refused, naming the key and the type.
+#[test]
+fn keys_that_do_not_apply_to_the_type_are_errors() {
+    let err = |rule: &str| {
+        Mapping::new(toml::from_str(&format!("[[metric]]\nkey = 'a'\n{rule}")).unwrap())
+            .unwrap_err()
+    };
+    for (rule, want) in [
+        (
+            "type = 'info'\nstates = ['x']\n",
+            "mapping.metric[0]: `states` does not apply to type \"info\"",
+        ),
+        (
+            "type = 'info'\nchars = { x = 'y' }\n",
+            "mapping.metric[0]: `chars` does not apply to type \"info\"",
+        ),
+        (
+            "type = 'info'\nscale = 2.0\n",
+            "mapping.metric[0]: `scale` does not apply to type \"info\"",
+        ),
+        (
+            "type = 'stateset'\nstates = ['x']\nwords = { x = 1 }\n",
+            "mapping.metric[0]: `words` does not apply to type \"stateset\"",
+        ),
+        (
+            "states = ['x']\n",
+            "mapping.metric[0]: `states` does not apply to type \"gauge\"",
+        ),
+        (
+            "type = 'counter'\nlabel = 'x'\n",
+            "mapping.metric[0]: `label` does not apply to type \"counter\"",
+        ),
+        (
+            "chars = { x = 'y' }\nscale = 2.0\n",
+            "mapping.metric[0]: `scale` does not apply to a rule with `chars`",
+        ),
+        (
+            "words = { x = 1 }\nvalue_format = 'date'\n",
+            "mapping.metric[0]: `words` does not apply to value_format = \"date\"",
+        ),
+        (
+            "drop = true\nname = 'x'\n",
+            "mapping.metric[0]: `name` does not apply to a `drop` rule, which makes nothing",
+        ),
+        (
+            "ignore_case = true\n",
+            "mapping.metric[0]: `ignore_case` applies to `words` or `states`; neither is given",
+        ),
+        (
+            "words = { warm = 1, WARM = 2 }\nignore_case = true\n",
+            "mapping.metric[0]: words: \"warm\" is another word's spelling under ignore_case",
+        ),
+    ] {
+        assert_eq!(err(rule), want, "{rule}");
+    }
+    // `enum` is a state set.
+    let m = mapping("[[metric]]\nkey = 'a'\ntype = 'enum'\nstates = ['x', 'y']\n");
+    let f = m.apply(
+        vec![rec("a", "y")],
+        &mut Vec::new(),
+        &mut Unmatched::default(),
+    );
+    assert_eq!(f[0].kind, MetricKind::StateSet);
+}
+
+/// A static label and a data label of the same name: the static one wins (as a source's
+/// `labels` do), and a rule's static label wins over the mapping's.
+#[test]
+fn static_labels_replace_data_labels_of_the_same_name() {
+    let m = mapping(
+        r#"
+        labels = { zone = "recipe", env = "prod" }
+        [[metric]]
+        key = "a"
+        labels = { env = "rule" }
+        "#,
+    );
+    let mut a = rec("a", "1");
+    a.labels = l(&[("zone", "data"), ("host", "h1")]);
+    let mut b = rec("b", "2");
+    b.labels = l(&[("env", "data")]);
+    let mut issues = Vec::new();
+    let f = m.apply(vec![a, b], &mut issues, &mut Unmatched::default());
+    assert!(issues.is_empty(), "{issues:?}");
+    assert_eq!(
+        f[0].samples[0].labels,
+        l(&[("zone", "recipe"), ("host", "h1"), ("env", "rule")])
+    );
+    assert_eq!(
+        f[1].samples[0].labels,
+        l(&[("env", "prod"), ("zone", "recipe")])
+    );
+}
+
+/// A group's `when`, label edits, prefix and type go to each of its rules (a rule's own
+/// win); groups come after the ungrouped rules.
+#[test]
+fn groups_share_settings_and_come_after_ungrouped_rules() {
+    let m = mapping(
+        r#"
+        unmatched = "drop"
+        [[metric]]
+        key = "x"
+        name = "first"
+        continue = true
+        [[group]]
+        when = { type = "0" }
+        rename_labels = { pxname = "frontend" }
+        drop_labels = ["type"]
+        prefix = "fe_"
+        type = "counter"
+        [[group.metric]]
+        key = "x"
+        [[group.metric]]
+        key = "y"
+        type = "gauge"
+        prefix = ""
+        when = { extra = "1" }
+        [[group]]
+        rename_labels = { pxname = "proxy" }
+        [[group.metric]]
+        match = ".*"
+        drop = true
+        "#,
+    );
+    let row = |key: &'static str, t: &str, extra: &str| {
+        let mut r = rec(key, "5");
+        r.labels = l(&[("pxname", "web"), ("type", t), ("extra", extra)]);
+        r
+    };
+    let mut u = Unmatched::default();
+    let f = m.apply(
+        vec![
+            row("x", "0", ""),
+            row("y", "0", "1"),
+            row("y", "0", "2"),
+            row("x", "1", ""),
+        ],
+        &mut Vec::new(),
+        &mut u,
+    );
+    let got: Vec<_> = f
+        .iter()
+        .map(|f| (f.name.as_str(), f.kind, f.samples.len()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("first", MetricKind::Gauge, 2),
+            ("fe_x", MetricKind::Counter, 1),
+            ("y", MetricKind::Gauge, 1)
+        ]
+    );
+    assert_eq!(
+        f[1].samples[0].labels,
+        l(&[("frontend", "web"), ("extra", "")])
+    );
+    // The second `y` (extra = 2) fails the rule's own `when` and is dropped by the last
+    // group, on purpose: nothing is unmatched.
+    assert_eq!(u.count, 0);
+    let err = Mapping::new(
+        toml::from_str("[[group]]\ntype = 'info'\n[[group.metric]]\nkey = 'a'\nscale = 2.0\n")
+            .unwrap(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        "mapping.group[0].metric[0]: `scale` does not apply to type \"info\""
+    );
+}
+
+/// `ignore_case` makes word maps and states match whatever the value's case.
+#[test]
+fn word_maps_and_states_can_ignore_case() {
+    let m = mapping(
+        r#"
+        [[metric]]
+        key = "cache"
+        words = { WARM = 1, cold = 0 }
+        ignore_case = true
+        continue = true
+        [[metric]]
+        key = "cache"
+        name = "cache_state"
+        type = "stateset"
+        states = ["WARM", "COLD"]
+        ignore_case = true
+        "#,
+    );
+    let mut issues = Vec::new();
+    let f = m.apply(
+        vec![
+            rec("cache", "warm"),
+            rec("cache", "COLD"),
+            rec("cache", "Warm"),
+        ],
+        &mut issues,
+        &mut Unmatched::default(),
+    );
+    assert!(issues.is_empty(), "{issues:?}");
+    let values: Vec<f64> = f[0].samples.iter().map(|s| s.value).collect();
+    assert_eq!(values, [1.0, 0.0, 1.0]);
+    let states: Vec<(&str, f64)> = f[1]
+        .samples
+        .iter()
+        .map(|s| (s.labels[0].1.as_str(), s.value))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("WARM", 1.0),
+            ("COLD", 0.0),
+            ("WARM", 0.0),
+            ("COLD", 1.0),
+            ("WARM", 1.0),
+            ("COLD", 0.0)
+        ]
     );
 }
