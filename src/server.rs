@@ -20,14 +20,13 @@
 //! With a web config file, all of them are behind its TLS and basic auth ([`crate::web`]).
 
 use std::convert::Infallible;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY};
+use hyper::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_TYPE, VARY};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -40,6 +39,7 @@ use crate::exposition::{self, WireFormat};
 use crate::web::{self, Web};
 
 mod limits;
+mod page;
 use limits::{PerClient, WriteTimeout};
 
 type Body = Full<Bytes>;
@@ -159,34 +159,10 @@ async fn metrics(app: &App, live: &Loaded, req: &Request<Incoming>) -> Response<
     for c in conflicts {
         warn!("{c}");
     }
+    // Two frames, not one joined buffer: the sources' part is shared with the scraper's
+    // cache and every other response in flight (see `page`).
     let own = exposition::encode(&own, format);
-    let mut body = String::with_capacity(data.len() + own.len());
-    body.push_str(&data);
-    body.push_str(&own);
-    let mut builder = Response::builder()
-        .header(CONTENT_TYPE, format.content_type())
-        .header(VARY, "Accept, Accept-Encoding");
-    let bytes = if accepts_gzip(req) {
-        let mut enc = flate2::write::GzEncoder::new(
-            Vec::with_capacity(body.len() / 4),
-            flate2::Compression::fast(),
-        );
-        match enc.write_all(body.as_bytes()).and_then(|()| enc.finish()) {
-            Ok(gz) => {
-                builder = builder.header(CONTENT_ENCODING, "gzip");
-                Bytes::from(gz)
-            }
-            Err(e) => {
-                warn!("gzip failed, sending plain: {e}");
-                Bytes::from(body)
-            }
-        }
-    } else {
-        Bytes::from(body)
-    };
-    builder
-        .body(Full::new(bytes))
-        .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, "response build failed\n"))
+    page::page_response(format, data, own, accepts_gzip(req))
 }
 
 fn escape_html(s: &str) -> String {
@@ -362,9 +338,13 @@ pub async fn serve_with_web(
         let guard = web.clone();
         let client = web::ClientAddr(peer.ip());
         let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-            let app = app.clone();
+            let (app, guard) = (app.clone(), guard.clone());
             req.extensions_mut().insert(client);
-            guard.clone().guard(req, move |req| handle(app, req))
+            async move {
+                let response = guard.guard(req, move |req| handle(app, req)).await;
+                // After the guard, which passes one-piece bodies only: a page's frames.
+                response.map(page::unstash)
+            }
         });
         let Some(acceptor) = tls.clone() else {
             let stream = WriteTimeout::new(stream, server.write_timeout);

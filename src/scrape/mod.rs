@@ -13,6 +13,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use bytes::Bytes;
 use foldhash::HashSet;
 use tracing::{debug, warn};
 
@@ -240,13 +241,16 @@ impl Scraper {
     /// own families (`self_metrics`, to which the caller adds its own) to be encoded after
     /// it. The sources' part is encoded again only when a source's result changed: an
     /// unchanged source (the same bytes, or an `interval` source between reads) reuses its
-    /// result ([`Target`]), so a big page costs a copy, not a merge and an encoding, per
-    /// scrape. Byte for byte the page [`Scraper::scrape`] gives, encoded in one piece.
+    /// result ([`Target`]), so a big page costs neither a merge nor an encoding per scrape.
+    /// The part is shared [`Bytes`], not copied: every response in flight sends the same
+    /// buffer (src/server.rs sends it as a frame of its own), so a big page is in memory
+    /// once, not once per response. Byte for byte the page [`Scraper::scrape`] gives,
+    /// encoded in one piece.
     pub async fn scrape_page(
         &self,
         budget: Option<Duration>,
         format: WireFormat,
-    ) -> (Arc<String>, FamilySet) {
+    ) -> (Bytes, FamilySet) {
         let outcomes = self.outcomes(false, budget).await;
         let key: Vec<DataKey> = self.keys(&outcomes);
         let cached = {
@@ -268,7 +272,8 @@ impl Scraper {
                 if let Some(body) = text.strip_suffix(OPENMETRICS_EOF) {
                     text.truncate(body.len());
                 }
-                let text = Arc::new(text);
+                // Takes the String's buffer as is: no copy of the page.
+                let text = Bytes::from(text);
                 let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
                 let fresh = cache.as_ref().is_some_and(|c| {
                     c.key.len() == key.len() && c.key.iter().zip(&key).all(|(a, b)| a.same(b))
@@ -459,7 +464,7 @@ struct DataPart {
 #[derive(Debug)]
 struct DataCache {
     key: Vec<DataKey>,
-    text: Vec<(WireFormat, Arc<String>)>,
+    text: Vec<(WireFormat, Bytes)>,
     reached: Vec<usize>,
     lost: Vec<usize>,
 }
