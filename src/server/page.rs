@@ -1,7 +1,9 @@
 //! The `/metrics` response body: the sources' part, kept encoded by the scraper and shared
 //! by every response in flight, then the adapter's own series, each sent as a frame of its
 //! own. Joining them into one buffer would copy the sources' part (5.8 MB on a 2,000-server
-//! HAProxy page) into every response; sent as frames, a big page is in memory once.
+//! HAProxy page) into every response; sent as frames, a big page is in memory once. (hyper
+//! queues a `Bytes` frame as it is when the connection writes vectored, as TCP and TLS
+//! streams do and `WriteTimeout` passes on; otherwise it would copy it into its buffer.)
 //!
 //! The web layer ([`crate::web::Web::guard`]) passes responses with a [`Full`] body, so
 //! [`page_response`] leaves the frames in the response's extensions with an empty body, and
