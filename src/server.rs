@@ -24,7 +24,6 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, CONTENT_TYPE, VARY};
 use hyper::{Method, Request, Response, StatusCode};
@@ -42,10 +41,10 @@ mod limits;
 mod page;
 use limits::{PerClient, WriteTimeout};
 
-type Body = Full<Bytes>;
+type Body = page::PageBody;
 
 fn text(status: StatusCode, body: &'static str) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    let mut r = Response::new(Body::from(Bytes::from_static(body.as_bytes())));
     *r.status_mut() = status;
     r.headers_mut().insert(
         CONTENT_TYPE,
@@ -74,7 +73,7 @@ pub async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Bo
                 Ok(()) => text(StatusCode::OK, "reloaded\n"),
                 Err(e) => {
                     let mut r = text(StatusCode::INTERNAL_SERVER_ERROR, "");
-                    *r.body_mut() = Full::new(Bytes::from(format!("reload failed: {e}\n")));
+                    *r.body_mut() = Body::from(Bytes::from(format!("reload failed: {e}\n")));
                     r
                 }
             }
@@ -143,7 +142,7 @@ async fn metrics(app: &App, live: &Loaded, req: &Request<Incoming>) -> Response<
         return Response::builder()
             .header(CONTENT_TYPE, format.content_type())
             .header(VARY, "Accept, Accept-Encoding")
-            .body(Full::new(Bytes::new()))
+            .body(Body::new([]))
             .unwrap_or_else(|_| {
                 text(StatusCode::INTERNAL_SERVER_ERROR, "response build failed\n")
             });
@@ -261,7 +260,7 @@ fn landing(app: &Loaded) -> Response<Body> {
         );
     }
     html.push_str("</table>\n</body></html>\n");
-    let mut r = Response::new(Full::new(Bytes::from(html)));
+    let mut r = Response::new(Body::from(Bytes::from(html)));
     r.headers_mut().insert(
         CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
@@ -340,11 +339,7 @@ pub async fn serve_with_web(
         let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             let (app, guard) = (app.clone(), guard.clone());
             req.extensions_mut().insert(client);
-            async move {
-                let response = guard.guard(req, move |req| handle(app, req)).await;
-                // After the guard, which passes one-piece bodies only: a page's frames.
-                response.map(page::unstash)
-            }
+            async move { guard.guard(req, move |req| handle(app, req)).await }
         });
         let Some(acceptor) = tls.clone() else {
             let stream = WriteTimeout::new(stream, server.write_timeout);

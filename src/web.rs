@@ -40,7 +40,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http_body_util::Full;
 use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
 use hyper::{Request, Response, StatusCode};
 use tokio_rustls::TlsAcceptor;
@@ -225,14 +224,15 @@ impl Web {
 
     /// Runs `next` for an authorized request and adds the configured headers to its
     /// response; answers 401 (with the headers too) otherwise.
-    pub async fn guard<B, F, Fut>(
+    pub async fn guard<B, R, F, Fut>(
         self: Arc<Self>,
         req: Request<B>,
         next: F,
-    ) -> Result<Response<Full<Bytes>>, Infallible>
+    ) -> Result<Response<R>, Infallible>
     where
+        R: From<Bytes>,
         F: FnOnce(Request<B>) -> Fut,
-        Fut: Future<Output = Result<Response<Full<Bytes>>, Infallible>>,
+        Fut: Future<Output = Result<Response<R>, Infallible>>,
     {
         if let Some(auth) = &self.auth {
             let client = req.extensions().get::<ClientAddr>().map(|c| c.0);
@@ -249,7 +249,7 @@ impl Web {
         Ok(self.decorate(response))
     }
 
-    fn decorate(&self, mut response: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    fn decorate<R>(&self, mut response: Response<R>) -> Response<R> {
         for (k, v) in &self.headers {
             response.headers_mut().insert(k.clone(), v.clone());
         }
@@ -262,8 +262,8 @@ impl Web {
     }
 }
 
-fn unauthorized() -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::from_static(b"Unauthorized\n")));
+fn unauthorized<R: From<Bytes>>() -> Response<R> {
+    let mut r = Response::new(R::from(Bytes::from_static(b"Unauthorized\n")));
     *r.status_mut() = StatusCode::UNAUTHORIZED;
     let h = r.headers_mut();
     h.insert(
@@ -476,7 +476,9 @@ mod tests {
         );
         let ok = |req: Request<()>| async move {
             assert_eq!(req.uri().path(), "/metrics");
-            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"page"))))
+            Ok::<_, Infallible>(Response::new(http_body_util::Full::new(
+                Bytes::from_static(b"page"),
+            )))
         };
         let req = Request::get("/metrics").body(()).unwrap();
         let r = web.clone().guard(req, ok).await.unwrap();

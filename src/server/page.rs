@@ -5,9 +5,7 @@
 //! queues a `Bytes` frame as it is when the connection writes vectored, as TCP and TLS
 //! streams do and `WriteTimeout` passes on; otherwise it would copy it into its buffer.)
 //!
-//! The web layer ([`crate::web::Web::guard`]) passes responses with a [`Full`] body, so
-//! [`page_response`] leaves the frames in the response's extensions with an empty body, and
-//! [`unstash`], after the guard, makes them the body ([`Sent`]).
+//! Every response of the server has this body; the others are one frame.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -16,17 +14,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http_body_util::{Either, Full};
 use hyper::body::{Frame, SizeHint};
 use hyper::header::{HeaderValue, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY};
 use hyper::Response;
 use tracing::warn;
 
 use crate::exposition::WireFormat;
-
-/// What the server sends: a one-piece body (every other endpoint, a gzip page) or a page in
-/// frames.
-pub type Sent = Either<Full<Bytes>, PageBody>;
 
 /// A body of a few shared buffers, one frame each, of a length known up front (so hyper
 /// sends `Content-Length`, not chunks: an ordinary response for Prometheus and curl).
@@ -47,6 +40,13 @@ impl PageBody {
     /// The bytes still to send: all of them before the first frame.
     pub fn content_length(&self) -> u64 {
         self.left
+    }
+}
+
+/// A one-piece body: every other endpoint, a gzipped page.
+impl From<Bytes> for PageBody {
+    fn from(whole: Bytes) -> PageBody {
+        PageBody::new([whole])
     }
 }
 
@@ -74,11 +74,6 @@ impl hyper::body::Body for PageBody {
     }
 }
 
-/// The frames of a page response, until [`unstash`] makes them its body. `Clone` because
-/// extensions must be; cloning shares the buffers.
-#[derive(Debug, Clone)]
-struct Stashed(PageBody);
-
 /// The `/metrics` response for the sources' part `data` and the adapter's own part `own`
 /// (ending with `# EOF` in OpenMetrics): the two as they are, or gzipped into one buffer
 /// when `gzip` (compression reads both parts, so it needs no joined copy either).
@@ -87,8 +82,8 @@ pub fn page_response(
     data: Bytes,
     own: String,
     gzip: bool,
-) -> Response<Full<Bytes>> {
-    let mut r = Response::new(Full::new(Bytes::new()));
+) -> Response<PageBody> {
+    let mut r = Response::new(PageBody::new([]));
     let h = r.headers_mut();
     h.insert(
         CONTENT_TYPE,
@@ -107,7 +102,7 @@ pub fn page_response(
         match gz {
             Ok(gz) => {
                 h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                *r.body_mut() = Full::new(Bytes::from(gz));
+                *r.body_mut() = PageBody::from(Bytes::from(gz));
                 return r;
             }
             Err(e) => warn!("gzip failed, sending plain: {e}"),
@@ -117,14 +112,6 @@ pub fn page_response(
     // Also set here, not only from the size hint: the length is part of the response
     // whatever sends it.
     h.insert(CONTENT_LENGTH, HeaderValue::from(body.content_length()));
-    r.extensions_mut().insert(Stashed(body));
+    *r.body_mut() = body;
     r
-}
-
-/// The response to send: a page's frames as its body, any other response as it is.
-pub fn unstash(mut r: Response<Full<Bytes>>) -> Response<Sent> {
-    match r.extensions_mut().remove::<Stashed>() {
-        Some(Stashed(page)) => r.map(|_| Either::Right(page)),
-        None => r.map(Either::Left),
-    }
 }
