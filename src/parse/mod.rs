@@ -2,9 +2,10 @@
 //!
 //! A generic *format* (`kv`, `regex`, `json`, `csv`, `prometheus`) turns the bytes into flat
 //! [`Record`]s: a key, labels found in the data, and the raw value text. A [`Mapping`] then
-//! turns records into families (names, kinds, units, scaling, labels). A *recipe* is a format
-//! plus a mapping, written as a TOML file (`parsers/*.toml`); the [`registry`] holds the
-//! embedded recipes, any user recipes, and the few parsers written in code.
+//! turns records into families (names, kinds, units, scaling, labels), each as the format
+//! reads it, so no read holds all its records. A *recipe* is a format plus a mapping,
+//! written as a TOML file (`parsers/*.toml`); the [`registry`] holds the embedded recipes,
+//! any user recipes, and the few parsers written in code.
 
 pub mod accumulate;
 pub mod cases;
@@ -60,6 +61,21 @@ impl<'a> Record<'a> {
             value: value.into(),
             ..Record::default()
         }
+    }
+}
+
+/// Where a format puts each record as it reads it: the mapping ([`mapping::MappingRun`]),
+/// which uses it at once, so no read holds all its records (a big table's records were a
+/// third of the adapter's peak memory).
+pub trait RecordSink<'a> {
+    fn push(&mut self, record: Record<'a>);
+}
+
+/// Tests read a format's records as a list.
+#[cfg(test)]
+impl<'a> RecordSink<'a> for Vec<Record<'a>> {
+    fn push(&mut self, record: Record<'a>) {
+        Vec::push(self, record);
     }
 }
 
