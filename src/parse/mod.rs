@@ -157,8 +157,8 @@ pub trait Parser: Send + Sync + std::fmt::Debug {
     fn description(&self) -> &str;
     fn parse(&self, input: &[u8]) -> Result<Parsed, ParseError>;
     /// [`Parser::parse`], giving up once the input holds more than `max_values` values: a
-    /// runaway source is refused before its families are built, which is most of the
-    /// memory a parse takes.
+    /// runaway source's families stop growing at the limit (a recipe drops them there and
+    /// only counts the rest), and the read is refused with the full count.
     fn parse_capped(&self, input: &[u8], max_values: usize) -> Result<Parsed, ParseError> {
         let _ = max_values;
         self.parse(input)
