@@ -8,19 +8,17 @@
 //! must be in every read, or the read is refused.
 //!
 //! The parts: [`options`] (the table as written), [`rule`] (a compiled, typed rule),
-//! [`index`] (which rules a key can match), [`emit`] (what a matched record becomes) and
-//! [`build`] (families being assembled).
+//! [`index`] (which rules a key can match), [`emit`] (what a matched record becomes),
+//! [`build`] (families being assembled) and [`run`] (one read, fed a record at a time).
 
 use std::collections::BTreeMap;
-
-use std::collections::hash_map::Entry;
 
 use foldhash::HashMap;
 
 use regex::Regex;
 
-use super::explain::{Step, Trace};
-use super::{Issue, ParseError, Record, Unmatched};
+use super::explain::Step;
+use super::{Issue, ParseError, Record, RecordSink, Unmatched};
 use crate::family::{Family, Labels, MetricKind};
 
 mod build;
@@ -28,11 +26,13 @@ mod emit;
 mod index;
 mod options;
 mod rule;
+mod run;
 
 use build::Builder;
 use index::RuleIndex;
 pub use options::{GroupOptions, Options, RuleOptions, UnitOptions};
 use rule::{full_match, labels_of, Rule};
+pub use run::{Finished, MappingRun};
 
 /// A rule that can match a key, and its captures of the key once known: `Some(None)` when
 /// its pattern does not match after all.
@@ -134,92 +134,30 @@ impl Mapping {
 
     /// Refuses a read that lacks a `required` key: the app is not writing what the recipe
     /// reads (a truncated dump, another format), and serving the rest would look healthy.
+    /// A read checks its keys as they come ([`MappingRun`]); this is the same over a list.
     pub fn check_required(&self, records: &[Record<'_>]) -> Result<(), ParseError> {
-        if self.required.is_empty() {
-            return Ok(());
+        let mut required = run::Required::new(&self.required);
+        for r in records {
+            required.see(&r.key);
         }
-        let missing: Vec<String> = self
-            .required
-            .iter()
-            .filter(|k| !records.iter().any(|r| r.key == k.as_str()))
-            .cloned()
-            .collect();
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(ParseError::MissingKeys(missing))
-        }
+        required.check()
     }
 
-    /// Turns records into families. Values that cannot be used are reported in `issues`,
-    /// values no rule used in `unmatched`.
+    /// Turns a list of records into families: a [`MappingRun`] fed the list. Values that
+    /// cannot be used are reported in `issues`, values no rule used in `unmatched`.
     pub fn apply(
         &self,
         records: Vec<Record<'_>>,
         issues: &mut Vec<Issue>,
         unmatched: &mut Unmatched,
     ) -> Vec<Family> {
-        self.apply_traced(records, issues, unmatched, None)
-    }
-
-    /// [`Mapping::apply`], recording in `trace` (when given) what became of each record,
-    /// for `parse --explain`.
-    pub fn apply_traced(
-        &self,
-        records: Vec<Record<'_>>,
-        issues: &mut Vec<Issue>,
-        unmatched: &mut Unmatched,
-        mut trace: Option<&mut Trace>,
-    ) -> Vec<Family> {
-        let mut out = Builder::new(self);
-        out.unused = std::mem::take(unmatched);
-        out.trace = trace.as_deref_mut().map(std::mem::take);
-        // What depends on the key alone (include/exclude, the rules whose key or pattern
-        // matches, their captures) is worked out once per key that repeats: a table repeats
-        // its columns' keys on every row, and the patterns were most of the mapping's time.
-        // Not for a small page, nor one whose first 512 keys hardly repeat (a kv dump), nor
-        // when explaining (the trace tells each record's way in full).
-        let mut cache = records.len() >= 256 && out.trace.is_none();
-        let mut by_key: HashMap<&str, Option<Option<Vec<Candidate>>>> = HashMap::default();
-        for (i, record) in records.iter().enumerate() {
-            if cache && i == 512 && by_key.len() > 384 {
-                cache = false;
-                by_key = HashMap::default();
-            }
-            if cache {
-                match by_key.entry(record.key.as_ref()) {
-                    Entry::Vacant(first) => {
-                        first.insert(None);
-                        self.apply_one(record, issues, &mut out);
-                    }
-                    Entry::Occupied(again) => {
-                        let hits = again
-                            .into_mut()
-                            .get_or_insert_with(|| self.resolve(&record.key));
-                        if let Some(hits) = hits {
-                            self.apply_cached(hits, record, issues, &mut out);
-                        }
-                    }
-                }
-                continue;
-            }
-            let before = issues.len();
-            if let Some(t) = &mut out.trace {
-                t.start(record);
-            }
-            self.apply_one(record, issues, &mut out);
-            if let Some(t) = &mut out.trace {
-                for issue in issues.iter().skip(before) {
-                    t.step(Step::Problem(issue.message.clone()));
-                }
-            }
+        let mut run = self.run(usize::MAX, false);
+        for record in records {
+            run.push(record);
         }
-        out.finish(issues);
-        *unmatched = out.unused;
-        if let (Some(t), Some(done)) = (trace, out.trace) {
-            *t = done;
-        }
-        out.families
+        let mut done = run.finish();
+        done.merge_into(issues, unmatched);
+        done.families
     }
 
     fn apply_one(&self, record: &Record<'_>, issues: &mut Vec<Issue>, out: &mut Builder) {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::explain::{render, LineReader, Trace};
+use super::explain::{render, LineReader};
 use super::format::Format;
 use super::mapping::{self, Mapping};
 use super::{text, ParseError, Parsed, Parser, Unmatched};
@@ -173,18 +173,18 @@ impl Recipe {
             ));
         }
         let text = text(input);
-        let (mut records, mut issues, mut unmatched) =
-            (Vec::new(), Vec::new(), Unmatched::default());
+        let (mut issues, mut unmatched) = (Vec::new(), Unmatched::default());
+        let mut run = self.mapping.run(usize::MAX, true);
         self.format
-            .records(&text, &mut records, &mut issues, &mut unmatched)?;
+            .records(&text, &mut run, &mut issues, &mut unmatched)?;
         // What the format could not read is told per line; what the mapping could not use,
         // per record.
         let format_issues = issues.clone();
-        let missing = self.mapping.check_required(&records).err();
-        let mut trace = Trace::default();
-        let families =
-            self.mapping
-                .apply_traced(records, &mut issues, &mut unmatched, Some(&mut trace));
+        let mut done = run.finish();
+        done.merge_into(&mut issues, &mut unmatched);
+        let missing = done.required.err();
+        let trace = done.trace.unwrap_or_default();
+        let families = done.families;
         let lines: Option<&dyn LineReader> = match &self.format {
             Format::Regex(r) => Some(r),
             _ => None,
@@ -292,13 +292,15 @@ impl Parser for Recipe {
         if let Format::Log(rules) = &self.format {
             return Ok(rules.parse_whole(&text, max_values));
         }
-        let mut records = Vec::new();
         let mut issues = Vec::new();
         let mut unmatched = Unmatched::default();
+        // Records go to the mapping as the format reads them: no read holds all its records.
+        let mut run = self.mapping.run(max_values, false);
         self.format
-            .records(&text, &mut records, &mut issues, &mut unmatched)?;
+            .records(&text, &mut run, &mut issues, &mut unmatched)?;
+        let mut done = run.finish();
         // Nothing found is decided here, once for every format: the source is down.
-        if records.is_empty() {
+        if done.records == 0 {
             return Err(match issues.first() {
                 None => ParseError::Empty,
                 Some(first) => ParseError::Invalid(format!(
@@ -307,14 +309,15 @@ impl Parser for Recipe {
                 )),
             });
         }
-        if records.len() > max_values {
+        if done.records > max_values {
             return Err(ParseError::TooManyValues {
-                found: records.len(),
+                found: done.records,
                 limit: max_values,
             });
         }
-        self.mapping.check_required(&records)?;
-        let families = self.mapping.apply(records, &mut issues, &mut unmatched);
+        done.required.clone()?;
+        done.merge_into(&mut issues, &mut unmatched);
+        let families = done.families;
         Ok(Parsed {
             families,
             issues,
@@ -342,5 +345,7 @@ impl Parser for Recipe {
     }
 }
 
+#[cfg(test)]
+mod stream_tests;
 #[cfg(test)]
 mod tests;

@@ -39,7 +39,7 @@ use serde::Deserialize;
 use foldhash::HashMap;
 
 use crate::family::LabelSet;
-use crate::parse::{number, numbered_lines, Issue, ParseError, Record};
+use crate::parse::{number, numbered_lines, Issue, ParseError, Record, RecordSink};
 use crate::text::excerpt;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -161,7 +161,7 @@ impl Csv {
     pub fn records<'a>(
         &self,
         text: &'a str,
-        records: &mut Vec<Record<'a>>,
+        records: &mut dyn RecordSink<'a>,
         issues: &mut Vec<Issue>,
     ) -> Result<(), ParseError> {
         let lines = || numbered_lines(text).filter(|(_, l)| !l.trim().is_empty());
@@ -248,11 +248,6 @@ impl Csv {
             .collect();
         // Rows with the same labels would give the same series: the first row keeps them.
         let mut seen: HashMap<LabelSet, usize> = HashMap::default();
-        // Room for a record per value cell at once: growing a vector of 80k records by
-        // doubling holds the old and the new copy at the same time (room never written is
-        // never resident).
-        let data_lines = lines().count().saturating_sub(1);
-        records.reserve(data_lines * value_idx.len());
         let rows: Box<dyn Iterator<Item = _>> = match kept {
             Some(rows) => Box::new(rows.into_iter()),
             None => Box::new(self.rows(lines().skip(1), header.len())),

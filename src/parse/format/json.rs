@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::family::LabelSet;
-use crate::parse::{Issue, ParseError, Record};
+use crate::parse::{Issue, ParseError, Record, RecordSink};
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -109,7 +109,7 @@ impl Json {
     pub fn records<'a>(
         &self,
         text: &'a str,
-        records: &mut Vec<Record<'a>>,
+        records: &mut dyn RecordSink<'a>,
         issues: &mut Vec<Issue>,
     ) -> Result<(), ParseError> {
         let doc: Value = serde_json::from_str(text).map_err(|e| ParseError::Syntax {
@@ -216,7 +216,13 @@ impl Json {
 
 /// Flat walk of the document below `path` (dotted, built up in place), leaving out the
 /// `skip` subtrees.
-fn walk(v: &Value, path: &mut String, skip: &[String], labels: &mut Labels, out: &mut Vec<Record>) {
+fn walk<'a>(
+    v: &Value,
+    path: &mut String,
+    skip: &[String],
+    labels: &mut Labels,
+    out: &mut dyn RecordSink<'a>,
+) {
     if skip.iter().any(|s| s == path) {
         return;
     }

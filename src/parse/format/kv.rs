@@ -13,7 +13,7 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 use crate::family::LabelSet;
-use crate::parse::{number, numbered_lines, Issue, ParseError, Record};
+use crate::parse::{number, numbered_lines, Issue, ParseError, Record, RecordSink};
 use crate::text::excerpt;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -105,7 +105,7 @@ impl Kv {
     pub fn records<'a>(
         &self,
         text: &'a str,
-        records: &mut Vec<Record<'a>>,
+        records: &mut dyn RecordSink<'a>,
         issues: &mut Vec<Issue>,
     ) -> Result<(), ParseError> {
         let o = &self.opts;

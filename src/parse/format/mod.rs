@@ -1,4 +1,7 @@
-//! Generic formats: each turns text into [`Record`]s and knows nothing of metric names.
+//! Generic formats: each turns text into [`Record`]s, handed one at a time to a
+//! [`RecordSink`] (the mapping), and knows nothing of metric names.
+//!
+//! [`Record`]: super::Record
 //!
 //! The set is closed (a new format is a new file plus one arm here), so it is an enum.
 //! Each format has an `Options` struct, the recipe's `[<format>]` table, checked when the
@@ -12,7 +15,7 @@ pub mod kv;
 pub mod prometheus;
 pub mod regex;
 
-use super::{Issue, ParseError, Record, Unmatched};
+use super::{Issue, ParseError, RecordSink, Unmatched};
 
 /// A format with its options compiled.
 #[derive(Debug)]
@@ -66,7 +69,7 @@ impl Format {
     pub fn records<'a>(
         &self,
         text: &'a str,
-        records: &mut Vec<Record<'a>>,
+        records: &mut dyn RecordSink<'a>,
         issues: &mut Vec<Issue>,
         unmatched: &mut Unmatched,
     ) -> Result<(), ParseError> {

@@ -20,7 +20,7 @@ use nom::{IResult, Parser};
 use serde::Deserialize;
 
 use crate::family::{Labels, MetricKind, Suffix};
-use crate::parse::{number, numbered_lines, Issue, ParseError, Record};
+use crate::parse::{number, numbered_lines, Issue, ParseError, Record, RecordSink};
 use crate::text::excerpt;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -117,7 +117,7 @@ impl Prometheus {
     pub fn records<'a>(
         &self,
         text: &'a str,
-        records: &mut Vec<Record<'a>>,
+        records: &mut dyn RecordSink<'a>,
         issues: &mut Vec<Issue>,
     ) -> Result<(), ParseError> {
         let mut types: HashMap<String, String> = HashMap::new();

@@ -7,7 +7,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::family::LabelSet;
-use crate::parse::{numbered_lines, ParseError, Record, Unmatched};
+use crate::parse::{numbered_lines, ParseError, Record, RecordSink, Unmatched};
 use crate::text::excerpt;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -113,7 +113,7 @@ impl RegexFormat {
     pub fn records<'a>(
         &self,
         text: &'a str,
-        records: &mut Vec<Record<'a>>,
+        records: &mut dyn RecordSink<'a>,
         unmatched: &mut Unmatched,
     ) -> Result<(), ParseError> {
         if self.whole_text {
@@ -164,7 +164,7 @@ impl crate::parse::explain::LineReader for RegexFormat {
 }
 
 impl Rule {
-    fn emit<'a>(&self, caps: &regex::Captures<'a>, line: usize, records: &mut Vec<Record<'a>>) {
+    fn emit<'a>(&self, caps: &regex::Captures<'a>, line: usize, records: &mut dyn RecordSink<'a>) {
         let labels: LabelSet = self
             .labels
             .iter()

@@ -1,0 +1,188 @@
+//! One read through a mapping ([`MappingRun`]): records are fed one at a time, as the format
+//! reads them, and the families come out at the end, so no read holds all its records.
+
+use std::borrow::Cow;
+
+use foldhash::HashMap;
+
+use super::build::Builder;
+use super::{Candidate, Mapping};
+use crate::family::Family;
+use crate::parse::explain::{Step, Trace};
+use crate::parse::{Issue, ParseError, Record, RecordSink, Unmatched};
+
+/// Which `required` keys a read has shown so far.
+pub(super) struct Required<'m> {
+    keys: &'m [String],
+    seen: Vec<bool>,
+    left: usize,
+}
+
+impl<'m> Required<'m> {
+    pub(super) fn new(keys: &'m [String]) -> Self {
+        Required {
+            keys,
+            seen: vec![false; keys.len()],
+            left: keys.len(),
+        }
+    }
+
+    pub(super) fn see(&mut self, key: &str) {
+        // Once all are seen (or none is required), a record costs nothing here.
+        if self.left == 0 {
+            return;
+        }
+        for (k, seen) in self.keys.iter().zip(self.seen.iter_mut()) {
+            if !*seen && k == key {
+                *seen = true;
+                self.left -= 1;
+            }
+        }
+    }
+
+    /// The keys never seen, in the recipe's order, as the read's refusal.
+    pub(super) fn check(&self) -> Result<(), ParseError> {
+        if self.left == 0 {
+            return Ok(());
+        }
+        let missing = self
+            .keys
+            .iter()
+            .zip(&self.seen)
+            .filter(|(_, seen)| !**seen)
+            .map(|(k, _)| k.clone())
+            .collect();
+        Err(ParseError::MissingKeys(missing))
+    }
+}
+
+/// A key's cached resolution: `None` until the key repeats, then [`Mapping::resolve`]'s.
+type Resolved = Option<Option<Vec<Candidate>>>;
+
+/// A read in progress, fed one record at a time by a format (it is the format's
+/// [`RecordSink`]): the families being built, the per-key rule cache, the mapping's issues
+/// and unmatched, the `required` keys seen, the trace when explaining.
+pub struct MappingRun<'m, 'a> {
+    mapping: &'m Mapping,
+    out: Builder,
+    /// The mapping's own issues: they follow the format's in the read's list, as they did
+    /// when the format read everything first.
+    issues: Vec<Issue>,
+    required: Required<'m>,
+    records: usize,
+    limit: usize,
+    /// What depends on the key alone (include/exclude, the rules whose key or pattern
+    /// matches, their captures) is worked out once per key that repeats: a table repeats
+    /// its columns' keys on every row, and the patterns were most of the mapping's time.
+    /// Not when the first 512 keys hardly repeat (a kv dump), nor when explaining (the trace
+    /// tells each record's way in full).
+    cache: bool,
+    by_key: HashMap<Cow<'a, str>, Resolved>,
+}
+
+/// What a run made: the families, and what the read needs to decide whether it stands.
+pub struct Finished {
+    pub families: Vec<Family>,
+    /// The mapping's issues (the format's are kept apart by the caller).
+    pub issues: Vec<Issue>,
+    /// What the mapping did not use.
+    pub unmatched: Unmatched,
+    /// Records fed, also those past the limit.
+    pub records: usize,
+    /// `Err` when a `required` key was never seen.
+    pub required: Result<(), ParseError>,
+    pub trace: Option<Trace>,
+}
+
+impl Finished {
+    /// Adds the mapping's issues and unmatched after the format's, as one list.
+    pub fn merge_into(&mut self, issues: &mut Vec<Issue>, unmatched: &mut Unmatched) {
+        issues.append(&mut self.issues);
+        let mine = std::mem::take(&mut self.unmatched);
+        unmatched.count += mine.count;
+        if unmatched.first.is_none() {
+            unmatched.first = mine.first;
+        }
+    }
+}
+
+impl Mapping {
+    /// Starts a read. Past `limit` records the families are dropped and records only
+    /// counted (the read is refused; see [`crate::parse::Parser::parse_capped`]). `traced`
+    /// records what became of each record, for `parse --explain`.
+    pub fn run(&self, limit: usize, traced: bool) -> MappingRun<'_, '_> {
+        let mut out = Builder::new(self);
+        out.trace = traced.then(Trace::default);
+        MappingRun {
+            mapping: self,
+            out,
+            issues: Vec::new(),
+            required: Required::new(&self.required),
+            records: 0,
+            limit,
+            cache: !traced,
+            by_key: HashMap::default(),
+        }
+    }
+}
+
+impl<'a> RecordSink<'a> for MappingRun<'_, 'a> {
+    fn push(&mut self, record: Record<'a>) {
+        let (m, issues, out) = (self.mapping, &mut self.issues, &mut self.out);
+        self.required.see(&record.key);
+        self.records += 1;
+        if self.records > self.limit {
+            if self.records == self.limit.saturating_add(1) {
+                // Refused at the end whatever comes: what was built is no longer needed.
+                *out = Builder::new(m);
+                self.by_key = HashMap::default();
+                self.cache = false;
+            }
+            return;
+        }
+        if self.cache && self.records == 513 && self.by_key.len() > 384 {
+            self.cache = false;
+            self.by_key = HashMap::default();
+        }
+        if self.cache {
+            match self.by_key.get_mut(record.key.as_ref()) {
+                None => {
+                    self.by_key.insert(record.key.clone(), None);
+                    m.apply_one(&record, issues, out);
+                }
+                Some(again) => {
+                    let hits = again.get_or_insert_with(|| m.resolve(&record.key));
+                    if let Some(hits) = hits {
+                        m.apply_cached(hits, &record, issues, out);
+                    }
+                }
+            }
+            return;
+        }
+        let before = issues.len();
+        if let Some(t) = &mut out.trace {
+            t.start(&record);
+        }
+        m.apply_one(&record, issues, out);
+        if let Some(t) = &mut out.trace {
+            for issue in issues.iter().skip(before) {
+                t.step(Step::Problem(issue.message.clone()));
+            }
+        }
+    }
+}
+
+impl MappingRun<'_, '_> {
+    /// Ends the read: summaries and histograms are completed and the families handed over.
+    pub fn finish(mut self) -> Finished {
+        self.out.finish(&mut self.issues);
+        Finished {
+            families: self.out.families,
+            issues: self.issues,
+            unmatched: self.out.unused,
+            records: self.records,
+            required: self.required.check(),
+            trace: self.out.trace,
+        }
+    }
+}
