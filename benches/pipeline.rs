@@ -10,6 +10,9 @@
 //! inflate, and prints one line per parser (median of 5 rounds).
 #![allow(clippy::unwrap_used, clippy::string_slice)] // test code: a panic is a failed test
 
+#[path = "support/inputs.rs"]
+mod inputs;
+
 use std::hint::black_box;
 use std::sync::Arc;
 
@@ -28,27 +31,7 @@ fn fixture(path: &str) -> String {
 
 /// HAProxy CSV with `servers` server rows (copies of the sample's server rows, renamed).
 fn haproxy_csv(servers: usize) -> String {
-    let text = fixture("samples/haproxy/stats.csv");
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or_default();
-    let rows: Vec<&str> = lines.collect();
-    let server_rows: Vec<&str> = rows
-        .iter()
-        .copied()
-        .filter(|r| !r.contains(",FRONTEND,") && !r.contains(",BACKEND,"))
-        .collect();
-    let mut out = format!("{header}\n");
-    for r in &rows {
-        out.push_str(r);
-        out.push('\n');
-    }
-    for i in 0..servers {
-        let row = server_rows[i % server_rows.len()];
-        let (px, rest) = row.split_once(',').unwrap_or((row, ""));
-        let (_, rest) = rest.split_once(',').unwrap_or(("", rest));
-        out.push_str(&format!("{px},srv{i},{rest}\n"));
-    }
-    out
+    inputs::haproxy_csv(&fixture("samples/haproxy/stats.csv"), servers)
 }
 
 /// A PHP-FPM full status document with `n` processes (about 10 MB at 40k).

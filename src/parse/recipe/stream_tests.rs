@@ -1,35 +1,20 @@
 //! The streaming read (each record handed to the mapping as the format reads it) on a big
 //! HAProxy table: the same page as the records collected first, with no record kept.
 
+#[path = "../../../benches/support/inputs.rs"]
+mod inputs;
+
 use super::*;
 use crate::exposition::{encode, WireFormat};
 use crate::family::{Family, FamilySet};
 use crate::parse::{Record, RecordSink};
 
-/// HAProxy CSV with `servers` server rows (copies of the sample's server rows, renamed), as
-/// `benches/pipeline.rs` makes it.
+/// HAProxy CSV with `servers` server rows, as `benches/pipeline.rs` makes it.
 fn haproxy_csv(servers: usize) -> String {
-    let text = include_str!("../../../tests/fixtures/samples/haproxy/stats.csv");
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or_default();
-    let rows: Vec<&str> = lines.collect();
-    let server_rows: Vec<&str> = rows
-        .iter()
-        .copied()
-        .filter(|r| !r.contains(",FRONTEND,") && !r.contains(",BACKEND,"))
-        .collect();
-    let mut out = format!("{header}\n");
-    for r in &rows {
-        out.push_str(r);
-        out.push('\n');
-    }
-    for i in 0..servers {
-        let row = server_rows[i % server_rows.len()];
-        let (px, rest) = row.split_once(',').unwrap_or((row, ""));
-        let (_, rest) = rest.split_once(',').unwrap_or(("", rest));
-        out.push_str(&format!("{px},srv{i},{rest}\n"));
-    }
-    out
+    inputs::haproxy_csv(
+        include_str!("../../../tests/fixtures/samples/haproxy/stats.csv"),
+        servers,
+    )
 }
 
 fn page(families: Vec<Family>) -> String {
