@@ -20,11 +20,31 @@ pub struct Case {
     pub name: Option<String>,
     /// The sample, as the source would read it.
     pub input: String,
-    /// Lines of the 0.0.4 text page that must be on it (blank lines ignored).
+    /// Lines of the 0.0.4 text page that must be on it (blank lines ignored), written as one
+    /// multi-line string or as a list of lines.
+    #[serde(deserialize_with = "text_or_lines")]
     pub expect: String,
     /// The page must be exactly `expect`, no more lines.
     #[serde(default)]
     pub exact: bool,
+}
+
+/// A multi-line string or a list of lines: both are natural in TOML, and a newcomer's first
+/// try is often the list.
+fn text_or_lines<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Expect {
+        Text(String),
+        Lines(Vec<String>),
+    }
+    match Expect::deserialize(d) {
+        Ok(Expect::Text(text)) => Ok(text),
+        Ok(Expect::Lines(lines)) => Ok(lines.join("\n")),
+        Err(_) => Err(serde::de::Error::custom(
+            "expected page lines: a string (one line each) or a list of strings",
+        )),
+    }
 }
 
 impl Case {

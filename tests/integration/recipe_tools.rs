@@ -305,7 +305,7 @@ fn parse_takes_a_recipe_file_and_a_configs_source() {
     assert!(out.success(), "{out}");
     assert_eq!(
         out.stdout,
-        "# HELP myapp_requests_total \n# TYPE myapp_requests_total counter\nmyapp_requests_total 5.0\n"
+        "# HELP myapp_requests_total requests, as the source writes it\n# TYPE myapp_requests_total counter\nmyapp_requests_total 5.0\n"
     );
     let log = dir.write(
         "stats.log",
@@ -331,7 +331,7 @@ fn parse_takes_a_recipe_file_and_a_configs_source() {
     assert!(out.success(), "{out}");
     assert_eq!(
         out.stdout,
-        "# HELP requests \n# TYPE requests gauge\nrequests{zone=\"01\"} 3.0\n"
+        "# HELP requests requests, as the source writes it\n# TYPE requests gauge\nrequests{zone=\"01\"} 3.0\n"
     );
     assert_eq!(
         out.stderr,

@@ -66,7 +66,7 @@ fn an_exact_case_shows_a_line_diff() {
     let report = run(&r, &case("hits: 5\nload: 2\n", page, true)).unwrap_err();
     assert_eq!(
         report,
-        "  the page differs from expect (- expected, + on the page):\n    + # HELP app_load    (line 4)\n    + # TYPE app_load gauge   (line 5)\n    + app_load 2.0   (line 6)\n"
+        "  the page differs from expect (- expected, + on the page):\n    + # HELP app_load load, as the source writes it   (line 4)\n    + # TYPE app_load gauge   (line 5)\n    + app_load 2.0   (line 6)\n"
     );
     let report = run(&r, &case("hits: 7\n", page, true)).unwrap_err();
     assert_eq!(
@@ -112,6 +112,23 @@ fn cases_load_with_the_recipe_and_are_checked() {
     );
     assert!(
         err("[[test]]\ninput = 'hits: 1'\nexpected = 'x 1'\n").contains("unknown field `expected`"),
+    );
+    // `expect` may be a list of lines too.
+    let listed = Recipe::from_toml(
+        "t",
+        &format!("{RECIPE}[[test]]\ninput = 'hits: 3'\nexpect = ['app_hits_total 3', '# TYPE app_hits_total counter']\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        listed.tests[0].expect,
+        "app_hits_total 3\n# TYPE app_hits_total counter"
+    );
+    assert_eq!(run(&listed, &listed.tests[0]), Ok(()));
+    assert!(
+        err("[[test]]\ninput = 'hits: 1'\nexpect = 5\n")
+            .contains("a string (one line each) or a list of strings"),
+        "{}",
+        err("[[test]]\ninput = 'hits: 1'\nexpect = 5\n")
     );
     // The registry keeps the cases beside the parser.
     let mut reg = Registry::default();

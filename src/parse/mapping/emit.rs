@@ -233,6 +233,7 @@ impl Mapping {
                 let short = with_unit(part, unit);
                 let help = match &record.help {
                     Some(h) => h.clone(),
+                    None if self.unmatched_help.is_empty() => default_help(&record.key),
                     None => expand_help(&self.unmatched_help, &record.key, &short),
                 };
                 let f = out.family(format!("{}{short}", self.prefix), kind, &help);
@@ -288,7 +289,10 @@ impl Mapping {
                 rule.unit.as_deref().or(source_unit),
             );
             let help = if rule.help.is_empty() {
-                record.help.clone().unwrap_or_default()
+                record
+                    .help
+                    .clone()
+                    .unwrap_or_else(|| default_help(&record.key))
             } else {
                 expand_help(&rule.help, &record.key, &short)
             };
@@ -406,4 +410,10 @@ impl Mapping {
             }
         }
     }
+}
+
+/// HELP for a family whose rule (or `unmatched_help`) gives none: the source's key as
+/// written, so the page still passes promtool's lint and says where the number came from.
+fn default_help(key: &str) -> String {
+    format!("{key}, as the source writes it")
 }
