@@ -43,14 +43,21 @@ impl WireFormat {
 
 /// Writes the page.
 pub fn encode(families: &FamilySet, format: WireFormat) -> String {
+    let mut out = encode_part(families, format);
+    if format == WireFormat::OpenMetrics {
+        out.push_str("# EOF\n");
+    }
+    out
+}
+
+/// Writes the families without the page's end marker: a part of a page that is sent in
+/// pieces (the sources' part, kept encoded, then the adapter's own page).
+pub fn encode_part(families: &FamilySet, format: WireFormat) -> String {
     let mut out = String::with_capacity(page_size_hint(families));
     for family in families.families() {
         if !family.samples.is_empty() {
             write_family(&mut out, family, format);
         }
-    }
-    if format == WireFormat::OpenMetrics {
-        out.push_str("# EOF\n");
     }
     out
 }
@@ -61,7 +68,7 @@ fn page_size_hint(families: &FamilySet) -> usize {
 }
 
 /// Writes one family: its HELP and TYPE lines, then every sample in order.
-pub fn write_family(out: &mut String, family: &Family, format: WireFormat) {
+fn write_family(out: &mut String, family: &Family, format: WireFormat) {
     let om = format == WireFormat::OpenMetrics;
     // 0.0.4 names the metadata after the sample name (`x_total`, `x_info`); OpenMetrics
     // after the family, with the sample suffix on the samples only.

@@ -161,18 +161,14 @@ impl Mapping {
     }
 
     fn apply_one(&self, record: &Record<'_>, issues: &mut Vec<Issue>, out: &mut Builder) {
-        if !self.include.is_empty() && !self.include.iter().any(|r| r.is_match(&record.key)) {
-            out.step(|| Step::Filtered("not in [mapping] include_keys"));
+        if let Some(why) = self.filtered(&record.key) {
+            out.step(|| Step::Filtered(why));
             return;
         }
-        if self.exclude.iter().any(|r| r.is_match(&record.key)) {
-            out.step(|| Step::Filtered("in [mapping] exclude_keys"));
-            return;
-        }
+        // The loop of [`Mapping::apply_cached`] over the candidates as they come: a key
+        // that does not repeat is not worth a list of them (one allocation per record).
         let mut matched = false;
         for (rule_idx, rule) in self.index.candidates(&self.rules, &record.key) {
-            // `candidates` offers only rules whose key or pattern matches: a `when` that
-            // fails is worth telling.
             if !self.when_holds(rule, record, out) {
                 out.step(|| Step::WhenFailed(rule.describe()));
                 continue;
@@ -181,7 +177,7 @@ impl Mapping {
                 continue;
             };
             matched = true;
-            self.emit(rule_idx, rule, record, captures, out, issues);
+            self.emit(rule_idx, rule, record, &captures, out, issues);
             if !rule.keep_going {
                 break;
             }
@@ -191,12 +187,21 @@ impl Mapping {
         }
     }
 
+    /// Why `[mapping]` include/exclude leave a key out, if they do.
+    fn filtered(&self, key: &str) -> Option<&'static str> {
+        if !self.include.is_empty() && !self.include.iter().any(|r| r.is_match(key)) {
+            return Some("not in [mapping] include_keys");
+        }
+        self.exclude
+            .iter()
+            .any(|r| r.is_match(key))
+            .then_some("in [mapping] exclude_keys")
+    }
+
     /// For one key: `None` when include/exclude leave it out, else the rules that can match
     /// it, in order, with room for their captures (worked out when first needed).
     fn resolve(&self, key: &str) -> Option<Vec<Candidate>> {
-        let kept = (self.include.is_empty() || self.include.iter().any(|r| r.is_match(key)))
-            && !self.exclude.iter().any(|r| r.is_match(key));
-        kept.then(|| {
+        self.filtered(key).is_none().then(|| {
             self.index
                 .candidates(&self.rules, key)
                 .map(|(i, _)| (i, None))
@@ -204,7 +209,8 @@ impl Mapping {
         })
     }
 
-    /// [`Mapping::apply_one`] with the key's rules resolved (see [`Mapping::resolve`]).
+    /// Applies the rules that can match a record's key (its [`Mapping::resolve`]d
+    /// candidates, kept per key when a table repeats it).
     fn apply_cached(
         &self,
         hits: &mut [Candidate],
@@ -217,15 +223,18 @@ impl Mapping {
             let Some(rule) = self.rules.get(*rule_idx) else {
                 continue;
             };
+            // Candidates are only rules whose key or pattern matches: a `when` that fails
+            // is worth telling.
             if !self.when_holds(rule, record, out) {
+                out.step(|| Step::WhenFailed(rule.describe()));
                 continue;
             }
-            // Captures only once a rule is reached, as without the cache.
+            // Captures only once a rule is reached.
             let Some(captures) = captures.get_or_insert_with(|| rule.captures(&record.key)) else {
                 continue;
             };
             matched = true;
-            self.emit(*rule_idx, rule, record, captures.clone(), out, issues);
+            self.emit(*rule_idx, rule, record, captures, out, issues);
             if !rule.keep_going {
                 break;
             }

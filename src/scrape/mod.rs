@@ -255,30 +255,20 @@ impl Scraper {
         let key: Vec<DataKey> = self.keys(&outcomes);
         let cached = {
             let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-            cache.as_ref().and_then(|c| {
-                let same =
-                    c.key.len() == key.len() && c.key.iter().zip(&key).all(|(a, b)| a.same(b));
-                let text = c.text.iter().find(|(f, _)| *f == format);
-                same.then(|| text.map(|(_, t)| (t.clone(), c.reached.clone(), c.lost.clone())))
-                    .flatten()
+            cache.as_ref().filter(|c| c.made_from(&key)).and_then(|c| {
+                let (_, text) = c.text.iter().find(|(f, _)| *f == format)?;
+                Some((text.clone(), c.reached.clone(), c.lost.clone()))
             })
         };
         let (text, reached, lost) = match cached {
             Some(hit) => hit,
             None => {
                 let data = self.assemble_data(&outcomes);
-                let mut text = exposition::encode(&data.set, format);
-                // The adapter's part follows, with its own end marker.
-                if let Some(body) = text.strip_suffix(OPENMETRICS_EOF) {
-                    text.truncate(body.len());
-                }
-                // Takes the String's buffer as is: no copy of the page.
-                let text = Bytes::from(text);
+                // The adapter's part follows, with the page's end marker. `Bytes` takes the
+                // String's buffer as is: no copy of the page.
+                let text = Bytes::from(exposition::encode_part(&data.set, format));
                 let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-                let fresh = cache.as_ref().is_some_and(|c| {
-                    c.key.len() == key.len() && c.key.iter().zip(&key).all(|(a, b)| a.same(b))
-                });
-                if !fresh {
+                if !cache.as_ref().is_some_and(|c| c.made_from(&key)) {
                     *cache = Some(DataCache {
                         key,
                         text: Vec::new(),
@@ -428,9 +418,6 @@ impl Scraper {
     }
 }
 
-/// How an OpenMetrics page ends; the sources' part is kept without it.
-const OPENMETRICS_EOF: &str = "# EOF\n";
-
 /// One source's share of the sources' part of a page (see [`Scraper::scrape_page`]).
 #[derive(Debug)]
 struct DataKey {
@@ -467,6 +454,13 @@ struct DataCache {
     text: Vec<(WireFormat, Bytes)>,
     reached: Vec<usize>,
     lost: Vec<usize>,
+}
+
+impl DataCache {
+    /// Whether the part was made from these very results.
+    fn made_from(&self, key: &[DataKey]) -> bool {
+        self.key.len() == key.len() && self.key.iter().zip(key).all(|(a, b)| a.same(b))
+    }
 }
 
 /// Runs futures concurrently, in tasks of their own, and returns their outputs in their

@@ -22,10 +22,11 @@ fn set_label(labels: &mut Labels, name: &str, value: &str) {
 /// Captures that place a record in its summary or histogram rather than label it.
 const PART_CAPTURES: &[&str] = &["quantile", "percentile", "le"];
 
-/// The record's value as the rule reads it, or `None` when it is not one (counted as a
-/// parse error, or as unmatched under `non_numeric = "skip"`).
+/// The record's value as the rule reads it, times `scale`, or `None` when it is not one
+/// (counted as a parse error, or as unmatched under `non_numeric = "skip"`).
 fn read_value(
     read: &Read,
+    scale: f64,
     skip_non_numeric: bool,
     record: &Record,
     out: &mut Builder,
@@ -43,7 +44,7 @@ fn read_value(
             .ok_or_else(|| "is not a number".to_string()),
     };
     match value {
-        Ok(value) => Some(value),
+        Ok(value) => Some(value * scale),
         Err(why) => {
             if skip_non_numeric {
                 out.step(|| {
@@ -256,7 +257,7 @@ impl Mapping {
         rule_idx: usize,
         rule: &Rule,
         record: &Record,
-        captures: Vec<(String, String)>,
+        captures: &[(String, String)],
         out: &mut Builder,
         issues: &mut Vec<Issue>,
     ) {
@@ -285,7 +286,7 @@ impl Mapping {
             }
             let prefix = rule.prefix.as_deref().unwrap_or(&self.prefix);
             let short = with_unit(
-                expand(template, &record.key, &captures),
+                expand(template, &record.key, captures),
                 rule.unit.as_deref().or(source_unit),
             );
             let help = if rule.help.is_empty() {
@@ -365,10 +366,11 @@ impl Mapping {
                 skip_non_numeric,
                 ..
             } => {
-                let Some(value) = read_value(read, *skip_non_numeric, record, out, issues) else {
+                let scale = scale.unwrap_or(source_scale);
+                let Some(value) = read_value(read, scale, *skip_non_numeric, record, out, issues)
+                else {
                     return;
                 };
-                let value = value * scale.unwrap_or(source_scale);
                 let f = family(out);
                 if record.suffix == Suffix::None {
                     out.push(f, labels, value);
@@ -394,11 +396,12 @@ impl Mapping {
                 skip_non_numeric,
                 ..
             } => {
-                let Some(value) = read_value(read, *skip_non_numeric, record, out, issues) else {
+                let scale = scale.unwrap_or(source_scale);
+                let Some(value) = read_value(read, scale, *skip_non_numeric, record, out, issues)
+                else {
                     return;
                 };
-                let value = value * scale.unwrap_or(source_scale);
-                let piece = match piece_of(*part, &captures) {
+                let piece = match piece_of(*part, captures) {
                     Ok(piece) => piece,
                     Err(why) => {
                         issues.push(Issue::new(record.line, format!("{}: {why}", record.key)));
