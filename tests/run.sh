@@ -7,7 +7,8 @@
 #    apache2, php-fpm and promtool, all on 127.0.0.1);
 # 4. validates deploy/ (Kubernetes schemas, every embedded adapter config) and rehearses a
 #    pod locally with a real Prometheus scraping the adapter; builds the image offline and
-#    runs the examples' pods in podman (deploy/test/pod.sh), scraped by Prometheus;
+#    runs the examples' pods in podman (deploy/test/pod.sh), scraped by Prometheus; unit-tests
+#    the shipped alerting rules (deploy/test/rules.sh: promtool test rules);
 # 5. fuzzes every parser, the config loader and the recipe loader for a bounded time
 #    (tests/fuzz.sh: FUZZ_SECONDS per target, default 60; installs nightly + cargo-fuzz).
 # CI runs this, all of it: a missing server is a failure naming its package, never a skip.
@@ -33,6 +34,9 @@ cargo test --locked --all-targets
 step "deploy/: manifest and config validation"
 cargo build --locked --quiet
 ADAPTER_BIN="$PWD/target/debug/metrics-adapter" bash deploy/test/validate.sh
+
+step "deploy/prometheus/: alerting rules (promtool check rules, promtool test rules)"
+bash deploy/test/rules.sh
 
 step "deploy/: local pod rehearsal with a real Prometheus"
 ADAPTER_BIN="$PWD/target/debug/metrics-adapter" bash deploy/test/rehearse.sh
