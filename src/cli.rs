@@ -61,6 +61,11 @@ pub struct ServeArgs {
     /// who can reach the port could trigger reloads. SIGHUP always reloads.
     #[arg(long = "web.enable-lifecycle")]
     pub enable_lifecycle: bool,
+    /// How often the config file, recipe directories and web config file (with the
+    /// certificates it names) are checked for changes, which reload them as SIGHUP does
+    /// (a mounted ConfigMap's update included). `0` turns it off. Default 10s.
+    #[arg(long = "config.auto-reload-interval", value_name = "DURATION")]
+    pub auto_reload_interval: Option<String>,
 }
 
 impl ServeArgs {
@@ -74,6 +79,18 @@ impl ServeArgs {
             log_level: pick(&self.log_level, &outer.log_level),
             log_format: pick(&self.log_format, &outer.log_format),
             enable_lifecycle: self.enable_lifecycle || outer.enable_lifecycle,
+            auto_reload_interval: pick(&self.auto_reload_interval, &outer.auto_reload_interval),
+        }
+    }
+
+    /// `--config.auto-reload-interval`: `None` when turned off (`0`).
+    fn auto_reload_interval(&self) -> Result<Option<std::time::Duration>, String> {
+        match self.auto_reload_interval.as_deref().map(str::trim) {
+            None => Ok(Some(crate::app::watch::DEFAULT_INTERVAL)),
+            Some("0" | "0s" | "off") => Ok(None),
+            Some(text) => crate::source::parse_duration(text)
+                .map(Some)
+                .map_err(|e| format!("--config.auto-reload-interval: {e}, or 0 to turn it off")),
         }
     }
 }
@@ -252,9 +269,8 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
     };
     let (settings, registry) = load(cli)?;
     // Read once, before anything listens: a broken web config stops the start.
-    let web = Arc::new(crate::web::Web::load(
-        settings.server.web_config_file.as_deref(),
-    )?);
+    let web = crate::web::Web::load(settings.server.web_config_file.as_deref())?;
+    let auto_reload = serve_args(cli).auto_reload_interval()?;
     init_logging(&settings);
     for w in web.warnings() {
         tracing::warn!("web config: {w}");
@@ -285,9 +301,12 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
         let loader_cli = cli.clone();
         let loader: crate::app::Loader =
             Box::new(move || load(&loader_cli).map_err(|e| e.to_string()));
-        let app = Arc::new(App::new(Loaded { settings, scraper }, Some(loader)));
+        let app = Arc::new(App::new(Loaded { settings, scraper }, Some(loader)).with_web(web));
         tokio::spawn(reload_on_sighup(app.clone(), hangup));
-        server::serve_with_web(listener, app, web, shutdown).await;
+        if let Some(every) = auto_reload {
+            tokio::spawn(crate::app::watch::watch(app.clone(), every));
+        }
+        server::serve(listener, app, shutdown).await;
         Ok::<_, Error>(ExitCode::SUCCESS)
     });
     // A read stuck in the blocking pool (a hung file system, a parse past its timeout) must

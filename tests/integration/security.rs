@@ -21,8 +21,8 @@ use crate::harness::*;
 const CURL: &str = "/usr/bin/curl";
 const OPENSSL: &str = "/usr/bin/openssl";
 /// The password of user `prometheus` in these tests: distinctive, so a leak is found.
-const PASSWORD: &str = "pw-Zq8vX3-never-printed";
-const USER: &str = "prometheus";
+pub(super) const PASSWORD: &str = "pw-Zq8vX3-never-printed";
+pub(super) const USER: &str = "prometheus";
 
 fn base64(s: &str) -> String {
     use base64::Engine;
@@ -30,11 +30,11 @@ fn base64(s: &str) -> String {
 }
 
 /// Cost 4: the lowest bcrypt allows; the tests build without optimisations.
-fn bcrypt_hash(password: &str) -> String {
+pub(super) fn bcrypt_hash(password: &str) -> String {
     bcrypt::hash(password, 4).expect("bcrypt hash")
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
+pub(super) fn openssl(dir: &Path, args: &[&str]) {
     require_binary(OPENSSL);
     let out = Command::new(OPENSSL)
         .args(args)
@@ -141,11 +141,11 @@ fn client_cert(dir: &TempDir) -> (PathBuf, PathBuf, PathBuf) {
 
 /// What `curl` did: its exit code, and the response if there was one.
 #[derive(Debug)]
-struct Curl {
-    exit: i32,
-    status: u16,
+pub(super) struct Curl {
+    pub(super) exit: i32,
+    pub(super) status: u16,
     head: String,
-    body: String,
+    pub(super) body: String,
     #[allow(dead_code)] // shown through Debug when an assertion fails
     stderr: String,
 }
@@ -162,7 +162,7 @@ impl Curl {
 }
 
 /// Runs curl (no ~/.curlrc, no proxy, bounded in time) with `-i`, so the head comes first.
-fn curl(args: &[&str]) -> Curl {
+pub(super) fn curl(args: &[&str]) -> Curl {
     require_binary(CURL);
     let out = Command::new(CURL)
         .args(["-q", "-sS", "-i", "--noproxy", "*", "--max-time", "10"])
