@@ -162,7 +162,17 @@ pub enum ParsersCommand {
 
 /// Entry point: runs the command and prints any error with its context.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let hint = misplaced_serving_flag(&e);
+            let _ = e.print();
+            if let Some(hint) = hint {
+                eprintln!("\n{hint}");
+            }
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -173,6 +183,31 @@ pub fn main() -> ExitCode {
 }
 
 type Error = Box<dyn std::error::Error>;
+
+/// For a serving flag written after a command that does not serve (`check --listen :9100`):
+/// where it goes instead. Clap's own tip (`-- --listen`) would lead the wrong way.
+fn misplaced_serving_flag(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let flag = arg.split('=').next().unwrap_or(arg);
+    let serving = <ServeArgs as clap::Args>::augment_args(clap::Command::new("serve"));
+    let known = serving.get_arguments().any(|a| {
+        a.get_long().is_some_and(|l| flag == format!("--{l}"))
+            || a.get_all_aliases()
+                .is_some_and(|aliases| aliases.iter().any(|l| flag == format!("--{l}")))
+    });
+    known.then(|| {
+        format!(
+            "tip: {flag} is a serving option: it goes before the command \
+             (metrics-adapter {flag} ... check) or after `run`"
+        )
+    })
+}
 
 /// The serving options in force: `run`'s own, else those before the command.
 fn serve_args(cli: &Cli) -> ServeArgs {
