@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 STAGES=(
   "setup|installs the real servers and tools (tests/setup.sh: apt-get, and kubernetes-validate from PyPI); fast when all are installed|seconds; a few minutes on a fresh machine"
   "lint|cargo fmt --check; cargo clippy --all-targets -D warnings|1-2 min"
-  "lib|server-free: unit, golden and property tests (cargo test --lib --bins), and each benchmark run once as a test (--benches); needs nothing but Rust|1-2 min"
+  "lib|server-free: unit, golden and property tests (cargo test --lib --bins), and each benchmark run once as a test (--benches); needs Rust and openssl only|1-2 min"
   "integration|the real binary against real nginx, redis, memcached, haproxy, apache2, php-fpm and their exporters, pages read back by promtool and Python (cargo test --test integration); needs setup|3-5 min"
   "deploy|deploy/test/validate.sh (Kubernetes schemas, kubectl kustomize, every embedded config) and rehearse.sh (a local pod scraped by a real Prometheus); needs setup|1-2 min"
   "pods|deploy/test/pod.sh: builds the images offline and runs the examples' pods in podman, scraped by Prometheus; needs setup|5-10 min"
@@ -27,7 +27,8 @@ usage() {
   local entry name what time
   for entry in "${STAGES[@]}"; do
     IFS='|' read -r name what time <<<"$entry"
-    printf '  %-12s %s\n  %-12s (%s)\n' "$name" "$what" "" "$time"
+    printf '  %s (%s)\n' "$name" "$time"
+    fold -s -w 76 <<<"$what" | sed 's/^/      /'
   done
 }
 
