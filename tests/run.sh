@@ -14,10 +14,10 @@ cd "$(dirname "$0")/.."
 STAGES=(
   "setup|installs the real servers and tools (tests/setup.sh: apt-get, and kubernetes-validate from PyPI); fast when all are installed|seconds; a few minutes on a fresh machine"
   "lint|cargo fmt --check; cargo clippy --all-targets -D warnings|1-2 min"
-  "lib|server-free: unit, golden and property tests (cargo test --lib --bins), and each benchmark run once as a test (--benches); needs Rust and openssl only|1-2 min"
-  "integration|the real binary against real nginx, redis, memcached, haproxy, apache2, php-fpm and their exporters, pages read back by promtool and Python (cargo test --test integration); needs setup|3-5 min"
-  "deploy|deploy/test/validate.sh (Kubernetes schemas, kubectl kustomize, every embedded config) and rehearse.sh (a local pod scraped by a real Prometheus); needs setup|1-2 min"
-  "pods|deploy/test/pod.sh: builds the images offline and runs the examples' pods in podman, scraped by Prometheus; needs setup|5-10 min"
+  "lib|server-free: unit, golden and property tests (cargo test --lib --bins), and each benchmark run once as a test (--benches); needs Rust and openssl only|under 1 min once built"
+  "integration|the real binary against real nginx, redis, memcached, haproxy, apache2, php-fpm and their exporters, pages read back by promtool and Python (cargo test --test integration); needs setup|2-3 min (105-144 s measured under load)"
+  "deploy|deploy/test/validate.sh (Kubernetes schemas, kubectl kustomize, every embedded config) and rehearse.sh (a local pod scraped by a real Prometheus); needs setup|about 35 s"
+  "pods|deploy/test/pod.sh: builds the images offline and runs the examples' pods in podman, scraped by Prometheus; needs setup|about 5 min (264 s measured, static build included)"
   "fuzz|tests/fuzz.sh: every fuzz target for FUZZ_SECONDS (default 60) each; installs nightly and cargo-fuzz if missing|5 min (3 targets), plus their first build"
 )
 
