@@ -151,16 +151,12 @@ async fn metrics(app: &App, live: &Loaded, req: &Request<Incoming>) -> Response<
     // families are written after it. Source data cannot write those names (dropped as
     // reserved), so the two parts never share a family.
     let (data, mut own) = live.scraper.scrape_page(scrape_budget(req), format).await;
-    app.reload_families(&mut own);
+    own.extend(app.reload_families());
     // Read after the sources: CPU time and memory include this scrape's work.
-    let mut conflicts = Vec::new();
-    own.extend(crate::process::families(), &mut conflicts);
-    for c in conflicts {
-        warn!("{c}");
-    }
+    own.extend(crate::process::families());
     // Two frames, not one joined buffer: the sources' part is shared with the scraper's
     // cache and every other response in flight (see `page`).
-    let own = exposition::encode(&own, format);
+    let own = exposition::encode_own(&own, format);
     page::page_response(format, data, own, accepts_gzip(req))
 }
 
