@@ -235,7 +235,8 @@ pub(super) fn parse(
     } else {
         WireFormat::Text
     };
-    let (page, notes) = crate::preview::render(parsed, format);
+    let (page, notes) = crate::preview::render_checked(parsed, format)
+        .map_err(|reason| format!("parser {name}: {reason}"))?;
     for note in &notes {
         eprintln!("{note}");
     }

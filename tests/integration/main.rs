@@ -19,3 +19,4 @@ mod setup;
 mod sockets;
 mod tail;
 mod trust;
+mod trust_again;
