@@ -14,6 +14,7 @@
 //! Rotation and truncation: see [`follow`].
 
 mod follow;
+mod rotated;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
