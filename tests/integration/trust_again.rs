@@ -142,8 +142,7 @@ pattern = '^queue (?P<queue>[a-z]+): (?P<value>[0-9]+)$'
 record_key = "queue_depth"
 [mapping]
 prefix = "app_"
-unmatched = "drop"
-required = ["requests", 'app_queue_depth{queue="high"}']
+required = ["requests", 'queue_depth{queue="high"}']
 "#;
 
 fn app_adapter(data: &TempDir, status: &Path) -> Adapter {
@@ -160,11 +159,12 @@ fn app_adapter(data: &TempDir, status: &Path) -> Adapter {
 /// once per change at warn, not on every read.
 #[test]
 fn an_unmatched_line_shows_on_the_status_page_and_is_logged_once() {
-    let data = TempDir::new("trust2-unmatched");
+    let data = TempDir::new("trust2-drift");
     let status = data.write("status.txt", "requests: 7\nqueue high: 2\nqueue low: 1\n");
     let adapter = app_adapter(&data, &status);
     assert_eq!(up(&adapter.metrics(), "app"), Some(1.0));
-    assert!(!adapter.get("/").text().contains("unmatched"));
+    let html = adapter.get("/").text();
+    assert!(!html.contains("unmatched"), "{html}");
     fs::write(
         &status,
         "requests: 8\nqueue high: 2\nqueue low: 1\nQueue <b>urgent</b>: 5\n",
@@ -178,8 +178,8 @@ fn an_unmatched_line_shows_on_the_status_page_and_is_logged_once() {
     let html = adapter.get("/").text();
     assert!(
         html.contains(
-            "unmatched: 5 line(s) in all, latest first: line 4: no rule matches \
-             &quot;Queue &lt;b&gt;urgent&lt;/b&gt;: 5&quot;"
+            "up; unmatched input: 5 in all (read, but no rule used it), latest first: \
+             line 4: no rule matches &quot;Queue &lt;b&gt;urgent&lt;/b&gt;: 5&quot;"
         ),
         "{html}"
     );
@@ -210,7 +210,7 @@ fn an_unmatched_line_shows_on_the_status_page_and_is_logged_once() {
 }
 
 /// `required` names a series with labels as well as a key: a read without
-/// `app_queue_depth{queue="high"}` is down, naming it.
+/// `queue_depth{queue="high"}` (the recipe's prefix may be left out) is down, naming it.
 #[test]
 fn required_names_a_series_with_labels() {
     let data = TempDir::new("trust2-required");
@@ -223,7 +223,7 @@ fn required_names_a_series_with_labels() {
     assert_eq!(up(&adapter.metrics(), "app"), Some(0.0));
     let html = adapter.get("/").text();
     assert!(
-        html.contains("required keys missing: app_queue_depth{queue=&quot;high&quot;}"),
+        html.contains("required keys missing: queue_depth{queue=&quot;high&quot;}"),
         "{html}"
     );
     // A malformed one is a recipe error naming the key.
