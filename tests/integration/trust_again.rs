@@ -41,6 +41,19 @@ impl Writer {
         Writer(child)
     }
 
+    /// A `sh -c script` writer, given `path` as `$0`.
+    fn sh(script: &str, path: &Path) -> Writer {
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg(path)
+            .env("TZ", "UTC")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn the writer");
+        Writer(child)
+    }
+
     fn finished(&mut self) -> bool {
         self.0.try_wait().ok().flatten().is_some()
     }
@@ -373,22 +386,49 @@ fn numbered_line(n: usize) -> String {
     )
 }
 
-/// Soak: an in-place rewriter that pauses mid-write, and a followed log that is truncated
-/// (copytruncate-style) and at once refilled past its old size, while pages are read as
-/// fast as they come. No page serves a torn value with up 1, the log's count never passes
-/// what was written, and at the end it is exact.
+/// Soak: the seed's append writer (`{ date -Is; cat /proc/meminfo; } >> f`), an in-place
+/// rewriter that pauses mid-write, and a followed log that is truncated (copytruncate
+/// style) and at once refilled past its old size, while pages are read as fast as they
+/// come, for 20 s. No page serves a torn value with up 1 (a whole block, a, b and c equal,
+/// nothing going back), the log's count never passes what was written, and at the end it
+/// is exact.
 #[test]
 fn soak_a_pausing_rewriter_and_a_truncated_log_never_serve_a_wrong_number() {
     let data = TempDir::new("trust2-soak");
     let file = data.write("stats.txt", "a: 1000000\nb: 1000000\nc: 1000000\n");
     let log = data.write("access.log", "");
+    let blocks = data.join("meminfo.log");
+    let appender = "{ date -Is; cat /proc/meminfo; } >> \"$0\"";
+    let run_sh = |script: String| {
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg(&blocks)
+            .status();
+        assert!(status.unwrap().success());
+    };
+    run_sh(appender.to_string());
     let adapter = Adapter::start(&format!(
         "[sources.app]\ntype = \"file\"\npath = {}\nparser = \"kv\"\n\
-         [sources.web]\ntype = \"tail\"\nparser = \"nginx_access\"\npath = {}\ninterval = \"100ms\"\n",
+         [sources.web]\ntype = \"tail\"\nparser = \"nginx_access\"\npath = {}\ninterval = \"100ms\"\n\
+         [sources.blocks]\ntype = \"file\"\npath = {}\nparser = \"meminfo_appended\"\n",
         toml_str(&file.display().to_string()),
-        toml_str(&log.display().to_string())
+        toml_str(&log.display().to_string()),
+        toml_str(&blocks.display().to_string())
     ));
     let mut writer = Writer::start(PAUSING_REWRITER, &file);
+    let mut seed = Writer::sh(
+        &format!(
+            "end=$(( $(date +%s) + 20 )); while [ $(date +%s) -lt $end ]; do {appender}; \
+             sleep 0.01; done"
+        ),
+        &blocks,
+    );
+    wait_until("the log followed", Duration::from_secs(10), || {
+        adapter.get("/readyz").status == 200
+    });
+    let keys = fs::read_to_string("/proc/meminfo").unwrap().lines().count();
+    let (mut last_ts, mut blocks_served) = (0.0, 0);
     let counted = |page: &str| {
         series(
             page,
@@ -418,9 +458,20 @@ fn soak_a_pausing_rewriter_and_a_truncated_log_never_serve_a_wrong_number() {
             last_a = a;
         }
         assert_eq!(up(&page, "web"), Some(1.0), "page {pages}");
+        if up(&page, "blocks") == Some(1.0) {
+            let memory = page
+                .lines()
+                .filter(|l| l.starts_with("node_memory_"))
+                .count();
+            assert_eq!(memory, keys, "page {pages}: a torn block");
+            let ts = series(&page, "meminfo_block_timestamp_seconds").unwrap_or(0.0);
+            assert!(ts >= last_ts, "page {pages}: block time went back");
+            last_ts = ts;
+            blocks_served += 1;
+        }
         let n = counted(&page);
         assert!(n <= written, "page {pages}: {n} counted, {written} written");
-        if n == written && pages % 3 == 0 {
+        if n == written {
             // All counted: truncate and at once write more than the file held.
             let old = fs::metadata(&log).unwrap().len() as usize;
             fs::OpenOptions::new()
@@ -438,6 +489,9 @@ fn soak_a_pausing_rewriter_and_a_truncated_log_never_serve_a_wrong_number() {
             written += 3;
         }
     }
+    wait_until("the writers end", Duration::from_secs(10), || {
+        seed.finished()
+    });
     let page = {
         let start = Instant::now();
         loop {
@@ -449,8 +503,12 @@ fn soak_a_pausing_rewriter_and_a_truncated_log_never_serve_a_wrong_number() {
         }
     };
     eprintln!(
-        "soak: {pages} pages, {served} served up for the rewritten file, {written} log lines \
-         with {truncations} truncations"
+        "soak: {pages} pages, {served} served up for the rewritten file, {blocks_served} for \
+         the append log, {written} log lines with {truncations} truncations"
+    );
+    assert!(
+        blocks_served >= 50,
+        "only {blocks_served} pages served the append log"
     );
     assert_eq!(counted(&page), written, "{page}");
     assert_eq!(
