@@ -39,6 +39,10 @@ pub struct Config {
     pub max_age: Option<String>,
 }
 
+/// Why a read of a rewritten file whose last line has no newline is not served (also what
+/// `metrics-adapter parse` says of such a file, so both reach one verdict).
+pub const UNENDED: &str = "its last line has no newline: a writer stopped mid-line";
+
 /// The first chunk read from an append log's end; it doubles until a block is found.
 const FIRST_CHUNK: u64 = 8 * 1024;
 /// The wait before a suspicious read of a rewritten file is read again.
@@ -308,7 +312,7 @@ impl FileSource {
                     "the file is empty (truncated by a writer that has not written since?)"
                         .to_string()
                 } else if !ended {
-                    "its last line has no newline: a writer stopped mid-line".to_string()
+                    UNENDED.to_string()
                 } else {
                     // Served from the next read on if it keeps this shape: the app may
                     // have dropped a key for good.

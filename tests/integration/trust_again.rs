@@ -292,6 +292,31 @@ fn parse_reaches_the_sources_verdict_on_an_append_log() {
     assert!(out.stderr.lines().count() <= 3, "{out}");
 }
 
+/// A file whose last line has no newline: the source is down saying so (after re-reading
+/// within its timeout), and `parse` on the file says the same.
+#[test]
+fn parse_and_the_source_agree_on_a_last_line_without_newline() {
+    let data = TempDir::new("trust2-unended");
+    let file = data.write("stats.txt", "hits: 5\nmisses: 1");
+    let adapter = Adapter::start(&format!(
+        "[sources.app]\ntype = \"file\"\npath = {}\nparser = \"kv\"\ntimeout = \"1s\"\n",
+        toml_str(&file.display().to_string())
+    ));
+    assert_eq!(up(&adapter.metrics(), "app"), Some(0.0));
+    let reason = "its last line has no newline: a writer stopped mid-line";
+    let html = adapter.get("/").text();
+    assert!(html.contains(reason), "{html}");
+    let path = file.display().to_string();
+    let out = run_cli(&["parse", "kv", &path], Duration::from_secs(20));
+    assert!(!out.success(), "{out}");
+    assert!(out.stderr.contains(reason), "{out}");
+    // Ended, it is served.
+    fs::write(&file, "hits: 5\nmisses: 1\n").unwrap();
+    let page = adapter.metrics();
+    assert_eq!(up(&page, "app"), Some(1.0));
+    assert_eq!(series(&page, "misses"), Some(1.0));
+}
+
 fn warnings(log: &str, what: &str) -> usize {
     log.lines()
         .filter(|l| l.contains("WARN") && l.contains(what))
