@@ -13,8 +13,8 @@
 //!   in a newline (always: a writer may pause mid-line for longer than any settle time;
 //!   only a JSON recipe's document, which cannot parse cut, needs none), and no fewer
 //!   lines than the last trusted read unless the file has been quiet for [`SETTLE`]. Until
-//!   then it is read again, every 25 ms within the source timeout; then the source is down
-//!   for that read, saying why. A shorter shape that lasts to the timeout is taken as the
+//!   then it is read again, every 25 ms within the source timeout (not when the file has
+//!   been quiet for [`SETTLE`] already); then the source is down for that read, saying why. A shorter shape that lasts to the timeout is taken as the
 //!   new one from the next read on (the app dropped a key), so it costs one read.
 
 use std::fs::File;
@@ -300,11 +300,14 @@ impl FileSource {
             // than any settle time, and `b: 2` of `b: 25` is a number all the same.
             let ended = buf.ends_with(b"\n") || (self.self_delimiting && !buf.is_empty());
             let shrunk = lines < known;
-            if still && ended && (!shrunk || settled(fetch.modified)) {
+            let quiet = settled(fetch.modified);
+            if still && ended && (!shrunk || quiet) {
                 self.shape.store(lines, Ordering::Relaxed);
                 return Ok(buf);
             }
-            if Instant::now() + CONFIRM_GAP >= deadline {
+            // Quiet for SETTLE and still not whole: no use waiting out the timeout (which
+            // would hold every page that long).
+            if (still && quiet) || Instant::now() + CONFIRM_GAP >= deadline {
                 let path = self.path.display();
                 let why = if !still {
                     format!("the file was being written while read ({tries} tries)")
