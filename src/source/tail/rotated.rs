@@ -1,8 +1,9 @@
 //! The rotated files a follower would otherwise miss: when a log is rotated by rename
 //! twice between two polls (`access.log` -> `.1` -> `.2`), the middle file was never
-//! opened. Before the new file, the files beside the log named after it (`access.log.1`,
-//! `access.log-20261207`), not compressed, modified since the old file's last write and
-//! not read already, are read whole, oldest first. A rotated file compressed or deleted
+//! opened. Before the new file, the files beside the log named as logrotate names its
+//! copies (`access.log.1`, `access.log-20261207`: a dot or dash, then a digit), not
+//! compressed, modified since the old file's last write and not read already, are read
+//! whole, oldest first. A rotated file compressed or deleted
 //! before the next poll is out of reach (a poll is a second by default).
 
 use std::collections::VecDeque;
@@ -40,9 +41,11 @@ pub fn written_since(
         let Ok(entry) = entry else { continue };
         let file_name = entry.file_name();
         let other = file_name.as_encoded_bytes();
+        // What logrotate names a copy: `.1`, `-20261207`, `.2026-12-07`. Not `.json` or
+        // `-error`: another log the app writes beside this one.
         let rotated_name = other
             .strip_prefix(name)
-            .is_some_and(|rest| matches!(rest.first(), Some(b'.' | b'-')) && rest.len() > 1)
+            .is_some_and(|rest| matches!(rest, [b'.' | b'-', digit, ..] if digit.is_ascii_digit()))
             && !COMPRESSED.iter().any(|c| other.ends_with(c.as_bytes()));
         if !rotated_name {
             continue;

@@ -262,6 +262,7 @@ fn two_rotations_between_reads_read_the_middle_file_once() {
     std::fs::rename(&log, d.join("a.log.1")).unwrap();
     append(&log, "c1\n");
     append(&d.join("a.log.2.gz"), "not text\n");
+    append(&d.join("a.log.json"), "another log\n");
     std::os::unix::fs::symlink(d.join("a.log.9"), d.join("a.log.link")).unwrap();
     // The middle file's unended last line is a line all the same, once it is finished.
     assert_eq!(drain(&mut f, &log, false, 256), "a2\nb1\nb2\nc1\n");
