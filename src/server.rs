@@ -35,7 +35,7 @@ use tracing::{debug, error, info, warn};
 
 pub use crate::app::{App, Loaded};
 use crate::exposition::{self, WireFormat};
-use crate::web::{self, Web};
+use crate::web;
 
 mod limits;
 mod page;
@@ -289,21 +289,12 @@ fn landing(app: &Loaded) -> Response<Body> {
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish (bounded by
-/// `server.shutdown_timeout`). Plain HTTP, no auth: see [`serve_with_web`].
+/// `server.shutdown_timeout`). Every request passes the TLS, basic auth and extra headers of
+/// the app's web config ([`App::web`], taken anew by each connection, so a reloaded web
+/// config applies to the next connection) before [`handle`].
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    serve_with_web(listener, app, Arc::new(Web::disabled()), shutdown).await;
-}
-
-/// [`serve`] with the TLS, basic auth and extra headers of a web config file: every
-/// request passes [`Web::guard`] before [`handle`].
-pub async fn serve_with_web(
-    listener: TcpListener,
-    app: Arc<App>,
-    web: Arc<Web>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     // Listener settings are read once: a reload cannot rebind or resize a running server.
@@ -318,7 +309,6 @@ pub async fn serve_with_web(
         .timer(TokioTimer::new())
         .header_read_timeout(server.header_read_timeout)
         .max_buf_size(64 * 1024);
-    let tls = web.tls_acceptor();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -353,15 +343,16 @@ pub async fn serve_with_web(
         };
         let permit = (permit, client_slot);
         let _ = stream.set_nodelay(true);
+        let guard = app.web();
+        let tls = guard.tls_acceptor();
         let app = app.clone();
-        let guard = web.clone();
         let client = web::ClientAddr(peer.ip());
         let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             let (app, guard) = (app.clone(), guard.clone());
             req.extensions_mut().insert(client);
             async move { guard.guard(req, move |req| handle(app, req)).await }
         });
-        let Some(acceptor) = tls.clone() else {
+        let Some(acceptor) = tls else {
             let stream = WriteTimeout::new(stream, server.write_timeout);
             let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
             tokio::spawn(async move {

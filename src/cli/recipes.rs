@@ -259,10 +259,17 @@ pub(super) fn parse(
 }
 
 pub(super) fn unknown_parser(registry: &Registry, name: &str) -> String {
-    format!(
-        "no parser named {name:?}{} (see `metrics-adapter parsers`)",
-        registry.did_you_mean(name)
-    )
+    let hint = registry.did_you_mean(name);
+    // No close built-in name: perhaps the user's own recipe, which needs a path or a config.
+    let own = if hint.is_empty() {
+        format!(
+            "; a recipe file is named by its path (./{name}.toml), and a config's recipes \
+             (parsers.dirs, [recipes.NAME]) need --config FILE"
+        )
+    } else {
+        String::new()
+    };
+    format!("no parser named {name:?}{hint}{own} (see `metrics-adapter parsers`)")
 }
 
 /// The parsers `parse` and `parsers` know: the built-in ones, and with `--config` the

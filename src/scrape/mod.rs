@@ -139,7 +139,15 @@ impl Scraper {
                         origin: settings.origin.to_string(),
                         source_name: spec.name.clone(),
                         parser: spec.parser.clone(),
-                        hint: registry.did_you_mean(&spec.parser),
+                        hint: match registry.did_you_mean(&spec.parser) {
+                            // No close name: perhaps a recipe of the user's own, not found.
+                            h if h.is_empty() => format!(
+                                "; a recipe of your own goes in a directory listed in \
+                                 parsers.dirs (as {}.toml) or inline as [recipes.{}]",
+                                spec.parser, spec.parser
+                            ),
+                            h => h,
+                        },
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;

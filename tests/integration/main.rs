@@ -10,6 +10,7 @@ mod core;
 mod hardening;
 mod harness;
 mod language;
+mod live_config;
 mod recipe_tools;
 mod recipes;
 mod reliability;

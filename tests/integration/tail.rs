@@ -145,6 +145,19 @@ fn self_metric(page: &str, name: &str) -> f64 {
     series(page, &format!("metrics_adapter_{name}{{source=\"web\"}}")).unwrap_or(-1.0)
 }
 
+/// Waits (bounded) until the follower has read the log `n` more times; returns that page.
+/// "Nothing more is counted" is checked on it, rather than after a fixed sleep.
+fn after_polls(adapter: &Adapter, n: f64) -> String {
+    let reads = self_metric(&adapter.metrics(), "source_reads_total");
+    assert!(
+        reads >= 0.0,
+        "no metrics_adapter_source_reads_total for web"
+    );
+    wait_page(adapter, Duration::from_secs(10), |p| {
+        self_metric(p, "source_reads_total") >= reads + n
+    })
+}
+
 #[test]
 fn nginx_access_log_counts_exactly_per_method_and_status() {
     let nginx = LoggingNginx::start();
@@ -243,9 +256,8 @@ fn rotation_by_rename_and_reopen_neither_loses_nor_doubles_a_line() {
     let page = wait_page(&adapter, Duration::from_secs(10), |p| {
         count(p, "GET", "200") + count(p, "GET", "404") >= 14.0
     });
-    // Let a few more polls pass: nothing is counted twice.
-    std::thread::sleep(Duration::from_millis(500));
-    let page2 = adapter.metrics();
+    // A few more polls: nothing is counted twice.
+    let page2 = after_polls(&adapter, 3.0);
     assert_eq!(count(&page, "GET", "200"), 12.0, "{page}");
     assert_eq!(count(&page2, "GET", "200"), 12.0);
     assert_eq!(count(&page2, "GET", "404"), 2.0);
@@ -269,14 +281,14 @@ fn a_truncated_log_is_read_again_from_its_start() {
         .unwrap()
         .set_len(0)
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // The follower sees the empty file before nginx writes again.
+    after_polls(&adapter, 2.0);
     nginx.requests("GET", "/missing", 404, 2);
     let page = wait_page(&adapter, Duration::from_secs(10), |p| {
         count(p, "GET", "404") == 2.0
     });
     assert_eq!(count(&page, "GET", "200"), 6.0, "{page}");
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(count(&adapter.metrics(), "GET", "404"), 2.0);
+    assert_eq!(count(&after_polls(&adapter, 2.0), "GET", "404"), 2.0);
 }
 
 /// A combined line as nginx writes it.
@@ -461,9 +473,8 @@ fn a_reload_that_leaves_the_source_as_it_was_keeps_its_counts_and_place() {
     let page = wait_page(&adapter, Duration::from_secs(10), |p| {
         count(p, "GET", "200") >= 5.0
     });
-    std::thread::sleep(Duration::from_millis(300));
     assert_eq!(count(&page, "GET", "200"), 5.0, "{page}");
-    assert_eq!(count(&adapter.metrics(), "GET", "200"), 5.0);
+    assert_eq!(count(&after_polls(&adapter, 3.0), "GET", "200"), 5.0);
 }
 
 #[test]
