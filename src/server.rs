@@ -205,6 +205,26 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// The longest app text quoted on the status page, in characters.
+const QUOTE_MAX: usize = 160;
+
+/// `; unmatched input: ...` for the state column when the source's input had lines (keys)
+/// no rule used: a line that stopped matching removes its series while the source stays
+/// up, so it is said here, with the latest first such line (shortened; escaped with the
+/// rest of the row).
+fn unmatched(t: &crate::scrape::Target) -> String {
+    let count = t.totals().unmatched;
+    if count == 0 {
+        return String::new();
+    }
+    let first = t.last_unmatched().unwrap_or_default();
+    let short = match first.char_indices().nth(QUOTE_MAX) {
+        Some((at, _)) => format!("{}…", first.split_at(at).0),
+        None => first,
+    };
+    format!("; unmatched input: {count} in all (read, but no rule used it), latest first: {short}")
+}
+
 fn landing(app: &Loaded) -> Response<Body> {
     use std::fmt::Write as _;
     let metrics_path = escape_html(&app.settings.server.metrics_path);
@@ -230,7 +250,7 @@ fn landing(app: &Loaded) -> Response<Body> {
                         format!("up; {} value(s) skipped, first: {first}", o.issues)
                     }
                     (None, None) => "up".to_string(),
-                },
+                } + &unmatched(t),
                 format!(
                     "{}, {:.1} ms, {} bytes",
                     when(o.finished, now),

@@ -185,7 +185,7 @@ impl Scraper {
             .map(|(spec, parser)| {
                 let mut spec = spec.clone();
                 if let Source::File(file) = &mut spec.source {
-                    file.frame_with(parser.framing());
+                    file.read_by(parser.as_ref());
                 }
                 let same = previous.and_then(|p| {
                     p.targets

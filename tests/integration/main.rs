@@ -20,3 +20,4 @@ mod setup;
 mod sockets;
 mod tail;
 mod trust;
+mod trust_again;

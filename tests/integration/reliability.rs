@@ -173,12 +173,12 @@ fn http_errors_and_oversized_bodies_mark_only_that_source_down() {
 #[test]
 fn bad_values_are_dropped_and_counted_never_reported() {
     let data = TempDir::new("faults-values");
-    // Invalid UTF-8, words, NaN / infinities, huge and negative numbers, a duplicate key,
-    // half a line at the end.
+    // Invalid UTF-8, words, NaN / infinities, huge and negative numbers, a duplicate key;
+    // then half a line at the end.
     let mut bytes =
         b"good: 5\nword: lots\nneg: -12.5\nhuge: 1e300\nnan: NaN\ninf: +Inf\nminf: -Inf\n".to_vec();
     bytes.extend_from_slice(b"bad\xff\xfe: 3\nutf: \xc3\x28\n");
-    bytes.extend_from_slice(b"dup: 1\ndup: 2\nhalf: 1");
+    bytes.extend_from_slice(b"dup: 1\ndup: 2\n");
     let f = data.write("values.txt", &bytes);
     let adapter = Adapter::start(&kv_file("v", &f));
     let page = adapter.metrics();
@@ -219,6 +219,14 @@ fn bad_values_are_dropped_and_counted_never_reported() {
             x.name
         );
     }
+    // Half a line at the end (`half: 12` being written): the read is torn, never served.
+    bytes.extend_from_slice(b"half: 1");
+    std::fs::write(&f, &bytes).unwrap();
+    assert_eq!(source_up(&adapter.samples(), "v"), 0.0);
+    assert!(adapter
+        .get("/")
+        .text()
+        .contains("its last line has no newline"));
 }
 
 #[test]
