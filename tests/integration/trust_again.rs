@@ -372,6 +372,11 @@ fn an_unwritable_tail_state_file_is_warned_about_once() {
         toml_str(&log.display().to_string()),
         toml_str(&state.display().to_string())
     ));
+    // The follower starts at the end of the log at its first poll: lines written before
+    // it are not counted (ready = every background source read once).
+    wait_until("the first poll", Duration::from_secs(10), || {
+        adapter.get("/readyz").status == 200
+    });
     let line = "127.0.0.1 - - [29/Nov/2026:22:40:01 +0000] \"GET / HTTP/1.1\" 200 3 \"-\" \"t\"\n";
     // Five advances, each seen by a poll: five failed saves.
     for n in 1..=5 {
