@@ -26,6 +26,10 @@
 #     pod up, the writer's dumps moving MemFree, nginx_connections_active >= 1, redis up;
 #     MemFree as served must be one of the values in the writer's file;
 #  6. stops the writer: the adapter stays live and ready, the file's mtime metric stops;
+#     stops the nginx example's nginx: with deploy/prometheus/alerts.yaml loaded (its `for:`
+#     durations at 0s), Prometheus fires MetricsAdapterSourceDown for that source only;
+#     a new adapter.toml renamed into the redis pod's ConfigMap volume is in force by itself
+#     (a second source), a broken one is refused (MetricsAdapterConfigReloadFailed fires);
 #  7. plays the meminfo-file pod with a broken adapter.toml: the adapter must not serve and
 #     `podman logs` must name the bad key;
 #  8. stops each adapter as the kubelet does (SIGTERM) and expects exit code 0.
@@ -305,6 +309,10 @@ start_prometheus() {
   for ex in "${RUN[@]}"; do targets+=("$EXAMPLES/$ex=${MPORT[$ex]}"); done
   $MANIFESTS rehearsal-prometheus-yml deploy/prometheus/scrape-config.yaml --namespace podman \
     "${targets[@]}" >"$T/prometheus.yml"
+  # The shipped alerting rules, with every `for:` at 0s: their expressions are checked here
+  # against real adapters' pages; the durations are unit-tested by deploy/test/rules.sh.
+  sed -E 's/^( *)for: .*/\1for: 0s/' deploy/prometheus/alerts.yaml >"$T/alerts.yaml"
+  printf 'rule_files:\n  - %s\n' "$T/alerts.yaml" >>"$T/prometheus.yml"
   promtool check config "$T/prometheus.yml" >"$T/logs/promtool.log" 2>&1 ||
     die "promtool rejects the generated prometheus.yml: $(cat "$T/logs/promtool.log")"
   port=$(free_port)
@@ -390,6 +398,62 @@ check_writer_stopped() { # EXAMPLE
   say "$ex: writer stopped; the adapter stays live and ready, the file's mtime stays at $m1 (age $(promq "time() - $q" | cut -d. -f1) s)"
 }
 
+# ---- 6b. the shipped alerts ---------------------------------------------------------------------
+# Stops the nginx example's nginx: its adapter's source goes down, and Prometheus, with the
+# shipped rules loaded, fires MetricsAdapterSourceDown for that pod and source, and for no
+# other; no adapter is reported down or absent, and no reload as failed.
+check_alerts() {
+  local firing='ALERTS{alertstate="firing"' down='alertname="MetricsAdapterSourceDown"'
+  pm stop --time 2 "${POD[nginx]}-nginx" >/dev/null
+  say "nginx: app container stopped; waiting (at most $DEADLINE s) for the SourceDown alert"
+  python3 deploy/test/promwait.py "$PROM" "$DEADLINE" \
+    "$firing,$down,pod=\"nginx-podman\",source=\"nginx\",severity=\"warning\"} == 1" \
+    "count($firing,$down}) == 1" \
+    "absent($firing,alertname=~\"MetricsAdapter(Down|Absent|ConfigReloadFailed|DroppedSeries)\"})" ||
+    die "the shipped alerts did not fire as they should"
+  say "nginx: MetricsAdapterSourceDown fired for pod nginx-podman, source nginx, and only there"
+}
+
+# ---- 6c. a ConfigMap update, as the adapter sees it -------------------------------------------
+# podman keeps a pod's ConfigMap in a volume of its own, mounted where the manifest says: a
+# new adapter.toml renamed into it (as the kubelet swaps in a new version) must be in force
+# without a restart or a signal, and a broken one must leave the last good one serving and
+# fire MetricsAdapterConfigReloadFailed.
+config_volume_dir() { # EXAMPLE: the host directory of the adapter's /etc/metrics-adapter
+  local c="${POD[$1]}-adapter" vol
+  vol=$(pm inspect --format '{{range .Mounts}}{{if eq .Destination "/etc/metrics-adapter"}}{{.Name}}{{end}}{{end}}' "$c")
+  [ -n "$vol" ] || die "$1: no volume mounted at /etc/metrics-adapter in $c"
+  pm volume inspect --format '{{.Mountpoint}}' "$vol"
+}
+
+check_config_map_update() {
+  local ex=redis dir pod='pod="redis-podman"' job='job="kubernetes-pods"'
+  dir=$(config_volume_dir "$ex")
+  [ -f "$dir/adapter.toml" ] || die "$ex: no adapter.toml in the ConfigMap's volume $dir"
+  # A second source: the container's /proc/meminfo, through the built-in recipe.
+  { cat "$dir/adapter.toml"
+    printf '\n[sources.host]\ntype = "file"\npath = "/proc/meminfo"\nparser = "meminfo"\n'
+  } >"$dir/.adapter.toml.new"
+  mv -f "$dir/.adapter.toml.new" "$dir/adapter.toml"
+  say "$ex: a new adapter.toml (one more source) renamed into the ConfigMap's volume"
+  python3 deploy/test/promwait.py "$PROM" "$DEADLINE" \
+    "node_memory_MemTotal_bytes{$job,$pod} > 0" \
+    "metrics_adapter_source_up{$job,$pod,source=\"host\"} == 1" \
+    "metrics_adapter_config_last_reload_successful{$job,$pod} == 1" ||
+    die "$ex: the updated ConfigMap did not come into force"
+  printf '[sources.host]\ntype = "file"\nparser = "meminfo"\n' >"$dir/.adapter.toml.new"
+  mv -f "$dir/.adapter.toml.new" "$dir/adapter.toml"
+  python3 deploy/test/promwait.py "$PROM" "$DEADLINE" \
+    "metrics_adapter_config_last_reload_successful{$job,$pod} == 0" \
+    "ALERTS{alertstate=\"firing\",alertname=\"MetricsAdapterConfigReloadFailed\",$pod} == 1" \
+    "redis_up{$job,$pod} == 1" \
+    "metrics_adapter_source_up{$job,$pod,source=\"host\"} == 1" ||
+    die "$ex: a broken ConfigMap update was not refused with the last good config serving"
+  pm logs "${POD[$ex]}-adapter" 2>&1 | grep -q 'reload failed, the previous configuration keeps serving: /etc/metrics-adapter/adapter.toml: sources.host.path' ||
+    die "$ex: the log does not name the file and key of the broken update"
+  say "$ex: ConfigMap update in force by itself; a broken one refused, the last good config serving, MetricsAdapterConfigReloadFailed fired"
+}
+
 # ---- 7. a broken config ------------------------------------------------------------------------
 check_broken_config() {
   local ex=meminfo-file+broken c line end
@@ -439,6 +503,8 @@ for ex in "${RUN[@]}"; do
   case $ex in meminfo-file|native-sidecar) check_memfree_from_file "$ex" ;; esac
 done
 check_writer_stopped meminfo-file
+check_alerts
+check_config_map_update
 check_broken_config
 for ex in "${RUN[@]}"; do check_sigterm "$ex"; done
 say "every adapter exited 0 on SIGTERM"
