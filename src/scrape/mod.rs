@@ -26,6 +26,7 @@ use crate::source::Source;
 mod failure;
 mod follow;
 mod self_metrics;
+mod stale;
 mod target;
 
 use self_metrics::SelfMetrics;

@@ -337,12 +337,48 @@ impl HttpSource {
         })
     }
 
-    pub async fn fetch(&self, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
+    /// GETs the page whole (see [`super::framed`] for an append log's tail).
+    pub async fn fetch(&self, max_bytes: u64) -> super::Fetch {
+        let answer = match self.get(max_bytes, None).await {
+            Ok(a) => a,
+            Err(e) => return super::Fetch::failed(e),
+        };
+        let mut fetch = super::Fetch {
+            read_bytes: answer.read_bytes,
+            modified: answer.last_modified,
+            ..super::Fetch::default()
+        };
+        fetch.data = match answer.status {
+            s if s.is_success() => Ok(answer.body),
+            s => Err(SourceError::Status(s.as_u16())),
+        };
+        fetch
+    }
+
+    /// One GET, for the last `range` bytes when given (then without gzip: a byte range of a
+    /// compressed body cannot be decompressed). Any status is returned; the body is read
+    /// (at most `max_bytes`) only for a success.
+    pub(super) async fn get(
+        &self,
+        max_bytes: u64,
+        range: Option<u64>,
+    ) -> Result<Answer, SourceError> {
         let target = self.describe();
         // Read once per fetch, before a connection is taken: a retry on a fresh connection
         // sends the same credential.
         let authorization = self.authorization().await?;
         let auth = authorization.as_ref();
+        let request = || {
+            let mut req = self.request(auth)?;
+            if let Some(n) = range {
+                let h = req.headers_mut();
+                h.remove(hyper::header::ACCEPT_ENCODING);
+                let value = HeaderValue::from_str(&format!("bytes=-{n}"))
+                    .map_err(|e| SourceError::Protocol(format!("building the request: {e}")))?;
+                h.insert(hyper::header::RANGE, value);
+            }
+            Ok::<_, SourceError>(req)
+        };
         let kept = self
             .idle
             .lock()
@@ -353,15 +389,33 @@ impl HttpSource {
             None => None,
         };
         let (mut conn, resp) = match reusable {
-            Some(mut conn) => match conn.sender.send_request(self.request(auth)?).await {
+            Some(mut conn) => match conn.sender.send_request(request()?).await {
                 Ok(resp) => (conn, resp),
                 // Closed by the server while idle: once more, on a fresh connection.
-                Err(_) => self.fresh_request(auth).await?,
+                Err(_) => self.fresh_request(request()?).await?,
             },
-            None => self.fresh_request(auth).await?,
+            None => self.fresh_request(request()?).await?,
         };
-        if !resp.status().is_success() {
-            return Err(SourceError::Status(resp.status().as_u16()));
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let status = resp.status();
+        let content_range = header(hyper::header::CONTENT_RANGE);
+        let last_modified = header(hyper::header::LAST_MODIFIED)
+            .and_then(|t| crate::parse::date::parse(&t).ok())
+            .and_then(|t| std::time::Duration::try_from_secs_f64(t).ok())
+            .and_then(|t| std::time::UNIX_EPOCH.checked_add(t));
+        if !status.is_success() {
+            return Ok(Answer {
+                status,
+                content_range,
+                last_modified,
+                body: Vec::new(),
+                read_bytes: 0,
+            });
         }
         let gzipped = resp
             .headers()
@@ -383,29 +437,51 @@ impl HttpSource {
             *self.idle.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn);
         }
         let body = body.to_bytes();
-        if !gzipped {
-            return Ok(body.to_vec());
-        }
-        let mut out = Vec::new();
-        super::read_limited_blocking(
-            flate2::read::GzDecoder::new(&body[..]),
-            max_bytes,
-            &mut out,
-            |e| SourceError::Protocol(format!("{target}: bad gzip body: {e}")),
-        )?;
-        Ok(out)
+        let read_bytes = body.len() as u64;
+        let body = if gzipped {
+            let mut out = Vec::new();
+            super::read_limited_blocking(
+                flate2::read::GzDecoder::new(&body[..]),
+                max_bytes,
+                &mut out,
+                |e| SourceError::Protocol(format!("{target}: bad gzip body: {e}")),
+            )?;
+            out
+        } else {
+            body.to_vec()
+        };
+        Ok(Answer {
+            status,
+            content_range,
+            last_modified,
+            body,
+            read_bytes,
+        })
     }
+}
+
+/// What one GET gave.
+pub(super) struct Answer {
+    pub status: hyper::StatusCode,
+    /// `Content-Range` of a partial answer (206), as sent.
+    pub content_range: Option<String>,
+    /// `Last-Modified`, when sent and readable: nginx sends a served file's mtime.
+    pub last_modified: Option<std::time::SystemTime>,
+    /// The body, decompressed; empty unless the status is a success.
+    pub body: Vec<u8>,
+    /// Bytes of body read off the connection.
+    pub read_bytes: u64,
 }
 
 impl HttpSource {
     async fn fresh_request(
         &self,
-        auth: Option<&HeaderValue>,
+        request: Request<Empty<Bytes>>,
     ) -> Result<(Conn, hyper::Response<Incoming>), SourceError> {
         let mut conn = self.connect().await?;
         let resp = conn
             .sender
-            .send_request(self.request(auth)?)
+            .send_request(request)
             .await
             .map_err(|e| SourceError::Protocol(format!("{}: {e}", self.describe())))?;
         Ok((conn, resp))
