@@ -23,8 +23,9 @@
 //! # When is a log stale
 //! A recipe whose `block_start` line is the block's `date` (`[framing] dated = true`) gives
 //! each block its write time, so the log carries its own clock: the *write period* is the
-//! largest gap between the start lines of the last blocks read (up to [`PERIOD_BLOCKS`]),
-//! and the source is stale by default once its newest complete block is older than
+//! median gap between the start lines of the last blocks read (up to [`PERIOD_BLOCKS`], the
+//! upper median of an even count), so neither one late block nor a restart after a pause
+//! sets it; the source is stale by default once its newest complete block is older than
 //! [`STALE_PERIODS`] periods, and never sooner than [`STALE_FLOOR`] (a `date` line has whole
 //! seconds, and a writer's loop drifts). See [`Written::default_limit`].
 // Source text is the app's: an index or slice that can panic is a crash on its data.
@@ -93,7 +94,7 @@ pub struct Block<'a> {
 pub struct Written {
     /// Its start line, as Unix time.
     pub at: f64,
-    /// The largest gap between the start lines of the last blocks read, in seconds; `None`
+    /// The median gap between the start lines of the last blocks read, in seconds; `None`
     /// when the bytes read held one dated block only.
     pub period: Option<f64>,
 }
@@ -257,13 +258,15 @@ fn written(data: &[u8], spans: &[Span]) -> Option<Written> {
     let first = spans.len().saturating_sub(PERIOD_BLOCKS);
     let times: Vec<f64> = spans.get(first..)?.iter().filter_map(time).collect();
     // A clock set back makes a negative gap: no period from it.
-    let period = times
+    let mut gaps: Vec<f64> = times
         .windows(2)
         .filter_map(|w| match w {
             [a, b] if b >= a => Some(b - a),
             _ => None,
         })
-        .reduce(f64::max);
+        .collect();
+    gaps.sort_by(f64::total_cmp);
+    let period = gaps.get(gaps.len() / 2).copied();
     Some(Written { at, period })
 }
 

@@ -133,7 +133,8 @@ fn invalid_utf8_keeps_offsets_exact() {
 }
 
 /// A dated log knows when its newest block was written and how often blocks come: the
-/// largest gap between the last start lines, so a writer's jitter does not make it stale.
+/// median gap between the last start lines, so neither jitter nor a restart after a pause
+/// (one long gap) sets it.
 #[test]
 fn a_dated_log_carries_its_write_period() {
     let mut f = framing(None);
@@ -144,7 +145,8 @@ fn a_dated_log_carries_its_write_period() {
     f.dated = true;
     let b = latest_block(all.as_bytes(), &f, file_start()).unwrap();
     assert_eq!(b.bytes, b3.as_bytes());
-    // 03:46:37 UTC on 2026-11-25; gaps 5 s and 6 s (the growing block does not count).
+    // 03:46:37 UTC on 2026-11-25; gaps 5 s and 6 s, the upper median 6 (the growing block
+    // does not count).
     assert_eq!(
         b.written,
         Some(Written {
@@ -152,6 +154,14 @@ fn a_dated_log_carries_its_write_period() {
             period: Some(6.0)
         })
     );
+    // A writer restarted after a day's pause: one long gap among short ones.
+    let restarted = format!(
+        "{}{B1}{B2}{b3}{}",
+        B1.replace("Wed Nov 25", "Tue Nov 24"),
+        b3.replace("03:46:37", "03:46:42")
+    );
+    let b = latest_block(restarted.as_bytes(), &f, file_start()).unwrap();
+    assert_eq!(b.written.and_then(|w| w.period), Some(6.0));
     assert_eq!(
         b.written.unwrap().default_limit(),
         Some(Duration::from_secs(18))
