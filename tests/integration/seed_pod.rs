@@ -278,3 +278,30 @@ fn a_kernel_file_offers_no_mtime() {
         "{out}"
     );
 }
+
+/// `max_age` where nothing could ever be too old (a command's output read by a recipe
+/// without dates) is refused, naming the key; with a dated recipe it is taken.
+#[test]
+fn max_age_without_a_clock_is_refused() {
+    let dir = TempDir::new("seed-clock");
+    let check = |config: &str| {
+        let path = dir.write("adapter.toml", config);
+        run_cli(&["--config", path.to_str().unwrap(), "check"], CLI_TIMEOUT)
+    };
+    let out = check(
+        "[sources.e]\ntype = \"exec\"\ncommand = [\"cat\", \"/proc/loadavg\"]\nparser = \"kv\"\nmax_age = \"1m\"\n",
+    );
+    assert!(!out.success(), "{out}");
+    assert!(
+        out.stderr.contains(
+            "sources.e.max_age: the answer of a source of type exec has no modification time, and recipe \
+             \"kv\" finds no dates in it ([framing] dated = true), so nothing could ever be too \
+             old; remove max_age"
+        ),
+        "{out}"
+    );
+    let out = check(
+        "[sources.e]\ntype = \"exec\"\ncommand = [\"cat\", \"/x.log\"]\nparser = \"meminfo_appended\"\nmax_age = \"1m\"\n",
+    );
+    assert!(out.success(), "{out}");
+}
