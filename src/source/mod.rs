@@ -370,10 +370,14 @@ impl Source {
             (Source::File(s), _) => s.fetch(max_bytes, timeout).await,
             (Source::Http(s), Some(frame)) => frame.http_tail(s, max_bytes).await,
             (Source::Http(s), None) => s.fetch(max_bytes).await,
-            (Source::Tcp(s), frame) => framed::cut(s.fetch(max_bytes).await.into(), frame, what),
-            (Source::Exec(s), frame) => framed::cut(s.fetch(max_bytes).await.into(), frame, what),
+            (Source::Tcp(s), frame) => {
+                framed::cut(s.fetch(max_bytes).await.into(), frame, what).await
+            }
+            (Source::Exec(s), frame) => {
+                framed::cut(s.fetch(max_bytes).await.into(), frame, what).await
+            }
             (Source::FastCgi(s), frame) => {
-                framed::cut(s.fetch(max_bytes).await.into(), frame, what)
+                framed::cut(s.fetch(max_bytes).await.into(), frame, what).await
             }
             // Followed by its own steps (`crate::scrape`), never fetched whole.
             (Source::Tail(_), _) => Fetch::failed(SourceError::Protocol(
