@@ -305,3 +305,65 @@ fn max_age_without_a_clock_is_refused() {
     );
     assert!(out.success(), "{out}");
 }
+
+/// A recipe without framing on an append log served over HTTP: the source is down and the
+/// message names what is wrong (this recipe has no framing) and the fix that applies to an
+/// http source (no `block_start` there).
+#[test]
+fn an_unframed_recipe_on_an_append_log_names_the_recipe() {
+    let nginx = Nginx::start();
+    nginx.write_file("meminfo.log", dated_log(1_795_578_386, 3));
+    let url = toml_str(&nginx.url("/files/meminfo.log"));
+    let adapter = Adapter::start(&format!(
+        "[sources.plain]\ntype = \"http\"\nurl = {url}\nparser = \"meminfo\"\n"
+    ));
+    assert_eq!(source_up(&adapter.samples(), "plain"), 0.0);
+    let status = adapter.get("/").text();
+    assert!(
+        status.contains(
+            "the input repeats its series (4 repeated, 2 distinct): it looks like an append \
+             log of whole dumps, and recipe &quot;meminfo&quot; has no [framing]; use one that \
+             has (such as meminfo_appended)<"
+        ),
+        "{status}"
+    );
+}
+
+/// Over HTTP, nginx's `Last-Modified` is the served file's mtime: on the page, and what
+/// `max_age` compares when the data has no dates of its own.
+#[test]
+fn an_http_sources_last_modified_is_its_mtime() {
+    let nginx = Nginx::start();
+    let path = nginx.write_file("stats.txt", "hits: 5\n");
+    let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(an_hour_ago)
+        .unwrap();
+    let url = toml_str(&nginx.url("/files/stats.txt"));
+    let adapter = Adapter::start(&format!(
+        "[sources.fresh]\ntype = \"http\"\nurl = {url}\nparser = \"kv\"\nlabels = {{ s = \"a\" }}\n\
+         [sources.stale]\ntype = \"http\"\nurl = {url}\nparser = \"kv\"\nmax_age = \"10m\"\n"
+    ));
+    let s = adapter.samples();
+    let mtime = an_hour_ago.duration_since(UNIX_EPOCH).unwrap().as_secs() as f64;
+    for source in ["fresh", "stale"] {
+        let got = value(
+            &s,
+            "metrics_adapter_source_file_mtime_seconds",
+            &[("source", source)],
+        );
+        // Last-Modified has whole seconds.
+        assert_eq!(got, mtime, "{source}");
+    }
+    assert_eq!(source_up(&s, "fresh"), 1.0);
+    assert_eq!(source_up(&s, "stale"), 0.0);
+    let status = adapter.get("/").text();
+    assert!(
+        status.contains("not modified for 3600s (max_age 600s): is the writer still running?")
+            || status.contains("not modified for 3601s (max_age 600s)"),
+        "{status}"
+    );
+}
