@@ -128,7 +128,8 @@ impl Frame<'_> {
                     return fetch;
                 }
                 Err(e) => {
-                    fetch.data = Err(framing_error(&what, e, fetch.modified.is_some()));
+                    let empty = got == 0;
+                    fetch.data = Err(framing_error(&what, e, fetch.modified.is_some(), empty));
                     return fetch;
                 }
             }
@@ -163,12 +164,13 @@ pub async fn cut(
             }
         }
     };
+    let empty = data.is_empty();
     fetch.data = match frame.block(data, frame.context(true, false)).await {
         Ok(Ok((bytes, written))) => {
             fetch.written = written;
             Ok(bytes)
         }
-        Ok(Err(e)) => Err(framing_error(&what(), e, false)),
+        Ok(Err(e)) => Err(framing_error(&what(), e, false, empty)),
         Err(e) => Err(e),
     };
     fetch
@@ -209,9 +211,11 @@ fn from_the_end(
 }
 
 /// A framing error in words that fit the source: only a file or an HTTP answer with
-/// `Last-Modified` has a change time to wait on for a lone block.
-fn framing_error(what: &str, e: FramingError, has_mtime: bool) -> SourceError {
+/// `Last-Modified` has a change time to wait on for a lone block; an empty answer is an
+/// empty log, not a wrong one.
+fn framing_error(what: &str, e: FramingError, has_mtime: bool, empty: bool) -> SourceError {
     let reason = match e {
+        FramingError::NoStart if empty => "the log is empty: no block written yet".to_string(),
         FramingError::Unsettled if !has_mtime => "the only block may still be being written \
              (no block before it to compare with, no block_end, and no modification time): \
              it is served once the next block follows it"

@@ -367,3 +367,22 @@ fn an_http_sources_last_modified_is_its_mtime() {
         "{status}"
     );
 }
+
+/// An empty log (the writer has not written yet) over HTTP: the source says the log is
+/// empty, not that it is the wrong log (nginx answers 200 to a suffix range on an empty
+/// file; a server that answers 416 gets the same words).
+#[test]
+fn an_empty_log_over_http_says_so() {
+    let nginx = Nginx::start();
+    nginx.write_file("index.html", "");
+    let url = toml_str(&nginx.url("/files/index.html"));
+    let adapter = Adapter::start(&format!(
+        "[sources.seed]\ntype = \"http\"\nurl = {url}\nparser = \"meminfo_appended\"\n"
+    ));
+    assert_eq!(source_up(&adapter.samples(), "seed"), 0.0);
+    let status = adapter.get("/").text();
+    assert!(
+        status.contains("/files/index.html: the log is empty: no block written yet"),
+        "{status}"
+    );
+}
