@@ -422,8 +422,9 @@ check_broken_config() {
     [ "$SECONDS" -lt "$end" ] || die "$ex: no log line naming bogus_key within 30 s: $(pm logs --tail 5 "$c" 2>&1)"
     sleep 0.5
   done
-  # The house shape: FILE: sources.NAME.KEY: reason.
-  [[ $line == *"/etc/metrics-adapter/adapter.toml: sources.meminfo.bogus_key: unknown field \`bogus_key\`"* ]] ||
+  # The house shape: FILE: sources.NAME.KEY: reason. The line lands in the config's last
+  # table, the http source's.
+  [[ $line == *"/etc/metrics-adapter/adapter.toml: sources.meminfo_http.bogus_key: unknown field \`bogus_key\`"* ]] ||
     die "$ex: the log line does not say which file and key: $line"
   ! curl -fs -m 2 -o /dev/null "http://127.0.0.1:${MPORT[$ex]}/healthz" ||
     die "$ex: the adapter answers /healthz with a broken config"
