@@ -334,21 +334,23 @@ impl Target {
             crate::source::Source::File(f) => (true, f.framing.as_ref()),
             _ => (false, self.parser.framing()),
         };
+        let or_source = if own_keys {
+            " or set block_start on the source"
+        } else {
+            ""
+        };
         match framing {
             Some(f) => format!(
                 "the block the framing cut still repeats its series ({counts}): block_start \
                  {:?} does not match the first line of each dump",
                 f.start.as_str()
             ),
-            None => {
-                format!(
-                "the input repeats its series ({counts}): it looks like an append log of whole \
-                 dumps, and recipe {:?} has no [framing]; use one that has (such as \
-                 meminfo_appended){}",
-                self.spec.parser,
-                if own_keys { " or set block_start on the source" } else { "" }
-            )
-            }
+            None => format!(
+                "the input repeats its series ({counts}): it looks like an append log of \
+                 whole dumps, and recipe {:?} has no [framing]; use one that has (such as \
+                 meminfo_appended){or_source}",
+                self.spec.parser
+            ),
         }
     }
 
