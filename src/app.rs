@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::{error, info, warn};
 
 use crate::config::{Origin, Settings};
-use crate::family::{Family, FamilySet, MetricKind};
+use crate::family::{Family, MetricKind};
 use crate::parse::Registry;
 use crate::scrape::{Scraper, SELF_PREFIX};
 use crate::web::Web;
@@ -194,14 +194,14 @@ impl App {
         Ok(Loaded { settings, scraper })
     }
 
-    /// `metrics_adapter_config_last_reload_successful` and `..._success_timestamp_seconds`.
-    pub fn reload_families(&self, set: &mut FamilySet) {
+    /// `metrics_adapter_config_last_reload_successful` and `..._success_timestamp_seconds`
+    /// (and the web config's, when there is a web config file).
+    pub fn reload_families(&self) -> Vec<Family> {
         let status = *self.status.lock().unwrap_or_else(PoisonError::into_inner);
         let when = status
             .last_success
             .duration_since(UNIX_EPOCH)
             .map_or(0.0, |d| d.as_secs_f64());
-        let mut conflicts = Vec::new();
         let mut families = crate::scrape::reload_families(status.last_ok, when);
         if self.web().file().is_some() {
             let ok = *self.web_ok.lock().unwrap_or_else(PoisonError::into_inner);
@@ -214,9 +214,6 @@ impl App {
                 .with_sample(vec![], f64::from(u8::from(ok))),
             );
         }
-        set.extend(families, &mut conflicts);
-        for c in conflicts {
-            warn!("{c}");
-        }
+        families
     }
 }

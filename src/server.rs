@@ -151,16 +151,12 @@ async fn metrics(app: &App, live: &Loaded, req: &Request<Incoming>) -> Response<
     // families are written after it. Source data cannot write those names (dropped as
     // reserved), so the two parts never share a family.
     let (data, mut own) = live.scraper.scrape_page(scrape_budget(req), format).await;
-    app.reload_families(&mut own);
+    own.extend(app.reload_families());
     // Read after the sources: CPU time and memory include this scrape's work.
-    let mut conflicts = Vec::new();
-    own.extend(crate::process::families(), &mut conflicts);
-    for c in conflicts {
-        warn!("{c}");
-    }
+    own.extend(crate::process::families());
     // Two frames, not one joined buffer: the sources' part is shared with the scraper's
     // cache and every other response in flight (see `page`).
-    let own = exposition::encode(&own, format);
+    let own = exposition::encode_own(&own, format);
     page::page_response(format, data, own, accepts_gzip(req))
 }
 
@@ -209,6 +205,26 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// The longest app text quoted on the status page, in characters.
+const QUOTE_MAX: usize = 160;
+
+/// `; unmatched input: ...` for the state column when the source's input had lines (keys)
+/// no rule used: a line that stopped matching removes its series while the source stays
+/// up, so it is said here, with the latest first such line (shortened; escaped with the
+/// rest of the row).
+fn unmatched(t: &crate::scrape::Target) -> String {
+    let count = t.totals().unmatched;
+    if count == 0 {
+        return String::new();
+    }
+    let first = t.last_unmatched().unwrap_or_default();
+    let short = match first.char_indices().nth(QUOTE_MAX) {
+        Some((at, _)) => format!("{}…", first.split_at(at).0),
+        None => first,
+    };
+    format!("; unmatched input: {count} in all (read, but no rule used it), latest first: {short}")
+}
+
 fn landing(app: &Loaded) -> Response<Body> {
     use std::fmt::Write as _;
     let metrics_path = escape_html(&app.settings.server.metrics_path);
@@ -234,7 +250,7 @@ fn landing(app: &Loaded) -> Response<Body> {
                         format!("up; {} value(s) skipped, first: {first}", o.issues)
                     }
                     (None, None) => "up".to_string(),
-                },
+                } + &unmatched(t),
                 format!(
                     "{}, {:.1} ms, {} bytes",
                     when(o.finished, now),

@@ -215,7 +215,7 @@ impl Scraper {
             .map(|(spec, parser)| {
                 let mut spec = spec.clone();
                 if let Source::File(file) = &mut spec.source {
-                    file.frame_with(parser.framing());
+                    file.read_by(parser.as_ref());
                 }
                 let same = previous.and_then(|p| {
                     p.targets
@@ -288,7 +288,7 @@ impl Scraper {
         &self,
         budget: Option<Duration>,
         format: WireFormat,
-    ) -> (Bytes, FamilySet) {
+    ) -> (Bytes, Vec<Family>) {
         let outcomes = self.outcomes(false, budget).await;
         let key: Vec<DataKey> = self.keys(&outcomes);
         let cached = {
@@ -356,8 +356,8 @@ impl Scraper {
         let data = self.assemble_data(&outcomes);
         let mut set = data.set;
         let mut conflicts = Vec::new();
-        set.merge(
-            &self.own_families(&outcomes, &data.reached, &data.lost),
+        set.extend(
+            self.own_families(&outcomes, &data.reached, &data.lost),
             &mut conflicts,
         );
         for c in conflicts {
@@ -437,7 +437,7 @@ impl Scraper {
         outcomes: &[Arc<Outcome>],
         reached: &[usize],
         lost: &[usize],
-    ) -> FamilySet {
+    ) -> Vec<Family> {
         let mut self_metrics = SelfMetrics::default();
         for (i, (t, outcome)) in self.targets.iter().zip(outcomes).enumerate() {
             let lost = lost.get(i).copied().unwrap_or(0);
@@ -446,13 +446,7 @@ impl Scraper {
             }
             self_metrics.add(t, outcome, reached.get(i).copied().unwrap_or(0));
         }
-        let mut set = FamilySet::new();
-        let mut conflicts = Vec::new();
-        set.extend(self_metrics.families(), &mut conflicts);
-        for c in conflicts {
-            warn!("{c}");
-        }
-        set
+        self_metrics.families()
     }
 }
 

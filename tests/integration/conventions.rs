@@ -640,6 +640,12 @@ fn config_example_checks_and_its_exec_example_serves() {
         .map(|l| format!("{l}\n"))
         .collect();
     let adapter = Adapter::start(&section);
+    // A background source (interval): served once its first read is done.
+    wait_until(
+        "the first read of the exec example",
+        Duration::from_secs(10),
+        || adapter.get("/readyz").status == 200,
+    );
     let s = adapter.samples();
     assert_eq!(source_up(&s, "loadavg"), 1.0, "{}", adapter.metrics());
     let loadavg = fs::read_to_string("/proc/loadavg").unwrap();

@@ -21,3 +21,4 @@ mod setup;
 mod sockets;
 mod tail;
 mod trust;
+mod trust_again;
