@@ -1306,62 +1306,6 @@ fn cli_parsers_show_and_did_you_mean() {
     );
 }
 
-/// The README's tutorial, as written: each sample through its recipe (under the README's
-/// config) gives exactly the page the README shows, and the config checks.
-#[test]
-fn readme_tutorial_recipes_give_the_pages_shown() {
-    let readme = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    // `<!-- tutorial: NAME -->` then a fenced block: the block's text is file NAME.
-    let mut files = std::collections::BTreeMap::new();
-    let mut lines = readme.lines();
-    while let Some(line) = lines.next() {
-        let Some(name) = line
-            .strip_prefix("<!-- tutorial: ")
-            .and_then(|l| l.strip_suffix(" -->"))
-        else {
-            continue;
-        };
-        assert!(lines.next().unwrap().starts_with("```"), "{name}");
-        let body: String = lines
-            .by_ref()
-            .take_while(|l| !l.starts_with("```"))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        files.insert(name.to_string(), body);
-    }
-    let dir = TempDir::new("readme-tutorial");
-    let recipes = dir.mkdir("recipes");
-    for (name, body) in &files {
-        dir.write(name, body);
-    }
-    let config = &files["adapter.toml"];
-    assert!(
-        config.contains("\"/etc/metrics-adapter/recipes\""),
-        "{config}"
-    );
-    let config = config.replace(
-        "\"/etc/metrics-adapter/recipes\"",
-        &toml_str(&recipes.display().to_string()),
-    );
-    let config = dir.write("adapter.toml", config).display().to_string();
-    for (parser, sample, page) in [
-        ("queued", "queued.txt", "queued.prom"),
-        ("billing", "billing.json", "billing.prom"),
-    ] {
-        let sample = dir.join(sample).display().to_string();
-        let out = run_cli(
-            &["parse", "--config", &config, parser, &sample],
-            CLI_TIMEOUT,
-        );
-        assert!(out.success(), "{parser}: {out}");
-        assert_eq!(out.stdout, files[page], "{parser}: the README's page");
-        assert_eq!(out.stderr, "", "{parser}: nothing unmatched or skipped");
-        promtool_check(&out.stdout, &[]);
-    }
-    let out = run_cli(&["check", "--config", &config], CLI_TIMEOUT);
-    assert!(out.success(), "{out}");
-}
-
 // ---------------------------------------------------------------------------------------
 // k. Graceful shutdown
 

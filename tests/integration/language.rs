@@ -253,7 +253,7 @@ const CAMEL_CASE: &str = "metric names should be written in 'snake_case' not 'ca
 
 /// The promtool lint complaints a recipe's golden pages may draw, all names kept from the
 /// exporter (or kernel field) the recipe is compatible with, each named in its notes and in
-/// the README: (recipe, name, message); a `*` in the name stands for any text.
+/// docs/testing.md: (recipe, name, message); a `*` in the name stands for any text.
 const INHERITED_LINTS: &[(&str, &str, &str)] = &[
     ("apache_status", "apache_cpu_time_ms_total", ABBREVIATED),
     ("apache_status", "apache_duration_ms_total", ABBREVIATED),

@@ -7,6 +7,7 @@
 
 mod conventions;
 mod core;
+mod docs;
 mod hardening;
 mod harness;
 mod language;

@@ -224,30 +224,6 @@ fn a_recipe_directory_may_hold_the_config_file() {
     );
 }
 
-/// The README's inline-recipe example checks as written, its case included.
-#[test]
-fn readme_inline_recipe_example_checks() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let section = readme
-        .split("### One file for the whole adapter")
-        .nth(1)
-        .unwrap();
-    let block = section
-        .split("```toml\n")
-        .nth(1)
-        .and_then(|b| b.split("```\n").next())
-        .unwrap();
-    let dir = TempDir::new("readme-inline");
-    let config = dir.write("adapter.toml", block).display().to_string();
-    let out = run_cli(&["check", "--config", &config], CLI_TIMEOUT);
-    assert!(out.success(), "{out}");
-    assert!(
-        out.stdout.ends_with("recipe tests: 1 passed, 0 failed\n"),
-        "{out}"
-    );
-}
-
 /// With the real binary: a bad value from a variable is reported under the variable's
 /// name, and a source whose name has capitals is reached by its (uppercase) variable.
 #[test]
