@@ -444,6 +444,23 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
                 }
             }
         }
+        // Every other source applies the recipe's framing to what it reads.
+        let framing = t.parser.framing();
+        if let (Some(f), false) = (framing, matches!(s.source, crate::source::Source::File(_))) {
+            let from = format!(" (from recipe {})", s.parser);
+            keys.push((
+                "block_start",
+                crate::source::quote(f.start.as_str()) + &from,
+            ));
+            if let Some(end) = &f.end {
+                keys.push(("block_end", crate::source::quote(end.as_str()) + &from));
+            }
+        }
+        let dated = match &s.source {
+            crate::source::Source::File(f) => f.framing.as_ref().is_some_and(|f| f.dated),
+            _ => framing.is_some_and(|f| f.dated),
+        };
+        keys.push(("max_age", max_age_shown(s.max_age, dated)));
         let interval = match s.refresh {
             crate::config::Refresh::OnScrape => {
                 format!("{} (read on each scrape)", crate::source::UNSET)
@@ -514,6 +531,21 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
     }
     emit(&out)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `max_age` as `check` shows it: set, off, or what the default does for this source.
+fn max_age_shown(max_age: crate::config::MaxAge, dated: bool) -> String {
+    use crate::framing::{STALE_FLOOR, STALE_PERIODS};
+    match max_age {
+        crate::config::MaxAge::After(d) => format!("{d:?}"),
+        crate::config::MaxAge::Off => "\"off\"".into(),
+        crate::config::MaxAge::Auto if dated => format!(
+            "{} (the recipe's blocks are dated: stale past {STALE_PERIODS} write periods, at \
+             least {STALE_FLOOR:?})",
+            crate::source::UNSET
+        ),
+        crate::config::MaxAge::Auto => crate::source::UNSET.into(),
+    }
 }
 
 fn once(cli: &Cli, openmetrics: bool) -> Result<ExitCode, Error> {

@@ -113,6 +113,8 @@ pub struct RawSource {
     /// Bytes, or a number and a unit (`"64KiB"`): see [`parse_size`].
     pub max_bytes: Option<RawSize>,
     pub max_series: Option<usize>,
+    /// A duration, or `off`: see [`MaxAge`].
+    pub max_age: Option<String>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
@@ -133,6 +135,7 @@ const COMMON_KEYS: &[&str] = &[
     "interval",
     "max_bytes",
     "max_series",
+    "max_age",
     "labels",
     "include",
     "exclude",
@@ -213,6 +216,19 @@ pub struct ServerSettings {
     pub enable_lifecycle: bool,
 }
 
+/// How old a source's data may be before its writer is taken for stopped (`max_age`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MaxAge {
+    /// Not set: a dated append log is stale past a few write periods (see
+    /// [`crate::framing`]); anything else is never stale.
+    Auto,
+    /// `off`: never stale.
+    Off,
+    /// Stale when the newest block (by its date), else the file's mtime or the HTTP
+    /// answer's `Last-Modified`, is older than this.
+    After(Duration),
+}
+
 /// When a source is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refresh {
@@ -234,6 +250,7 @@ pub struct SourceSpec {
     pub max_bytes: u64,
     /// More series than this in one read make the source down.
     pub max_series: usize,
+    pub max_age: MaxAge,
     pub labels: Vec<(String, String)>,
     pub include: Vec<regex::Regex>,
     pub exclude: Vec<regex::Regex>,
@@ -468,6 +485,36 @@ impl Settings {
                     .default_interval()
                     .map_or(Refresh::OnScrape, Refresh::Every),
             };
+            let max_age = match rs.max_age.as_deref().map(str::trim) {
+                None => MaxAge::Auto,
+                Some("off") => MaxAge::Off,
+                Some(t) => MaxAge::After(
+                    parse_duration(t)
+                        .map_err(|r| bad(&key("max_age"), format!("{r}, or \"off\"")))?,
+                ),
+            };
+            match (&source, max_age) {
+                (Source::Tail(_), MaxAge::After(_) | MaxAge::Off) => {
+                    return Err(bad(
+                        &key("max_age"),
+                        "does not apply to a source of type tail (a followed log is counted \
+                         line by line; a quiet log is not a stale one)"
+                            .into(),
+                    ))
+                }
+                (Source::File(f), MaxAge::After(_)) if f.is_kernel_file() => {
+                    return Err(bad(
+                        &key("max_age"),
+                        format!(
+                            "{} is a kernel file (procfs, sysfs): its text is made at each \
+                             read and its mtime is not when its numbers changed, so there is \
+                             no writer to be stale; remove max_age",
+                            f.path.display()
+                        ),
+                    ))
+                }
+                _ => {}
+            }
             let regexes = |list: &[String], k: &str| -> Result<Vec<regex::Regex>, ConfigError> {
                 list.iter()
                     .map(|p| {
@@ -498,6 +545,7 @@ impl Settings {
                     None => DEFAULT_MAX_BYTES,
                 },
                 max_series: rs.max_series.unwrap_or(DEFAULT_MAX_SERIES),
+                max_age,
                 name,
                 source,
                 parser: rs.parser,

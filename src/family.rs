@@ -207,18 +207,23 @@ impl Family {
 /// dumps read as one dump, whose first copy of each series is the oldest number. One
 /// verdict for the server's read and `metrics-adapter parse`.
 pub fn repeated_dump(set: &FamilySet, conflicts: &[Conflict]) -> Option<String> {
+    repeated_series(set, conflicts).map(|(repeats, distinct)| {
+        format!(
+            "the input repeats its series ({repeats} repeated, {distinct} distinct): it looks \
+             like an append log of whole dumps; use a recipe with [framing] (such as \
+             meminfo_appended) or set block_start on the source"
+        )
+    })
+}
+
+/// When every series of `set` came again ([`repeated_dump`]'s test): how many repeats, how
+/// many distinct series. A source words its own reason from them (it knows its framing).
+pub fn repeated_series(set: &FamilySet, conflicts: &[Conflict]) -> Option<(usize, usize)> {
     let repeats = conflicts
         .iter()
         .filter(|c| c.kind == ConflictKind::DuplicateSeries)
         .count();
-    (repeats > 0 && repeats >= set.series_count()).then(|| {
-        format!(
-            "the input repeats its series ({repeats} repeated, {} distinct): it looks like an \
-             append log of whole dumps; use a recipe with [framing] (such as \
-             meminfo_appended) or set block_start on the source",
-            set.series_count()
-        )
-    })
+    (repeats > 0 && repeats >= set.series_count()).then(|| (repeats, set.series_count()))
 }
 
 /// A problem found while assembling families; the offending data is dropped, never emitted.

@@ -19,6 +19,15 @@
 //! - `block_end` must match only a block's last line: a pattern that matches several lines
 //!   of one block (`^DirectMap` against `DirectMap4k`/`2M`/`1G`) cannot tell a cut block
 //!   from a whole one, and is reported instead of guessed around.
+//!
+//! # When is a log stale
+//! A recipe whose `block_start` line is the block's `date` (`[framing] dated = true`) gives
+//! each block its write time, so the log carries its own clock: the *write period* is the
+//! median gap between the start lines of the last blocks read (up to [`PERIOD_BLOCKS`], the
+//! upper median of an even count), so neither one late block nor a restart after a pause
+//! sets it; the source is stale by default once its newest complete block is older than
+//! [`STALE_PERIODS`] periods, and never sooner than [`STALE_FLOOR`] (a `date` line has whole
+//! seconds, and a writer's loop drifts). See [`Written::default_limit`].
 // Source text is the app's: an index or slice that can panic is a crash on its data.
 #![warn(clippy::indexing_slicing)]
 
@@ -29,6 +38,12 @@ use regex::Regex;
 /// How long a file must be unchanged before a lone block without an end marker counts as
 /// complete.
 pub const SETTLE: Duration = Duration::from_secs(1);
+/// Blocks whose start lines give the write period.
+pub const PERIOD_BLOCKS: usize = 5;
+/// A dated log is stale, by default, past this many write periods...
+pub const STALE_PERIODS: u32 = 3;
+/// ...and never sooner than this.
+pub const STALE_FLOOR: Duration = Duration::from_secs(10);
 
 /// How to find blocks in an append log.
 #[derive(Debug, Clone)]
@@ -37,6 +52,8 @@ pub struct Framing {
     pub start: Regex,
     /// A line matching this is a block's last line.
     pub end: Option<Regex>,
+    /// The `block_start` line is the block's write time (a `date` line).
+    pub dated: bool,
 }
 
 impl Framing {
@@ -46,6 +63,7 @@ impl Framing {
         Ok(Framing {
             start: re("block_start", start)?,
             end: end.map(|e| re("block_end", e)).transpose()?,
+            dated: false,
         })
     }
 }
@@ -62,11 +80,36 @@ pub struct Context {
     pub known_lines: Option<usize>,
 }
 
-/// The latest complete block: its bytes and line count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The latest complete block: its bytes and line count, and when it was written.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Block<'a> {
     pub bytes: &'a [u8],
     pub lines: usize,
+    /// With dated framing, when its start line parses as a date.
+    pub written: Option<Written>,
+}
+
+/// When a dated log's latest complete block was written, and how often blocks come.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Written {
+    /// Its start line, as Unix time.
+    pub at: f64,
+    /// The median gap between the start lines of the last blocks read, in seconds; `None`
+    /// when the bytes read held one dated block only.
+    pub period: Option<f64>,
+}
+
+impl Written {
+    /// Past this age the writer is taken for stopped when `max_age` is not set:
+    /// [`STALE_PERIODS`] write periods, at least [`STALE_FLOOR`]. `None` without a period.
+    pub fn default_limit(&self) -> Option<Duration> {
+        let periods = Duration::try_from_secs_f64(self.period? * f64::from(STALE_PERIODS)).ok()?;
+        Some(periods.max(STALE_FLOOR))
+    }
+
+    pub fn time(&self) -> Option<std::time::SystemTime> {
+        std::time::UNIX_EPOCH.checked_add(Duration::try_from_secs_f64(self.at).ok()?)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -162,9 +205,13 @@ pub fn latest_block<'a>(
             return Err(FramingError::AmbiguousEnd(n));
         }
     }
-    let block = |s: &Span| Block {
+    let block = |i: usize, s: &Span| Block {
         bytes: data.get(s.start..s.end).unwrap_or_default(),
         lines: s.lines,
+        written: match framing.dated {
+            true => written(data, spans.get(..=i).unwrap_or_default()),
+            false => None,
+        },
     };
     let last = spans.len() - 1;
     for (i, span) in spans.iter().enumerate().rev() {
@@ -183,7 +230,7 @@ pub fn latest_block<'a>(
             },
         };
         if complete {
-            return Ok(block(span));
+            return Ok(block(i, span));
         }
         if i == last && i == 0 && framing.end.is_none() {
             return Err(if ctx.at_file_start {
@@ -198,6 +245,29 @@ pub fn latest_block<'a>(
         (Some(_), true) => FramingError::NoEnd,
         (None, true) => FramingError::Unsettled,
     })
+}
+
+/// The write time of the last of `spans` and the write period, from their start lines.
+fn written(data: &[u8], spans: &[Span]) -> Option<Written> {
+    let time = |s: &Span| {
+        let rest = data.get(s.start..s.end)?;
+        let line = rest.split(|&b| b == b'\n').next()?;
+        crate::parse::date::parse(std::str::from_utf8(line).ok()?.trim()).ok()
+    };
+    let at = time(spans.last()?)?;
+    let first = spans.len().saturating_sub(PERIOD_BLOCKS);
+    let times: Vec<f64> = spans.get(first..)?.iter().filter_map(time).collect();
+    // A clock set back makes a negative gap: no period from it.
+    let mut gaps: Vec<f64> = times
+        .windows(2)
+        .filter_map(|w| match w {
+            [a, b] if b >= a => Some(b - a),
+            _ => None,
+        })
+        .collect();
+    gaps.sort_by(f64::total_cmp);
+    let period = gaps.get(gaps.len() / 2).copied();
+    Some(Written { at, period })
 }
 
 #[cfg(test)]

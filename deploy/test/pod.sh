@@ -24,10 +24,14 @@
 #     deploy/prometheus/scrape-config.yaml (relabeling unchanged, discovery replaced by the
 #     targets Kubernetes would give, as in rehearse.sh) and waits until its API shows every
 #     pod up, the writer's dumps moving MemFree, nginx_connections_active >= 1, redis up;
-#     MemFree as served must be one of the values in the writer's file;
-#  6. stops the writer: the adapter stays live and ready, the file's mtime metric stops;
+#     MemFree as served must be one of the values in the writer's file; meminfo-file (the
+#     seed's pod) is read both ways, from the volume and from its nginx over the pod's
+#     loopback, each read a few KiB (nginx answers Range requests with 206);
+#  6. stops the writer: the adapter stays live and ready, the file's mtime metric stops, and
+#     both of the seed pod's sources go stale by themselves (its dumps are dated);
 #     stops the nginx example's nginx: with deploy/prometheus/alerts.yaml loaded (its `for:`
-#     durations at 0s), Prometheus fires MetricsAdapterSourceDown for that source only;
+#     durations at 0s), Prometheus fires MetricsAdapterSourceDown for that source only and
+#     MetricsAdapterSourceStale for the seed pod's two stale sources;
 #     a new adapter.toml renamed into the redis pod's ConfigMap volume is in force by itself
 #     (a second source), a broken one is refused (MetricsAdapterConfigReloadFailed fires);
 #  7. plays the meminfo-file pod with a broken adapter.toml: the adapter must not serve and
@@ -339,7 +343,13 @@ check_in_prometheus() {
         # The writer appends a dump every 5 s: the served block and its numbers move.
         "changes(meminfo_block_timestamp_seconds{$job,$pod}[1m]) >= 2"
         "changes(node_memory_MemFree_bytes{$job,$pod}[1m]) >= 1"
-        "time() - metrics_adapter_source_file_mtime_seconds{$job,$pod} < 15") ;;
+        "time() - metrics_adapter_source_file_mtime_seconds{$job,$pod} < 15")
+        # The seed's pod, read from nginx too: the same moving block, a few KiB a read.
+        if [ "$ex" = meminfo-file ]; then checks+=(
+          "changes(meminfo_block_timestamp_seconds{$job,$pod,via=\"http\"}[1m]) >= 2"
+          "changes(node_memory_MemFree_bytes{$job,$pod,via=\"http\"}[1m]) >= 1"
+          "increase(metrics_adapter_source_read_bytes_total{$job,$pod,source=\"meminfo_http\"}[30s]) / increase(metrics_adapter_source_reads_total{$job,$pod,source=\"meminfo_http\"}[30s]) < 16384")
+        fi ;;
       nginx) checks+=("nginx_up{$job,$pod} == 1" "nginx_connections_active{$job,$pod} >= 1") ;;
       redis) checks+=("redis_up{$job,$pod} == 1" "redis_connected_clients{$job,$pod} >= 1") ;;
       # make_requests sent 5 GETs and 2 POSTs; readiness probes may add GETs.
@@ -356,16 +366,28 @@ check_in_prometheus() {
 }
 
 # The MemFree Prometheus holds is one the writer wrote: the numbers went through the file,
-# the shared emptyDir and the adapter unchanged.
-check_memfree_from_file() { # EXAMPLE
-  local ex=$1 served
-  served=$(promq "node_memory_MemFree_bytes{pod=\"$ex-podman\"}")
-  [ -n "$served" ] || die "$ex: Prometheus has no node_memory_MemFree_bytes"
-  local written   # kB in the file, bytes in Prometheus (%.0f: awk's %g rounds, mawk's %d stops at 2^31)
-  written=$(pm exec "${POD[$ex]}-app" cat /data/meminfo.log | awk '/^MemFree:/ {printf "%.0f\n", $2 * 1024}')
-  grep -qx "$served" <<<"$written" ||
-    die "$ex: MemFree served ($served bytes) is in none of the $(wc -l <<<"$written") dumps of /data/meminfo.log"
-  say "$ex: MemFree in Prometheus ($served bytes) is one of the writer's dumps"
+# the shared emptyDir (and for the seed's pod, nginx) and the adapter unchanged.
+check_memfree_from_file() { # EXAMPLE FILE [VIA...]
+  local ex=$1 file=$2 via served written selector
+  shift 2
+  # kB in the file, bytes in Prometheus (%.0f: awk's %g rounds, mawk's %d stops at 2^31)
+  written=$(pm exec "${POD[$ex]}-app" cat "$file" | awk '/^MemFree:/ {printf "%.0f\n", $2 * 1024}')
+  for via in "${@:-}"; do
+    selector="pod=\"$ex-podman\"${via:+,via=\"$via\"}"
+    served=$(promq "node_memory_MemFree_bytes{$selector}")
+    [ -n "$served" ] || die "$ex: Prometheus has no node_memory_MemFree_bytes{$selector}"
+    grep -qx "$served" <<<"$written" ||
+      die "$ex: MemFree served ($served bytes, $selector) is in none of the $(wc -l <<<"$written") dumps of $file"
+    say "$ex: MemFree in Prometheus ($served bytes${via:+, via $via}) is one of the writer's dumps"
+  done
+}
+
+# The seed's nginx answers the adapter's tail requests as it would any client's: 206.
+check_ranges() { # EXAMPLE
+  local url="http://127.0.0.1:${HPORT[$1]}/index.html" code
+  code=$(curl -s -m 2 -r -100 -o /dev/null -w '%{http_code}' "$url") || die "$1: nginx does not answer on $url"
+  [ "$code" = 206 ] || die "$1: nginx answered $code to a Range request for $url, not 206"
+  say "$1: nginx serves the writer's log on $url and answers Range requests with 206"
 }
 
 # Requests to the example's nginx, after the adapter is ready (it follows from the log's
@@ -398,20 +420,38 @@ check_writer_stopped() { # EXAMPLE
   say "$ex: writer stopped; the adapter stays live and ready, the file's mtime stays at $m1 (age $(promq "time() - $q" | cut -d. -f1) s)"
 }
 
+# The seed's dumps are dated: with no max_age, both ways of reading them go stale 3 write
+# periods (15 s) after the writer stopped, and say so by kind.
+check_stale_by_default() { # EXAMPLE
+  local ex=$1 pod="pod=\"$1-podman\"" checks=() source
+  for source in meminfo meminfo_http; do
+    checks+=("metrics_adapter_source_up{$pod,source=\"$source\"} == 0"
+      "increase(metrics_adapter_source_read_failures_total{$pod,source=\"$source\",kind=\"stale\"}[1m]) > 0")
+  done
+  python3 deploy/test/promwait.py "$PROM" 45 "${checks[@]}" >"$T/logs/stale-$ex.log" ||
+    die "$ex: its sources did not go stale after the writer stopped: $(tail -n 20 "$T/logs/stale-$ex.log")"
+  say "$ex: both sources (volume and http) went stale by themselves after the writer stopped"
+}
+
 # ---- 6b. the shipped alerts ---------------------------------------------------------------------
 # Stops the nginx example's nginx: its adapter's source goes down, and Prometheus, with the
 # shipped rules loaded, fires MetricsAdapterSourceDown for that pod and source, and for no
-# other; no adapter is reported down or absent, and no reload as failed.
+# other; the seed pod's two sources, stale since its writer stopped, fire
+# MetricsAdapterSourceStale instead; no adapter is reported down or absent, and no reload as
+# failed.
 check_alerts() {
   local firing='ALERTS{alertstate="firing"' down='alertname="MetricsAdapterSourceDown"'
+  local stale='alertname="MetricsAdapterSourceStale"'
   pm stop --time 2 "${POD[nginx]}-nginx" >/dev/null
   say "nginx: app container stopped; waiting (at most $DEADLINE s) for the SourceDown alert"
   python3 deploy/test/promwait.py "$PROM" "$DEADLINE" \
     "$firing,$down,pod=\"nginx-podman\",source=\"nginx\",severity=\"warning\"} == 1" \
     "count($firing,$down}) == 1" \
+    "count($firing,$stale,pod=\"meminfo-file-podman\",source=~\"meminfo|meminfo_http\"}) == 2" \
+    "count($firing,$stale}) == 2" \
     "absent($firing,alertname=~\"MetricsAdapter(Down|Absent|ConfigReloadFailed|DroppedSeries)\"})" ||
     die "the shipped alerts did not fire as they should"
-  say "nginx: MetricsAdapterSourceDown fired for pod nginx-podman, source nginx, and only there"
+  say "nginx: MetricsAdapterSourceDown fired for pod nginx-podman, source nginx, and only there; SourceStale for the seed pod's two sources"
 }
 
 # ---- 6c. a ConfigMap update, as the adapter sees it -------------------------------------------
@@ -464,8 +504,9 @@ check_broken_config() {
     [ "$SECONDS" -lt "$end" ] || die "$ex: no log line naming bogus_key within 30 s: $(pm logs --tail 5 "$c" 2>&1)"
     sleep 0.5
   done
-  # The house shape: FILE: sources.NAME.KEY: reason.
-  [[ $line == *"/etc/metrics-adapter/adapter.toml: sources.meminfo.bogus_key: unknown field \`bogus_key\`"* ]] ||
+  # The house shape: FILE: sources.NAME.KEY: reason. The line lands in the config's last
+  # table, the http source's.
+  [[ $line == *"/etc/metrics-adapter/adapter.toml: sources.meminfo_http.bogus_key: unknown field \`bogus_key\`"* ]] ||
     die "$ex: the log line does not say which file and key: $line"
   ! curl -fs -m 2 -o /dev/null "http://127.0.0.1:${MPORT[$ex]}/healthz" ||
     die "$ex: the adapter answers /healthz with a broken config"
@@ -500,9 +541,13 @@ make_requests nginx-access-log
 start_prometheus
 check_in_prometheus
 for ex in "${RUN[@]}"; do
-  case $ex in meminfo-file|native-sidecar) check_memfree_from_file "$ex" ;; esac
+  case $ex in
+    meminfo-file) check_memfree_from_file "$ex" /data/index.html volume http; check_ranges "$ex" ;;
+    native-sidecar) check_memfree_from_file "$ex" /data/meminfo.log ;;
+  esac
 done
 check_writer_stopped meminfo-file
+check_stale_by_default meminfo-file
 check_alerts
 check_config_map_update
 check_broken_config

@@ -6,7 +6,9 @@
 # For each example in deploy/kubernetes/examples/ it runs, as plain child processes on
 # 127.0.0.1 in a temporary directory, what the pod runs:
 #   meminfo-file, native-sidecar  the app container's own shell loop (from deployment.yaml),
-#                                 appending to DIR/data/meminfo.log instead of /data/meminfo.log
+#                                 appending under DIR/data/ instead of /data/; for meminfo-file
+#                                 also /usr/sbin/nginx on its nginx.conf (serving that file),
+#                                 with only its port and its paths rewritten
 #   nginx                         /usr/sbin/nginx on the example's nginx.conf, with only its
 #                                 ports and its /tmp paths rewritten
 #   redis                         /usr/bin/redis-server
@@ -110,12 +112,35 @@ start_app() { # EXAMPLE: start what the example's app container runs; set ENV, t
   local ex=$1 dir="$T/$1"
   mkdir -p "$dir"
   case $ex in
-    meminfo-file|native-sidecar)
+    native-sidecar)
       local cmd
       cmd=$($MANIFESTS app-command "$EXAMPLES/$ex" app)
       mkdir -p "$dir/data"
       start "$ex-app" "${BOUNDED[@]}" sh -c "${cmd//\/data\//$dir/data/}"
       ENV=("METRICS_ADAPTER__SOURCES__MEMINFO__PATH=$dir/data/meminfo.log")
+      ;;
+    meminfo-file)
+      local cmd web_port
+      cmd=$($MANIFESTS app-command "$EXAMPLES/$ex" app)
+      mkdir -p "$dir/data" "$dir/tmp"
+      start "$ex-app" "${BOUNDED[@]}" sh -c "${cmd//\/data\//$dir/data/}"
+      web_port=$(free_port)
+      # /tmp/ first: the rewritten root is itself under /tmp.
+      sed -e "s#/tmp/#$dir/tmp/#g" \
+          -e "s#^\( *\)listen 8080;#\1listen 127.0.0.1:$web_port;#" \
+          -e "s#^\( *\)root /data;#\1root $dir/data;#" \
+          "$EXAMPLES/$ex/nginx.conf" >"$dir/nginx.conf"
+      if ! grep -q "listen 127.0.0.1:$web_port;" "$dir/nginx.conf" ||
+        ! grep -q "root $dir/data;" "$dir/nginx.conf"; then
+        die "meminfo-file's nginx.conf no longer has 'listen 8080;' and 'root /data;': update rehearse.sh"
+      fi
+      # Run as root, nginx's worker is `nobody`, as in the pod it is not the writer: it
+      # must be able to reach the file.
+      chmod o+x "$T" "$dir" && chmod o+rx "$dir/data"
+      start "$ex-web" "${BOUNDED[@]}" /usr/sbin/nginx -c "$dir/nginx.conf" -e stderr -g 'daemon off;'
+      wait_http "http://127.0.0.1:$web_port/index.html" "$ex-web"
+      ENV=("METRICS_ADAPTER__SOURCES__MEMINFO__PATH=$dir/data/index.html"
+        "METRICS_ADAPTER__SOURCES__MEMINFO_HTTP__URL=http://127.0.0.1:$web_port/index.html")
       ;;
     nginx)
       local app_port status_port

@@ -264,8 +264,8 @@ fn listen_takes_the_go_exporters_port_only_form() {
 
 #[test]
 fn env_overrides_reach_a_source_kinds_own_keys() {
-    // `max_age` is the file kind's key, `max_bytes` a common one: both arrive from the
-    // environment as numbers (`try_parsing`), both as the table gives them.
+    // `path` is the file kind's key, `max_age` and `max_bytes` common ones: all arrive from
+    // the environment (numbers by `try_parsing`) as the table gives them.
     let text = "[sources.f]\ntype = 'file'\npath = '/x'\nparser = 'kv'\nmax_age = '1h'\n";
     let s = load_str(
         text,
@@ -276,14 +276,16 @@ fn env_overrides_reach_a_source_kinds_own_keys() {
         ],
     )
     .unwrap();
-    assert_eq!(s.sources[0].source.max_age(), Some(Duration::from_secs(30)));
+    assert_eq!(s.sources[0].max_age, MaxAge::After(Duration::from_secs(30)));
     assert_eq!(s.sources[0].max_bytes, 2048);
     assert_eq!(s.sources[0].source.describe(), "/y");
     let s = load_str(text, &[("METRICS_ADAPTER__SOURCES__F__MAX_AGE", "5m")]).unwrap();
     assert_eq!(
-        s.sources[0].source.max_age(),
-        Some(Duration::from_secs(300))
+        s.sources[0].max_age,
+        MaxAge::After(Duration::from_secs(300))
     );
+    let s = load_str(text, &[("METRICS_ADAPTER__SOURCES__F__MAX_AGE", "off")]).unwrap();
+    assert_eq!(s.sources[0].max_age, MaxAge::Off);
     // A source may come from the environment alone.
     let s = load_str(
         "",
@@ -313,8 +315,8 @@ fn a_kinds_key_errors_have_the_house_shape() {
     assert!(
         e.ends_with(
             "adapter.toml: sources.a.timout: unknown field `timout`, expected one of `path`, \
-             `block_start`, `block_end`, `max_age` (or one every source takes: type, parser, \
-             timeout, interval, max_bytes, max_series, labels, include, exclude)"
+             `block_start`, `block_end` (or one every source takes: type, parser, timeout, \
+             interval, max_bytes, max_series, max_age, labels, include, exclude)"
         ),
         "{e}"
     );
@@ -520,4 +522,39 @@ fn inline_recipes_are_taken_from_the_file() {
     assert!(err("[recipes]\nx = 1\n").ends_with(
         "adapter.toml: recipes.x: a recipe is a table: [recipes.NAME] with format, mapping..."
     ));
+}
+
+/// A kernel file has no writer to be stale, a followed log no read to be old: `max_age`
+/// there is refused with the reason, not accepted and never used.
+#[test]
+fn max_age_is_refused_where_no_clock_can_tell() {
+    let e = err(
+        "[sources.m]\ntype = 'file'\npath = '/proc/meminfo'\nparser = 'meminfo'\nmax_age = '1m'\n",
+    );
+    assert!(
+        e.ends_with(
+            "adapter.toml: sources.m.max_age: /proc/meminfo is a kernel file (procfs, sysfs): \
+             its text is made at each read and its mtime is not when its numbers changed, so \
+             there is no writer to be stale; remove max_age"
+        ),
+        "{e}"
+    );
+    let e =
+        err("[sources.t]\ntype = 'tail'\npath = '/x'\nparser = 'nginx_access'\nmax_age = 'off'\n");
+    assert!(
+        e.contains("sources.t.max_age: does not apply to a source of type tail"),
+        "{e}"
+    );
+    let e = err("[sources.h]\ntype = 'http'\nurl = 'http://x/'\nparser = 'kv'\nmax_age = 'soon'\n");
+    assert!(
+        e.ends_with(
+            "sources.h.max_age: \"soon\" is not a positive duration like 500ms, 5s or 1m, or \"off\""
+        ),
+        "{e}"
+    );
+    let ok =
+        "[sources.m]\ntype = 'file'\npath = '/proc/meminfo'\nparser = 'meminfo'\nmax_age = 'off'\n";
+    assert_eq!(load_str(ok, &[]).unwrap().sources[0].max_age, MaxAge::Off);
+    let ok = "[sources.h]\ntype = 'http'\nurl = 'http://x/'\nparser = 'kv'\n";
+    assert_eq!(load_str(ok, &[]).unwrap().sources[0].max_age, MaxAge::Auto);
 }

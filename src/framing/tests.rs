@@ -131,3 +131,60 @@ fn invalid_utf8_keeps_offsets_exact() {
     assert!(b.bytes.starts_with(b"Wed Nov 25 03:46:31"));
     assert!(b.bytes.ends_with(b"\xff\xfe\n"));
 }
+
+/// A dated log knows when its newest block was written and how often blocks come: the
+/// median gap between the last start lines, so neither jitter nor a restart after a pause
+/// (one long gap) sets it.
+#[test]
+fn a_dated_log_carries_its_write_period() {
+    let mut f = framing(None);
+    let b3 = B2.replace("03:46:31", "03:46:37");
+    let all = format!("{B1}{B2}{b3}Wed Nov 25 03:46:41 UTC 2026\n");
+    let undated = latest_block(all.as_bytes(), &f, file_start()).unwrap();
+    assert_eq!(undated.written, None);
+    f.dated = true;
+    let b = latest_block(all.as_bytes(), &f, file_start()).unwrap();
+    assert_eq!(b.bytes, b3.as_bytes());
+    // 03:46:37 UTC on 2026-11-25; gaps 5 s and 6 s, the upper median 6 (the growing block
+    // does not count).
+    assert_eq!(
+        b.written,
+        Some(Written {
+            at: 1_795_578_397.0,
+            period: Some(6.0)
+        })
+    );
+    // A writer restarted after a day's pause: one long gap among short ones.
+    let restarted = format!(
+        "{}{B1}{B2}{b3}{}",
+        B1.replace("Wed Nov 25", "Tue Nov 24"),
+        b3.replace("03:46:37", "03:46:42")
+    );
+    let b = latest_block(restarted.as_bytes(), &f, file_start()).unwrap();
+    assert_eq!(b.written.and_then(|w| w.period), Some(6.0));
+    assert_eq!(
+        b.written.unwrap().default_limit(),
+        Some(Duration::from_secs(18))
+    );
+    // A fast writer is held to the floor; one block alone gives no period.
+    let fast = Written {
+        at: 0.0,
+        period: Some(1.0),
+    };
+    assert_eq!(fast.default_limit(), Some(STALE_FLOOR));
+    let lone = latest_block(
+        B1.as_bytes(),
+        &f,
+        Context {
+            settled: true,
+            ..file_start()
+        },
+    )
+    .unwrap();
+    assert_eq!(lone.written.map(|w| w.period), Some(None));
+    assert_eq!(lone.written.unwrap().default_limit(), None);
+    // A start line that is not a date gives no write time (the recipe reports the line).
+    let odd = format!("{B1}{}", B2.replace("UTC", "CET"));
+    let b = latest_block(odd.as_bytes(), &f, file_start()).unwrap();
+    assert_eq!(b.written, None);
+}

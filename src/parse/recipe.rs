@@ -51,6 +51,10 @@ pub struct FramingOptions {
     pub block_start: String,
     /// A line matching this is a block's last line (it must match no other line).
     pub block_end: Option<String>,
+    /// The `block_start` line is the block's write time, as `date` prints it: the source
+    /// then knows the write period and goes stale when the writer stops.
+    #[serde(default)]
+    pub dated: bool,
 }
 
 #[derive(Debug)]
@@ -119,7 +123,12 @@ impl Recipe {
         super::cases::validate(&file.test)?;
         let framing = file
             .framing
-            .map(|f| Framing::new(&f.block_start, f.block_end.as_deref()))
+            .map(|f| {
+                Framing::new(&f.block_start, f.block_end.as_deref()).map(|framing| Framing {
+                    dated: f.dated,
+                    ..framing
+                })
+            })
             .transpose()
             .map_err(|(key, e)| format!("framing.{key}: {e}"))?
             .map(Arc::new);

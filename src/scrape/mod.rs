@@ -26,6 +26,7 @@ use crate::source::Source;
 mod failure;
 mod follow;
 mod self_metrics;
+mod stale;
 mod target;
 
 use self_metrics::SelfMetrics;
@@ -50,6 +51,13 @@ pub enum ScraperError {
     /// A `log` recipe on a source that is not followed, or a followed log without one.
     #[error("{origin}: sources.{source_name}.parser: {reason}")]
     LogRecipe {
+        origin: String,
+        source_name: String,
+        reason: String,
+    },
+    /// `max_age` on a source that has no clock to compare it with.
+    #[error("{origin}: sources.{source_name}.max_age: {reason}")]
+    NoClock {
         origin: String,
         source_name: String,
         reason: String,
@@ -171,6 +179,28 @@ impl Scraper {
                 source_name: spec.name.clone(),
                 reason,
             });
+        }
+        for (spec, parser) in settings.sources.iter().zip(&parsers) {
+            // A file has its mtime and an HTTP answer may have Last-Modified; a command's
+            // or a socket's answer has only the dates a dated recipe finds in it.
+            let clockless = matches!(
+                spec.source,
+                Source::Tcp(_) | Source::Exec(_) | Source::FastCgi(_)
+            );
+            let dated = parser.framing().is_some_and(|f| f.dated);
+            if clockless && !dated && matches!(spec.max_age, crate::config::MaxAge::After(_)) {
+                return Err(ScraperError::NoClock {
+                    origin: settings.origin.to_string(),
+                    source_name: spec.name.clone(),
+                    reason: format!(
+                        "the answer of a source of type {} has no modification time, and \
+                         recipe {:?} finds no dates in it ([framing] dated = true), so \
+                         nothing could ever be too old; remove max_age",
+                        spec.source.kind(),
+                        spec.parser
+                    ),
+                });
+            }
         }
         let reserved: Arc<HashSet<String>> = Arc::new(
             parsers

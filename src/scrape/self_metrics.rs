@@ -104,7 +104,7 @@ impl SelfMetrics {
             fam(
                 "source_file_mtime_seconds",
                 Gauge,
-                "Modification time of a file source's file, as Unix time.",
+                "Modification time of a file source's file (an http source's Last-Modified), as Unix time; none for /proc and /sys files.",
                 self.mtime,
             ),
             fam(

@@ -125,6 +125,8 @@ pub struct Target {
     reserved: Arc<HashSet<String>>,
     state: Arc<Mutex<State>>,
     inflight: Mutex<Option<Inflight>>,
+    /// Lines of the longest block the recipe's framing cut from this source's answers.
+    block_lines: std::sync::atomic::AtomicUsize,
 }
 
 /// Clears a target's in-flight slot when the read ends, however it ends (finished, failed,
@@ -211,6 +213,7 @@ impl Target {
             reserved,
             state: Arc::new(Mutex::new(state)),
             inflight: Mutex::default(),
+            block_lines: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -237,27 +240,20 @@ impl Target {
         let mut read_bytes = 0;
         let mut file_mtime = None;
         let work = async {
-            let fetch = spec.source.fetch(spec.max_bytes, timeout).await;
+            let frame = self.parser.framing().map(|framing| crate::source::Frame {
+                framing,
+                known_lines: &self.block_lines,
+            });
+            let fetch = spec.source.fetch(spec.max_bytes, timeout, frame).await;
             read_bytes = fetch.read_bytes;
             file_mtime = fetch.modified.map(unix_time);
+            let stale = super::stale::check(spec.max_age, &fetch, SystemTime::now());
             let bytes = fetch
                 .data
                 .map_err(|e| (FailureKind::of_source(&e), e.to_string()))?;
-            if let (Some(max_age), Some(modified)) = (spec.source.max_age(), fetch.modified) {
-                let age = SystemTime::now()
-                    .duration_since(modified)
-                    .unwrap_or_default();
-                if age > max_age {
-                    return Err((
-                        FailureKind::Stale,
-                        format!(
-                            "{}: not modified for {}s (max_age {}s): is the writer still running?",
-                            spec.source.describe(),
-                            age.as_secs(),
-                            max_age.as_secs_f64()
-                        ),
-                    ));
-                }
+            if let Some(reason) = stale {
+                let what = spec.source.describe();
+                return Err((FailureKind::Stale, format!("{what}: {reason}")));
             }
             let bytes = Arc::new(bytes);
             *input = Some(bytes.clone());
@@ -308,8 +304,9 @@ impl Target {
         set.extend(families, &mut conflicts);
         // Every series again, block after block: an append log read as one dump. Serving
         // the first copy would be serving the oldest numbers.
-        if let Some(reason) = crate::family::repeated_dump(&set, &conflicts) {
-            return down(FailureKind::Parse, reason);
+        if let Some((repeats, distinct)) = crate::family::repeated_series(&set, &conflicts) {
+            let counts = format!("{repeats} repeated, {distinct} distinct");
+            return down(FailureKind::Parse, self.repeats_reason(&counts));
         }
         for c in &conflicts {
             debug!(source = %spec.name, "{c}");
@@ -330,6 +327,34 @@ impl Target {
             file_mtime,
             duration: start.elapsed(),
             finished: SystemTime::now(),
+        }
+    }
+
+    /// Why an input that repeats every series is refused, in terms of what is really wrong:
+    /// no framing at all, or a framing whose blocks still hold several dumps.
+    fn repeats_reason(&self, counts: &str) -> String {
+        // A file source may set its own framing (it holds the recipe's otherwise).
+        let (own_keys, framing) = match &self.spec.source {
+            crate::source::Source::File(f) => (true, f.framing.as_ref()),
+            _ => (false, self.parser.framing()),
+        };
+        let or_source = if own_keys {
+            " or set block_start on the source"
+        } else {
+            ""
+        };
+        match framing {
+            Some(f) => format!(
+                "the block the framing cut still repeats its series ({counts}): block_start \
+                 {:?} does not match the first line of each dump",
+                f.start.as_str()
+            ),
+            None => format!(
+                "the input repeats its series ({counts}): it looks like an append log of \
+                 whole dumps, and recipe {:?} has no [framing]; use one that has (such as \
+                 meminfo_appended){or_source}",
+                self.spec.parser
+            ),
         }
     }
 

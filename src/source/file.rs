@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Deserialize;
 
-use super::{parse_duration, quote, Fetch, KeyError, SourceError, UNSET};
+use super::{quote, Fetch, KeyError, SourceError, UNSET};
 use crate::framing::{latest_block, Context, Framing, FramingError, SETTLE};
 
 /// The keys of a `file` source, as written.
@@ -36,7 +36,6 @@ pub struct Config {
     pub path: Option<String>,
     pub block_start: Option<String>,
     pub block_end: Option<String>,
-    pub max_age: Option<String>,
 }
 
 /// Why a read of a rewritten file whose last line has no newline is not served (also what
@@ -54,8 +53,6 @@ pub struct FileSource {
     /// Append-log framing: the source's own `block_start`/`block_end`, else the recipe's
     /// (filled in by [`FileSource::frame_with`]).
     pub framing: Option<Arc<Framing>>,
-    /// The source is down when the file was last modified longer ago than this.
-    pub max_age: Option<Duration>,
     /// Lines of the last block (or whole file) trusted, 0 before the first: a shorter read
     /// is suspect. Shared by the clones a fetch makes.
     shape: Arc<AtomicUsize>,
@@ -76,16 +73,9 @@ impl FileSource {
             (None, Some(_)) => return Err(KeyError::invalid("block_end", "needs block_start")),
             (None, None) => None,
         };
-        let max_age = c
-            .max_age
-            .as_deref()
-            .map(parse_duration)
-            .transpose()
-            .map_err(|r| KeyError::invalid("max_age", r))?;
         Ok(FileSource {
             path: PathBuf::from(path),
             framing,
-            max_age,
             shape: Arc::default(),
             self_delimiting: false,
         })
@@ -108,10 +98,6 @@ impl FileSource {
                     .as_ref()
                     .and_then(|f| f.end.as_ref())
                     .map_or_else(unset, |e| quote(e.as_str())),
-            ),
-            (
-                "max_age",
-                self.max_age.map_or_else(unset, |d| format!("{d:?}")),
             ),
         ]
     }
@@ -152,7 +138,17 @@ impl FileSource {
                 None => self.read_whole(&file, max_bytes, deadline, &mut fetch),
             });
         fetch.data = data;
+        if self.is_kernel_file() {
+            // procfs and sysfs make a file's text at each read: its mtime says nothing
+            // about when its numbers changed, so none is reported.
+            fetch.modified = None;
+        }
         fetch
+    }
+
+    /// Whether the path is under `/proc` or `/sys`, whose files have no meaningful mtime.
+    pub fn is_kernel_file(&self) -> bool {
+        self.path.starts_with("/proc") || self.path.starts_with("/sys")
     }
 
     fn io(&self) -> impl FnOnce(std::io::Error) -> SourceError {
@@ -244,6 +240,7 @@ impl FileSource {
             };
             match latest_block(window, framing, ctx) {
                 Ok(block) => {
+                    fetch.written = block.written;
                     // The most lines a block had: a shorter last block is suspect (a read
                     // that is refused later, such as a lone date line, cannot lower it).
                     self.shape.fetch_max(block.lines, Ordering::Relaxed);

@@ -337,12 +337,48 @@ impl HttpSource {
         })
     }
 
-    pub async fn fetch(&self, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
+    /// GETs the page whole (see [`super::framed`] for an append log's tail).
+    pub async fn fetch(&self, max_bytes: u64) -> super::Fetch {
+        let answer = match self.get(max_bytes, None).await {
+            Ok(a) => a,
+            Err(e) => return super::Fetch::failed(e),
+        };
+        let mut fetch = super::Fetch {
+            read_bytes: answer.read_bytes,
+            modified: answer.last_modified,
+            ..super::Fetch::default()
+        };
+        fetch.data = match answer.status {
+            s if s.is_success() => Ok(answer.body),
+            s => Err(SourceError::Status(s.as_u16())),
+        };
+        fetch
+    }
+
+    /// One GET, for the last `range` bytes when given (then without gzip: a byte range of a
+    /// compressed body cannot be decompressed). Any status is returned; the body is read
+    /// (at most `max_bytes`) only for a success.
+    pub(super) async fn get(
+        &self,
+        max_bytes: u64,
+        range: Option<u64>,
+    ) -> Result<Answer, SourceError> {
         let target = self.describe();
         // Read once per fetch, before a connection is taken: a retry on a fresh connection
         // sends the same credential.
         let authorization = self.authorization().await?;
         let auth = authorization.as_ref();
+        let request = || {
+            let mut req = self.request(auth)?;
+            if let Some(n) = range {
+                let h = req.headers_mut();
+                h.remove(hyper::header::ACCEPT_ENCODING);
+                let value = HeaderValue::from_str(&format!("bytes=-{n}"))
+                    .map_err(|e| SourceError::Protocol(format!("building the request: {e}")))?;
+                h.insert(hyper::header::RANGE, value);
+            }
+            Ok::<_, SourceError>(req)
+        };
         let kept = self
             .idle
             .lock()
@@ -353,15 +389,33 @@ impl HttpSource {
             None => None,
         };
         let (mut conn, resp) = match reusable {
-            Some(mut conn) => match conn.sender.send_request(self.request(auth)?).await {
+            Some(mut conn) => match conn.sender.send_request(request()?).await {
                 Ok(resp) => (conn, resp),
                 // Closed by the server while idle: once more, on a fresh connection.
-                Err(_) => self.fresh_request(auth).await?,
+                Err(_) => self.fresh_request(request()?).await?,
             },
-            None => self.fresh_request(auth).await?,
+            None => self.fresh_request(request()?).await?,
         };
-        if !resp.status().is_success() {
-            return Err(SourceError::Status(resp.status().as_u16()));
+        let header = |name| {
+            resp.headers()
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let status = resp.status();
+        let content_range = header(hyper::header::CONTENT_RANGE);
+        let last_modified = header(hyper::header::LAST_MODIFIED)
+            .and_then(|t| crate::parse::date::parse(&t).ok())
+            .and_then(|t| std::time::Duration::try_from_secs_f64(t).ok())
+            .and_then(|t| std::time::UNIX_EPOCH.checked_add(t));
+        if !status.is_success() {
+            return Ok(Answer {
+                status,
+                content_range,
+                last_modified,
+                body: Vec::new(),
+                read_bytes: 0,
+            });
         }
         let gzipped = resp
             .headers()
@@ -383,29 +437,51 @@ impl HttpSource {
             *self.idle.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn);
         }
         let body = body.to_bytes();
-        if !gzipped {
-            return Ok(body.to_vec());
-        }
-        let mut out = Vec::new();
-        super::read_limited_blocking(
-            flate2::read::GzDecoder::new(&body[..]),
-            max_bytes,
-            &mut out,
-            |e| SourceError::Protocol(format!("{target}: bad gzip body: {e}")),
-        )?;
-        Ok(out)
+        let read_bytes = body.len() as u64;
+        let body = if gzipped {
+            let mut out = Vec::new();
+            super::read_limited_blocking(
+                flate2::read::GzDecoder::new(&body[..]),
+                max_bytes,
+                &mut out,
+                |e| SourceError::Protocol(format!("{target}: bad gzip body: {e}")),
+            )?;
+            out
+        } else {
+            body.to_vec()
+        };
+        Ok(Answer {
+            status,
+            content_range,
+            last_modified,
+            body,
+            read_bytes,
+        })
     }
+}
+
+/// What one GET gave.
+pub(super) struct Answer {
+    pub status: hyper::StatusCode,
+    /// `Content-Range` of a partial answer (206), as sent.
+    pub content_range: Option<String>,
+    /// `Last-Modified`, when sent and readable: nginx sends a served file's mtime.
+    pub last_modified: Option<std::time::SystemTime>,
+    /// The body, decompressed; empty unless the status is a success.
+    pub body: Vec<u8>,
+    /// Bytes of body read off the connection.
+    pub read_bytes: u64,
 }
 
 impl HttpSource {
     async fn fresh_request(
         &self,
-        auth: Option<&HeaderValue>,
+        request: Request<Empty<Bytes>>,
     ) -> Result<(Conn, hyper::Response<Incoming>), SourceError> {
         let mut conn = self.connect().await?;
         let resp = conn
             .sender
-            .send_request(self.request(auth)?)
+            .send_request(request)
             .await
             .map_err(|e| SourceError::Protocol(format!("{}: {e}", self.describe())))?;
         Ok((conn, resp))
@@ -422,122 +498,4 @@ impl<T> Drop for AbortOnDrop<T> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn url_error(url: &str) -> Option<String> {
-        let c = Config {
-            url: Some(url.into()),
-            ..Config::default()
-        };
-        HttpSource::from_config(c).err().map(|e| {
-            assert_eq!(e.key(), "url");
-            e.to_string()
-        })
-    }
-
-    #[test]
-    fn the_target_is_worked_out_once_from_the_url() {
-        for (url, describe, host_header, socket, path) in [
-            (
-                "http://127.0.0.1/x?auto",
-                "http://127.0.0.1/x?auto",
-                "127.0.0.1",
-                ("127.0.0.1", 80),
-                "/x?auto",
-            ),
-            (
-                "http://localhost:8080",
-                "http://localhost:8080/",
-                "localhost:8080",
-                ("localhost", 8080),
-                "/",
-            ),
-            (
-                "http://[::1]:81/s",
-                "http://[::1]:81/s",
-                "[::1]:81",
-                ("::1", 81),
-                "/s",
-            ),
-            (
-                "http://[::1]/s",
-                "http://[::1]/s",
-                "[::1]",
-                ("::1", 80),
-                "/s",
-            ),
-        ] {
-            let c = Config {
-                url: Some(url.into()),
-                ..Config::default()
-            };
-            let s = HttpSource::from_config(c).unwrap();
-            assert_eq!(s.describe(), describe, "{url}");
-            assert_eq!(s.target.authority(), host_header, "{url}");
-            assert_eq!(s.target.socket(), socket, "{url}");
-            let req = s.request(None).unwrap();
-            assert_eq!(req.uri().to_string(), path, "{url}");
-            assert_eq!(req.headers()[hyper::header::HOST], host_header, "{url}");
-        }
-    }
-
-    /// Ports `Uri` takes but the connect would turn into 80, and passwords that hide their
-    /// `@` behind a `/` or `?`: refused, the password never echoed.
-    #[test]
-    fn urls_that_cannot_run_as_written_are_refused() {
-        for (url, want) in [
-            ("http://127.0.0.1:99999/x", "out of range"),
-            ("http://127.0.0.1:80a/x", "is not a number"),
-            ("http://127.0.0.1:/x", "has no port"),
-            ("http://u:pa/Zq9@127.0.0.1/x", "credentials"),
-            ("http://u:p?Zq9@127.0.0.1/x", "credentials"),
-            ("http://u:Zq9@127.0.0.1/x", "credentials"),
-        ] {
-            let err = url_error(url).unwrap_or_else(|| panic!("{url} accepted"));
-            assert!(err.contains(want), "{url}: {err}");
-            assert!(!err.contains("Zq9"), "{err}");
-        }
-        for ok in [
-            "http://127.0.0.1/x",
-            "http://127.0.0.1:8080/x?auto",
-            "http://[::1]/x",
-            "http://[::1]:8080/x",
-            "http://localhost:80/",
-        ] {
-            assert_eq!(url_error(ok), None, "{ok}");
-        }
-    }
-
-    #[test]
-    fn a_socket_replaces_the_connect_not_the_host_header() {
-        let c = Config {
-            url: Some("http://app.local/status?auto".into()),
-            socket: Some("unix:/run/app.sock".into()),
-            ..Config::default()
-        };
-        let s = HttpSource::from_config(c).unwrap();
-        assert_eq!(
-            s.socket.as_deref(),
-            Some(std::path::Path::new("/run/app.sock"))
-        );
-        assert_eq!(
-            s.describe(),
-            "http://app.local/status?auto via unix:/run/app.sock"
-        );
-        let req = s.request(None).unwrap();
-        assert_eq!(req.headers()[hyper::header::HOST], "app.local");
-        assert_eq!(req.uri().to_string(), "/status?auto");
-        let resolved = s.resolved();
-        assert!(
-            resolved.contains(&("socket", "\"/run/app.sock\"".into())),
-            "{resolved:?}"
-        );
-        let c = Config {
-            url: Some("http://localhost/".into()),
-            socket: Some(String::new()),
-            ..Config::default()
-        };
-        assert_eq!(HttpSource::from_config(c).unwrap_err().key(), "socket");
-    }
-}
+mod tests;

@@ -10,6 +10,7 @@
 pub mod exec;
 pub mod fastcgi;
 pub mod file;
+mod framed;
 pub mod http;
 pub mod tail;
 pub mod tcp;
@@ -19,6 +20,7 @@ mod bounded;
 mod secret;
 pub(crate) use address::{check_address, check_host_port, connect, connect_unix, Io};
 pub(crate) use bounded::{check_size, read_limited, read_limited_blocking};
+pub use framed::Frame;
 pub use secret::Secret;
 
 use std::collections::BTreeMap;
@@ -246,8 +248,10 @@ pub struct Fetch {
     pub data: Result<Vec<u8>, SourceError>,
     /// Bytes actually read (an append log's read is longer than the block it returns).
     pub read_bytes: u64,
-    /// A file's modification time.
+    /// A file's modification time, or an HTTP answer's `Last-Modified`.
     pub modified: Option<std::time::SystemTime>,
+    /// A dated append log's newest complete block: when it was written, the write period.
+    pub written: Option<crate::framing::Written>,
 }
 
 impl Default for Fetch {
@@ -262,6 +266,7 @@ impl Fetch {
             data: Err(e),
             read_bytes: 0,
             modified: None,
+            written: None,
         }
     }
 }
@@ -272,6 +277,7 @@ impl From<Result<Vec<u8>, SourceError>> for Fetch {
             read_bytes: data.as_ref().map_or(0, |d| d.len() as u64),
             data,
             modified: None,
+            written: None,
         }
     }
 }
@@ -350,25 +356,33 @@ impl Source {
     }
 
     /// Reads the source once, at most `max_bytes`; `timeout` bounds a file's re-reads.
-    pub async fn fetch(&self, max_bytes: u64, timeout: std::time::Duration) -> Fetch {
-        match self {
-            Source::File(s) => s.fetch(max_bytes, timeout).await,
-            Source::Http(s) => s.fetch(max_bytes).await.into(),
-            Source::Tcp(s) => s.fetch(max_bytes).await.into(),
-            Source::Exec(s) => s.fetch(max_bytes).await.into(),
-            Source::FastCgi(s) => s.fetch(max_bytes).await.into(),
+    /// With `frame` (the recipe's `[framing]`), an append log is cut to its latest complete
+    /// block whatever delivers it: a file reads backwards from its end (with its own
+    /// `block_start` if set), an HTTP page asks for its tail, other sources' answers are cut.
+    pub async fn fetch(
+        &self,
+        max_bytes: u64,
+        timeout: std::time::Duration,
+        frame: Option<Frame<'_>>,
+    ) -> Fetch {
+        let what = || self.describe();
+        match (self, frame) {
+            (Source::File(s), _) => s.fetch(max_bytes, timeout).await,
+            (Source::Http(s), Some(frame)) => frame.http_tail(s, max_bytes).await,
+            (Source::Http(s), None) => s.fetch(max_bytes).await,
+            (Source::Tcp(s), frame) => {
+                framed::cut(s.fetch(max_bytes).await.into(), frame, what).await
+            }
+            (Source::Exec(s), frame) => {
+                framed::cut(s.fetch(max_bytes).await.into(), frame, what).await
+            }
+            (Source::FastCgi(s), frame) => {
+                framed::cut(s.fetch(max_bytes).await.into(), frame, what).await
+            }
             // Followed by its own steps (`crate::scrape`), never fetched whole.
-            Source::Tail(_) => Fetch::failed(SourceError::Protocol(
+            (Source::Tail(_), _) => Fetch::failed(SourceError::Protocol(
                 "a tail source is followed, not fetched".into(),
             )),
-        }
-    }
-
-    /// A file source's `max_age`: older than that, the file's writer is taken for dead.
-    pub fn max_age(&self) -> Option<std::time::Duration> {
-        match self {
-            Source::File(s) => s.max_age,
-            _ => None,
         }
     }
 
@@ -434,7 +448,7 @@ mod tests {
     fn keys_are_read_from_the_kinds_own_struct() {
         assert_eq!(
             keys_of::<file::Config>(),
-            ["path", "block_start", "block_end", "max_age"]
+            ["path", "block_start", "block_end"]
         );
         assert_eq!(keys_of::<exec::Config>(), ["command"]);
     }

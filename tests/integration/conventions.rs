@@ -518,6 +518,12 @@ basic_auth_user = "stats"
 basic_auth_password_env = "WEB_PASSWORD"
 parser = "kv"
 labels = { instance = "web" }
+
+[sources.seed]
+type = "http"
+url = "http://127.0.0.1/index.html"
+gzip = false
+parser = "meminfo_appended"
 "#,
     );
     let out = run_cli(
@@ -585,12 +591,12 @@ labels = { instance = "web" }
             r#"until = "END\r\n""#,
             "secret_file = (unset)",
             "secret_env = (unset)",
+            "max_age = (unset)",
             "timeout = 250ms",
-            "interval = (unset) (read on each scrape)",
         ]
     );
     assert_eq!(
-        block("web")[..9],
+        block("web")[..10],
         [
             "url = \"http://127.0.0.1:8080/status?auto\"",
             "socket = (unset)",
@@ -601,7 +607,20 @@ labels = { instance = "web" }
             "bearer_token_file = (unset)",
             "bearer_token_env = (unset)",
             "gzip = true",
+            "max_age = (unset)",
         ]
+    );
+    // An http source applies its recipe's framing too, and a dated recipe's default stale
+    // rule is spelled out.
+    let seed = block("seed");
+    assert!(
+        seed[9].starts_with("block_start = '^(?:")
+            && seed[9].ends_with("' (from recipe meminfo_appended)"),
+        "{seed:?}"
+    );
+    assert_eq!(
+        seed[10],
+        "max_age = (unset) (the recipe's blocks are dated: stale past 3 write periods, at least 10s)"
     );
 }
 

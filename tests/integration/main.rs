@@ -17,6 +17,7 @@ mod recipes;
 mod reliability;
 mod scrape_budget;
 mod security;
+mod seed_pod;
 mod setup;
 mod sockets;
 mod tail;

@@ -9,7 +9,8 @@ use crate::harness::{
 };
 
 /// nginx (`master_process off`, one process) on 127.0.0.1: `stub_status` at `/stub_status`
-/// and the directory [`Nginx::files`] served at `/files/` as `text/plain`; the same server
+/// and the directory [`Nginx::files`] served at `/files/` as `text/plain` (and at `/whole/`
+/// ignoring `Range` requests, as some servers do); the same server
 /// also listens on the unix socket [`Nginx::socket`].
 #[derive(Debug)]
 pub struct Nginx {
@@ -49,6 +50,7 @@ impl Nginx {
                  \x20   location = /stub_status {{ stub_status; }}\n\
                  \x20   location = /status500 {{ return 500 boom; }}\n\
                  \x20   location /files/ {{ alias {d}/files/; }}\n\
+                 \x20   location /whole/ {{ alias {d}/files/; max_ranges 0; }}\n\
                  \x20 }}\n\
                  }}\n"
             ),
