@@ -458,6 +458,14 @@ impl Settings {
                     };
                     bad(&k, reason)
                 })?;
+            if let Source::Tail(tail) = &source {
+                let config = match &origin {
+                    Origin::File(p) => Some(p.as_path()),
+                    Origin::Embedded => None,
+                };
+                tail.check_state_file(config)
+                    .map_err(|e| bad(&key(e.key()), e.to_string()))?;
+            }
             let timeout = match &rs.timeout {
                 Some(t) => parse_duration(t).map_err(|r| bad(&key("timeout"), r))?,
                 None => DEFAULT_TIMEOUT,

@@ -11,6 +11,29 @@ pub fn excerpt(line: &str) -> String {
     }
 }
 
+/// The most characters of a text (an error, a skipped value) stored and shown: a message
+/// and an excerpt of input, never a page of the app's data.
+pub const SHOWN_MAX: usize = 300;
+
+/// `text` fit to show on a page or a terminal: control characters escaped (`\n`, `\u{1b}`),
+/// so input cannot forge a log line or drive a terminal, and cut at [`SHOWN_MAX`]
+/// characters.
+pub fn shown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(SHOWN_MAX + 3));
+    for (n, c) in text.chars().enumerate() {
+        if n >= SHOWN_MAX {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Whether an `Accept`-style header value (`a, b;q=0.5, c;q=0`) lists `token` (case aside)
 /// without refusing it with `q=0`.
 pub fn lists_accepted(header: &str, token: &str) -> bool {

@@ -49,6 +49,23 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The outcome with its texts fit to store, log and show: secrets the adapter sent
+    /// taken out (an app may echo them), control characters escaped and each text cut
+    /// short, so no more than an excerpt of the app's input reaches `/`, `once` or the log.
+    fn for_showing(mut self) -> Outcome {
+        for text in [
+            &mut self.error,
+            &mut self.first_issue,
+            &mut self.first_unmatched,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *text = crate::text::shown(&crate::source::redact(text));
+        }
+        self
+    }
+
     pub(super) fn down(kind: FailureKind, error: String, duration: Duration) -> Outcome {
         Outcome {
             families: Arc::default(),
@@ -212,12 +229,12 @@ impl Target {
     async fn run_once(&self, timeout: Duration) -> (Outcome, Option<Arc<Vec<u8>>>) {
         if let crate::source::Source::Tail(tail) = &self.spec.source {
             // A followed log's reads are never the same input twice.
-            return (self.follow(tail).await, None);
+            return (self.follow(tail).await.for_showing(), None);
         }
         let mut input = None;
         let outcome = self.read_and_parse(timeout, &mut input).await;
         let input = input.filter(|_| outcome.up);
-        (outcome, input)
+        (outcome.for_showing(), input)
     }
 
     /// When the source gives the same bytes as the last read, and that read was up (an

@@ -1,7 +1,8 @@
 //! `file`: a stats file on a shared volume, read at fetch time, off the runtime thread.
 //!
 //! A missing file is an error (the source is down), and so is anything but a regular file:
-//! the path is the app's to choose, and a FIFO would block a reader forever. Files are
+//! the path is the app's to choose, and a FIFO would block a reader forever. Nor is a
+//! symbolic link followed unless `follow_links` says so (see [`crate::small_file`]). Files are
 //! opened anew each time, so a file replaced by rename is picked up.
 //!
 //! Two shapes, and a rule for each that never serves a half-written page as healthy:
@@ -33,6 +34,7 @@ pub struct Config {
     pub block_start: Option<String>,
     pub block_end: Option<String>,
     pub max_age: Option<String>,
+    pub follow_links: Option<bool>,
 }
 
 /// The first chunk read from an append log's end; it doubles until a block is found.
@@ -48,6 +50,8 @@ pub struct FileSource {
     pub framing: Option<Arc<Framing>>,
     /// The source is down when the file was last modified longer ago than this.
     pub max_age: Option<Duration>,
+    /// Open the file through a symbolic link (off by default: the app may plant one).
+    pub follow_links: bool,
     /// Lines of the last block (or whole file) trusted, 0 before the first: a shorter read
     /// is suspect. Shared by the clones a fetch makes.
     shape: Arc<AtomicUsize>,
@@ -75,6 +79,7 @@ impl FileSource {
             path: PathBuf::from(path),
             framing,
             max_age,
+            follow_links: c.follow_links.unwrap_or(false),
             shape: Arc::default(),
         })
     }
@@ -101,6 +106,7 @@ impl FileSource {
                 "max_age",
                 self.max_age.map_or_else(unset, |d| format!("{d:?}")),
             ),
+            ("follow_links", self.follow_links.to_string()),
         ]
     }
 
@@ -126,7 +132,7 @@ impl FileSource {
 
     fn read(&self, max_bytes: u64, deadline: Instant) -> Fetch {
         let mut fetch = Fetch::default();
-        let data = crate::small_file::open_regular(&self.path)
+        let data = crate::small_file::open_app_file(&self.path, self.follow_links)
             .map_err(self.io())
             .and_then(|file| match &self.framing {
                 Some(framing) => self.read_block(&file, framing, max_bytes, deadline, &mut fetch),

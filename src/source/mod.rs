@@ -19,7 +19,7 @@ mod bounded;
 mod secret;
 pub(crate) use address::{check_address, check_host_port, connect, connect_unix, Io};
 pub(crate) use bounded::{check_size, read_limited, read_limited_blocking};
-pub use secret::Secret;
+pub use secret::{redact, Secret};
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;

@@ -15,7 +15,7 @@
 
 mod follow;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -39,6 +39,7 @@ pub struct Config {
     pub path: Option<String>,
     pub from_start: Option<bool>,
     pub state_file: Option<String>,
+    pub follow_links: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +48,8 @@ pub struct TailSource {
     /// Count the lines already in the file at start (else only those appended after).
     pub from_start: bool,
     pub state_file: Option<PathBuf>,
+    /// Open the log through a symbolic link (off by default: the app may plant one).
+    pub follow_links: bool,
     /// The follower and its totals: shared by the clones of the source, and handed on to
     /// the next config when a reload leaves the source as it was.
     state: Arc<Mutex<State>>,
@@ -87,11 +90,17 @@ impl TailSource {
                 "must not be the log itself",
             ));
         }
+        let follow_links = c.follow_links.unwrap_or(false);
+        let state = State {
+            follower: Follower::new(follow_links),
+            ..State::default()
+        };
         Ok(TailSource {
             path: PathBuf::from(path),
             from_start: c.from_start.unwrap_or(false),
             state_file: c.state_file.map(PathBuf::from),
-            state: Arc::default(),
+            follow_links,
+            state: Arc::new(Mutex::new(state)),
         })
     }
 
@@ -106,7 +115,35 @@ impl TailSource {
                     .as_ref()
                     .map_or_else(|| UNSET.to_string(), |p| quote(&p.display().to_string())),
             ),
+            ("follow_links", self.follow_links.to_string()),
         ]
+    }
+
+    /// Refuses a `state_file` that is the log or the config file under another spelling
+    /// (`dir/./access.log`, a link, `..`): writing it would overwrite them. Compared as
+    /// real paths; a file not there yet is its real directory and its name.
+    pub fn check_state_file(&self, config: Option<&Path>) -> Result<(), KeyError> {
+        let Some(state) = &self.state_file else {
+            return Ok(());
+        };
+        let real = real_path(state);
+        let taken = [
+            (Some(self.path.as_path()), "the log itself"),
+            (config, "the config file"),
+        ];
+        for (other, what) in taken {
+            if other.is_some_and(|o| real_path(o) == real) {
+                return Err(KeyError::invalid(
+                    "state_file",
+                    format!(
+                        "must not be {what} ({} is {})",
+                        state.display(),
+                        real.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Carries on where `old` (the same source in the previous config) is: position and
@@ -189,6 +226,21 @@ impl TailSource {
         } else {
             Vec::new()
         }
+    }
+}
+
+/// `path` with links, `.` and `..` resolved: the file's real path, or its real directory
+/// and its name when it is not there yet (else the path as written, made absolute).
+fn real_path(path: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return real;
+    }
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(dir), Some(name)) => {
+            std::fs::canonicalize(dir).map_or_else(|_| absolute.clone(), |d| d.join(name))
+        }
+        _ => absolute,
     }
 }
 

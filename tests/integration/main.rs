@@ -9,6 +9,7 @@ mod conventions;
 mod core;
 mod hardening;
 mod harness;
+mod hostile;
 mod language;
 mod recipe_tools;
 mod recipes;

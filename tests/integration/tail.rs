@@ -15,16 +15,16 @@ const NGINX: &str = "/usr/sbin/nginx";
 
 /// nginx (one process) writing the `timed` access log (combined + `$request_time
 /// $upstream_response_time`) to `log`.
-struct LoggingNginx {
+pub(crate) struct LoggingNginx {
     _proc: Proc,
-    port: u16,
+    pub(crate) port: u16,
     conf: PathBuf,
-    dir: TempDir,
-    log: PathBuf,
+    pub(crate) dir: TempDir,
+    pub(crate) log: PathBuf,
 }
 
 impl LoggingNginx {
-    fn start() -> LoggingNginx {
+    pub(crate) fn start() -> LoggingNginx {
         require_binary(NGINX);
         let dir = TempDir::new("nginx-log");
         let port = free_port();
@@ -62,7 +62,7 @@ impl LoggingNginx {
     }
 
     /// `n` requests of `method` to `path`, each answered with `status`.
-    fn requests(&self, method: &str, path: &str, status: u16, n: usize) {
+    pub(crate) fn requests(&self, method: &str, path: &str, status: u16, n: usize) {
         for _ in 0..n {
             let r = http_request(self.port, method, path, &[]);
             assert_eq!(r.status, status, "{method} {path}");

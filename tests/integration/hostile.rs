@@ -1,0 +1,317 @@
+//! The app on the other side is hostile (issue 27): it plants links and FIFOs on the
+//! shared volume, echoes secrets back, and feeds unbounded input. Each test reproduces one
+//! attack against the real binary (real nginx and redis where the app is one) and checks
+//! the adapter's answer, and that `/healthz` stays quick meanwhile.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+use crate::tail::LoggingNginx;
+
+/// What the kubelet allows a probe.
+const PROBE: Duration = Duration::from_secs(1);
+
+/// `/healthz` answers 200 within [`PROBE`].
+fn assert_healthz_quick(adapter: &Adapter) {
+    let start = Instant::now();
+    let r = adapter.get("/healthz");
+    let took = start.elapsed();
+    assert_eq!(r.status, 200, "/healthz");
+    assert!(took < PROBE, "/healthz took {took:?}");
+}
+
+/// Scrapes (a file source is read on a scrape) until the status page `/` holds `text`;
+/// returns the page. Bounded.
+fn wait_landing(adapter: &Adapter, text: &str) -> String {
+    let start = Instant::now();
+    loop {
+        adapter.metrics();
+        let page = adapter.get("/").text();
+        if page.contains(text) {
+            return page;
+        }
+        assert!(
+            start.elapsed() < START_TIMEOUT,
+            "{text:?} not on / within {START_TIMEOUT:?}:\n{page}\nlog:\n{}",
+            adapter.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn file_source(path: &Path, parser: &str, extra: &str) -> String {
+    format!(
+        "[sources.app]\ntype = \"file\"\nparser = \"{parser}\"\npath = {}\n{extra}",
+        toml_str(&path.display().to_string())
+    )
+}
+
+#[test]
+fn a_stats_file_swapped_for_a_link_to_proc_self_environ_is_not_read() {
+    let dir = TempDir::new("environ-link");
+    let link = dir.join("stats");
+    std::os::unix::fs::symlink("/proc/self/environ", &link).unwrap();
+    // A linked directory reaches the same file with a plain last component.
+    std::os::unix::fs::symlink("/proc/self", dir.join("procdir")).unwrap();
+    let secret = "env-secret-Vq7-never-shown";
+    let config = dir.write("config.toml", file_source(&link, "kv", ""));
+    let once = run_cli_with_env(
+        &["once", "--config", config.to_str().unwrap()],
+        &[("APP_TOKEN", secret)],
+        START_TIMEOUT,
+    );
+    let all = format!("{}{}", once.stdout, once.stderr);
+    assert!(!all.contains(secret), "{once}");
+    assert!(
+        once.stderr.contains("a symbolic link; not followed"),
+        "{once}"
+    );
+    assert!(once
+        .stdout
+        .contains("metrics_adapter_source_up{source=\"app\"} 0"));
+
+    // Links allowed: still never the adapter's own process, through a link or a directory.
+    for (path, follow) in [
+        (link.clone(), "true"),
+        (dir.join("procdir/environ"), "false"),
+    ] {
+        let config = dir.write(
+            "config.toml",
+            file_source(&path, "kv", &format!("follow_links = {follow}\n")),
+        );
+        let once = run_cli_with_env(
+            &["once", "--config", config.to_str().unwrap()],
+            &[("APP_TOKEN", secret)],
+            START_TIMEOUT,
+        );
+        assert!(
+            !format!("{}{}", once.stdout, once.stderr).contains(secret),
+            "{once}"
+        );
+        assert!(
+            once.stderr
+                .contains("a file of the adapter's own process; never read"),
+            "{once}"
+        );
+    }
+
+    // The served status page: the adapter's environment (NO_COLOR=1, set by the harness)
+    // is not on it.
+    let adapter = Adapter::start(&file_source(&link, "kv", ""));
+    let page = wait_landing(&adapter, "not followed");
+    assert!(!page.contains("NO_COLOR"), "{page}");
+    assert_healthz_quick(&adapter);
+
+    // A link the config allows, to an ordinary file, is read.
+    let real = dir.write("real", "requests: 7\n");
+    let linked = dir.join("linked");
+    std::os::unix::fs::symlink(&real, &linked).unwrap();
+    let config = dir.write(
+        "config.toml",
+        file_source(&linked, "kv", "follow_links = true\n"),
+    );
+    let once = run_cli(
+        &["once", "--config", config.to_str().unwrap()],
+        START_TIMEOUT,
+    );
+    assert!(once.stdout.contains("\nrequests 7.0\n"), "{once}");
+}
+
+#[test]
+fn the_status_page_shows_a_short_escaped_excerpt_of_input() {
+    let dir = TempDir::new("excerpt");
+    // One unusable line: 20,000 characters, a terminal escape and a carriage return.
+    let line = format!("key: \x1b[2J\r{}", "x".repeat(20_000));
+    let stats = dir.write("stats", format!("{line}\nok: 1\n"));
+    let adapter = Adapter::start(&file_source(&stats, "kv", ""));
+    let page = wait_landing(&adapter, "skipped");
+    let row = page
+        .lines()
+        .find(|l| l.contains("skipped"))
+        .unwrap()
+        .to_string();
+    assert!(!row.contains('\x1b') && !row.contains('\r'), "{row:?}");
+    assert!(row.len() < 1_000, "{} bytes: {row}", row.len());
+    assert!(row.contains("\\u{1b}[2J\\r"), "{row}");
+    let config = dir.write("config.toml", file_source(&stats, "kv", ""));
+    let once = run_cli(
+        &["once", "--config", config.to_str().unwrap()],
+        START_TIMEOUT,
+    );
+    assert!(!once.stderr.contains('\x1b'), "{once}");
+    assert!(once.stderr.len() < 1_000, "{once}");
+}
+
+#[test]
+fn a_secret_echoed_back_by_redis_is_redacted_everywhere() {
+    let redis = Redis::start();
+    let dir = TempDir::new("echo");
+    let secret = "pw-echo-Zr81-never-shown";
+    let secret_file = dir.write("password", format!("{secret}\n"));
+    // Real redis echoes an unknown command's first argument in its error reply.
+    let config = format!(
+        "[sources.cache]\ntype = \"tcp\"\nparser = \"redis_info\"\naddress = \"127.0.0.1:{}\"\n\
+         send = \"FOO {{secret}}\\r\\nINFO\\r\\n\"\nframing = \"resp\"\nsecret_file = {}\n",
+        redis.port,
+        toml_str(&secret_file.display().to_string())
+    );
+    let adapter = Adapter::start(&config);
+    let page = wait_landing(&adapter, "unknown command");
+    assert!(!page.contains(secret), "{page}");
+    assert!(page.contains("&lt;secret&gt;"), "{page}");
+    let metrics = adapter.metrics();
+    assert!(!metrics.contains(secret));
+    wait_until("the log says the source is down", START_TIMEOUT, || {
+        adapter.stderr().contains("source down")
+    });
+    assert!(!adapter.stderr().contains(secret), "{}", adapter.stderr());
+
+    let config_path = dir.write("config.toml", &config);
+    let once = run_cli(
+        &["once", "--config", config_path.to_str().unwrap()],
+        START_TIMEOUT,
+    );
+    assert!(
+        !format!("{}{}", once.stdout, once.stderr).contains(secret),
+        "{once}"
+    );
+    assert!(once.stderr.contains("<secret>"), "{once}");
+}
+
+fn tail_config(log: &Path, state: &Path) -> String {
+    format!(
+        "[sources.web]\ntype = \"tail\"\nparser = \"nginx_access\"\npath = {}\n\
+         state_file = {}\ninterval = \"100ms\"\ntimeout = \"5s\"\nfrom_start = true\n",
+        toml_str(&log.display().to_string()),
+        toml_str(&state.display().to_string())
+    )
+}
+
+/// Waits until the page counts every line of `log` (all `GET /ok`, 200); returns the page.
+fn wait_gets(adapter: &Adapter, log: &Path) -> String {
+    let n = std::fs::read_to_string(log).unwrap().lines().count();
+    let series = format!("nginx_http_response_count_total{{method=\"GET\",status=\"200\"}} {n}.0");
+    let start = Instant::now();
+    loop {
+        let page = adapter.metrics();
+        if page.contains(&series) {
+            return page;
+        }
+        assert!(
+            start.elapsed() < START_TIMEOUT,
+            "{series} not reached:\n{page}\nlog:\n{}",
+            adapter.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn a_state_file_that_is_the_log_or_the_config_under_another_spelling_is_refused() {
+    let nginx = LoggingNginx::start();
+    nginx.requests("GET", "/ok", 200, 1);
+    let dir = nginx.dir.path();
+    let respelled = dir.join(".").join("access.log");
+    let config = nginx
+        .dir
+        .write("config.toml", tail_config(&nginx.log, &respelled));
+    let check = run_cli(
+        &["check", "--config", config.to_str().unwrap()],
+        START_TIMEOUT,
+    );
+    assert!(!check.status.success(), "{check}");
+    assert!(
+        check
+            .stderr
+            .contains("sources.web.state_file: must not be the log itself"),
+        "{check}"
+    );
+    // The config file, through a link to its directory.
+    std::os::unix::fs::symlink(dir, nginx.dir.join("again")).unwrap();
+    let config = nginx.dir.write(
+        "config.toml",
+        tail_config(&nginx.log, &nginx.dir.join("again/config.toml")),
+    );
+    let check = run_cli(
+        &["check", "--config", config.to_str().unwrap()],
+        START_TIMEOUT,
+    );
+    assert!(
+        check
+            .stderr
+            .contains("sources.web.state_file: must not be the config file"),
+        "{check}"
+    );
+    let before = std::fs::read(&nginx.log).unwrap();
+    assert!(before.ends_with(b"\n") && before.len() > 20);
+}
+
+#[test]
+fn a_planted_state_tmp_link_is_not_written_through() {
+    let nginx = LoggingNginx::start();
+    let victim = nginx.dir.write("victim", "precious\n");
+    let state = nginx.dir.join("web.pos");
+    std::os::unix::fs::symlink(&victim, nginx.dir.join("web.pos.tmp")).unwrap();
+    let adapter = Adapter::start(&tail_config(&nginx.log, &state));
+    nginx.requests("GET", "/ok", 200, 3);
+    wait_gets(&adapter, &nginx.log);
+    wait_until("the state file written", START_TIMEOUT, || {
+        std::fs::read_to_string(&state).is_ok_and(|s| s.split_whitespace().count() == 3)
+    });
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(!std::fs::symlink_metadata(&state)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+}
+
+#[test]
+fn a_fifo_huge_or_device_state_file_neither_blocks_nor_bloats_the_source() {
+    for plant in ["fifo", "sparse", "zero"] {
+        let nginx = LoggingNginx::start();
+        let state = nginx.dir.join("web.pos");
+        match plant {
+            "fifo" => assert!(Command::new("mkfifo")
+                .arg(&state)
+                .status()
+                .unwrap()
+                .success()),
+            "sparse" => std::fs::File::create(&state)
+                .unwrap()
+                .set_len(2 << 30)
+                .unwrap(),
+            _ => std::os::unix::fs::symlink("/dev/zero", &state).unwrap(),
+        }
+        nginx.requests("GET", "/ok", 200, 2);
+        let mut adapter = Adapter::start(&tail_config(&nginx.log, &state));
+        wait_until(&format!("{plant}: ready"), Duration::from_secs(3), || {
+            adapter.get("/readyz").status == 200
+        });
+        wait_gets(&adapter, &nginx.log);
+        assert_healthz_quick(&adapter);
+        assert!(
+            adapter.stderr().contains("tail state file unreadable"),
+            "{plant}: {}",
+            adapter.stderr()
+        );
+        let rss_kib = std::fs::read_to_string(format!("/proc/{}/status", adapter.pid()))
+            .unwrap()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap();
+        assert!(rss_kib < 200 << 10, "{plant}: peak RSS {rss_kib} KiB");
+        adapter.sigterm();
+        let start = Instant::now();
+        assert!(
+            adapter.wait_exit(Duration::from_secs(5)).is_some(),
+            "{plant}: SIGTERM"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{plant}: exit took long"
+        );
+    }
+}
