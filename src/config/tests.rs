@@ -313,7 +313,7 @@ fn a_kinds_key_errors_have_the_house_shape() {
     assert!(
         e.ends_with(
             "adapter.toml: sources.a.timout: unknown field `timout`, expected one of `path`, \
-             `block_start`, `block_end`, `max_age` (or one every source takes: type, parser, \
+             `block_start`, `block_end`, `max_age`, `follow_links` (or one every source takes: type, parser, \
              timeout, interval, max_bytes, max_series, labels, include, exclude)"
         ),
         "{e}"

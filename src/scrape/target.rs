@@ -13,7 +13,7 @@ use tracing::{debug, warn};
 pub use super::failure::FailureKind;
 use super::self_metrics::SELF_PREFIX;
 use crate::config::SourceSpec;
-use crate::family::{exposed_name, ConflictKind, Family, FamilySet, LabelSet, PerLabelSet};
+use crate::family::{bounds, exposed_name, ConflictKind, Family, FamilySet, LabelSet, PerLabelSet};
 use crate::parse::{Parsed, Parser};
 
 /// Inputs larger than this are parsed on the blocking pool, so a big page never holds the
@@ -134,6 +134,9 @@ pub struct Target {
     reserved: Arc<HashSet<String>>,
     state: Arc<Mutex<State>>,
     inflight: Mutex<Option<Inflight>>,
+    /// A followed log's last page part, and the totals' version it was built from: while
+    /// nothing new is read it is served again, not rebuilt (see [`Target::follow`]).
+    pub(super) followed: Mutex<Option<super::follow::Built>>,
 }
 
 /// Clears a target's in-flight slot when the read ends, however it ends (finished, failed,
@@ -185,6 +188,17 @@ async fn parse_isolated(
     }
 }
 
+/// Why a source whose part of the page would pass [`bounds::PAGE_MAX`] is down.
+pub(super) fn page_too_big(size: usize) -> String {
+    format!(
+        "its part of the page would take about {} MiB, more than the {} MiB a source may \
+         produce; drop what is not needed with exclude, or check the recipe (bare csv writes \
+         every cell with its whole row as labels)",
+        size >> 20,
+        bounds::PAGE_MAX >> 20
+    )
+}
+
 /// Seconds since the epoch.
 fn unix_time(t: SystemTime) -> f64 {
     t.duration_since(UNIX_EPOCH)
@@ -220,13 +234,14 @@ impl Target {
             reserved,
             state: Arc::new(Mutex::new(state)),
             inflight: Mutex::default(),
+            followed: Mutex::default(),
         }
     }
 
     /// Reads and parses once, within `timeout` (the source's, or less when the scrape that
     /// started the read has less time left); with the result, the bytes it was parsed from
     /// when it is up.
-    async fn run_once(&self, timeout: Duration) -> (Outcome, Option<Arc<Vec<u8>>>) {
+    async fn run_once(self: &Arc<Self>, timeout: Duration) -> (Outcome, Option<Arc<Vec<u8>>>) {
         if let crate::source::Source::Tail(tail) = &self.spec.source {
             // A followed log's reads are never the same input twice.
             return (self.follow(tail).await.for_showing(), None);
@@ -310,6 +325,11 @@ impl Target {
                 ),
             );
         }
+        let (cut, first_cut) = bounds::cut_long_label_values(&mut families);
+        let size = bounds::page_size(&families);
+        if size > bounds::PAGE_MAX {
+            return down(FailureKind::Limit, page_too_big(size));
+        }
         let reserved = self.drop_reserved(&mut families);
         self.relabel(&mut families);
         let mut set = FamilySet::new();
@@ -342,8 +362,9 @@ impl Target {
             error: None,
             failure: None,
             first_issue: (parsed.issues.first().map(ToString::to_string))
+                .or(first_cut)
                 .or_else(|| conflicts.first().map(ToString::to_string)),
-            issues: (parsed.issues.len() + conflicts.len()) as u64,
+            issues: (parsed.issues.len() + conflicts.len()) as u64 + cut,
             unmatched: parsed.unmatched.count,
             first_unmatched: parsed.unmatched.first,
             reserved,

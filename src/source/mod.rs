@@ -434,7 +434,13 @@ mod tests {
     fn keys_are_read_from_the_kinds_own_struct() {
         assert_eq!(
             keys_of::<file::Config>(),
-            ["path", "block_start", "block_end", "max_age"]
+            [
+                "path",
+                "block_start",
+                "block_end",
+                "max_age",
+                "follow_links"
+            ]
         );
         assert_eq!(keys_of::<exec::Config>(), ["command"]);
     }

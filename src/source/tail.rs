@@ -65,6 +65,8 @@ struct State {
     saved: Option<Option<Position>>,
     /// The position last written to the state file.
     written: Option<Position>,
+    /// Bumped whenever the totals change: a page part built at this version is current.
+    version: u64,
 }
 
 /// What one step did.
@@ -171,6 +173,7 @@ impl TailSource {
         if state.rules.as_deref() != Some(rules.fingerprint()) {
             state.acc = rules.accumulator();
             state.rules = Some(rules.fingerprint().to_string());
+            state.version += 1;
         }
         let saved = match (&state.saved, &self.state_file) {
             (Some(saved), _) => *saved,
@@ -204,6 +207,7 @@ impl TailSource {
         if !chunk.lines.is_empty() {
             let text = crate::parse::text(&chunk.lines);
             rules.feed(&text, &mut state.acc, max_series, &mut step.fed);
+            state.version += 1;
         }
         if let (Some(file), Some(pos)) = (&self.state_file, state.follower.position()) {
             if state.written != Some(pos) {
@@ -218,14 +222,19 @@ impl TailSource {
         Ok(step)
     }
 
-    /// The running totals as families.
-    pub fn families(&self, rules: &Rules) -> Vec<Family> {
+    /// The running totals as families, with the version of the totals they show.
+    pub fn families(&self, rules: &Rules) -> (u64, Vec<Family>) {
         let state = self.lock();
         if state.rules.as_deref() == Some(rules.fingerprint()) {
-            state.acc.families(&rules.metrics)
+            (state.version, state.acc.families(&rules.metrics))
         } else {
-            Vec::new()
+            (state.version, Vec::new())
         }
+    }
+
+    /// The totals' version (see [`TailSource::families`]): unchanged, nothing was counted.
+    pub fn version(&self) -> u64 {
+        self.lock().version
     }
 }
 

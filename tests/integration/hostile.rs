@@ -315,3 +315,156 @@ fn a_fifo_huge_or_device_state_file_neither_blocks_nor_bloats_the_source() {
         );
     }
 }
+
+/// The samples of source `web`'s data on a page (not the adapter's own series).
+fn data_samples(page: &str) -> usize {
+    page.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter(|l| !l.starts_with("metrics_adapter_") && !l.starts_with("process_"))
+        .count()
+}
+
+fn tail_source(log: &Path, extra: &str) -> String {
+    format!(
+        "[sources.web]\ntype = \"tail\"\nparser = \"nginx_access\"\npath = {}\n\
+         interval = \"100ms\"\ntimeout = \"5s\"\nfrom_start = true\n{extra}",
+        toml_str(&log.display().to_string())
+    )
+}
+
+/// Appends lines to the log nginx writes, as the app beside it may.
+fn append(log: &Path, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(log).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+/// A line in nginx's `timed` format with `method`.
+fn nginx_line(method: &str) -> String {
+    format!(
+        "127.0.0.1 - - [07/Dec/2026:08:00:00 +0000] \"{method} /ok HTTP/1.1\" 200 3 \"-\" \"t\" 0.000 -\n"
+    )
+}
+
+#[test]
+fn a_tail_sources_max_series_counts_the_samples_on_the_page() {
+    let nginx = LoggingNginx::start();
+    // Each method and status: a counter, a size and a 14-sample histogram: 16 samples.
+    for method in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+        nginx.requests(method, "/ok", 200, 1);
+    }
+    let adapter = Adapter::start(&tail_source(&nginx.log, "max_series = 40\n"));
+    let page = wait_until_page(&adapter, |p| {
+        p.contains("metrics_adapter_source_dropped_series_total{source=\"web\",reason=\"limit\"}")
+            && !p.contains("reason=\"limit\"} 0")
+    });
+    let n = data_samples(&page);
+    assert!((32..=40).contains(&n), "{n} samples:\n{page}");
+}
+
+fn wait_until_page(adapter: &Adapter, done: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let page = adapter.metrics();
+        if done(&page) {
+            return page;
+        }
+        assert!(
+            start.elapsed() < START_TIMEOUT,
+            "not reached:\n{page}\nlog:\n{}",
+            adapter.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+#[test]
+fn label_values_from_a_log_are_cut_and_counted() {
+    let nginx = LoggingNginx::start();
+    nginx.requests("GET", "/ok", 200, 1);
+    let long = "A".repeat(100 << 10);
+    for _ in 0..5 {
+        append(&nginx.log, &nginx_line(&long));
+    }
+    let adapter = Adapter::start(&tail_source(&nginx.log, ""));
+    let page = wait_until_page(&adapter, |p| {
+        // Three metrics take the method as a label: three values cut per line.
+        p.contains("metrics_adapter_source_parse_errors_total{source=\"web\"} 15.0\n")
+    });
+    assert!(page.len() < 200_000, "a page of {} bytes", page.len());
+    let cut = format!("method=\"{}\"", "A".repeat(1024));
+    assert!(page.contains(&cut));
+    assert!(!page.contains(&format!("method=\"{}", "A".repeat(1025))));
+    assert_healthz_quick(&adapter);
+}
+
+/// A method name of letters for `i` (the recipe's method is `[A-Za-z]+`).
+fn letters(mut i: usize) -> String {
+    let mut s = String::from("M");
+    loop {
+        s.push(char::from(b'a' + (i % 26) as u8));
+        i /= 26;
+        if i == 0 {
+            return s;
+        }
+    }
+}
+
+/// CPU time (user + system) the process used so far, in seconds (clock ticks of 10 ms).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = stat.rsplit_once(')').unwrap().1;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
+}
+
+#[test]
+fn an_idle_tail_source_with_a_big_state_does_not_rebuild_its_page_every_poll() {
+    let nginx = LoggingNginx::start();
+    nginx.requests("GET", "/ok", 200, 1);
+    let text: String = (0..5_000).map(|i| nginx_line(&letters(i))).collect();
+    append(&nginx.log, &text);
+    let adapter = Adapter::start(&tail_source(&nginx.log, ""));
+    wait_until_page(&adapter, |p| {
+        p.contains(&format!("method=\"{}\"", letters(4_999)))
+    });
+    // 80,000 samples. Polled every 100 ms with nothing new: 20 polls in two seconds.
+    let before = cpu_seconds(adapter.pid());
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(2) {
+        assert_healthz_quick(&adapter);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let used = cpu_seconds(adapter.pid()) - before;
+    assert!(used < 0.3, "{used} s of CPU in 2 s idle");
+}
+
+#[test]
+fn a_bare_csv_that_would_make_a_huge_page_makes_its_source_down() {
+    let dir = TempDir::new("csv-amplify");
+    // 100 number columns and 100 text columns of 300 characters: each row, 30 KB, writes
+    // 100 samples with 30 KB of labels each (3 MB of page).
+    let mut csv = String::new();
+    let header: Vec<String> = (0..200).map(|i| format!("c{i}")).collect();
+    csv.push_str(&header.join(","));
+    csv.push('\n');
+    for r in 0..30 {
+        let row: Vec<String> = (0..200)
+            .map(|i| match i % 2 {
+                0 => i.to_string(),
+                _ => format!("{r}{}", "t".repeat(300)),
+            })
+            .collect();
+        csv.push_str(&row.join(","));
+        csv.push('\n');
+    }
+    assert!(csv.len() < 1 << 20);
+    let stats = dir.write("stats.csv", &csv);
+    let adapter = Adapter::start(&file_source(&stats, "csv", "timeout = \"20s\"\n"));
+    let page = wait_landing(&adapter, "more than the 64 MiB a source may produce");
+    assert!(page.contains("down"), "{page}");
+    let metrics = adapter.metrics();
+    assert!(metrics.contains("metrics_adapter_source_up{source=\"app\"} 0"));
+    assert!(metrics.len() < 1 << 20, "{} bytes", metrics.len());
+    assert_healthz_quick(&adapter);
+}

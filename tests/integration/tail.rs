@@ -471,7 +471,9 @@ fn unmatched_lines_unusable_values_and_series_past_the_cap_are_counted() {
     let dir = TempDir::new("tail-counted");
     let log = dir.join("access.log");
     append_lines(&log, 0);
-    let adapter = follow(&log, "max_series = 3\n");
+    // Samples: GET's count and bytes are one each, its time histogram 14 (11 buckets,
+    // +Inf, sum and count).
+    let adapter = follow(&log, "max_series = 16\n");
     wait_ready(&adapter);
     let line = |method: &str, time: &str| {
         format!(
@@ -484,7 +486,7 @@ fn unmatched_lines_unusable_values_and_series_past_the_cap_are_counted() {
         // Matches the pattern, but "1.2.3" is no number: the count still counts.
         line("GET", "1.2.3"),
         "\n".to_string(),
-        // GET's count, bytes and time histogram are the 3 label sets max_series allows:
+        // GET's count, bytes and time histogram are the 16 samples max_series allows:
         // PUT's three values are dropped.
         line("PUT", "0.010"),
         line("GET", "0.020"),
