@@ -161,7 +161,7 @@ async fn metrics(app: &App, live: &Loaded, req: &Request<Incoming>) -> Response<
     // Two frames, not one joined buffer: the sources' part is shared with the scraper's
     // cache and every other response in flight (see `page`).
     let own = exposition::encode(&own, format);
-    page::page_response(format, data, own, accepts_gzip(req))
+    page::page_response(format, data, own, accepts_gzip(req)).await
 }
 
 fn escape_html(s: &str) -> String {

@@ -35,12 +35,18 @@ pub fn shown(text: &str) -> String {
 }
 
 /// Whether an `Accept`-style header value (`a, b;q=0.5, c;q=0`) lists `token` (case aside)
-/// without refusing it with `q=0`.
+/// without refusing it with a zero weight (`q=0`, `q=0.0`, `q=0.000`; RFC 9110 12.4.2).
 pub fn lists_accepted(header: &str, token: &str) -> bool {
     header.split(',').any(|part| {
         let mut params = part.split(';').map(str::trim);
         params.next().is_some_and(|t| t.eq_ignore_ascii_case(token))
-            && !params.any(|p| p.replace(' ', "") == "q=0")
+            && !params.any(|p| {
+                let p = p.replace(' ', "");
+                p.strip_prefix("q=")
+                    .or_else(|| p.strip_prefix("Q="))
+                    .and_then(|q| q.parse::<f64>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            })
     })
 }
 

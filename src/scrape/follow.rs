@@ -83,7 +83,7 @@ impl Target {
                             bytes,
                             ..Outcome::down(
                                 FailureKind::Limit,
-                                super::target::page_too_big(size),
+                                super::isolated::page_too_big(size),
                                 start.elapsed(),
                             )
                         }

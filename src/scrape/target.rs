@@ -2,7 +2,6 @@
 //! counters that outlive it ([`Totals`]), and a read shared by the scrapes that arrive
 //! while it is in flight. A parser that panics takes down its source, never the process.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -11,14 +10,11 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 pub use super::failure::FailureKind;
+use super::isolated::{page_too_big, parse_isolated};
 use super::self_metrics::SELF_PREFIX;
 use crate::config::SourceSpec;
 use crate::family::{bounds, exposed_name, ConflictKind, Family, FamilySet, LabelSet, PerLabelSet};
-use crate::parse::{Parsed, Parser};
-
-/// Inputs larger than this are parsed on the blocking pool, so a big page never holds the
-/// runtime thread (and `/healthz`, and other sources) while it parses.
-const PARSE_INLINE_MAX: usize = 256 * 1024;
+use crate::parse::Parser;
 
 /// The result of reading and parsing one source once.
 #[derive(Debug, Clone)]
@@ -137,6 +133,8 @@ pub struct Target {
     /// A followed log's last page part, and the totals' version it was built from: while
     /// nothing new is read it is served again, not rebuilt (see [`Target::follow`]).
     pub(super) followed: Mutex<Option<super::follow::Built>>,
+    /// One parse at a time (see [`parse_isolated`]).
+    parsing: Arc<tokio::sync::Semaphore>,
 }
 
 /// Clears a target's in-flight slot when the read ends, however it ends (finished, failed,
@@ -147,56 +145,6 @@ impl Drop for InflightSlot<'_> {
     fn drop(&mut self) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
-}
-
-/// The text of a panic's payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(no message)".into())
-}
-
-/// Runs the parser, catching a panic: a parser bug marks this source down with the reason
-/// and leaves the process and the other sources running. Big inputs go to the blocking pool.
-async fn parse_isolated(
-    parser: Arc<dyn Parser>,
-    bytes: Arc<Vec<u8>>,
-    max_values: usize,
-) -> Result<Parsed, (FailureKind, String)> {
-    let name = parser.name().to_string();
-    let inline = bytes.len() <= PARSE_INLINE_MAX;
-    let run = move || {
-        std::panic::catch_unwind(AssertUnwindSafe(|| parser.parse_capped(&bytes, max_values)))
-            .map_err(|p| panic_message(p.as_ref()))
-    };
-    let result = if inline {
-        run()
-    } else {
-        tokio::task::spawn_blocking(run)
-            .await
-            .unwrap_or_else(|e| Err(format!("parse task failed: {e}")))
-    };
-    match result {
-        Ok(Ok(parsed)) => Ok(parsed),
-        Ok(Err(e)) => Err((FailureKind::of_parse(&e), format!("parser {name}: {e}"))),
-        Err(panic) => Err((
-            FailureKind::Bug,
-            format!("parser {name} panicked (a bug; please report it with the input): {panic}"),
-        )),
-    }
-}
-
-/// Why a source whose part of the page would pass [`bounds::PAGE_MAX`] is down.
-pub(super) fn page_too_big(size: usize) -> String {
-    format!(
-        "its part of the page would take about {} MiB, more than the {} MiB a source may \
-         produce; drop what is not needed with exclude, or check the recipe (bare csv writes \
-         every cell with its whole row as labels)",
-        size >> 20,
-        bounds::PAGE_MAX >> 20
-    )
 }
 
 /// Seconds since the epoch.
@@ -235,6 +183,7 @@ impl Target {
             state: Arc::new(Mutex::new(state)),
             inflight: Mutex::default(),
             followed: Mutex::default(),
+            parsing: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 
@@ -288,7 +237,7 @@ impl Target {
             if let Some(same) = self.same_as_last(&bytes) {
                 return Ok(Err(same));
             }
-            parse_isolated(self.parser.clone(), bytes, spec.max_series)
+            parse_isolated(&self.parsing, self.parser.clone(), bytes, spec.max_series)
                 .await
                 .map(Ok)
         };

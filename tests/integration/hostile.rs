@@ -468,3 +468,280 @@ fn a_bare_csv_that_would_make_a_huge_page_makes_its_source_down() {
     assert!(metrics.len() < 1 << 20, "{} bytes", metrics.len());
     assert_healthz_quick(&adapter);
 }
+
+#[test]
+fn accept_encoding_gzip_with_a_zero_weight_is_a_refusal() {
+    let adapter = Adapter::start_default();
+    for (accept, gzipped) in [
+        ("gzip;q=0.0", false),
+        ("gzip; q=0.000", false),
+        ("identity, gzip;q=0", false),
+        ("gzip;q=0.5", true),
+        ("gzip", true),
+    ] {
+        let r = adapter.get_with("/metrics", &[("Accept-Encoding", accept)]);
+        assert_eq!(r.status, 200);
+        assert_eq!(
+            r.header("content-encoding") == Some("gzip"),
+            gzipped,
+            "Accept-Encoding: {accept}"
+        );
+    }
+}
+
+/// The longest `/healthz` took while `attack` ran on `threads` other threads (bounded:
+/// `attack` is given a deadline), probing every 50 ms.
+fn slowest_healthz_during(
+    adapter: &Adapter,
+    threads: usize,
+    attack: impl Fn(Instant) + Send + Sync,
+    for_: Duration,
+) -> Duration {
+    let until = Instant::now() + for_;
+    std::thread::scope(|s| {
+        let attack = &attack;
+        for _ in 0..threads {
+            s.spawn(move || attack(until));
+        }
+        let mut slowest = Duration::ZERO;
+        std::thread::sleep(Duration::from_millis(200));
+        while Instant::now() < until {
+            let start = Instant::now();
+            let r = try_http_request(adapter.port, "GET", "/healthz", &[]);
+            let took = start.elapsed();
+            assert!(r.is_ok_and(|r| r.status == 200), "/healthz failed");
+            slowest = slowest.max(took);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        slowest
+    })
+}
+
+/// A `prometheus` file of about `mib` MiB: 1,000-character label values.
+fn big_prom(dir: &TempDir, mib: usize) -> std::path::PathBuf {
+    let filler = "x".repeat(1000);
+    dir.write(
+        "big.prom",
+        (0..mib * 1024)
+            .map(|i| format!("big{{n=\"{i}\",pad=\"{filler}\"}} 1\n"))
+            .collect::<String>(),
+    )
+}
+
+#[test]
+fn gzip_scrapes_of_a_big_page_do_not_stall_healthz() {
+    let dir = TempDir::new("gzip-flood");
+    let big = big_prom(&dir, 16);
+    let adapter = Adapter::start(&file_source(
+        &big,
+        "prometheus",
+        "timeout = \"30s\"\nmax_bytes = 67108864\n",
+    ));
+    assert!(adapter.metrics().len() > 16 << 20);
+    let gzipped = std::sync::atomic::AtomicUsize::new(0);
+    // 12 clients: with the prober, within the 16 connections one address may hold.
+    let slowest = slowest_healthz_during(
+        &adapter,
+        12,
+        |until| {
+            while Instant::now() < until {
+                let r = adapter.get_with("/metrics", &[("Accept-Encoding", "gzip")]);
+                assert_eq!(r.status, 200);
+                if r.header("content-encoding") == Some("gzip") {
+                    gzipped.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        },
+        Duration::from_secs(4),
+    );
+    assert!(
+        slowest < PROBE,
+        "/healthz took {slowest:?} during gzip scrapes"
+    );
+    assert!(gzipped.into_inner() > 0, "no page was gzipped");
+}
+
+#[test]
+fn a_reload_compiles_recipes_off_the_runtime_thread() {
+    // Recipes whose patterns take a while to compile (wide Unicode classes, repeated).
+    let mut config = String::from(
+        "[sources.m]\ntype = \"file\"\npath = \"/proc/meminfo\"\nparser = \"meminfo\"\n",
+    );
+    for i in 0..6 {
+        config.push_str(&format!(
+            "[recipes.r{i}]\ndescription = \"slow to compile\"\nformat = \"log\"\n\
+             [[recipes.r{i}.log.rule]]\n\
+             pattern = '^(?P<a>\\w{{60}}) (?P<b>\\w{{60}}) (?P<c>\\w{{60}})$'\n\
+             [[recipes.r{i}.log.metric]]\nname = \"lines{i}\"\ntype = \"counter\"\n\
+             label_captures = [\"a\", \"b\", \"c\"]\n"
+        ));
+    }
+    let adapter = Adapter::start_with(Some(&config), &["--web.enable-lifecycle"]);
+    let slowest = slowest_healthz_during(
+        &adapter,
+        2,
+        |until| {
+            while Instant::now() < until {
+                let r = adapter.request("POST", "/-/reload", &[]);
+                assert_eq!(r.status, 200, "{}", r.text());
+            }
+        },
+        Duration::from_secs(4),
+    );
+    assert!(slowest < PROBE, "/healthz took {slowest:?} during reloads");
+}
+
+/// Threads of process `pid` now.
+fn threads(pid: u32) -> usize {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_source_runs_at_most_one_parse_at_a_time() {
+    let dir = TempDir::new("parse-pileup");
+    let big = big_prom(&dir, 24);
+    // The parse of 24 MiB takes longer than the timeout: each scrape abandons one.
+    let adapter = Adapter::start(&file_source(
+        &big,
+        "prometheus",
+        "timeout = \"1s\"\nmax_bytes = 67108864\n",
+    ));
+    let base = threads(adapter.pid());
+    let mut most = base;
+    let mut refused = false;
+    for _ in 0..8 {
+        let page = adapter.metrics();
+        assert!(page.contains("metrics_adapter_source_up{source=\"app\"} 0"));
+        most = most.max(threads(adapter.pid()));
+        refused |= adapter
+            .get("/")
+            .text()
+            .contains("the previous parse, abandoned at the source timeout, is still running");
+    }
+    assert!(most <= base + 3, "threads: {base} at start, {most} at most");
+    assert!(refused, "no read was refused for a running parse");
+    assert_healthz_quick(&adapter);
+}
+
+/// The adapter with basic auth (user `prometheus`, `password`, bcrypt cost 8: about 80 ms
+/// a check in a debug build); ready when the port accepts connections.
+fn auth_adapter(password: &str) -> (Proc, u16, TempDir) {
+    let dir = TempDir::new("auth-flood");
+    let hash = bcrypt::hash(password, 8).unwrap();
+    let web = dir.write(
+        "web.yml",
+        format!("basic_auth_users:\n  prometheus: {hash}\n"),
+    );
+    let port = free_port();
+    let mut cmd = Command::new(BIN);
+    clean_env(&mut cmd);
+    cmd.arg("--web.config.file")
+        .arg(&web)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .current_dir(dir.path());
+    let mut proc_ = Proc::spawn("metrics-adapter", cmd, dir.join("adapter.log"));
+    proc_.wait_ready(START_TIMEOUT, || port_open(port));
+    (proc_, port, dir)
+}
+
+/// `GET /healthz` from local address `from` with basic auth `user:password`: the status.
+fn healthz_from(from: [u8; 4], port: u16, password: &str) -> u16 {
+    use base64::Engine;
+    use std::io::{Read, Write};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stream = rt
+        .block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind((from, 0).into())?;
+            socket.connect(([127, 0, 0, 1], port).into()).await
+        })
+        .unwrap()
+        .into_std()
+        .unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("prometheus:{password}"));
+    let mut s = stream;
+    s.write_all(
+        format!(
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nAuthorization: Basic {auth}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_right_password_gets_in_while_the_same_address_floods_a_wrong_one() {
+    let (_adapter, port, _dir) = auth_adapter("right-pw");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let ok = std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline
+                {
+                    assert_eq!(healthz_from([127, 0, 0, 1], port, "wrong-pw"), 401);
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let ok = (0..10)
+            .filter(|_| {
+                std::thread::sleep(Duration::from_millis(50));
+                healthz_from([127, 0, 0, 1], port, "right-pw") == 200
+            })
+            .count();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        ok
+    });
+    assert_eq!(ok, 10, "right password accepted {ok} times of 10");
+}
+
+#[test]
+fn a_first_login_is_quick_while_many_addresses_flood_wrong_passwords() {
+    let (_adapter, port, _dir) = auth_adapter("right-pw");
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let took = std::thread::scope(|s| {
+        for a in 0..48u8 {
+            let stop = &stop;
+            s.spawn(move || {
+                let deadline = Instant::now() + Duration::from_secs(30);
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline
+                {
+                    n += 1;
+                    let status = healthz_from([127, 0, 1, a + 1], port, &format!("guess-{a}-{n}"));
+                    assert!(status == 401 || status == 0, "{status}");
+                }
+            });
+        }
+        // Every flooding address has been refused once by now.
+        std::thread::sleep(Duration::from_secs(4));
+        let start = Instant::now();
+        let status = healthz_from([127, 0, 0, 1], port, "right-pw");
+        let took = start.elapsed();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(status, 200);
+        took
+    });
+    assert!(took < PROBE, "a first login took {took:?} during the flood");
+}
