@@ -409,10 +409,11 @@ impl Target {
         }
         drop(state);
         // A source that stays down is logged when its error changes, and then once a minute,
-        // not on every read. The error may quote the app's text: `?` escapes control
-        // characters, so a newline in it cannot forge a log line.
+        // not on every read. The error may quote the app's text: its control characters are
+        // escaped already (`Outcome::for_showing`), so a newline in it cannot forge a log
+        // line.
         match &outcome.error {
-            Some(e) if remind => warn!(source = %self.spec.name, error = ?e, "source down"),
+            Some(e) if remind => warn!(source = %self.spec.name, error = %e, "source down"),
             Some(_) => {}
             None if changed => debug!(source = %self.spec.name, "source up"),
             None => {}

@@ -650,6 +650,28 @@ fn auth_adapter(password: &str) -> (Proc, u16, TempDir) {
     (proc_, port, dir)
 }
 
+/// A connection to the adapter from local address `from` (any of 127.0.0.0/8).
+fn connect_from(from: [u8; 4], port: u16) -> std::net::TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let stream = rt
+        .block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind((from, 0).into())?;
+            socket.connect(([127, 0, 0, 1], port).into()).await
+        })
+        .unwrap()
+        .into_std()
+        .unwrap();
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream
+}
+
 /// `GET /healthz` from local address `from` with basic auth `user:password`: the status.
 fn healthz_from(from: [u8; 4], port: u16, password: &str) -> u16 {
     use base64::Engine;
@@ -744,4 +766,53 @@ fn a_first_login_is_quick_while_many_addresses_flood_wrong_passwords() {
         took
     });
     assert!(took < PROBE, "a first login took {took:?} during the flood");
+}
+
+#[test]
+fn idle_connections_from_many_loopback_addresses_leave_room_for_a_new_client() {
+    let adapter = Adapter::start("");
+    // 16 addresses × 16 connections (each address's limit): all 256 slots, idle.
+    let mut idle = Vec::new();
+    for a in 1..=16u8 {
+        for _ in 0..16 {
+            idle.push(connect_from([127, 0, 3, a], adapter.port));
+        }
+    }
+    // The server has taken them all (a 17th from the same address is refused).
+    wait_until("the server holding 256 connections", START_TIMEOUT, || {
+        let out = Command::new("ss")
+            .args([
+                "-tnH",
+                "state",
+                "established",
+                "( sport = :PORT )"
+                    .replace("PORT", &adapter.port.to_string())
+                    .as_str(),
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count() >= 256
+    });
+    for _ in 0..3 {
+        let start = Instant::now();
+        let r = try_http_request(adapter.port, "GET", "/healthz", &[]);
+        let took = start.elapsed();
+        assert!(
+            r.is_ok_and(|r| r.status == 200),
+            "a new client was shut out"
+        );
+        assert!(took < PROBE, "/healthz took {took:?}");
+    }
+    // The oldest idle ones made room: the first connection opened is closed.
+    use std::io::Read;
+    let mut first = idle.remove(0);
+    first
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        first.read(&mut buf).unwrap_or(0),
+        0,
+        "the oldest idle connection is open"
+    );
 }
