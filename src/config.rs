@@ -252,6 +252,8 @@ pub struct Settings {
 }
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The shortest `interval` a source may have.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 pub const DEFAULT_MAX_BYTES: u64 = 16 * 1024 * 1024;
 /// Generous for a 2,000-server HAProxy page (about 82,000 series), small enough that a
 /// runaway source cannot take the pod's memory.
@@ -471,7 +473,19 @@ impl Settings {
                 None => DEFAULT_TIMEOUT,
             };
             let refresh = match &rs.interval {
-                Some(t) => Refresh::Every(parse_duration(t).map_err(|r| bad(&key("interval"), r))?),
+                Some(t) => {
+                    let every = parse_duration(t).map_err(|r| bad(&key("interval"), r))?;
+                    if every < MIN_INTERVAL {
+                        return Err(bad(
+                            &key("interval"),
+                            format!(
+                                "{t:?} is shorter than {MIN_INTERVAL:?}: reading (an exec \
+                                 source forking) that often would be load, not freshness"
+                            ),
+                        ));
+                    }
+                    Refresh::Every(every)
+                }
                 None => source
                     .default_interval()
                     .map_or(Refresh::OnScrape, Refresh::Every),

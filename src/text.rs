@@ -34,6 +34,20 @@ pub fn shown(text: &str) -> String {
     out
 }
 
+/// `text` with every control character but the line break escaped (`\u{1b}`), so text
+/// quoting the app's input cannot drive the terminal it is printed on.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Whether an `Accept`-style header value (`a, b;q=0.5, c;q=0`) lists `token` (case aside)
 /// without refusing it with a zero weight (`q=0`, `q=0.0`, `q=0.000`; RFC 9110 12.4.2).
 pub fn lists_accepted(header: &str, token: &str) -> bool {

@@ -816,3 +816,85 @@ fn idle_connections_from_many_loopback_addresses_leave_room_for_a_new_client() {
         "the oldest idle connection is open"
     );
 }
+
+#[test]
+fn an_exec_child_that_calls_setsid_is_killed_at_the_timeout() {
+    // The child leaves the command's process group (setsid) and holds its stdout.
+    let adapter = Adapter::start(
+        "[sources.cmd]\ntype = \"exec\"\nparser = \"kv\"\ntimeout = \"1s\"\n\
+         command = [\"sh\", \"-c\", \"setsid sleep 312.5 & echo 'v: 1'; sleep 60\"]\n",
+    );
+    let page = adapter.metrics();
+    assert!(
+        page.contains("metrics_adapter_source_up{source=\"cmd\"} 0"),
+        "{page}"
+    );
+    let left = || pids_with_cmdline(&["sleep", "312.5"]);
+    let gone = {
+        let start = Instant::now();
+        loop {
+            if left().is_empty() {
+                break true;
+            }
+            if start.elapsed() > Duration::from_secs(5) {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    for pid in left() {
+        send_signal("KILL", i64::from(pid));
+    }
+    assert!(gone, "the setsid child outlived the timeout");
+    assert_healthz_quick(&adapter);
+}
+
+#[test]
+fn an_interval_below_the_floor_is_a_config_error() {
+    let dir = TempDir::new("interval-floor");
+    let config = dir.write(
+        "config.toml",
+        "[sources.cmd]\ntype = \"exec\"\nparser = \"kv\"\ncommand = [\"true\"]\ninterval = \"1e-9s\"\n",
+    );
+    let check = run_cli(
+        &["check", "--config", config.to_str().unwrap()],
+        START_TIMEOUT,
+    );
+    assert!(!check.status.success(), "{check}");
+    assert!(
+        check.stderr.contains(&format!(
+            "{}: sources.cmd.interval: \"1e-9s\" is shorter than 100ms",
+            config.display()
+        )),
+        "{check}"
+    );
+    let config = dir.write(
+        "config.toml",
+        "[sources.cmd]\ntype = \"exec\"\nparser = \"kv\"\ncommand = [\"true\"]\ninterval = \"100ms\"\n",
+    );
+    let check = run_cli(
+        &["check", "--config", config.to_str().unwrap()],
+        START_TIMEOUT,
+    );
+    assert!(check.status.success(), "{check}");
+}
+
+#[test]
+fn parse_explain_escapes_terminal_control_sequences() {
+    let dir = TempDir::new("explain-escapes");
+    let sample = dir.write("sample", "k\x1b[31mred: 1\nx: \x1b]0;title\x07\n");
+    let out = run_cli(
+        &["parse", "kv", sample.to_str().unwrap(), "--explain"],
+        START_TIMEOUT,
+    );
+    assert!(out.status.success(), "{out}");
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        !all.chars().any(|c| c.is_control() && c != '\n'),
+        "a raw control character:\n{all:?}"
+    );
+    assert!(
+        out.stdout.contains("read    k\\u{1b}[31mred = \"1\""),
+        "{out}"
+    );
+}
