@@ -24,6 +24,27 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "(no message)".into())
 }
 
+/// A parse with its label values cut to [`bounds::LABEL_VALUE_MAX`].
+pub(super) struct Bounded {
+    pub parsed: Parsed,
+    /// Label values cut, and the first described.
+    pub cut: u64,
+    pub first_cut: Option<String>,
+    /// About how many bytes the families take on a page.
+    pub size: usize,
+}
+
+fn bounded(mut parsed: Parsed) -> Bounded {
+    let (cut, first_cut) = bounds::cut_long_label_values(&mut parsed.families);
+    let size = bounds::page_size(&parsed.families);
+    Bounded {
+        parsed,
+        cut,
+        first_cut,
+        size,
+    }
+}
+
 /// Runs the parser, catching a panic: a parser bug marks this source down with the reason
 /// and leaves the process and the other sources running. Big inputs go to the blocking pool.
 ///
@@ -31,12 +52,15 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 /// timeout runs on to its end on its thread, holding the slot, and a read meanwhile is
 /// refused rather than starting another (54 scrapes of a source that timed out mid-parse
 /// would otherwise be 54 parses, and their memory).
+///
+/// The result is bounded there too ([`bounds`]): long label values cut (how many, and the
+/// first, are returned with it), and a part of the page past [`bounds::PAGE_MAX`] an error.
 pub(super) async fn parse_isolated(
     slot: &Arc<Semaphore>,
     parser: Arc<dyn Parser>,
     bytes: Arc<Vec<u8>>,
     max_values: usize,
-) -> Result<Parsed, (FailureKind, String)> {
+) -> Result<Bounded, (FailureKind, String)> {
     let name = parser.name().to_string();
     let Ok(permit) = slot.clone().try_acquire_owned() else {
         return Err((
@@ -49,9 +73,10 @@ pub(super) async fn parse_isolated(
     };
     let inline = bytes.len() <= PARSE_INLINE_MAX;
     let run = move || {
-        let parsed =
-            std::panic::catch_unwind(AssertUnwindSafe(|| parser.parse_capped(&bytes, max_values)))
-                .map_err(|p| panic_message(p.as_ref()));
+        let parsed = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            parser.parse_capped(&bytes, max_values).map(bounded)
+        }))
+        .map_err(|p| panic_message(p.as_ref()));
         drop(permit);
         parsed
     };
@@ -63,7 +88,8 @@ pub(super) async fn parse_isolated(
             .unwrap_or_else(|e| Err(format!("parse task failed: {e}")))
     };
     match result {
-        Ok(Ok(parsed)) => Ok(parsed),
+        Ok(Ok(b)) if b.size > bounds::PAGE_MAX => Err((FailureKind::Limit, page_too_big(b.size))),
+        Ok(Ok(b)) => Ok(b),
         Ok(Err(e)) => Err((FailureKind::of_parse(&e), format!("parser {name}: {e}"))),
         Err(panic) => Err((
             FailureKind::Bug,

@@ -10,10 +10,10 @@ use tokio::sync::watch;
 use tracing::{debug, warn};
 
 pub use super::failure::FailureKind;
-use super::isolated::{page_too_big, parse_isolated};
+use super::isolated::parse_isolated;
 use super::self_metrics::SELF_PREFIX;
 use crate::config::SourceSpec;
-use crate::family::{bounds, exposed_name, ConflictKind, Family, FamilySet, LabelSet, PerLabelSet};
+use crate::family::{exposed_name, ConflictKind, Family, FamilySet, LabelSet, PerLabelSet};
 use crate::parse::Parser;
 
 /// The result of reading and parsing one source once.
@@ -248,8 +248,8 @@ impl Target {
             file_mtime,
             ..Outcome::down(kind, error, start.elapsed())
         };
-        let parsed = match result {
-            Ok(Ok(Ok(parsed))) => parsed,
+        let bounded = match result {
+            Ok(Ok(Ok(bounded))) => bounded,
             Ok(Ok(Err(same))) => {
                 return Outcome {
                     bytes: read_bytes,
@@ -262,6 +262,8 @@ impl Target {
             Ok(Err((kind, e))) => return down(kind, e),
             Err(_) => return down(FailureKind::Timeout, format!("timed out after {timeout:?}")),
         };
+        let (cut, first_cut) = (bounded.cut, bounded.first_cut);
+        let parsed = bounded.parsed;
         let mut families = parsed.families;
         let series: usize = families.iter().map(|f| f.samples.len()).sum();
         if series > spec.max_series {
@@ -273,11 +275,6 @@ impl Target {
                     spec.max_series
                 ),
             );
-        }
-        let (cut, first_cut) = bounds::cut_long_label_values(&mut families);
-        let size = bounds::page_size(&families);
-        if size > bounds::PAGE_MAX {
-            return down(FailureKind::Limit, page_too_big(size));
         }
         let reserved = self.drop_reserved(&mut families);
         self.relabel(&mut families);
