@@ -61,6 +61,11 @@ pub struct ServeArgs {
     /// who can reach the port could trigger reloads. SIGHUP always reloads.
     #[arg(long = "web.enable-lifecycle")]
     pub enable_lifecycle: bool,
+    /// How often the config file, recipe directories and web config file (with the
+    /// certificates it names) are checked for changes, which reload them as SIGHUP does
+    /// (a mounted ConfigMap's update included). `0` turns it off. Default 10s.
+    #[arg(long = "config.auto-reload-interval", value_name = "DURATION")]
+    pub auto_reload_interval: Option<String>,
 }
 
 impl ServeArgs {
@@ -74,6 +79,18 @@ impl ServeArgs {
             log_level: pick(&self.log_level, &outer.log_level),
             log_format: pick(&self.log_format, &outer.log_format),
             enable_lifecycle: self.enable_lifecycle || outer.enable_lifecycle,
+            auto_reload_interval: pick(&self.auto_reload_interval, &outer.auto_reload_interval),
+        }
+    }
+
+    /// `--config.auto-reload-interval`: `None` when turned off (`0`).
+    fn auto_reload_interval(&self) -> Result<Option<std::time::Duration>, String> {
+        match self.auto_reload_interval.as_deref().map(str::trim) {
+            None => Ok(Some(crate::app::watch::DEFAULT_INTERVAL)),
+            Some("0" | "0s" | "off") => Ok(None),
+            Some(text) => crate::source::parse_duration(text)
+                .map(Some)
+                .map_err(|e| format!("--config.auto-reload-interval: {e}, or 0 to turn it off")),
         }
     }
 }
@@ -145,7 +162,17 @@ pub enum ParsersCommand {
 
 /// Entry point: runs the command and prints any error with its context.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let hint = misplaced_serving_flag(&e);
+            let _ = e.print();
+            if let Some(hint) = hint {
+                eprintln!("\n{hint}");
+            }
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -156,6 +183,31 @@ pub fn main() -> ExitCode {
 }
 
 type Error = Box<dyn std::error::Error>;
+
+/// For a serving flag written after a command that does not serve (`check --listen :9100`):
+/// where it goes instead. Clap's own tip (`-- --listen`) would lead the wrong way.
+fn misplaced_serving_flag(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::UnknownArgument {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let flag = arg.split('=').next().unwrap_or(arg);
+    let serving = <ServeArgs as clap::Args>::augment_args(clap::Command::new("serve"));
+    let known = serving.get_arguments().any(|a| {
+        a.get_long().is_some_and(|l| flag == format!("--{l}"))
+            || a.get_all_aliases()
+                .is_some_and(|aliases| aliases.iter().any(|l| flag == format!("--{l}")))
+    });
+    known.then(|| {
+        format!(
+            "tip: {flag} is a serving option: it goes before the command \
+             (metrics-adapter {flag} ... check) or after `run`"
+        )
+    })
+}
 
 /// The serving options in force: `run`'s own, else those before the command.
 fn serve_args(cli: &Cli) -> ServeArgs {
@@ -252,9 +304,8 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
     };
     let (settings, registry) = load(cli)?;
     // Read once, before anything listens: a broken web config stops the start.
-    let web = Arc::new(crate::web::Web::load(
-        settings.server.web_config_file.as_deref(),
-    )?);
+    let web = crate::web::Web::load(settings.server.web_config_file.as_deref())?;
+    let auto_reload = serve_args(cli).auto_reload_interval()?;
     init_logging(&settings);
     for w in web.warnings() {
         tracing::warn!("web config: {w}");
@@ -285,9 +336,12 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
         let loader_cli = cli.clone();
         let loader: crate::app::Loader =
             Box::new(move || load(&loader_cli).map_err(|e| e.to_string()));
-        let app = Arc::new(App::new(Loaded { settings, scraper }, Some(loader)));
+        let app = Arc::new(App::new(Loaded { settings, scraper }, Some(loader)).with_web(web));
         tokio::spawn(reload_on_sighup(app.clone(), hangup));
-        server::serve_with_web(listener, app, web, shutdown).await;
+        if let Some(every) = auto_reload {
+            tokio::spawn(crate::app::watch::watch(app.clone(), every));
+        }
+        server::serve(listener, app, shutdown).await;
         Ok::<_, Error>(ExitCode::SUCCESS)
     });
     // A read stuck in the blocking pool (a hung file system, a parse past its timeout) must

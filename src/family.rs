@@ -204,6 +204,24 @@ impl Family {
     }
 }
 
+/// The reason an input that repeats every series is refused: an append log of whole
+/// dumps read as one dump, whose first copy of each series is the oldest number. One
+/// verdict for the server's read and `metrics-adapter parse`.
+pub fn repeated_dump(set: &FamilySet, conflicts: &[Conflict]) -> Option<String> {
+    let repeats = conflicts
+        .iter()
+        .filter(|c| c.kind == ConflictKind::DuplicateSeries)
+        .count();
+    (repeats > 0 && repeats >= set.series_count()).then(|| {
+        format!(
+            "the input repeats its series ({repeats} repeated, {} distinct): it looks like an \
+             append log of whole dumps; use a recipe with [framing] (such as \
+             meminfo_appended) or set block_start on the source",
+            set.series_count()
+        )
+    })
+}
+
 /// A problem found while assembling families; the offending data is dropped, never emitted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflict {

@@ -4,14 +4,33 @@
 //! the other.
 
 use crate::exposition::{check::check_page, encode, WireFormat};
-use crate::family::FamilySet;
+use crate::family::{repeated_dump, Conflict, FamilySet};
 use crate::parse::{Parsed, Parser};
 
 /// One parser's result as a page: the families merged and checked into a set, then
 /// encoded. Also returns what was left out: skipped values (`skipped: ...`) and families or
 /// series the set refused (`dropped: ...`).
 pub fn render(parsed: Parsed, format: WireFormat) -> (String, Vec<String>) {
-    let mut notes: Vec<String> = parsed
+    let (set, conflicts, mut notes) = merge(parsed);
+    notes.extend(conflicts.into_iter().map(|c| format!("dropped: {c}")));
+    (encode(&set, format), notes)
+}
+
+/// [`render`] for `metrics-adapter parse`: the verdict a source reading the same input
+/// reaches comes first, so an input the server refuses (an append log read as one dump)
+/// is refused here too, with the same reason, rather than printed.
+pub fn render_checked(parsed: Parsed, format: WireFormat) -> Result<(String, Vec<String>), String> {
+    let (set, conflicts, mut notes) = merge(parsed);
+    if let Some(reason) = repeated_dump(&set, &conflicts) {
+        return Err(reason);
+    }
+    notes.extend(conflicts.into_iter().map(|c| format!("dropped: {c}")));
+    Ok((encode(&set, format), notes))
+}
+
+/// The families merged into a set, what the set refused, and the skipped values as notes.
+fn merge(parsed: Parsed) -> (FamilySet, Vec<Conflict>, Vec<String>) {
+    let notes = parsed
         .issues
         .iter()
         .map(|i| format!("skipped: {i}"))
@@ -19,8 +38,7 @@ pub fn render(parsed: Parsed, format: WireFormat) -> (String, Vec<String>) {
     let mut set = FamilySet::new();
     let mut conflicts = Vec::new();
     set.extend(parsed.families, &mut conflicts);
-    notes.extend(conflicts.into_iter().map(|c| format!("dropped: {c}")));
-    (encode(&set, format), notes)
+    (set, conflicts, notes)
 }
 
 /// Runs `parser` on `input` and checks what comes out: the page in both formats is

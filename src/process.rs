@@ -2,9 +2,9 @@
 //! start time), with the names, types and help of the Go client's process collector, so the
 //! dashboards and alerts written for every official exporter work on the adapter too.
 //!
-//! Read from `/proc/self` on each scrape, on the calling thread: procfs files are made from
-//! the kernel's own counters when read and never wait on a disk or another process, so
-//! there is no background thread and no stale value. Linux only; where `/proc` cannot be
+//! Read from `/proc/self` (and `getrlimit` for the limits) on each scrape, on the calling
+//! thread: procfs files are made from the kernel's own counters when read and never wait on
+//! a disk or another process, so there is no background thread and no stale value. Linux only; where `/proc` cannot be
 //! read the families are left off the page (logged once), as the Go collector does.
 //!
 //! Left out on purpose: the Go collector's `process_network_*_bytes_total` come from
@@ -53,16 +53,6 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
         vsize_bytes: field(23)?,
         rss_pages: field(24)?,
     })
-}
-
-/// The soft limit of one row of `/proc/PID/limits` ("Max open files  1024  4096  files").
-/// `unlimited` is `u64::MAX`, what the Go collector reports for it.
-pub fn parse_limit(text: &str, row: &str) -> Option<u64> {
-    let line = text.lines().find_map(|l| l.strip_prefix(row))?;
-    match line.split_whitespace().next()? {
-        "unlimited" => Some(u64::MAX),
-        n => n.parse().ok(),
-    }
 }
 
 /// `btime` of `/proc/stat`: the boot time, in Unix seconds.
@@ -172,24 +162,24 @@ pub fn families() -> Vec<Family> {
         )),
         Err(e) => warn_once("/proc/self/fd", &e),
     }
-    match std::fs::read_to_string("/proc/self/limits") {
-        Ok(text) => {
-            if let Some(n) = parse_limit(&text, "Max open files") {
-                out.push(gauge(
-                    "process_max_fds",
-                    "Maximum number of open file descriptors.",
-                    n as f64,
-                ));
-            }
-            if let Some(n) = parse_limit(&text, "Max address space") {
-                out.push(gauge(
-                    "process_virtual_memory_max_bytes",
-                    "Maximum amount of virtual memory available in bytes.",
-                    n as f64,
-                ));
-            }
-        }
-        Err(e) => warn_once("/proc/self/limits", &e),
+    // The soft limits, as /proc/self/limits shows them (`unlimited` is RLIM_INFINITY,
+    // u64::MAX, what the Go collector reports for it), asked of the kernel directly.
+    use nix::sys::resource::{getrlimit, Resource};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, _)) => out.push(gauge(
+            "process_max_fds",
+            "Maximum number of open file descriptors.",
+            soft as f64,
+        )),
+        Err(e) => warn_once("the open files limit", &e),
+    }
+    match getrlimit(Resource::RLIMIT_AS) {
+        Ok((soft, _)) => out.push(gauge(
+            "process_virtual_memory_max_bytes",
+            "Maximum amount of virtual memory available in bytes.",
+            soft as f64,
+        )),
+        Err(e) => warn_once("the address space limit", &e),
     }
     out
 }

@@ -35,7 +35,7 @@ use tracing::{debug, error, info, warn};
 
 pub use crate::app::{App, Loaded};
 use crate::exposition::{self, WireFormat};
-use crate::web::{self, Web};
+use crate::web;
 
 mod limits;
 mod page;
@@ -151,16 +151,12 @@ async fn metrics(app: &App, live: &Loaded, req: &Request<Incoming>) -> Response<
     // families are written after it. Source data cannot write those names (dropped as
     // reserved), so the two parts never share a family.
     let (data, mut own) = live.scraper.scrape_page(scrape_budget(req), format).await;
-    app.reload_families(&mut own);
+    own.extend(app.reload_families());
     // Read after the sources: CPU time and memory include this scrape's work.
-    let mut conflicts = Vec::new();
-    own.extend(crate::process::families(), &mut conflicts);
-    for c in conflicts {
-        warn!("{c}");
-    }
+    own.extend(crate::process::families());
     // Two frames, not one joined buffer: the sources' part is shared with the scraper's
     // cache and every other response in flight (see `page`).
-    let own = exposition::encode(&own, format);
+    let own = exposition::encode_own(&own, format);
     page::page_response(format, data, own, accepts_gzip(req)).await
 }
 
@@ -209,6 +205,26 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
+/// The longest app text quoted on the status page, in characters.
+const QUOTE_MAX: usize = 160;
+
+/// `; unmatched input: ...` for the state column when the source's input had lines (keys)
+/// no rule used: a line that stopped matching removes its series while the source stays
+/// up, so it is said here, with the latest first such line (shortened; escaped with the
+/// rest of the row).
+fn unmatched(t: &crate::scrape::Target) -> String {
+    let count = t.totals().unmatched;
+    if count == 0 {
+        return String::new();
+    }
+    let first = t.last_unmatched().unwrap_or_default();
+    let short = match first.char_indices().nth(QUOTE_MAX) {
+        Some((at, _)) => format!("{}…", first.split_at(at).0),
+        None => first,
+    };
+    format!("; unmatched input: {count} in all (read, but no rule used it), latest first: {short}")
+}
+
 fn landing(app: &Loaded) -> Response<Body> {
     use std::fmt::Write as _;
     let metrics_path = escape_html(&app.settings.server.metrics_path);
@@ -234,7 +250,7 @@ fn landing(app: &Loaded) -> Response<Body> {
                         format!("up; {} value(s) skipped, first: {first}", o.issues)
                     }
                     (None, None) => "up".to_string(),
-                },
+                } + &unmatched(t),
                 format!(
                     "{}, {:.1} ms, {} bytes",
                     when(o.finished, now),
@@ -269,21 +285,12 @@ fn landing(app: &Loaded) -> Response<Body> {
 }
 
 /// Serves until `shutdown` resolves, then lets in-flight requests finish (bounded by
-/// `server.shutdown_timeout`). Plain HTTP, no auth: see [`serve_with_web`].
+/// `server.shutdown_timeout`). Every request passes the TLS, basic auth and extra headers of
+/// the app's web config ([`App::web`], taken anew by each connection, so a reloaded web
+/// config applies to the next connection) before [`handle`].
 pub async fn serve(
     listener: TcpListener,
     app: Arc<App>,
-    shutdown: impl std::future::Future<Output = ()>,
-) {
-    serve_with_web(listener, app, Arc::new(Web::disabled()), shutdown).await;
-}
-
-/// [`serve`] with the TLS, basic auth and extra headers of a web config file: every
-/// request passes [`Web::guard`] before [`handle`].
-pub async fn serve_with_web(
-    listener: TcpListener,
-    app: Arc<App>,
-    web: Arc<Web>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     // Listener settings are read once: a reload cannot rebind or resize a running server.
@@ -299,7 +306,6 @@ pub async fn serve_with_web(
         .timer(TokioTimer::new())
         .header_read_timeout(server.header_read_timeout)
         .max_buf_size(64 * 1024);
-    let tls = web.tls_acceptor();
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -352,8 +358,9 @@ pub async fn serve_with_web(
         let (state, close) = (registered.state.clone(), registered.close.clone());
         let permit = (permit, client_slot, registered);
         let _ = stream.set_nodelay(true);
+        let guard = app.web();
+        let tls = guard.tls_acceptor();
         let app = app.clone();
-        let guard = web.clone();
         let client = web::ClientAddr(peer.ip());
         let busy = state.clone();
         let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
@@ -366,7 +373,7 @@ pub async fn serve_with_web(
                 answer
             }
         });
-        let Some(acceptor) = tls.clone() else {
+        let Some(acceptor) = tls else {
             let stream = WriteTimeout::new(stream, server.write_timeout).tracked(state);
             let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
             tokio::spawn(async move {

@@ -16,8 +16,10 @@
 //!   prometheus: $2y$10$...
 //! ```
 //!
-//! The file is read once, at startup: a broken file stops the start with
-//! `FILE: key: reason`. Unknown keys are errors, and so are the toolkit's keys this
+//! The file is read at startup, where a broken file stops the start with
+//! `FILE: key: reason`, and again whenever it or a PEM file it names changes (a rotated
+//! certificate, a new password: see [`crate::app::watch`]), or on a reload; a broken new
+//! file there keeps the last good one serving. Unknown keys are errors, and so are the toolkit's keys this
 //! adapter does not implement (`client_allowed_sans`, `cipher_suites`,
 //! `curve_preferences`, `rate_limit`, and the client auth types that take a client
 //! certificate without verifying it), unless left empty: a security setting is never
@@ -108,6 +110,8 @@ impl KeyError {
 /// The loaded web config: what the listener and every request go through.
 pub struct Web {
     file: Option<PathBuf>,
+    /// The web config file and the PEM files it names: what a change re-reads it for.
+    files: Vec<PathBuf>,
     tls: Option<ServerTls>,
     auth: Option<BasicAuth>,
     headers: Vec<(HeaderName, HeaderValue)>,
@@ -139,6 +143,7 @@ impl Web {
     pub fn disabled() -> Web {
         Web {
             file: None,
+            files: Vec::new(),
             tls: None,
             auth: None,
             headers: Vec::new(),
@@ -162,10 +167,18 @@ impl Web {
     pub fn parse(file: &Path, text: &str) -> Result<Web, WebConfigError> {
         let in_file = |e: KeyError| e.in_file(file);
         let config = WebConfig::parse(file, text).map_err(in_file)?;
+        let mut files = vec![file.to_path_buf()];
         let tls = match config.tls {
             None => None,
             Some(settings) => {
-                let settings = settings.try_map(file::PemSource::load).map_err(in_file)?;
+                let settings = settings
+                    .try_map(|pem| {
+                        if let file::PemFrom::File(path) = &pem.from {
+                            files.push(path.clone());
+                        }
+                        pem.load()
+                    })
+                    .map_err(in_file)?;
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0.0, |d| d.as_secs_f64());
@@ -174,6 +187,7 @@ impl Web {
         };
         Ok(Web {
             file: Some(file.to_path_buf()),
+            files,
             tls,
             auth: BasicAuth::new(config.users).map_err(in_file)?,
             headers: config.headers,
@@ -193,6 +207,11 @@ impl Web {
     /// The web config file, if any.
     pub fn file(&self) -> Option<&Path> {
         self.file.as_deref()
+    }
+
+    /// The files this was read from: the web config file and the PEM files it names.
+    pub fn files(&self) -> &[PathBuf] {
+        &self.files
     }
 
     /// What `check` and the start-up log warn about (an expired server certificate).

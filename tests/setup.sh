@@ -44,6 +44,7 @@ PACKAGES=(
   prometheus-haproxy-exporter
   prometheus-apache-exporter
   wrk
+  "kubernetes-client|kubectl"                            # kubectl kustomize: deploy/test/validate.sh
   # deploy/test/pod.sh: real containers without Docker or a registry
   podman                                                 # kube play; builds the FROM scratch images
   runc                                                   # the OCI runtime pod.sh selects (crun fails here)
@@ -114,6 +115,7 @@ check /usr/bin/podman podman
 check /usr/sbin/runc runc
 check /usr/bin/catatonit catatonit
 check /usr/bin/musl-gcc musl-tools
+if ! command -v kubectl >/dev/null; then log "ERROR: no kubectl (package kubernetes-client)"; exit 1; fi
 if ! ls /usr/sbin/php-fpm* >/dev/null 2>&1; then log "ERROR: no /usr/sbin/php-fpm* (package php-fpm)"; exit 1; fi
 if ! /usr/bin/python3 -c 'import prometheus_client' 2>/dev/null; then
   log "ERROR: /usr/bin/python3 cannot import prometheus_client (package python3-prometheus-client)"

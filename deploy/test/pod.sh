@@ -116,6 +116,16 @@ wait_http() {
 promq() {
   curl -fs -m 5 "$PROM/api/v1/query" --data-urlencode "query=$1" | jq -r '.data.result[0].value[1] // empty'
 }
+# wait_scraped_after EXPR UNIX_TIME SECONDS: until Prometheus holds a sample of EXPR scraped
+# after UNIX_TIME (the sample's own timestamp), at most SECONDS.
+wait_scraped_after() {
+  local end=$((SECONDS + $3)) t
+  until t=$(promq "timestamp($1)") && [ -n "$t" ] &&
+    awk -v t="$t" -v after="$2" 'BEGIN { exit !(t > after) }'; do
+    [ "$SECONDS" -lt "$end" ] || return 1
+    sleep 0.5
+  done
+}
 
 # ---- 0. tools ------------------------------------------------------------------------------
 install_tools() {
@@ -361,12 +371,14 @@ make_requests() { # EXAMPLE
 
 # ---- 6. the writer stops ------------------------------------------------------------------------
 check_writer_stopped() { # EXAMPLE
-  local ex=$1 q m1 m2
+  local ex=$1 q m1 m2 stopped
   pm stop --time 2 "${POD[$ex]}-app" >/dev/null
+  stopped=$(($(date +%s) + 1))   # whole seconds: the next one is surely after the stop
   q="metrics_adapter_source_file_mtime_seconds{pod=\"$ex-podman\",source=\"meminfo\"}"
-  sleep 3   # scrapes after the last append
+  # A scrape after the last append, then one more than the writer's 5 s period later.
+  wait_scraped_after "$q" "$stopped" 60 || die "$ex: Prometheus scraped nothing after the writer stopped"
   m1=$(promq "$q")
-  sleep 8   # longer than the writer's 5 s period
+  wait_scraped_after "$q" "$((stopped + 6))" 60 || die "$ex: Prometheus stopped scraping the adapter"
   m2=$(promq "$q")
   [ -n "$m1" ] && [ "$m1" = "$m2" ] || die "$ex: the file's mtime still moves after the writer stopped ($m1 -> $m2)"
   [ "$(pm inspect --format '{{.State.Running}}' "${POD[$ex]}-adapter")" = true ] ||

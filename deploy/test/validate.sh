@@ -8,8 +8,12 @@
 #     kubernetes-validate (PyPI), strictly (unknown fields fail), for Kubernetes 1.29 (the
 #     oldest the native-sidecar example runs on) and the newest version it ships
 #     (KUBE_VERSIONS overrides);
-#  2. when kubectl is installed, renders them with `kubectl kustomize` too and checks that it
-#     yields the same objects (generated names' hashes aside) - else says it skipped that;
+#  2. renders them with `kubectl kustomize` too and checks that it yields the same objects
+#     (generated names' hashes aside). Debian 12's kubectl (kubernetes-client 1.20, which
+#     tests/setup.sh installs when there is no kubectl) embeds kustomize v2, which takes a
+#     directory only under `bases:`: for it, a kustomization listing directories under
+#     `resources:` is rendered from a copy that lists them under `bases:`, nothing else
+#     changed (kubectl >= 1.21 renders the files as they are);
 #  3. cross-checks the manifests (manifests.py check): probes, ports, annotations, security
 #     contexts, resources, the adapter's --config wired to its ConfigMap, file sources on a
 #     volume the app writes, the PodMonitor (a CRD: checked structurally, not by schema)
@@ -53,6 +57,8 @@ done
 python3 -c 'import yaml, tomllib' || { echo "validate: python3 needs PyYAML and Python >= 3.11"; exit 1; }
 python3 -c 'import kubernetes_validate' ||
   { echo "validate: python3 cannot import kubernetes_validate (bash tests/setup.sh installs it)"; exit 1; }
+command -v kubectl >/dev/null && kubectl kustomize --help >/dev/null 2>&1 ||
+  { echo "validate: no kubectl with kustomize (bash tests/setup.sh installs kubernetes-client)"; exit 1; }
 [ -x "$ADAPTER_BIN" ] || { echo "validate: ADAPTER_BIN=$ADAPTER_BIN is not an executable"; exit 1; }
 
 # ---- 1. Kubernetes schemas ----------------------------------------------------------------
@@ -89,22 +95,40 @@ for v in "${versions[@]}"; do
   done
 done
 
-# ---- 2. the real kustomize, when there is one ---------------------------------------------
+# ---- 2. the real kustomize ---------------------------------------------------------------
 step "kubectl kustomize renders the same objects"
-if command -v kubectl >/dev/null && kubectl kustomize --help >/dev/null 2>&1; then
-  for k in "${kustomizations[@]}"; do
-    if ! kubectl kustomize "$k" >"$T/kubectl.yaml" 2>"$T/err"; then
-      fail "$k: kubectl kustomize failed: $(cat "$T/err")"
-    elif $MANIFESTS compare "$k" "$T/kubectl.yaml" >"$T/diff" 2>&1; then
-      pass "$k: kubectl kustomize yields the objects validated above"
-    else
-      fail "$k: kubectl kustomize yields other objects than manifests.py:"
-      sed 's/^/    /' "$T/diff"
-    fi
-  done
-else
-  echo "skipped: kubectl is not installed (manifests.py renders the kustomizations instead)"
+kubectl_minor=$(kubectl version --client -o json 2>/dev/null |
+  python3 -c 'import json, re, sys; print(re.match(r"\d+", json.load(sys.stdin)["clientVersion"]["minor"]).group())')
+kustomize_dir=$ROOT
+if [ "$kubectl_minor" -lt 21 ]; then
+  # kustomize v2: the same tree, directories listed under `bases:` (see the header).
+  kustomize_dir="$T/kustomize-v2"
+  cp -r "$ROOT" "$kustomize_dir"
+  python3 - "$kustomize_dir" <<'PY'
+import os, sys, yaml
+for top, _, files in os.walk(sys.argv[1]):
+    if "kustomization.yaml" not in files:
+        continue
+    path = os.path.join(top, "kustomization.yaml")
+    k = yaml.safe_load(open(path))
+    dirs = [r for r in k.get("resources", []) if os.path.isdir(os.path.join(top, r))]
+    if dirs:
+        k["resources"] = [r for r in k["resources"] if r not in dirs]
+        k["bases"] = k.get("bases", []) + dirs
+        yaml.safe_dump(k, open(path, "w"), sort_keys=False)
+PY
+  echo "kubectl 1.$kubectl_minor (kustomize v2): directories in resources: given as bases:"
 fi
+for k in "${kustomizations[@]}"; do
+  if ! kubectl kustomize "$kustomize_dir${k#"$ROOT"}" >"$T/kubectl.yaml" 2>"$T/err"; then
+    fail "$k: kubectl kustomize failed: $(cat "$T/err")"
+  elif $MANIFESTS compare "$k" "$T/kubectl.yaml" >"$T/diff" 2>&1; then
+    pass "$k: kubectl kustomize (1.$kubectl_minor) yields the objects validated above"
+  else
+    fail "$k: kubectl kustomize yields other objects than manifests.py:"
+    sed 's/^/    /' "$T/diff"
+  fi
+done
 
 # ---- 3. cross-checks ----------------------------------------------------------------------
 step "cross-checks (manifests.py check)"

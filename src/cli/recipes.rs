@@ -206,6 +206,20 @@ pub(super) fn parse(
     let block = with
         .frame(&input)
         .map_err(|e| format!("parser {name}: framing: {e}"))?;
+    // A FILE is judged as a `file` source would judge it (stdin is any page, fetched
+    // however): a last line without a newline is a writer stopped mid-line, never served.
+    if let Some(p) = file.filter(|p| p.as_os_str() != "-") {
+        let unended = !input.is_empty() && !input.ends_with(b"\n");
+        if with.framing.is_none() && unended && !entry.parser.self_delimiting() {
+            return Err(format!(
+                "{}: {}; a file source would not serve it (`-` reads stdin as a page fetched \
+                 some other way)",
+                p.display(),
+                crate::source::file::UNENDED
+            )
+            .into());
+        }
+    }
     if block.len() != input.len() {
         eprintln!(
             "framing: the latest complete block, {} of {} bytes",
@@ -236,7 +250,8 @@ pub(super) fn parse(
     } else {
         WireFormat::Text
     };
-    let (page, notes) = crate::preview::render(parsed, format);
+    let (page, notes) = crate::preview::render_checked(parsed, format)
+        .map_err(|reason| format!("parser {name}: {reason}"))?;
     for note in &notes {
         eprintln!("{note}");
     }
@@ -245,10 +260,17 @@ pub(super) fn parse(
 }
 
 pub(super) fn unknown_parser(registry: &Registry, name: &str) -> String {
-    format!(
-        "no parser named {name:?}{} (see `metrics-adapter parsers`)",
-        registry.did_you_mean(name)
-    )
+    let hint = registry.did_you_mean(name);
+    // No close built-in name: perhaps the user's own recipe, which needs a path or a config.
+    let own = if hint.is_empty() {
+        format!(
+            "; a recipe file is named by its path (./{name}.toml), and a config's recipes \
+             (parsers.dirs, [recipes.NAME]) need --config FILE"
+        )
+    } else {
+        String::new()
+    };
+    format!("no parser named {name:?}{hint}{own} (see `metrics-adapter parsers`)")
 }
 
 /// The parsers `parse` and `parsers` know: the built-in ones, and with `--config` the

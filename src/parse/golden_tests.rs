@@ -40,10 +40,35 @@ pub fn run_case(registry: &Registry, recipe: &str, input: &[u8]) -> (String, Str
     (page, issues)
 }
 
+/// Whether `UPDATE_GOLDEN` asks for a rewrite: exactly `1` does, unset does not, and any
+/// other value is refused, so `UPDATE_GOLDEN=0` (or empty) cannot rewrite every golden
+/// file and pass.
+fn update_requested(switch: Option<&std::ffi::OsStr>) -> Result<bool, String> {
+    match switch {
+        None => Ok(false),
+        Some(v) if v == "1" => Ok(true),
+        Some(v) => Err(format!(
+            "UPDATE_GOLDEN={v:?}: set it to exactly 1 to rewrite the golden files, or unset it"
+        )),
+    }
+}
+
+#[test]
+fn only_update_golden_1_rewrites() {
+    use std::ffi::OsStr;
+    assert_eq!(update_requested(None), Ok(false));
+    assert_eq!(update_requested(Some(OsStr::new("1"))), Ok(true));
+    for v in ["0", "", "true", "yes", " 1", "1 "] {
+        let err = update_requested(Some(OsStr::new(v))).unwrap_err();
+        assert!(err.contains("exactly 1"), "{v:?}: {err}");
+    }
+}
+
 #[test]
 fn golden() {
     let registry = Registry::builtin().unwrap();
-    let update = std::env::var_os("UPDATE_GOLDEN").is_some();
+    let update = update_requested(std::env::var_os("UPDATE_GOLDEN").as_deref())
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut failures = Vec::new();
     let mut cases = 0;
     for (recipe, _) in EMBEDDED {

@@ -25,12 +25,14 @@ mod build;
 mod emit;
 mod index;
 mod options;
+mod required;
 mod rule;
 mod run;
 
 use build::Builder;
 use index::RuleIndex;
 pub use options::{GroupOptions, Options, RuleOptions, UnitOptions};
+use required::Required;
 use rule::{full_match, labels_of, Rule};
 pub use run::{Finished, MappingRun};
 
@@ -47,7 +49,7 @@ pub struct Mapping {
     units: BTreeMap<String, UnitOptions>,
     unmatched: Option<MetricKind>,
     unmatched_help: String,
-    required: Vec<String>,
+    required: Required,
     rules: Vec<Rule>,
     index: RuleIndex,
     when_slots: usize,
@@ -116,6 +118,7 @@ impl Mapping {
                 0
             };
         }
+        let required = Required::new(opts.required, &opts.prefix)?;
         Ok(Mapping {
             index: RuleIndex::new(&rules)?,
             when_slots: whens.len(),
@@ -127,7 +130,7 @@ impl Mapping {
             units: opts.units,
             unmatched,
             unmatched_help: opts.unmatched_help,
-            required: opts.required,
+            required,
             rules,
         })
     }
@@ -136,11 +139,11 @@ impl Mapping {
     /// reads (a truncated dump, another format), and serving the rest would look healthy.
     /// A read checks its keys as they come ([`MappingRun`]); this is the same over a list.
     pub fn check_required(&self, records: &[Record<'_>]) -> Result<(), ParseError> {
-        let mut required = run::Required::new(&self.required);
+        let mut required = required::Seen::new(&self.required);
         for r in records {
             required.see(&r.key);
         }
-        required.check()
+        required.check(&[])
     }
 
     /// Turns a list of records into families: a [`MappingRun`] fed the list. Values that

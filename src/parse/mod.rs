@@ -173,6 +173,11 @@ pub trait Parser: Send + Sync + std::fmt::Debug {
         let _ = input;
         None
     }
+    /// Whether a cut document of this format cannot parse (JSON), so a file source needs
+    /// no final newline to trust a read of it.
+    fn self_delimiting(&self) -> bool {
+        false
+    }
     /// How the input is framed when it is an append log of whole dumps.
     fn framing(&self) -> Option<&std::sync::Arc<crate::framing::Framing>> {
         None

@@ -333,6 +333,10 @@ impl Parser for Recipe {
         Some(self.explain_text(input))
     }
 
+    fn self_delimiting(&self) -> bool {
+        matches!(self.format, Format::Json(_))
+    }
+
     fn framing(&self) -> Option<&Arc<Framing>> {
         self.framing.as_ref()
     }

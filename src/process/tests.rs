@@ -20,17 +20,6 @@ fn stat_fields_are_counted_from_the_last_parenthesis() {
 }
 
 #[test]
-fn limits_give_the_soft_limit() {
-    let text = "Limit                     Soft Limit           Hard Limit           Units     \n\
-                Max cpu time              unlimited            unlimited            seconds   \n\
-                Max open files            1024                 524288               files     \n\
-                Max address space         unlimited            unlimited            bytes     \n";
-    assert_eq!(parse_limit(text, "Max open files"), Some(1024));
-    assert_eq!(parse_limit(text, "Max address space"), Some(u64::MAX));
-    assert_eq!(parse_limit(text, "Max locked memory"), None);
-}
-
-#[test]
 fn boot_time_from_proc_stat() {
     let text = "cpu  1 2 3 4\nintr 5 6\nctxt 77\nbtime 1767225600\nprocesses 9\n";
     assert_eq!(parse_boot_time(text), Some(1_767_225_600));

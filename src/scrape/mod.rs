@@ -142,7 +142,15 @@ impl Scraper {
                         origin: settings.origin.to_string(),
                         source_name: spec.name.clone(),
                         parser: spec.parser.clone(),
-                        hint: registry.did_you_mean(&spec.parser),
+                        hint: match registry.did_you_mean(&spec.parser) {
+                            // No close name: perhaps a recipe of the user's own, not found.
+                            h if h.is_empty() => format!(
+                                "; a recipe of your own goes in a directory listed in \
+                                 parsers.dirs (as {}.toml) or inline as [recipes.{}]",
+                                spec.parser, spec.parser
+                            ),
+                            h => h,
+                        },
                     })
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -180,7 +188,7 @@ impl Scraper {
             .map(|(spec, parser)| {
                 let mut spec = spec.clone();
                 if let Source::File(file) = &mut spec.source {
-                    file.frame_with(parser.framing());
+                    file.read_by(parser.as_ref());
                 }
                 let same = previous.and_then(|p| {
                     p.targets
@@ -254,7 +262,7 @@ impl Scraper {
         &self,
         budget: Option<Duration>,
         format: WireFormat,
-    ) -> (Bytes, FamilySet) {
+    ) -> (Bytes, Vec<Family>) {
         let outcomes = self.outcomes(false, budget).await;
         let key: Vec<DataKey> = self.keys(&outcomes);
         let (text, reached, lost) = match self.cached(&key, format) {
@@ -361,8 +369,8 @@ impl Scraper {
         let data = assemble_data(&self.targets, &outcomes);
         let mut set = data.set;
         let mut conflicts = Vec::new();
-        set.merge(
-            &self.own_families(&outcomes, &data.reached, &data.lost),
+        set.extend(
+            self.own_families(&outcomes, &data.reached, &data.lost),
             &mut conflicts,
         );
         for c in conflicts {
@@ -396,7 +404,7 @@ impl Scraper {
         outcomes: &[Arc<Outcome>],
         reached: &[usize],
         lost: &[usize],
-    ) -> FamilySet {
+    ) -> Vec<Family> {
         let mut self_metrics = SelfMetrics::default();
         for (i, (t, outcome)) in self.targets.iter().zip(outcomes).enumerate() {
             let lost = lost.get(i).copied().unwrap_or(0);
@@ -405,13 +413,7 @@ impl Scraper {
             }
             self_metrics.add(t, outcome, reached.get(i).copied().unwrap_or(0));
         }
-        let mut set = FamilySet::new();
-        let mut conflicts = Vec::new();
-        set.extend(self_metrics.families(), &mut conflicts);
-        for c in conflicts {
-            warn!("{c}");
-        }
-        set
+        self_metrics.families()
     }
 }
 

@@ -7,14 +7,15 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use foldhash::HashSet;
 use tokio::sync::watch;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 pub use super::failure::FailureKind;
 use super::isolated::parse_isolated;
-use super::self_metrics::SELF_PREFIX;
 use crate::config::SourceSpec;
-use crate::family::{exposed_name, ConflictKind, Family, FamilySet, LabelSet, PerLabelSet};
+use crate::family::FamilySet;
 use crate::parse::Parser;
+
+mod names;
 
 /// The result of reading and parsing one source once.
 #[derive(Debug, Clone)]
@@ -110,6 +111,13 @@ struct State {
     last_input: Option<Arc<Vec<u8>>>,
     /// When "source down" was last logged.
     down_logged: Option<Instant>,
+    /// Since when the source is down (`None` while up), for the recovery's log line.
+    down_since: Option<Instant>,
+    /// What the last "unmatched" warning was about (see [`unmatched_key`]), and when.
+    unmatched_warned: Option<(String, Instant)>,
+    /// The latest first unmatched input, kept while later reads have none (a followed
+    /// log's polls without new lines): for the status page.
+    last_unmatched: Option<String>,
     /// The last error and when it happened, kept after the source recovers: the status
     /// page shows why a source that flaps was down.
     last_error: Option<(String, SystemTime)>,
@@ -281,22 +289,10 @@ impl Target {
         let mut set = FamilySet::new();
         let mut conflicts = Vec::new();
         set.extend(families, &mut conflicts);
-        let repeats = conflicts
-            .iter()
-            .filter(|c| c.kind == ConflictKind::DuplicateSeries)
-            .count();
         // Every series again, block after block: an append log read as one dump. Serving
         // the first copy would be serving the oldest numbers.
-        if repeats > 0 && repeats >= set.series_count() {
-            return down(
-                FailureKind::Parse,
-                format!(
-                    "the input repeats its series ({repeats} repeated, {} distinct): it looks like \
-                     an append log of whole dumps; use a recipe with [framing] (such as \
-                     meminfo_appended) or set block_start on the source",
-                    set.series_count()
-                ),
-            );
+        if let Some(reason) = crate::family::repeated_dump(&set, &conflicts) {
+            return down(FailureKind::Parse, reason);
         }
         for c in &conflicts {
             debug!(source = %spec.name, "{c}");
@@ -321,49 +317,6 @@ impl Target {
         }
     }
 
-    /// Drops the families source data wrote under a reserved name; returns how many series.
-    pub(super) fn drop_reserved(&self, families: &mut Vec<Family>) -> u64 {
-        let mut dropped = 0;
-        families.retain(|f| {
-            // The written name (`x_total`) is only built when a recipe up metric could match.
-            let taken = f.name.starts_with(SELF_PREFIX)
-                || crate::process::RESERVED.contains(&f.name.as_str())
-                || (!self.reserved.is_empty()
-                    && (self.reserved.contains(&f.name)
-                        || self.reserved.contains(&exposed_name(&f.name, f.kind))));
-            if taken {
-                dropped += f.samples.len() as u64;
-            }
-            !taken
-        });
-        dropped
-    }
-
-    /// Applies the source's `include`/`exclude` (on names as written) and static labels.
-    pub(super) fn relabel(&self, families: &mut Vec<Family>) {
-        let spec = &self.spec;
-        if !spec.include.is_empty() || !spec.exclude.is_empty() {
-            families.retain(|f| {
-                let names = [f.name.clone(), exposed_name(&f.name, f.kind)];
-                (spec.include.is_empty()
-                    || names
-                        .iter()
-                        .any(|n| spec.include.iter().any(|r| r.is_match(n))))
-                    && !names
-                        .iter()
-                        .any(|n| spec.exclude.iter().any(|r| r.is_match(n)))
-            });
-        }
-        if !spec.labels.is_empty() {
-            // Samples share label sets (one per row or section): relabel each set once.
-            let mut relabelled = PerLabelSet::default();
-            for s in families.iter_mut().flat_map(|f| f.samples.iter_mut()) {
-                s.labels = relabelled
-                    .get_or_insert_with(&s.labels, || with_labels(&s.labels, &spec.labels));
-            }
-        }
-    }
-
     /// The last result, when it is up and was parsed from `bytes`.
     fn same_as_last(&self, bytes: &[u8]) -> Option<Arc<Outcome>> {
         let state = self.lock();
@@ -374,8 +327,10 @@ impl Target {
     fn record(&self, outcome: &Arc<Outcome>, input: Option<Arc<Vec<u8>>>) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.last_input = input;
-        let changed = state.last.as_ref().map(|l| (l.up, l.error.clone()))
-            != Some((outcome.up, outcome.error.clone()));
+        // Keyed on the kind of failure, not its text: a stale file's message holds its
+        // age, which changes every second.
+        let changed =
+            state.last.as_ref().map(|l| (l.up, l.failure)) != Some((outcome.up, outcome.failure));
         let remind = !outcome.up
             && (changed
                 || state
@@ -384,6 +339,30 @@ impl Target {
         if remind {
             state.down_logged = Some(Instant::now());
         }
+        let was_down = match (outcome.up, state.down_since) {
+            (true, since) => {
+                state.down_since = None;
+                since.filter(|_| state.last.is_some())
+            }
+            (false, None) => {
+                state.down_since = Some(Instant::now());
+                None
+            }
+            (false, Some(_)) => None,
+        };
+        let tail = matches!(self.spec.source, crate::source::Source::Tail(_));
+        let warn_unmatched = outcome.first_unmatched.as_deref().and_then(|first| {
+            let key = unmatched_key(first, tail);
+            let again = state
+                .unmatched_warned
+                .as_ref()
+                .is_some_and(|(k, at)| *k == key && (!tail || at.elapsed() < DOWN_REMINDER));
+            state.last_unmatched = Some(first.to_string());
+            (!again).then(|| {
+                state.unmatched_warned = Some((key, Instant::now()));
+                first.to_string()
+            })
+        });
         state.totals.fetches += 1;
         state.totals.failures += u64::from(!outcome.up);
         if let Some(kind) = outcome.failure {
@@ -412,8 +391,23 @@ impl Target {
         match &outcome.error {
             Some(e) if remind => warn!(source = %self.spec.name, error = %e, "source down"),
             Some(_) => {}
-            None if changed => debug!(source = %self.spec.name, "source up"),
-            None => {}
+            None => match was_down {
+                Some(since) => info!(
+                    source = %self.spec.name,
+                    "source up again after {} s down",
+                    since.elapsed().as_secs()
+                ),
+                None if changed => debug!(source = %self.spec.name, "source up"),
+                None => {}
+            },
+        }
+        if let Some(first) = warn_unmatched {
+            warn!(
+                source = %self.spec.name,
+                unmatched = outcome.unmatched,
+                first = ?first,
+                "input no rule matches (unmatched): the app's format may have changed"
+            );
         }
         if outcome.issues > 0 || outcome.unmatched > 0 || outcome.reserved > 0 {
             debug!(
@@ -506,6 +500,11 @@ impl Target {
         self.lock().last_good.clone()
     }
 
+    /// The latest first unmatched input seen (escaped by the caller), for the status page.
+    pub fn last_unmatched(&self) -> Option<String> {
+        self.lock().last_unmatched.clone()
+    }
+
     /// Series of this source left off a page because an earlier source wrote them.
     pub(super) fn count_dropped_collisions(&self, n: u64) {
         self.lock().totals.dropped_collision += n;
@@ -534,14 +533,12 @@ impl Target {
     }
 }
 
-/// A sample's labels with `extra` added, replacing any label of the same name.
-fn with_labels(labels: &[(String, String)], extra: &[(String, String)]) -> LabelSet {
-    let mut labels = labels.to_vec();
-    for (k, v) in extra {
-        match labels.iter_mut().find(|(n, _)| n == k) {
-            Some(slot) => slot.1 = v.clone(),
-            None => labels.push((k.clone(), v.clone())),
-        }
+/// What an "unmatched" warning is about: the first unmatched input without its digits
+/// (a value that changes is not a new format); for a followed log, whose lines all
+/// differ, only that there are such lines (reminded once a minute while they come).
+fn unmatched_key(first: &str, tail: bool) -> String {
+    if tail {
+        return String::new();
     }
-    labels.into()
+    first.chars().filter(|c| !c.is_ascii_digit()).collect()
 }

@@ -295,7 +295,7 @@ async fn the_encoded_sources_part_is_reused_and_matches_the_whole_page() {
         // The same buffer, not a copy of it.
         assert_eq!(first.as_ptr(), again.as_ptr(), "not reused");
         let again = std::str::from_utf8(&again).unwrap();
-        assert!(own.get("metrics_adapter_source_up").is_some());
+        assert!(own.iter().any(|f| f.name == "metrics_adapter_source_up"));
         let whole = encode(&s.scrape().await, format);
         let (data, _) = whole.split_at(whole.find("# HELP metrics_adapter_").unwrap());
         assert_eq!(again, data);
@@ -308,4 +308,31 @@ async fn the_encoded_sources_part_is_reused_and_matches_the_whole_page() {
         changed.contains("hits 6") && !changed.contains("ratio"),
         "{changed}"
     );
+}
+
+/// The adapter's own part is written without the family set (see
+/// [`crate::exposition::encode_own`]): through the set it would be the same bytes, with no
+/// conflict, so the set has nothing to check in it.
+#[tokio::test]
+async fn own_families_need_no_family_set() {
+    let kv = temp_file("own.txt", "hits: 5\n");
+    let s = scraper(&format!(
+        "[sources.app]\ntype='file'\npath='{kv}'\nparser='kv'\n\
+         [sources.gone]\ntype='file'\npath='/nonexistent/x'\nparser='kv'\n\
+         [sources.log]\ntype='tail'\npath='{kv}'\nparser='nginx_access'\n"
+    ));
+    for format in [WireFormat::Text, WireFormat::OpenMetrics] {
+        let (_, mut own) = s.scrape_page(None, format).await;
+        own.extend(reload_families(false, 1.5));
+        own.extend(crate::process::families());
+        let mut set = FamilySet::new();
+        let mut conflicts = Vec::new();
+        set.extend(own.clone(), &mut conflicts);
+        assert_eq!(conflicts, vec![]);
+        assert_eq!(
+            crate::exposition::encode_own(&own, format),
+            crate::exposition::encode(&set, format)
+        );
+        assert!(own.len() >= 20, "{own:?}");
+    }
 }

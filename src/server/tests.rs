@@ -77,7 +77,7 @@ mod page_body {
         let s = scraper();
         for format in [WireFormat::Text, WireFormat::OpenMetrics] {
             let (data, own) = s.scrape_page(None, format).await;
-            let own = exposition::encode(&own, format);
+            let own = exposition::encode_own(&own, format);
             // What the server sent before: one buffer, the two parts joined.
             let mut joined = String::with_capacity(data.len() + own.len());
             joined.push_str(std::str::from_utf8(&data).unwrap());

@@ -10,9 +10,13 @@
 //!   complete block is returned, found by reading backwards from the end in growing chunks,
 //!   so a read costs about one block whatever the file's size (see [`crate::framing`]).
 //! - **A file rewritten in place** (`cat /proc/meminfo > f`): a read is trusted when the
-//!   file did not change while it was read and looks whole (not empty, ends in a newline,
-//!   no fewer lines than the last trusted read), or else when a second read a moment later
-//!   finds exactly the same bytes. Until then it is read again, within the source timeout.
+//!   file did not change while it was read and looks whole: not empty, its last line ends
+//!   in a newline (always: a writer may pause mid-line for longer than any settle time;
+//!   only a JSON recipe's document, which cannot parse cut, needs none), and no fewer
+//!   lines than the last trusted read unless the file has been quiet for [`SETTLE`]. Until
+//!   then it is read again, every 25 ms within the source timeout (not when the file has
+//!   been quiet for [`SETTLE`] already); then the source is down for that read, saying why. A shorter shape that lasts to the timeout is taken as the
+//!   new one from the next read on (the app dropped a key), so it costs one read.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -37,6 +41,10 @@ pub struct Config {
     pub follow_links: Option<bool>,
 }
 
+/// Why a read of a rewritten file whose last line has no newline is not served (also what
+/// `metrics-adapter parse` says of such a file, so both reach one verdict).
+pub const UNENDED: &str = "its last line has no newline: a writer stopped mid-line";
+
 /// The first chunk read from an append log's end; it doubles until a block is found.
 const FIRST_CHUNK: u64 = 8 * 1024;
 /// The wait before a suspicious read of a rewritten file is read again.
@@ -55,6 +63,9 @@ pub struct FileSource {
     /// Lines of the last block (or whole file) trusted, 0 before the first: a shorter read
     /// is suspect. Shared by the clones a fetch makes.
     shape: Arc<AtomicUsize>,
+    /// The recipe's format shows by itself that a document is whole (JSON): a last line
+    /// without a newline is no sign of a cut (see [`FileSource::read_by`]).
+    self_delimiting: bool,
 }
 
 impl FileSource {
@@ -81,6 +92,7 @@ impl FileSource {
             max_age,
             follow_links: c.follow_links.unwrap_or(false),
             shape: Arc::default(),
+            self_delimiting: false,
         })
     }
 
@@ -115,6 +127,13 @@ impl FileSource {
         if self.framing.is_none() {
             self.framing = framing.cloned();
         }
+    }
+
+    /// Takes what the source needs to know of the recipe that reads it: its framing
+    /// ([`FileSource::frame_with`]), and whether its format is self-delimiting.
+    pub fn read_by(&mut self, parser: &dyn crate::parse::Parser) {
+        self.frame_with(parser.framing());
+        self.self_delimiting = parser.self_delimiting();
     }
 
     pub async fn fetch(&self, max_bytes: u64, timeout: Duration) -> Fetch {
@@ -265,7 +284,6 @@ impl FileSource {
         deadline: Instant,
         fetch: &mut Fetch,
     ) -> Result<Vec<u8>, SourceError> {
-        let mut previous: Option<Vec<u8>> = None;
         let mut tries = 0;
         loop {
             tries += 1;
@@ -284,22 +302,40 @@ impl FileSource {
                 && (buf.len() as u64 == after.len() || after.len() == 0);
             let lines = buf.iter().filter(|&&b| b == b'\n').count();
             let known = self.shape.load(Ordering::Relaxed);
-            let whole = buf.ends_with(b"\n") && lines >= known;
-            let confirmed = previous.as_deref() == Some(&buf[..])
-                // An empty stats file is never a finished dump unless it stays so.
-                && (!buf.is_empty() || settled(fetch.modified));
-            if still && (whole || settled(fetch.modified) || confirmed) {
+            // However long the file has been quiet: a writer may pause mid-line for longer
+            // than any settle time, and `b: 2` of `b: 25` is a number all the same.
+            let ended = buf.ends_with(b"\n") || (self.self_delimiting && !buf.is_empty());
+            let shrunk = lines < known;
+            let quiet = settled(fetch.modified);
+            if still && ended && (!shrunk || quiet) {
                 self.shape.store(lines, Ordering::Relaxed);
                 return Ok(buf);
             }
-            if Instant::now() + CONFIRM_GAP >= deadline {
+            // Quiet for SETTLE and still not whole: no use waiting out the timeout (which
+            // would hold every page that long).
+            if (still && quiet) || Instant::now() + CONFIRM_GAP >= deadline {
+                let path = self.path.display();
+                let why = if !still {
+                    format!("the file was being written while read ({tries} tries)")
+                } else if buf.is_empty() {
+                    "the file is empty (truncated by a writer that has not written since?)"
+                        .to_string()
+                } else if !ended {
+                    UNENDED.to_string()
+                } else {
+                    // Served from the next read on if it keeps this shape: the app may
+                    // have dropped a key for good.
+                    self.shape.store(lines, Ordering::Relaxed);
+                    format!(
+                        "{lines} lines, fewer than the {known} of the last good read, while \
+                         the file is still being written (a cut page would look like a \
+                         counter reset)"
+                    )
+                };
                 return Err(SourceError::Protocol(format!(
-                    "{}: the file was being written while read ({tries} tries); not served \
-                     half-written",
-                    self.path.display()
+                    "{path}: {why}; not served half-written"
                 )));
             }
-            previous = still.then_some(buf);
             std::thread::sleep(CONFIRM_GAP);
         }
     }

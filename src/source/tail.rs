@@ -14,6 +14,7 @@
 //! Rotation and truncation: see [`follow`].
 
 mod follow;
+mod rotated;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -65,6 +66,9 @@ struct State {
     saved: Option<Option<Position>>,
     /// The position last written to the state file.
     written: Option<Position>,
+    /// The last write of the state file failed (and was warned about): the next failures
+    /// are not warned again until one succeeds, or the poll would warn every second.
+    save_failing: bool,
     /// Bumped whenever the totals change: a page part built at this version is current.
     version: u64,
 }
@@ -212,10 +216,21 @@ impl TailSource {
         if let (Some(file), Some(pos)) = (&self.state_file, state.follower.position()) {
             if state.written != Some(pos) {
                 match follow::save(file, pos) {
-                    Ok(()) => state.written = Some(pos),
-                    Err(e) => {
-                        warn!(file = %file.display(), error = %e, "tail state file not written")
+                    Ok(()) => {
+                        if std::mem::take(&mut state.save_failing) {
+                            info!(file = %file.display(), "tail state file written again");
+                        }
+                        state.written = Some(pos);
                     }
+                    Err(e) if !state.save_failing => {
+                        state.save_failing = true;
+                        warn!(
+                            file = %file.display(),
+                            error = %e,
+                            "tail state file not written (warned once until it is again)"
+                        );
+                    }
+                    Err(_) => {}
                 }
             }
         }

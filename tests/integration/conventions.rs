@@ -371,9 +371,24 @@ fn each_command_has_its_own_help() {
             );
         }
         // An option that does nothing there is refused, not ignored.
-        let out = run_cli(&[verb, "--listen", "127.0.0.1:1"], CLI_TIMEOUT);
-        assert_eq!(out.status.code(), Some(2), "{verb}: {out}");
+        // ... with a tip saying where it goes (clap's own tip, `-- --listen`, would not).
+        for flag in ["--listen", "--web.listen-address=:1", "--web.config.file"] {
+            let out = run_cli(&[verb, flag, "127.0.0.1:1"], CLI_TIMEOUT);
+            assert_eq!(out.status.code(), Some(2), "{verb}: {out}");
+            let name = flag.split('=').next().unwrap();
+            assert!(
+                out.stderr.ends_with(&format!(
+                    "\ntip: {name} is a serving option: it goes before the command \
+                     (metrics-adapter {name} ... check) or after `run`\n"
+                )),
+                "{verb} {flag}: {out}"
+            );
+        }
     }
+    // Another unknown option gets clap's error alone.
+    let out = run_cli(&["check", "--no-such-flag"], CLI_TIMEOUT);
+    assert_eq!(out.status.code(), Some(2), "{out}");
+    assert!(!out.stderr.contains("serving option"), "{out}");
     // Every option says what it does.
     for verb in ["once", "parse"] {
         let out = run_cli(&[verb, "--help"], CLI_TIMEOUT);
@@ -588,4 +603,38 @@ labels = { instance = "web" }
             "gzip = true",
         ]
     );
+}
+
+/// config.example.toml, the file a newcomer copies from, checks as a whole; and its `exec`
+/// example, which needs nothing but this host, serves its three values (it once served
+/// nothing: `kv` on /proc/loadavg, a line with no separator).
+#[test]
+fn config_example_checks_and_its_exec_example_serves() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml");
+    let out = run_cli(&["--config", example, "check"], CLI_TIMEOUT);
+    assert!(out.success(), "{out}");
+    let text = fs::read_to_string(example).unwrap();
+    let start = text.find("[sources.loadavg]\n").expect("the exec example");
+    let section: String = text[start..]
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let adapter = Adapter::start(&section);
+    // A background source (interval): served once its first read is done.
+    wait_until(
+        "the first read of the exec example",
+        Duration::from_secs(10),
+        || adapter.get("/readyz").status == 200,
+    );
+    let s = adapter.samples();
+    assert_eq!(source_up(&s, "loadavg"), 1.0, "{}", adapter.metrics());
+    let loadavg = fs::read_to_string("/proc/loadavg").unwrap();
+    let one: f64 = loadavg.split(' ').next().unwrap().parse().unwrap();
+    for name in ["load1", "load5", "load15"] {
+        let v = value(&s, name, &[]);
+        assert!(v >= 0.0 && v.is_finite(), "{name} {v}");
+    }
+    // Same minute, same machine: load1 as /proc says it within a wide margin.
+    assert!((value(&s, "load1", &[]) - one).abs() < 5.0, "{one}");
 }

@@ -1278,6 +1278,32 @@ fn cli_parsers_show_and_did_you_mean() {
         out.stderr,
         "metrics-adapter: error: no parser named \"meminf\"; did you mean \"meminfo\"? (see `metrics-adapter parsers`)\n"
     );
+    // No close name: perhaps the user's own recipe, which `parse` finds by path or config.
+    let out = run_cli(&["parse", "myapp", "/dev/null"], CLI_TIMEOUT);
+    assert_eq!(
+        out.stderr,
+        "metrics-adapter: error: no parser named \"myapp\"; a recipe file is named by its path \
+         (./myapp.toml), and a config's recipes (parsers.dirs, [recipes.NAME]) need --config FILE \
+         (see `metrics-adapter parsers`)\n"
+    );
+    let dir = TempDir::new("own-recipe");
+    let config = dir.write(
+        "adapter.toml",
+        "[sources.app]\ntype = \"file\"\npath = \"/dev/null\"\nparser = \"myapp\"\n",
+    );
+    let out = run_cli(
+        &["--config", config.to_str().unwrap(), "check"],
+        CLI_TIMEOUT,
+    );
+    assert_eq!(
+        out.stderr,
+        format!(
+            "metrics-adapter: error: {}: sources.app.parser: no parser named \"myapp\"; a recipe \
+             of your own goes in a directory listed in parsers.dirs (as myapp.toml) or inline as \
+             [recipes.myapp] (see `metrics-adapter parsers`)\n",
+            config.display()
+        )
+    );
 }
 
 /// The README's tutorial, as written: each sample through its recipe (under the README's

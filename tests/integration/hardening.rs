@@ -9,6 +9,19 @@ use std::time::{Duration, Instant};
 
 use crate::harness::*;
 
+/// The CPU time a process has used, user and system, in clock ticks (1/100 s on Linux).
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).expect("/proc/PID/stat");
+    // Fields after the command name, which is in parentheses and may hold spaces; utime
+    // and stime are fields 14 and 15 of the whole line.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    rest.split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|t| t.parse::<u64>().expect("a tick count"))
+        .sum()
+}
+
 fn mkfifo(path: &std::path::Path) {
     let status = Command::new("mkfifo").arg(path).status().expect("mkfifo");
     assert!(status.success());
@@ -81,14 +94,19 @@ fn a_huge_source_cannot_freeze_the_adapter() {
         toml_str(&many.display().to_string())
     ));
     let port = adapter.port;
+    let idle = cpu_ticks(adapter.pid());
     let scrape = std::thread::spawn(move || {
         let start = Instant::now();
         let page = http_get(port, "/metrics");
         (start.elapsed(), page)
     });
+    // The parse is under way once the adapter has spent 0.1 s of CPU time on the scrape.
+    wait_until("the adapter busy parsing", Duration::from_secs(10), || {
+        cpu_ticks(adapter.pid()) >= idle + 10
+    });
     // While the big read is being parsed, the adapter keeps answering.
-    std::thread::sleep(Duration::from_millis(200));
-    for _ in 0..5 {
+    let mut probes = 0;
+    while !scrape.is_finished() && probes < 100 {
         let start = Instant::now();
         assert_eq!(adapter.get("/healthz").status, 200);
         assert!(
@@ -96,8 +114,9 @@ fn a_huge_source_cannot_freeze_the_adapter() {
             "/healthz took {:?}",
             start.elapsed()
         );
-        std::thread::sleep(Duration::from_millis(100));
+        probes += 1;
     }
+    assert!(probes > 0, "the scrape ended before /healthz was asked");
     let (took, page) = scrape.join().unwrap();
     assert!(took < Duration::from_secs(3), "the scrape took {took:?}");
     let s = parse_page(&page.text(), false);
@@ -159,22 +178,36 @@ fn a_reload_stops_the_old_background_readers() {
         marks.display()
     );
     let mut adapter = Adapter::start(&config);
+    let lines = |path: &std::path::Path| fs::read_to_string(path).map_or(0, |m| m.lines().count());
     wait_until("the poller runs", Duration::from_secs(10), || {
-        fs::read_to_string(&marks).is_ok_and(|m| m.lines().count() >= 3)
+        lines(&marks) >= 3
     });
+    // The new config's own ticker is the clock: the old one's marks are counted after
+    // three new ticks (a read in flight at the reload has ended by then), and again eight
+    // ticks later.
+    let new_marks = dir.join("new-marks");
     fs::write(
         adapter.config_path(),
-        "[sources.meminfo]\ntype = \"file\"\npath = \"/proc/meminfo\"\nparser = \"meminfo\"\n",
+        format!(
+            "[sources.ticker2]\ntype = \"exec\"\ncommand = [\"sh\", \"-c\", \"echo x >> '{}'; echo v: 1\"]\nparser = \"kv\"\ninterval = \"100ms\"\n",
+            new_marks.display()
+        ),
     )
     .unwrap();
     assert!(send_signal("HUP", adapter.pid() as i64));
     wait_until("the reload", Duration::from_secs(10), || {
         adapter.stderr().contains("configuration reloaded")
     });
-    std::thread::sleep(Duration::from_millis(300));
-    let after_reload = fs::read_to_string(&marks).unwrap().lines().count();
-    std::thread::sleep(Duration::from_millis(800));
-    let later = fs::read_to_string(&marks).unwrap().lines().count();
+    wait_until(
+        "three ticks of the new poller",
+        Duration::from_secs(10),
+        || lines(&new_marks) >= 3,
+    );
+    let after_reload = lines(&marks);
+    wait_until("eight more ticks", Duration::from_secs(20), || {
+        lines(&new_marks) >= 11
+    });
+    let later = lines(&marks);
     assert_eq!(
         later, after_reload,
         "the removed source is still being read"
@@ -219,7 +252,16 @@ fn slow_readers_and_greedy_clients_are_bounded() {
         .unwrap();
     let _ = fourth.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
     let mut answer = Vec::new();
-    let _ = fourth.read_to_end(&mut answer);
+    // Closed at once (end of stream, or a reset when our request arrived after the close),
+    // not left hanging until our read timeout.
+    let read = fourth.read_to_end(&mut answer);
+    assert!(
+        matches!(&read, Ok(0))
+            || read
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the 4th connection was not closed: {read:?}"
+    );
     assert!(answer.is_empty(), "a 4th connection was served");
     // Another client address is served meanwhile.
     let out = Command::new("curl")
@@ -297,8 +339,8 @@ fn as_pid_1_orphans_are_reaped() {
     for _ in 0..20 {
         assert!(http_ok_text(port, "/metrics").contains("v 1"));
     }
-    std::thread::sleep(Duration::from_millis(500));
-    // The adapter is the child of `unshare`; count zombies whose parent it is.
+    // The adapter is the child of `unshare`; once every `sleep 0.05` it orphaned has
+    // ended, none of them may stay behind as its zombie (nor run on).
     let unshare = adapter.pid();
     let stat = |pid: &str| fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let fields = |s: &str| -> Vec<String> {
@@ -306,26 +348,40 @@ fn as_pid_1_orphans_are_reaped() {
             .map(|(_, r)| r.split_whitespace().map(str::to_string).collect())
             .unwrap_or_default()
     };
-    let procs: Vec<(String, Vec<String>)> = fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str().map(str::to_string))
-        .filter(|p| p.chars().all(|c| c.is_ascii_digit()))
-        .map(|p| {
-            let f = fields(&stat(&p));
-            (p, f)
-        })
-        .collect();
-    let pid1 = procs
+    let procs = || -> Vec<(String, Vec<String>)> {
+        fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .filter(|p| p.chars().all(|c| c.is_ascii_digit()))
+            .map(|p| {
+                let f = fields(&stat(&p));
+                (p, f)
+            })
+            .collect()
+    };
+    let pid1 = procs()
         .iter()
         .find(|(_, f)| f.get(1).is_some_and(|pp| *pp == unshare.to_string()))
         .map(|(p, _)| p.clone())
         .expect("the adapter under unshare");
-    let zombies = procs
-        .iter()
-        .filter(|(_, f)| f.first().is_some_and(|s| s == "Z") && f.get(1) == Some(&pid1))
-        .count();
-    assert_eq!(zombies, 0, "zombies left under the adapter as PID 1");
+    let mut left = Vec::new();
+    let reaped = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < reaped {
+        left = procs()
+            .into_iter()
+            .filter(|(_, f)| f.get(1) == Some(&pid1))
+            .map(|(p, f)| format!("{p} ({})", f.first().map_or("?", |s| s.as_str())))
+            .collect();
+        if left.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        left.is_empty(),
+        "children (state) left under the adapter as PID 1: {left:?}"
+    );
     adapter.stop();
 }
 

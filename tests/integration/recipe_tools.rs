@@ -337,10 +337,16 @@ fn parse_takes_a_recipe_file_and_a_configs_source() {
         out.stderr,
         "framing: the latest complete block, 18 of 54 bytes\n"
     );
-    // Without --source, the whole file through the recipe (no framing of its own).
+    // Without --source, the whole file through the recipe (no framing of its own): the
+    // verdict a source without block_start reaches, not the oldest block.
     let out = run_cli(&["parse", "--config", &config, "inline", &log], CLI_TIMEOUT);
-    assert!(out.success(), "{out}");
-    assert!(out.stdout.ends_with("\nrequests 1.0\n"), "{out}");
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert!(out.stdout.is_empty(), "{out}");
+    assert!(
+        out.stderr
+            .contains("it looks like an append log of whole dumps"),
+        "{out}"
+    );
     let out = run_cli(
         &[
             "parse", "--config", &config, "--source", "ap", "inline", &log,

@@ -655,3 +655,141 @@ fn php_fpm_against_php_fpm_over_fastcgi() {
     assert_eq!(running, 1.0);
     assert_eq!(types["phpfpm_active_processes"], "gauge");
 }
+
+/// One line of Apache's timed access log: (method, status, bytes, microseconds).
+fn apache_log_line(line: &str) -> (String, String, f64, f64) {
+    // host ident user [time] "request" status bytes "referer" "agent" micros
+    let quoted: Vec<&str> = line.split('"').collect();
+    assert_eq!(quoted.len(), 7, "not a timed line: {line}");
+    let method = quoted[1].split(' ').next().unwrap_or_default().to_string();
+    let mut sb = quoted[2].split_whitespace();
+    let status = sb.next().expect("status").to_string();
+    let bytes = match sb.next().expect("bytes") {
+        "-" => 0.0,
+        n => n.parse().expect("bytes"),
+    };
+    let micros = quoted[6].trim().parse().expect("%D");
+    (method, status, bytes, micros)
+}
+
+#[test]
+fn apache_access_against_apache_writing_its_log() {
+    let apache = Apache::start();
+    let log = apache.access_log();
+    let adapter = adapter_for(&format!(
+        "type = \"tail\"\npath = {}\nparser = \"apache_access\"\ninterval = \"100ms\"",
+        toml_str(&log.display().to_string())
+    ));
+    // The adapter follows from the log's end: the lines apache2's readiness check wrote
+    // are not counted, only what follows.
+    wait_until("the adapter ready", START_TIMEOUT, || {
+        adapter.get("/readyz").status == 200
+    });
+    let skip = std::fs::read_to_string(&log).unwrap().lines().count();
+    for (method, path, status, n) in [
+        ("GET", "/", 200, 5),
+        ("HEAD", "/", 200, 2),
+        ("GET", "/missing", 404, 3),
+    ] {
+        for _ in 0..n {
+            assert_eq!(http_request(apache.port, method, path, &[]).status, status);
+        }
+    }
+    let s = wait_for("the 10 requests counted", Duration::from_secs(20), || {
+        let s = adapter.samples();
+        (sum(&s, "apache_http_response_count_total", &[]) >= 10.0).then_some(s)
+    });
+    assert_eq!(source_up(&s, "app"), 1.0);
+    // What apache2 itself logged, per method and status: count, bytes, seconds taken.
+    let mut logged: BTreeMap<(String, String), (f64, f64, f64)> = BTreeMap::new();
+    let text = std::fs::read_to_string(&log).unwrap();
+    for line in text.lines().skip(skip) {
+        let (method, status, bytes, micros) = apache_log_line(line);
+        let e = logged.entry((method, status)).or_default();
+        *e = (e.0 + 1.0, e.1 + bytes, e.2 + micros * 1e-6);
+    }
+    let index = std::fs::metadata(apache.docroot.join("index.html"))
+        .unwrap()
+        .len() as f64;
+    let get = ("GET".to_string(), "200".to_string());
+    assert_eq!(
+        logged.get(&get).map(|e| (e.0, e.1)),
+        Some((5.0, 5.0 * index))
+    );
+    assert_eq!(logged.len(), 3, "{text}");
+    for ((method, status), (n, bytes, seconds)) in &logged {
+        let labels = [("method", method.as_str()), ("status", status.as_str())];
+        assert_eq!(value(&s, "apache_http_response_count_total", &labels), *n);
+        // HEAD sends no body: `%b` is "-", which adds nothing (and makes no series).
+        assert_eq!(
+            find(&s, "apache_http_response_size_bytes", &labels).unwrap_or(0.0),
+            *bytes,
+            "{method} {status}"
+        );
+        assert_eq!(
+            value(&s, "apache_http_response_time_seconds_count", &labels),
+            *n
+        );
+        let got = value(&s, "apache_http_response_time_seconds_sum", &labels);
+        assert!(
+            (got - seconds).abs() < 1e-9,
+            "{method} {status}: {got} != {seconds}"
+        );
+    }
+    promtool_check(&adapter.metrics(), &[]);
+}
+
+#[test]
+fn vmstat_against_proc_vmstat() {
+    let read = || -> BTreeMap<String, f64> {
+        std::fs::read_to_string("/proc/vmstat")
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .map(|(k, v)| (format!("node_vmstat_{k}"), v.parse().expect("a number")))
+            .collect()
+    };
+    let adapter = adapter_for("type = \"file\"\npath = \"/proc/vmstat\"\nparser = \"vmstat\"");
+    let before = read();
+    let (s, types) = checked_page(
+        &adapter,
+        &["node_vmstat_nr_sec_page_table_pages metric names should not contain abbreviated units"],
+    );
+    let after = read();
+    // Every field of the kernel's file, untyped, and nothing else.
+    let ours: BTreeMap<String, f64> = s
+        .iter()
+        .filter(|x| x.name.starts_with("node_vmstat_"))
+        .map(|x| (x.name.clone(), x.value))
+        .collect();
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>()
+    );
+    assert!(ours.len() > 100, "{} fields", ours.len());
+    for name in ours.keys() {
+        assert_eq!(
+            types.get(name).map(String::as_str),
+            Some("unknown"),
+            "{name}"
+        );
+    }
+    // Counters since boot (node_exporter's default set) lie between the reads around
+    // the scrape; every value is a whole number the kernel wrote.
+    for (name, v) in &ours {
+        let key = name.trim_start_matches("node_vmstat_");
+        let counter = key.starts_with("pgpg")
+            || key.starts_with("pswp")
+            || key == "oom_kill"
+            || (key.starts_with("pg") && key.contains("fault"));
+        if counter {
+            assert!(
+                before[name] <= *v && *v <= after[name],
+                "{name}: {} {v} {}",
+                before[name],
+                after[name]
+            );
+        }
+        assert!(v.fract() == 0.0 && *v >= 0.0, "{name} {v}");
+    }
+}

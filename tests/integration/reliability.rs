@@ -53,7 +53,16 @@ fn reload_by_sighup_and_http_keeps_the_old_config_when_the_new_one_is_broken() {
         format!("{}{}", kv_file("a", &a), kv_file("b", &b)),
     )
     .expect("rewrite config");
-    std::thread::sleep(Duration::from_millis(20)); // a later timestamp, even on coarse clocks
+    // The reload must be stamped later than the first load, even on a coarse clock.
+    wait_until(
+        "the clock to pass the first load",
+        Duration::from_secs(5),
+        || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .is_ok_and(|t| t.as_secs_f64() > loaded_at)
+        },
+    );
     assert!(send_signal("HUP", i64::from(adapter.pid())));
     let s = wait_for("the reloaded config", Duration::from_secs(10), || {
         let s = adapter.samples();
@@ -164,12 +173,12 @@ fn http_errors_and_oversized_bodies_mark_only_that_source_down() {
 #[test]
 fn bad_values_are_dropped_and_counted_never_reported() {
     let data = TempDir::new("faults-values");
-    // Invalid UTF-8, words, NaN / infinities, huge and negative numbers, a duplicate key,
-    // half a line at the end.
+    // Invalid UTF-8, words, NaN / infinities, huge and negative numbers, a duplicate key;
+    // then half a line at the end.
     let mut bytes =
         b"good: 5\nword: lots\nneg: -12.5\nhuge: 1e300\nnan: NaN\ninf: +Inf\nminf: -Inf\n".to_vec();
     bytes.extend_from_slice(b"bad\xff\xfe: 3\nutf: \xc3\x28\n");
-    bytes.extend_from_slice(b"dup: 1\ndup: 2\nhalf: 1");
+    bytes.extend_from_slice(b"dup: 1\ndup: 2\n");
     let f = data.write("values.txt", &bytes);
     let adapter = Adapter::start(&kv_file("v", &f));
     let page = adapter.metrics();
@@ -187,14 +196,14 @@ fn bad_values_are_dropped_and_counted_never_reported() {
         find(&s, "utf", &[]).is_none(),
         "invalid UTF-8 is not a number"
     );
-    // One series per name: the duplicate is reported once, never as a sum (1 + 2).
+    // One series per name: the first value is kept (the family set's rule), the second
+    // counted as a duplicate; never a sum (1 + 2) nor the last.
     let dups: Vec<f64> = s
         .iter()
         .filter(|x| x.name == "dup")
         .map(|x| x.value)
         .collect();
-    assert_eq!(dups.len(), 1, "{dups:?}");
-    assert_ne!(dups[0], 3.0);
+    assert_eq!(dups, [1.0], "the first of `dup: 1`, `dup: 2`");
     assert!(
         parse_errors(&s, "v") >= 3.0,
         "word, utf and the duplicate are counted: {}",
@@ -210,6 +219,14 @@ fn bad_values_are_dropped_and_counted_never_reported() {
             x.name
         );
     }
+    // Half a line at the end (`half: 12` being written): the read is torn, never served.
+    bytes.extend_from_slice(b"half: 1");
+    std::fs::write(&f, &bytes).unwrap();
+    assert_eq!(source_up(&adapter.samples(), "v"), 0.0);
+    assert!(adapter
+        .get("/")
+        .text()
+        .contains("its last line has no newline"));
 }
 
 #[test]
@@ -343,11 +360,14 @@ fn http_keep_alive_is_reused_and_a_stale_one_is_retried() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let accepted_conns = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let closed_conns = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = accepted_conns.clone();
+    let closed = closed_conns.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming().take(10) {
             let Ok(mut stream) = stream else { continue };
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let closed = closed.clone();
             std::thread::spawn(move || {
                 use std::io::{Read, Write};
                 let mut buf = [0u8; 4096];
@@ -358,13 +378,15 @@ fn http_keep_alive_is_reused_and_a_stale_one_is_retried() {
                     );
                     std::thread::sleep(Duration::from_millis(100));
                 }
+                drop(stream);
+                closed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             });
         }
     });
     let adapter = Adapter::start(&format!(
         "[sources.s]\ntype = \"http\"\nurl = \"http://127.0.0.1:{port}/\"\nparser = \"kv\"\n"
     ));
-    for _ in 0..3 {
+    for fetch in 1..=3 {
         let s = adapter.samples();
         assert_eq!(
             source_up(&s, "s"),
@@ -372,7 +394,12 @@ fn http_keep_alive_is_reused_and_a_stale_one_is_retried() {
             "a stale keep-alive must not mark the source down"
         );
         assert_eq!(value(&s, "value", &[]), 1.0);
-        std::thread::sleep(Duration::from_millis(300));
+        // The next fetch finds the kept connection closed by the server.
+        wait_until(
+            "the server closing the connection",
+            Duration::from_secs(10),
+            || closed_conns.load(std::sync::atomic::Ordering::SeqCst) >= fetch,
+        );
     }
     assert_eq!(
         accepted_conns.load(std::sync::atomic::Ordering::SeqCst),

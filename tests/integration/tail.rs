@@ -145,6 +145,19 @@ fn self_metric(page: &str, name: &str) -> f64 {
     series(page, &format!("metrics_adapter_{name}{{source=\"web\"}}")).unwrap_or(-1.0)
 }
 
+/// Waits (bounded) until the follower has read the log `n` more times; returns that page.
+/// "Nothing more is counted" is checked on it, rather than after a fixed sleep.
+fn after_polls(adapter: &Adapter, n: f64) -> String {
+    let reads = self_metric(&adapter.metrics(), "source_reads_total");
+    assert!(
+        reads >= 0.0,
+        "no metrics_adapter_source_reads_total for web"
+    );
+    wait_page(adapter, Duration::from_secs(10), |p| {
+        self_metric(p, "source_reads_total") >= reads + n
+    })
+}
+
 #[test]
 fn nginx_access_log_counts_exactly_per_method_and_status() {
     let nginx = LoggingNginx::start();
@@ -243,9 +256,8 @@ fn rotation_by_rename_and_reopen_neither_loses_nor_doubles_a_line() {
     let page = wait_page(&adapter, Duration::from_secs(10), |p| {
         count(p, "GET", "200") + count(p, "GET", "404") >= 14.0
     });
-    // Let a few more polls pass: nothing is counted twice.
-    std::thread::sleep(Duration::from_millis(500));
-    let page2 = adapter.metrics();
+    // A few more polls: nothing is counted twice.
+    let page2 = after_polls(&adapter, 3.0);
     assert_eq!(count(&page, "GET", "200"), 12.0, "{page}");
     assert_eq!(count(&page2, "GET", "200"), 12.0);
     assert_eq!(count(&page2, "GET", "404"), 2.0);
@@ -269,14 +281,14 @@ fn a_truncated_log_is_read_again_from_its_start() {
         .unwrap()
         .set_len(0)
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // The follower sees the empty file before nginx writes again.
+    after_polls(&adapter, 2.0);
     nginx.requests("GET", "/missing", 404, 2);
     let page = wait_page(&adapter, Duration::from_secs(10), |p| {
         count(p, "GET", "404") == 2.0
     });
     assert_eq!(count(&page, "GET", "200"), 6.0, "{page}");
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(count(&adapter.metrics(), "GET", "404"), 2.0);
+    assert_eq!(count(&after_polls(&adapter, 2.0), "GET", "404"), 2.0);
 }
 
 /// A combined line as nginx writes it.
@@ -461,9 +473,8 @@ fn a_reload_that_leaves_the_source_as_it_was_keeps_its_counts_and_place() {
     let page = wait_page(&adapter, Duration::from_secs(10), |p| {
         count(p, "GET", "200") >= 5.0
     });
-    std::thread::sleep(Duration::from_millis(300));
     assert_eq!(count(&page, "GET", "200"), 5.0, "{page}");
-    assert_eq!(count(&adapter.metrics(), "GET", "200"), 5.0);
+    assert_eq!(count(&after_polls(&adapter, 3.0), "GET", "200"), 5.0);
 }
 
 #[test]
@@ -522,5 +533,98 @@ fn unmatched_lines_unusable_values_and_series_past_the_cap_are_counted() {
             "nginx_http_response_time_seconds_count{method=\"GET\",status=\"200\"}"
         ),
         Some(2.0)
+    );
+}
+
+/// An adapter following `log` with `nginx_access`, polling every `every`: long enough
+/// for a test to do several things to the log between two polls.
+fn follow_every(log: &Path, every: &str) -> Adapter {
+    Adapter::start(&format!(
+        "[sources.web]\ntype = \"tail\"\nparser = \"nginx_access\"\npath = {}\n\
+         interval = {every:?}\ntimeout = \"5s\"\n",
+        toml_str(&log.display().to_string())
+    ))
+}
+
+/// Waits (bounded) until nginx has reopened its log at its path.
+fn wait_reopened(nginx: &LoggingNginx) {
+    nginx.reopen();
+    wait_until("nginx reopens its log", Duration::from_secs(5), || {
+        nginx.log.exists()
+    });
+}
+
+/// `: > access.log`, then a line longer than the old file, all between two polls: the
+/// file's first bytes changed, so it is read again from its start (size alone would take
+/// it for an appended file and read from the middle of the new line).
+#[test]
+fn a_truncation_refilled_past_the_old_offset_within_a_poll_is_read_from_its_start() {
+    let nginx = LoggingNginx::start();
+    let adapter = follow_every(&nginx.log, "2s");
+    wait_ready(&adapter);
+    nginx.requests("GET", "/ok", 200, 1);
+    wait_page(&adapter, Duration::from_secs(10), |p| {
+        count(p, "GET", "200") == 1.0
+    });
+    let old = std::fs::metadata(&nginx.log).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&nginx.log)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let long = format!("/missing?{}", "x".repeat(old as usize));
+    nginx.requests("GET", &long, 404, 1);
+    assert!(std::fs::metadata(&nginx.log).unwrap().len() > old);
+    let page = wait_page(&adapter, Duration::from_secs(10), |p| {
+        count(p, "GET", "404") == 1.0
+    });
+    assert_eq!(count(&page, "GET", "200"), 1.0, "{page}");
+    assert_eq!(self_metric(&page, "source_unmatched_total"), 0.0, "{page}");
+}
+
+/// Two rename rotations (`access.log` -> `.1` -> `.2`, nginx reopening each time) between
+/// two polls: the middle file is read too, and nothing twice.
+#[test]
+fn two_rotations_within_a_poll_lose_no_file() {
+    let nginx = LoggingNginx::start();
+    let adapter = follow_every(&nginx.log, "2s");
+    wait_ready(&adapter);
+    nginx.requests("GET", "/ok", 200, 1);
+    wait_page(&adapter, Duration::from_secs(10), |p| {
+        count(p, "GET", "200") == 1.0
+    });
+    let (one, two) = (
+        nginx.dir.join("access.log.1"),
+        nginx.dir.join("access.log.2"),
+    );
+    nginx.requests("GET", "/ok", 200, 3);
+    std::fs::rename(&nginx.log, &one).unwrap();
+    wait_reopened(&nginx);
+    nginx.requests("GET", "/missing", 404, 4);
+    std::fs::rename(&one, &two).unwrap();
+    std::fs::rename(&nginx.log, &one).unwrap();
+    wait_reopened(&nginx);
+    nginx.requests("POST", "/ok", 200, 5);
+    let page = wait_page(&adapter, Duration::from_secs(10), |p| {
+        count(p, "POST", "200") == 5.0
+    });
+    assert_eq!(
+        (count(&page, "GET", "200"), count(&page, "GET", "404")),
+        (4.0, 4.0),
+        "{page}"
+    );
+    // Later polls count nothing again.
+    let page = wait_page(&adapter, Duration::from_secs(10), |p| {
+        self_metric(p, "source_reads_total") >= self_metric(&page, "source_reads_total") + 2.0
+    });
+    assert_eq!(
+        (
+            count(&page, "GET", "200"),
+            count(&page, "GET", "404"),
+            count(&page, "POST", "200")
+        ),
+        (4.0, 4.0, 5.0),
+        "{page}"
     );
 }

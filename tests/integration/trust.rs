@@ -603,7 +603,7 @@ fn soak_writers_never_produce_a_torn_page() {
     ));
     let keys = meminfo_lines();
     let start = Instant::now();
-    let (mut pages, mut last_ts) = (0, 0.0);
+    let (mut pages, mut last_ts, mut blocks_seen) = (0, 0.0, 0);
     while start.elapsed() < Duration::from_secs(seconds + 1) && pages < 5000 {
         let s = adapter.samples();
         pages += 1;
@@ -627,9 +627,18 @@ fn soak_writers_never_produce_a_torn_page() {
             ts >= last_ts,
             "page {pages}: timestamp went back {last_ts} -> {ts}"
         );
+        if ts > last_ts {
+            blocks_seen += 1;
+        }
         last_ts = ts;
     }
     let _ = appender.wait();
     let _ = rewriter.wait();
-    assert!(pages >= 20, "only {pages} pages in {seconds}s");
+    // Speed is the benchmarks' business: here it is enough that the pages checked above
+    // were read while the log grew (two blocks with different seconds), not all before or
+    // after the writers ran.
+    assert!(
+        blocks_seen >= 2,
+        "{pages} pages saw only {blocks_seen} distinct blocks in {seconds}s"
+    );
 }

@@ -6,55 +6,11 @@ use std::borrow::Cow;
 use foldhash::HashMap;
 
 use super::build::Builder;
+use super::required::Seen;
 use super::{Candidate, Mapping};
 use crate::family::Family;
 use crate::parse::explain::{Step, Trace};
 use crate::parse::{Issue, ParseError, Record, RecordSink, Unmatched};
-
-/// Which `required` keys a read has shown so far.
-pub(super) struct Required<'m> {
-    keys: &'m [String],
-    seen: Vec<bool>,
-    left: usize,
-}
-
-impl<'m> Required<'m> {
-    pub(super) fn new(keys: &'m [String]) -> Self {
-        Required {
-            keys,
-            seen: vec![false; keys.len()],
-            left: keys.len(),
-        }
-    }
-
-    pub(super) fn see(&mut self, key: &str) {
-        // Once all are seen (or none is required), a record costs nothing here.
-        if self.left == 0 {
-            return;
-        }
-        for (k, seen) in self.keys.iter().zip(self.seen.iter_mut()) {
-            if !*seen && k == key {
-                *seen = true;
-                self.left -= 1;
-            }
-        }
-    }
-
-    /// The keys never seen, in the recipe's order, as the read's refusal.
-    pub(super) fn check(&self) -> Result<(), ParseError> {
-        if self.left == 0 {
-            return Ok(());
-        }
-        let missing = self
-            .keys
-            .iter()
-            .zip(&self.seen)
-            .filter(|(_, seen)| !**seen)
-            .map(|(k, _)| k.clone())
-            .collect();
-        Err(ParseError::MissingKeys(missing))
-    }
-}
 
 /// A key's cached resolution: `None` until the key repeats, then [`Mapping::resolve`]'s.
 type Resolved = Option<Option<Vec<Candidate>>>;
@@ -68,7 +24,7 @@ pub struct MappingRun<'m, 'a> {
     /// The mapping's own issues: they follow the format's in the read's list, as they did
     /// when the format read everything first.
     issues: Vec<Issue>,
-    required: Required<'m>,
+    required: Seen<'m>,
     records: usize,
     limit: usize,
     /// What depends on the key alone (include/exclude, the rules whose key or pattern
@@ -117,7 +73,7 @@ impl Mapping {
             mapping: self,
             out,
             issues: Vec::new(),
-            required: Required::new(&self.required),
+            required: Seen::new(&self.required),
             records: 0,
             limit,
             cache: !traced,
@@ -176,12 +132,13 @@ impl MappingRun<'_, '_> {
     /// Ends the read: summaries and histograms are completed and the families handed over.
     pub fn finish(mut self) -> Finished {
         self.out.finish(&mut self.issues);
+        let required = self.required.check(&self.out.families);
         Finished {
             families: self.out.families,
             issues: self.issues,
             unmatched: self.out.unused,
             records: self.records,
-            required: self.required.check(),
+            required,
             trace: self.out.trace,
         }
     }

@@ -6,12 +6,19 @@
 //! - **Rotation by rename** (`mv access.log access.log.1`, then the writer reopens): the old
 //!   file is kept open and read to its end; once the path names another file and one more
 //!   read of the old one finds nothing new, the new file is read from its first byte.
+//!   Rotated twice between two polls, the middle file was never opened: before the new
+//!   file, the files beside the log named after it (`access.log.1`, `access.log-2026...`;
+//!   not compressed ones) that were modified since the old file's last write are read
+//!   whole, oldest first (see [`super::rotated`]).
 //! - **Truncation** (`: > access.log`, copytruncate): a file shorter than the offset is
-//!   read again from 0. A file truncated and then refilled past the old offset between two
-//!   polls cannot be told from an appended one; rotate by rename where counts matter.
+//!   read again from 0, and so is one whose first bytes (up to [`HEAD`], as log shippers
+//!   fingerprint a file) are no longer those read: truncated and refilled past the old
+//!   offset between two polls. Only a refill whose first kilobyte is the old one's, byte
+//!   for byte, passes for an appended file (access log lines carry their time).
 //! - **Partial lines**: the offset only moves past a newline, so a half-written line is
 //!   read again, whole, at the next poll.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::ErrorKind;
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -20,6 +27,13 @@ use std::path::Path;
 /// The usual read: about 1,500 access log lines. Larger reads gain no speed (the lines'
 /// regexes are the cost) and add to the peak RSS.
 const READ_SIZE: usize = 256 << 10;
+
+/// How much of a file's start is kept to know it again (Filebeat's fingerprint reads as
+/// much): one `pread` of it per poll.
+pub const HEAD: usize = 1024;
+
+/// Finished files remembered, so a rotated copy is never read twice.
+const DONE_KEPT: usize = 16;
 
 /// A file's identity and the offset reached in it; what a state file holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +79,11 @@ pub struct Chunk {
 struct Open {
     file: File,
     pos: Position,
+    /// The file's first bytes as read (up to [`HEAD`]): other bytes there now mean it was
+    /// truncated and written again.
+    head: Vec<u8>,
+    /// A rotated file found beside the log ([`Follower::queue`]): read whole, then closed.
+    rotated: bool,
 }
 
 /// The follower's place in the log. See the module doc.
@@ -77,6 +96,10 @@ pub struct Follower {
     draining: bool,
     /// Inside a line longer than a read: its bytes are dropped up to its newline.
     skipping: bool,
+    /// Rotated files to read whole before the new file, oldest first.
+    queue: VecDeque<File>,
+    /// The last files read to their end (device, inode).
+    done: VecDeque<(u64, u64)>,
     /// Open the log through a symbolic link (see [`crate::small_file::open_app_file`]).
     follow_links: bool,
 }
@@ -104,6 +127,24 @@ impl Follower {
         max: usize,
     ) -> std::io::Result<Chunk> {
         let mut chunk = Chunk::default();
+        if self.open.is_none() {
+            if let Some(file) = self.queue.pop_front() {
+                let meta = file.metadata()?;
+                let pos = Position {
+                    dev: meta.dev(),
+                    ino: meta.ino(),
+                    offset: 0,
+                };
+                self.draining = false;
+                self.skipping = false;
+                self.open = Some(Open {
+                    file,
+                    pos,
+                    head: Vec::new(),
+                    rotated: true,
+                });
+            }
+        }
         let open = match &mut self.open {
             Some(open) => open,
             None => {
@@ -130,18 +171,30 @@ impl Follower {
                 self.skipping = offset > 0 && !ends_line(&file, offset)?;
                 self.next_from_zero = false;
                 self.draining = false;
+                let mut head = vec![0; HEAD.min(usize::try_from(offset).unwrap_or(HEAD))];
+                let n = read_full(&file, &mut head, 0)?;
+                head.truncate(n);
                 self.open.insert(Open {
                     file,
                     pos: Position { dev, ino, offset },
+                    head,
+                    rotated: false,
                 })
             }
         };
         let len = open.file.metadata()?.len();
         if len < open.pos.offset {
             open.pos.offset = 0;
+            open.head.clear();
             self.skipping = false;
             chunk.event = Some("truncated: reading it again from the start");
+        } else if !same_head(&open.file, &open.head)? {
+            open.pos.offset = 0;
+            open.head.clear();
+            self.skipping = false;
+            chunk.event = Some("truncated and written again: reading it from the start");
         }
+        let from = open.pos.offset;
         let avail = usize::try_from(len - open.pos.offset).unwrap_or(usize::MAX);
         // Reads of READ_SIZE bound the memory a burst takes (and the page's peak RSS); only
         // a line longer than that makes a read grow, up to `max`.
@@ -157,6 +210,12 @@ impl Follower {
             }
             size = size.saturating_mul(4).min(limit);
         }
+        // The start of the file, while the head has not reached HEAD: kept once consumed.
+        let head_part = match open.head.len() {
+            have if have < HEAD && have as u64 == from => buf.get(..(HEAD - have).min(n)),
+            _ => None,
+        }
+        .map(<[u8]>::to_vec);
         let mut start = 0;
         if self.skipping {
             match buf.iter().position(|&b| b == b'\n') {
@@ -212,15 +271,57 @@ impl Follower {
                         chunk.lines.push(b'\n');
                         chunk.consumed += tail.len() as u64;
                     }
-                    self.open = None;
-                    self.next_from_zero = true;
+                    self.finished(path)?;
                     chunk.more = true;
-                    chunk.event = Some("rotated: finished the old file, reading the new one");
+                    chunk.event = Some("rotated: finished the old file, reading the next one");
                 }
             }
         }
+        if let (Some(open), Some(part)) = (&mut self.open, head_part) {
+            extend_head(open, from, &part);
+        }
         Ok(chunk)
     }
+
+    /// The open file has been read to its end and is closed. The log's own old file (not
+    /// one from the queue) is followed by the rotated files written since its last write,
+    /// then by the file at the path, from its first byte.
+    fn finished(&mut self, path: &Path) -> std::io::Result<()> {
+        let Some(open) = self.open.take() else {
+            return Ok(());
+        };
+        if self.done.len() == DONE_KEPT {
+            self.done.pop_front();
+        }
+        self.done.push_back((open.pos.dev, open.pos.ino));
+        if !open.rotated {
+            let since = open.file.metadata()?.modified()?;
+            self.queue = super::rotated::written_since(path, since, &self.done)?;
+        }
+        self.next_from_zero = true;
+        Ok(())
+    }
+}
+
+/// Whether `file` still starts with `head` (the bytes read there before).
+fn same_head(file: &File, head: &[u8]) -> std::io::Result<bool> {
+    if head.is_empty() {
+        return Ok(true);
+    }
+    let mut now = vec![0; head.len()];
+    let n = read_full(file, &mut now, 0)?;
+    Ok(now.get(..n) == Some(head))
+}
+
+/// Adds to the file's head the bytes a read at `from` (right after the head) gave and
+/// consumed: bytes just read, never what might be another file's content since.
+fn extend_head(open: &mut Open, from: u64, part: &[u8]) {
+    if open.head.len() as u64 != from {
+        return;
+    }
+    let consumed = usize::try_from(open.pos.offset.saturating_sub(from)).unwrap_or(0);
+    open.head
+        .extend_from_slice(part.get(..consumed.min(part.len())).unwrap_or_default());
 }
 
 /// Whether `path` names another file than the one at `pos` now.

@@ -205,3 +205,67 @@ fn the_reference_describes_every_tail_key() {
         );
     }
 }
+
+#[test]
+fn a_file_truncated_and_refilled_past_the_offset_is_read_from_its_start() {
+    let d = dir("refill");
+    let log = d.join("a.log");
+    append(&log, "");
+    let mut f = Follower::default();
+    assert_eq!(drain(&mut f, &log, false, 256), "");
+    append(&log, "one 1\n");
+    assert_eq!(drain(&mut f, &log, false, 256), "one 1\n");
+    // Between two reads: truncated, then more written than the file held.
+    std::fs::write(&log, "two: a longer line than the first\n").unwrap();
+    let chunk = f.read(&log, false, None, 256).unwrap();
+    assert_eq!(chunk.lines, b"two: a longer line than the first\n");
+    assert_eq!(
+        chunk.event,
+        Some("truncated and written again: reading it from the start")
+    );
+    append(&log, "three\n");
+    assert_eq!(drain(&mut f, &log, false, 256), "three\n");
+    // Opened at its end: the head is read from the file, and tells a refill just the same.
+    let mut g = Follower::default();
+    assert_eq!(drain(&mut g, &log, false, 256), "");
+    std::fs::write(
+        &log,
+        "four: longer than both lines before it, and then some more\n",
+    )
+    .unwrap();
+    assert_eq!(
+        drain(&mut g, &log, false, 256),
+        "four: longer than both lines before it, and then some more\n"
+    );
+}
+
+#[test]
+fn two_rotations_between_reads_read_the_middle_file_once() {
+    let d = dir("rotations");
+    let log = d.join("a.log");
+    // Beside the log before the start: an old rotated copy and a compressed one.
+    append(&d.join("a.log.9"), "ancient\n");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    std::fs::File::options()
+        .write(true)
+        .open(d.join("a.log.9"))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    append(&log, "a1\n");
+    let mut f = Follower::default();
+    assert_eq!(drain(&mut f, &log, false, 256), "");
+    append(&log, "a2\n");
+    std::fs::rename(&log, d.join("a.log.1")).unwrap();
+    append(&log, "b1\nb2");
+    std::fs::rename(d.join("a.log.1"), d.join("a.log.2")).unwrap();
+    std::fs::rename(&log, d.join("a.log.1")).unwrap();
+    append(&log, "c1\n");
+    append(&d.join("a.log.2.gz"), "not text\n");
+    append(&d.join("a.log.json"), "another log\n");
+    std::os::unix::fs::symlink(d.join("a.log.9"), d.join("a.log.link")).unwrap();
+    // The middle file's unended last line is a line all the same, once it is finished.
+    assert_eq!(drain(&mut f, &log, false, 256), "a2\nb1\nb2\nc1\n");
+    append(&log, "c2\n");
+    assert_eq!(drain(&mut f, &log, false, 256), "c2\n");
+}

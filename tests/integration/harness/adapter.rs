@@ -76,6 +76,15 @@ impl Adapter {
                 cmd.arg("--config").arg(c);
             }
             cmd.args(listen(port));
+            // Reloads only when a test asks (SIGHUP, /-/reload), so a test that rewrites its
+            // config sees exactly the reloads it makes; tests/integration/live_config.rs
+            // turns the watcher on.
+            if !extra_args
+                .iter()
+                .any(|a| a.starts_with("--config.auto-reload-interval"))
+            {
+                cmd.arg("--config.auto-reload-interval=0");
+            }
             cmd.args(extra_args);
             cmd.current_dir(dir.path());
             let mut proc_ = Proc::spawn("metrics-adapter", cmd, dir.join("adapter.log"));

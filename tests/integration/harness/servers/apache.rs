@@ -1,4 +1,5 @@
-//! [`Apache`]: a real apache2 with `mod_status`, from a self-contained config.
+//! [`Apache`]: a real apache2 with `mod_status` and an access log, from a self-contained
+//! config.
 
 use std::fs;
 use std::path::PathBuf;
@@ -10,7 +11,9 @@ use crate::harness::{
 
 /// apache2 (event MPM, `-DFOREGROUND`) on 127.0.0.1 with a self-contained config (no
 /// `/etc/apache2/envvars` needed): `mod_status` at `/server-status` (so
-/// `/server-status?auto`) with `ExtendedStatus On`, and [`Apache::docroot`] at `/`.
+/// `/server-status?auto`) with `ExtendedStatus On`, and [`Apache::docroot`] at `/`. Every
+/// request is logged to [`Apache::access_log`] in `combined` with `%D` appended (the
+/// `apache_access` recipe's timed form).
 #[derive(Debug)]
 pub struct Apache {
     proc_: Proc,
@@ -55,6 +58,8 @@ impl Apache {
                  DocumentRoot {docroot}\n\
                  DirectoryIndex index.html\n\
                  ErrorLog {d}/error.log\n\
+                 LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b \\\"%{{Referer}}i\\\" \\\"%{{User-Agent}}i\\\" %D\" timed\n\
+                 CustomLog {d}/access.log timed\n\
                  StartServers 1\n\
                  ServerLimit 2\n\
                  ThreadsPerChild 5\n\
@@ -92,6 +97,11 @@ impl Apache {
     /// `http://127.0.0.1:PORT<path>`.
     pub fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The access log apache2 writes (see [`Apache`]).
+    pub fn access_log(&self) -> PathBuf {
+        self.dir.join("access.log")
     }
 
     /// `/server-status?auto`, read directly.
