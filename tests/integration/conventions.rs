@@ -557,6 +557,7 @@ labels = { instance = "web" }
         [
             "block_end = (unset)",
             "max_age = 30s",
+            "follow_links = false",
             "timeout = 5s",
             "interval = 15s (read in the background)",
             "max_bytes = 16777216",
@@ -566,12 +567,13 @@ labels = { instance = "web" }
         ]
     );
     assert_eq!(
-        block("own")[..5],
+        block("own")[..6],
         [
             "path = \"/var/stats/app.log\"",
             r"block_start = '^--- \d+'",
             "block_end = (unset)",
             "max_age = (unset)",
+            "follow_links = false",
             "timeout = 5s",
         ]
     );
