@@ -37,7 +37,8 @@ pub type Loader = Box<dyn Fn() -> Result<(Settings, Registry), String> + Send + 
 
 pub struct App {
     live: RwLock<Arc<Loaded>>,
-    loader: Option<Loader>,
+    /// Shared with the blocking thread a reload runs it on.
+    loader: Option<Arc<Loader>>,
     status: Mutex<ReloadStatus>,
     /// One reload at a time: a second SIGHUP waits instead of racing the first.
     reloading: tokio::sync::Mutex<()>,
@@ -63,7 +64,7 @@ impl App {
     pub fn new(live: Loaded, loader: Option<Loader>) -> App {
         App {
             live: RwLock::new(Arc::new(live)),
-            loader,
+            loader: loader.map(Arc::new),
             status: Mutex::new(ReloadStatus {
                 last_ok: true,
                 last_success: SystemTime::now(),
@@ -141,7 +142,7 @@ impl App {
     /// Needs a Tokio runtime (the new sources' background readers start here).
     pub async fn reload(&self) -> Result<(), String> {
         let _one_at_a_time = self.reloading.lock().await;
-        self.swap(self.build())?;
+        self.swap(self.build().await)?;
         // The web config may be another file now, or the same one changed.
         self.reload_web().await
     }
@@ -178,18 +179,28 @@ impl App {
         }
     }
 
-    fn build(&self) -> Result<Loaded, String> {
+    /// The new configuration. Reading files and compiling recipes (every regex of every
+    /// recipe) run on the blocking pool: a big config takes seconds of CPU, which the
+    /// runtime thread (and `/healthz`) must not wait on. Only starting the readers runs
+    /// here.
+    async fn build(&self) -> Result<Loaded, String> {
         let loader = self
             .loader
-            .as_ref()
+            .clone()
             .ok_or("reloading is not available for this configuration")?;
-        let (settings, registry) = loader()?;
-        for skipped in registry.skipped() {
-            info!("{skipped}");
-        }
         let old = self.live();
-        let mut scraper = Scraper::with_previous(&settings, &registry, Some(&old.scraper))
-            .map_err(|e| e.to_string())?;
+        let load = move || -> Result<(Settings, Scraper), String> {
+            let (settings, registry) = loader()?;
+            for skipped in registry.skipped() {
+                info!("{skipped}");
+            }
+            let scraper = Scraper::with_previous(&settings, &registry, Some(&old.scraper))
+                .map_err(|e| e.to_string())?;
+            Ok((settings, scraper))
+        };
+        let (settings, mut scraper) = tokio::task::spawn_blocking(load)
+            .await
+            .map_err(|e| format!("the reload task failed: {e}"))??;
         scraper.start();
         Ok(Loaded { settings, scraper })
     }

@@ -319,7 +319,7 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
     drop(registry);
     let grace = settings.server.shutdown_timeout;
     let code = rt.block_on(async {
-        crate::reaper::start_if_pid1();
+        crate::reaper::start();
         scraper.start();
         let listener = tokio::net::TcpListener::bind(settings.server.listen)
             .await

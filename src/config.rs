@@ -269,6 +269,8 @@ pub struct Settings {
 }
 
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The shortest `interval` a source may have.
+pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 pub const DEFAULT_MAX_BYTES: u64 = 16 * 1024 * 1024;
 /// Generous for a 2,000-server HAProxy page (about 82,000 series), small enough that a
 /// runaway source cannot take the pod's memory.
@@ -475,12 +477,32 @@ impl Settings {
                     };
                     bad(&k, reason)
                 })?;
+            if let Source::Tail(tail) = &source {
+                let config = match &origin {
+                    Origin::File(p) => Some(p.as_path()),
+                    Origin::Embedded => None,
+                };
+                tail.check_state_file(config)
+                    .map_err(|e| bad(&key(e.key()), e.to_string()))?;
+            }
             let timeout = match &rs.timeout {
                 Some(t) => parse_duration(t).map_err(|r| bad(&key("timeout"), r))?,
                 None => DEFAULT_TIMEOUT,
             };
             let refresh = match &rs.interval {
-                Some(t) => Refresh::Every(parse_duration(t).map_err(|r| bad(&key("interval"), r))?),
+                Some(t) => {
+                    let every = parse_duration(t).map_err(|r| bad(&key("interval"), r))?;
+                    if every < MIN_INTERVAL {
+                        return Err(bad(
+                            &key("interval"),
+                            format!(
+                                "{t:?} is shorter than {MIN_INTERVAL:?}: reading (an exec \
+                                 source forking) that often would be load, not freshness"
+                            ),
+                        ));
+                    }
+                    Refresh::Every(every)
+                }
                 None => source
                     .default_interval()
                     .map_or(Refresh::OnScrape, Refresh::Every),

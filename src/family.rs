@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use foldhash::{HashMap, HashSet};
 
+pub mod bounds;
 mod names;
 pub use names::{
     exposed_name, is_valid_label_name, is_valid_metric_name, name_part, sanitize_label_name,

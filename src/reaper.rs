@@ -4,9 +4,12 @@
 //! the adapter reaps exited processes that are not the `exec` commands tokio is waiting
 //! for (their exit status is tokio's to collect).
 //!
-//! Limit: the `exec` timeout kills the command's process group. A child that calls
-//! `setsid()` leaves that group and outlives the timeout; as PID 1 the adapter reaps it
-//! when it exits, but does not kill it.
+//! Not PID 1, the adapter makes itself a child subreaper (Linux `PR_SET_CHILD_SUBREAPER`),
+//! so the orphans of its commands come to it all the same, and are reaped the same way.
+//!
+//! At an `exec` timeout the command's process group is killed, and with it the command's
+//! whole tree ([`kill_tree`]): a child that called `setsid()` left the group, but not the
+//! tree, and an orphan reparented to the adapter is one of its commands' leftovers.
 
 use std::collections::BTreeSet;
 use std::sync::{Mutex, PoisonError};
@@ -18,10 +21,14 @@ use nix::unistd::Pid;
 /// that exits at once is never taken for an orphan.
 pub static COMMANDS: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
 
-/// Starts reaping orphans when this process is PID 1 (needs a runtime).
-pub fn start_if_pid1() {
+/// Starts reaping orphans when this process is PID 1, or else can become a child
+/// subreaper (needs a runtime).
+pub fn start() {
     if std::process::id() != 1 {
-        return;
+        if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+            tracing::debug!("not a child subreaper ({e}): a command's orphans go to PID 1");
+            return;
+        }
     }
     tokio::spawn(async {
         use tokio::signal::unix::{signal, SignalKind};
@@ -56,6 +63,52 @@ fn reap_orphans() {
             }
         }
     }
+}
+
+/// Kills (SIGKILL) the tree of the command `pid` timed out: its descendants, whatever
+/// their session or group, and the orphans reparented to the adapter that are not running
+/// commands (a command's children whose parent exited), with theirs.
+pub fn kill_tree(pid: u32) {
+    use nix::sys::signal::{kill, Signal};
+    let me = std::process::id();
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()))
+        .filter_map(|p| Some((p, parent_of(p)?)))
+        .collect();
+    let mut doomed: Vec<u32> = vec![pid];
+    {
+        let commands = COMMANDS.lock().unwrap_or_else(PoisonError::into_inner);
+        doomed.extend(
+            parents
+                .iter()
+                .filter(|(p, parent)| *parent == me && !commands.contains(p))
+                .map(|(p, _)| *p),
+        );
+    }
+    let mut i = 0;
+    while let Some(&p) = doomed.get(i) {
+        let children: Vec<u32> = (parents.iter())
+            .filter(|(c, parent)| *parent == p && !doomed.contains(c))
+            .map(|(c, _)| *c)
+            .collect();
+        doomed.extend(children);
+        i += 1;
+    }
+    for p in doomed.into_iter().filter(|p| *p != me) {
+        if let Ok(raw) = i32::try_from(p) {
+            let _ = kill(Pid::from_raw(raw), Signal::SIGKILL);
+        }
+    }
+}
+
+/// The parent pid `/proc/PID/stat` gives.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    rest.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Whether `/proc/PID/stat` says: a zombie whose parent is `parent`.

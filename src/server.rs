@@ -39,7 +39,7 @@ use crate::web;
 
 mod limits;
 mod page;
-use limits::{PerClient, WriteTimeout};
+use limits::{Open, PerClient, WriteTimeout};
 
 type Body = page::PageBody;
 
@@ -157,7 +157,7 @@ async fn metrics(app: &App, live: &Loaded, req: &Request<Incoming>) -> Response<
     // Two frames, not one joined buffer: the sources' part is shared with the scraper's
     // cache and every other response in flight (see `page`).
     let own = exposition::encode_own(&own, format);
-    page::page_response(format, data, own, accepts_gzip(req))
+    page::page_response(format, data, own, accepts_gzip(req)).await
 }
 
 fn escape_html(s: &str) -> String {
@@ -300,6 +300,7 @@ pub async fn serve(
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(server.max_connections));
     let clients = PerClient::new(server.max_connections_per_client);
+    let open = Arc::new(Open::default());
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -320,14 +321,8 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            warn!(
-                "connection limit ({}) reached; closing a new connection",
-                server.max_connections
-            );
-            drop(stream);
-            continue;
-        };
+        // The client's own limit first: a client at its limit never closes others' idle
+        // connections.
         let Some(client_slot) = clients.take(peer.ip()) else {
             debug!(
                 %peer,
@@ -337,22 +332,55 @@ pub async fn serve(
             drop(stream);
             continue;
         };
-        let permit = (permit, client_slot);
+        let permit = match permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            // Every slot taken: the oldest idle connection makes room (it goes at its next
+            // poll, so the slot is waited for, briefly).
+            Err(_) if open.close_oldest_idle() => {
+                match tokio::time::timeout(MAKE_ROOM, permits.clone().acquire_owned()).await {
+                    Ok(Ok(permit)) => permit,
+                    _ => {
+                        drop(stream);
+                        continue;
+                    }
+                }
+            }
+            Err(_) => {
+                warn!(
+                    "connection limit ({}) reached, none idle; closing a new connection",
+                    server.max_connections
+                );
+                drop(stream);
+                continue;
+            }
+        };
+        let registered = open.register();
+        let (state, close) = (registered.state.clone(), registered.close.clone());
+        let permit = (permit, client_slot, registered);
         let _ = stream.set_nodelay(true);
         let guard = app.web();
         let tls = guard.tls_acceptor();
         let app = app.clone();
         let client = web::ClientAddr(peer.ip());
+        let busy = state.clone();
         let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             let (app, guard) = (app.clone(), guard.clone());
             req.extensions_mut().insert(client);
-            async move { guard.guard(req, move |req| handle(app, req)).await }
+            let busy = busy.busy();
+            async move {
+                let answer = guard.guard(req, move |req| handle(app, req)).await;
+                drop(busy);
+                answer
+            }
         });
         let Some(acceptor) = tls else {
-            let stream = WriteTimeout::new(stream, server.write_timeout);
+            let stream = WriteTimeout::new(stream, server.write_timeout).tracked(state);
             let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
             tokio::spawn(async move {
-                let _ = conn.await;
+                tokio::select! {
+                    _ = conn => {}
+                    () = close.notified() => debug!(%peer, "closed an idle connection to make room"),
+                }
                 drop(permit);
             });
             continue;
@@ -366,11 +394,17 @@ pub async fn serve(
             server.write_timeout,
         );
         tokio::spawn(async move {
-            if let Some(tls) = web::accept_tls(&acceptor, stream, peer, limit).await {
-                let tls = WriteTimeout::new(tls, write_timeout);
-                let _ = watcher
-                    .watch(builder.serve_connection(TokioIo::new(tls), service))
-                    .await;
+            let serve = async {
+                if let Some(tls) = web::accept_tls(&acceptor, stream, peer, limit).await {
+                    let tls = WriteTimeout::new(tls, write_timeout).tracked(state);
+                    let _ = watcher
+                        .watch(builder.serve_connection(TokioIo::new(tls), service))
+                        .await;
+                }
+            };
+            tokio::select! {
+                () = serve => {}
+                () = close.notified() => debug!(%peer, "closed an idle connection to make room"),
             }
             drop(permit);
         });
@@ -387,6 +421,9 @@ pub async fn serve(
         );
     }
 }
+
+/// How long a new connection waits for the slot of an idle one closed for it.
+const MAKE_ROOM: Duration = Duration::from_millis(500);
 
 fn is_per_connection(e: &std::io::Error) -> bool {
     use std::io::ErrorKind::*;

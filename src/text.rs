@@ -11,13 +11,56 @@ pub fn excerpt(line: &str) -> String {
     }
 }
 
+/// The most characters of a text (an error, a skipped value) stored and shown: a message
+/// and an excerpt of input, never a page of the app's data.
+pub const SHOWN_MAX: usize = 300;
+
+/// `text` fit to show on a page or a terminal: control characters escaped (`\n`, `\u{1b}`),
+/// so input cannot forge a log line or drive a terminal, and cut at [`SHOWN_MAX`]
+/// characters.
+pub fn shown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(SHOWN_MAX + 3));
+    for (n, c) in text.chars().enumerate() {
+        if n >= SHOWN_MAX {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `text` with every control character but the line break escaped (`\u{1b}`), so text
+/// quoting the app's input cannot drive the terminal it is printed on.
+pub fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Whether an `Accept`-style header value (`a, b;q=0.5, c;q=0`) lists `token` (case aside)
-/// without refusing it with `q=0`.
+/// without refusing it with a zero weight (`q=0`, `q=0.0`, `q=0.000`; RFC 9110 12.4.2).
 pub fn lists_accepted(header: &str, token: &str) -> bool {
     header.split(',').any(|part| {
         let mut params = part.split(';').map(str::trim);
         params.next().is_some_and(|t| t.eq_ignore_ascii_case(token))
-            && !params.any(|p| p.replace(' ', "") == "q=0")
+            && !params.any(|p| {
+                let p = p.replace(' ', "");
+                p.strip_prefix("q=")
+                    .or_else(|| p.strip_prefix("Q="))
+                    .and_then(|q| q.parse::<f64>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            })
     })
 }
 

@@ -229,7 +229,8 @@ pub(super) fn parse(
     }
     if explain {
         let text = crate::parse::explain::of(entry.parser.as_ref(), name, block)?;
-        emit(&text)?;
+        // Keys, labels and messages quote the input: its terminal escapes are shown, not run.
+        emit(&crate::text::escape_controls(&text))?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut parsed = entry

@@ -137,7 +137,7 @@ pub struct Fed {
     pub issues: u64,
     /// The first few of them, for the status page and `parse`.
     pub first_issues: Vec<Issue>,
-    /// New label sets refused because the source holds `max_series` already.
+    /// New label sets refused because the source's page holds `max_series` samples already.
     pub dropped: u64,
 }
 
@@ -335,9 +335,9 @@ impl Rules {
     }
 
     /// Feeds every complete line of `text` (a last line without its newline too: the
-    /// caller hands over complete lines only). `max_series` bounds the label sets of all
-    /// metrics together; past it, new label sets are dropped (counted), known ones still
-    /// count.
+    /// caller hands over complete lines only). `max_series` bounds the samples all metrics
+    /// put on the page together (a histogram's series is its buckets, sum and count); past
+    /// it, new label sets are dropped (counted), known ones still count.
     pub fn feed(&self, text: &str, acc: &mut Accumulator, max_series: usize, fed: &mut Fed) {
         let mut locs: Vec<CaptureLocations> = self
             .rules
@@ -392,8 +392,24 @@ impl Rules {
                     continue;
                 }
                 key.clear();
-                for &i in &u.labels {
-                    state::push_label(&mut key, text_of(i).unwrap_or(""));
+                for (&i, name) in u.labels.iter().zip(&metric.labels) {
+                    let text = text_of(i).unwrap_or("");
+                    // A megabyte method would be a megabyte on every page from now on.
+                    let value = match crate::family::bounds::cut_label_value(text) {
+                        Some(short) => {
+                            fed.issue(n, || {
+                                format!(
+                                    "{}: label {name}: a value of {} bytes cut to {}",
+                                    metric.name,
+                                    text.len(),
+                                    crate::family::bounds::LABEL_VALUE_MAX
+                                )
+                            });
+                            short
+                        }
+                        None => text,
+                    };
+                    state::push_label(&mut key, value);
                 }
                 if !acc.add(u.metric, metric, &key, value, max_series) {
                     fed.dropped += 1;

@@ -4,15 +4,17 @@
 //! a tail source always is), so `/readyz`, the status page and reloads treat it as one.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, PoisonError};
 use std::time::{Instant, SystemTime};
 
 use super::target::{FailureKind, Outcome, Target};
-use crate::family::FamilySet;
+use crate::family::{bounds, FamilySet};
+use crate::parse::accumulate::Rules;
 use crate::parse::Unmatched;
 use crate::source::tail::{Step, TailSource};
 
 impl Target {
-    pub(super) async fn follow(&self, tail: &TailSource) -> Outcome {
+    pub(super) async fn follow(self: &Arc<Self>, tail: &TailSource) -> Outcome {
         let start = Instant::now();
         let spec = &self.spec;
         let Some(rules) = self.parser.log_rules().cloned() else {
@@ -70,30 +72,93 @@ impl Target {
                 break;
             }
         }
-        let (t, r) = (tail.clone(), rules.clone());
-        let mut families: Vec<crate::family::Family> =
-            tokio::task::spawn_blocking(move || t.families(&r))
-                .await
-                .unwrap_or_default();
-        let reserved = self.drop_reserved(&mut families);
-        self.relabel(&mut families);
-        let mut set = FamilySet::new();
-        let mut conflicts = Vec::new();
-        set.extend(families, &mut conflicts);
+        let built = match self.built_if_current(tail) {
+            Some(built) => built,
+            None => {
+                let (me, t) = (self.clone(), tail.clone());
+                match tokio::task::spawn_blocking(move || me.build(&t, &rules)).await {
+                    Ok(Ok(built)) => built,
+                    Ok(Err(size)) => {
+                        return Outcome {
+                            bytes,
+                            ..Outcome::down(
+                                FailureKind::Limit,
+                                super::isolated::page_too_big(size),
+                                start.elapsed(),
+                            )
+                        }
+                    }
+                    Err(_) => {
+                        return Outcome::down(
+                            FailureKind::Bug,
+                            "building the log's totals failed (a bug; please report it)".into(),
+                            start.elapsed(),
+                        )
+                    }
+                }
+            }
+        };
         Outcome {
-            families: std::sync::Arc::new(set),
+            families: built.families,
             up: true,
             error: None,
             failure: None,
-            first_issue: first_issue.or_else(|| conflicts.first().map(ToString::to_string)),
-            issues: issues + conflicts.len() as u64,
+            first_issue: first_issue.or(built.first_conflict),
+            issues: issues + built.conflicts,
             unmatched: unmatched.count,
             first_unmatched: unmatched.first,
-            reserved,
+            reserved: built.reserved,
             bytes,
             file_mtime: None,
             duration: start.elapsed(),
             finished: SystemTime::now(),
         }
+    }
+}
+
+/// A followed log's page part, built from the totals at `version`.
+#[derive(Debug, Clone)]
+pub(super) struct Built {
+    version: u64,
+    families: Arc<FamilySet>,
+    reserved: u64,
+    conflicts: u64,
+    first_conflict: Option<String>,
+}
+
+impl Target {
+    /// The last page part, when the totals have not changed since it was built: a poll
+    /// that read nothing new costs a lock, not a rebuild of every family.
+    fn built_if_current(&self, tail: &TailSource) -> Option<Built> {
+        let built = self.followed.lock().unwrap_or_else(PoisonError::into_inner);
+        built
+            .as_ref()
+            .filter(|b| b.version == tail.version())
+            .cloned()
+    }
+
+    /// Builds the page part from the totals (blocking: families, relabelling and merging
+    /// of a big state take a while), keeps it for [`Target::built_if_current`]. `Err`
+    /// with the size when it passes [`bounds::PAGE_MAX`].
+    fn build(&self, tail: &TailSource, rules: &Rules) -> Result<Built, usize> {
+        let (version, mut families) = tail.families(rules);
+        let size = bounds::page_size(&families);
+        if size > bounds::PAGE_MAX {
+            return Err(size);
+        }
+        let reserved = self.drop_reserved(&mut families);
+        self.relabel(&mut families);
+        let mut set = FamilySet::new();
+        let mut conflicts = Vec::new();
+        set.extend(families, &mut conflicts);
+        let built = Built {
+            version,
+            families: Arc::new(set),
+            reserved,
+            conflicts: conflicts.len() as u64,
+            first_conflict: conflicts.first().map(ToString::to_string),
+        };
+        *self.followed.lock().unwrap_or_else(PoisonError::into_inner) = Some(built.clone());
+        Ok(built)
     }
 }

@@ -25,6 +25,7 @@ use crate::source::Source;
 
 mod failure;
 mod follow;
+mod isolated;
 mod self_metrics;
 mod stale;
 mod target;
@@ -109,6 +110,8 @@ pub struct Scraper {
     targets: Vec<Arc<Target>>,
     /// The sources' part of the last page, encoded (see [`Scraper::scrape_page`]).
     cache: Mutex<Option<DataCache>>,
+    /// Held while the sources' part is built (see [`Scraper::scrape_page`]).
+    building: tokio::sync::Mutex<()>,
     /// Background work (pollers, the first reads): stopped when the scraper goes, so a
     /// reload never leaves the old config's readers running.
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -233,6 +236,7 @@ impl Scraper {
         Ok(Scraper {
             targets,
             cache: Mutex::default(),
+            building: tokio::sync::Mutex::default(),
             tasks: Vec::new(),
         })
     }
@@ -291,37 +295,76 @@ impl Scraper {
     ) -> (Bytes, Vec<Family>) {
         let outcomes = self.outcomes(false, budget).await;
         let key: Vec<DataKey> = self.keys(&outcomes);
-        let cached = {
-            let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-            cache.as_ref().filter(|c| c.made_from(&key)).and_then(|c| {
-                let (_, text) = c.text.iter().find(|(f, _)| *f == format)?;
-                Some((text.clone(), c.reached.clone(), c.lost.clone()))
-            })
-        };
-        let (text, reached, lost) = match cached {
+        let (text, reached, lost) = match self.cached(&key, format) {
             Some(hit) => hit,
             None => {
-                let data = self.assemble_data(&outcomes);
-                // The adapter's part follows, with the page's end marker. `Bytes` takes the
-                // String's buffer as is: no copy of the page.
-                let text = Bytes::from(exposition::encode_part(&data.set, format));
-                let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-                if !cache.as_ref().is_some_and(|c| c.made_from(&key)) {
-                    *cache = Some(DataCache {
-                        key,
-                        text: Vec::new(),
-                        reached: data.reached.clone(),
-                        lost: data.lost.clone(),
-                    });
+                // One page part built at a time, off the runtime thread (merging and
+                // encoding a big page takes a while): scrapes that miss together wait
+                // for the first and take its result from the cache.
+                let _building = self.building.lock().await;
+                match self.cached(&key, format) {
+                    Some(hit) => hit,
+                    None => self.build_part(key, &outcomes, format).await,
                 }
-                if let Some(c) = cache.as_mut() {
-                    c.text.retain(|(f, _)| *f != format);
-                    c.text.push((format, text.clone()));
-                }
-                (text, data.reached, data.lost)
             }
         };
         (text, self.own_families(&outcomes, &reached, &lost))
+    }
+
+    /// The sources' part in `format` and who reached it, when the cache was made from
+    /// `key`.
+    fn cached(
+        &self,
+        key: &[DataKey],
+        format: WireFormat,
+    ) -> Option<(Bytes, Vec<usize>, Vec<usize>)> {
+        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        cache.as_ref().filter(|c| c.made_from(key)).and_then(|c| {
+            let (_, text) = c.text.iter().find(|(f, _)| *f == format)?;
+            Some((text.clone(), c.reached.clone(), c.lost.clone()))
+        })
+    }
+
+    /// Merges and encodes the sources' part on the blocking pool, and caches it.
+    async fn build_part(
+        &self,
+        key: Vec<DataKey>,
+        outcomes: &[Arc<Outcome>],
+        format: WireFormat,
+    ) -> (Bytes, Vec<usize>, Vec<usize>) {
+        let (targets, outs) = (self.targets.clone(), outcomes.to_vec());
+        let build = move || {
+            let data = assemble_data(&targets, &outs);
+            // The adapter's part follows, with the page's end marker. `Bytes` takes the
+            // String's buffer as is: no copy of the page.
+            let text = Bytes::from(exposition::encode_part(&data.set, format));
+            (text, data.reached, data.lost)
+        };
+        let (text, reached, lost) = match tokio::task::spawn_blocking(build).await {
+            Ok(built) => built,
+            Err(e) => {
+                warn!("building the page failed: {e}");
+                (
+                    Bytes::new(),
+                    vec![0; outcomes.len()],
+                    vec![0; outcomes.len()],
+                )
+            }
+        };
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if !cache.as_ref().is_some_and(|c| c.made_from(&key)) {
+            *cache = Some(DataCache {
+                key,
+                text: Vec::new(),
+                reached: reached.clone(),
+                lost: lost.clone(),
+            });
+        }
+        if let Some(c) = cache.as_mut() {
+            c.text.retain(|(f, _)| *f != format);
+            c.text.push((format, text.clone()));
+        }
+        (text, reached, lost)
     }
 
     /// Each source's result for this scrape: read now, or (background sources) the last.
@@ -353,7 +396,7 @@ impl Scraper {
 
     async fn read(&self, all: bool, budget: Option<Duration>) -> FamilySet {
         let outcomes = self.outcomes(all, budget).await;
-        let data = self.assemble_data(&outcomes);
+        let data = assemble_data(&self.targets, &outcomes);
         let mut set = data.set;
         let mut conflicts = Vec::new();
         set.extend(
@@ -384,52 +427,6 @@ impl Scraper {
             .collect()
     }
 
-    /// The sources' part of the page: their families merged in config order, each
-    /// followed by its recipe's up metric.
-    fn assemble_data(&self, outcomes: &[Arc<Outcome>]) -> DataPart {
-        let mut set = FamilySet::new();
-        let (mut reached_all, mut lost_all) = (Vec::new(), Vec::new());
-        let last = self.targets.len().saturating_sub(1);
-        for (i, (t, outcome)) in self.targets.iter().zip(outcomes).enumerate() {
-            let before = set.series_count();
-            let mut conflicts = Vec::new();
-            if outcome.up {
-                set.merge(&outcome.families, &mut conflicts);
-            } else if i < last {
-                // Only a later source could take the places of a source that is down.
-                if let Some(good) = t.last_good() {
-                    set.reserve(&good.families);
-                }
-            }
-            let reached = set.series_count() - before;
-            let lost = outcome.families.series_count().saturating_sub(reached);
-            if let Some(up) = t.parser.up_metric() {
-                let fam = Family::new(
-                    up,
-                    MetricKind::Gauge,
-                    "Whether the last read of the source succeeded.",
-                )
-                .with_sample(t.spec.labels.clone(), f64::from(u8::from(outcome.up)));
-                set.push(fam, &mut conflicts);
-            }
-            if lost > 0 {
-                debug!(
-                    source = %t.spec.name,
-                    lost,
-                    first = %conflicts.first().map(ToString::to_string).unwrap_or_default(),
-                    "series already written by an earlier source"
-                );
-            }
-            reached_all.push(reached);
-            lost_all.push(lost);
-        }
-        DataPart {
-            set,
-            reached: reached_all,
-            lost: lost_all,
-        }
-    }
-
     /// The adapter's own families for this page; counts the series each source lost to
     /// an earlier one (once per page, as they are left off each page).
     fn own_families(
@@ -447,6 +444,52 @@ impl Scraper {
             self_metrics.add(t, outcome, reached.get(i).copied().unwrap_or(0));
         }
         self_metrics.families()
+    }
+}
+
+/// The sources' part of the page: their families merged in config order, each
+/// followed by its recipe's up metric.
+fn assemble_data(targets: &[Arc<Target>], outcomes: &[Arc<Outcome>]) -> DataPart {
+    let mut set = FamilySet::new();
+    let (mut reached_all, mut lost_all) = (Vec::new(), Vec::new());
+    let last = targets.len().saturating_sub(1);
+    for (i, (t, outcome)) in targets.iter().zip(outcomes).enumerate() {
+        let before = set.series_count();
+        let mut conflicts = Vec::new();
+        if outcome.up {
+            set.merge(&outcome.families, &mut conflicts);
+        } else if i < last {
+            // Only a later source could take the places of a source that is down.
+            if let Some(good) = t.last_good() {
+                set.reserve(&good.families);
+            }
+        }
+        let reached = set.series_count() - before;
+        let lost = outcome.families.series_count().saturating_sub(reached);
+        if let Some(up) = t.parser.up_metric() {
+            let fam = Family::new(
+                up,
+                MetricKind::Gauge,
+                "Whether the last read of the source succeeded.",
+            )
+            .with_sample(t.spec.labels.clone(), f64::from(u8::from(outcome.up)));
+            set.push(fam, &mut conflicts);
+        }
+        if lost > 0 {
+            debug!(
+                source = %t.spec.name,
+                lost,
+                first = %conflicts.first().map(ToString::to_string).unwrap_or_default(),
+                "series already written by an earlier source"
+            );
+        }
+        reached_all.push(reached);
+        lost_all.push(lost);
+    }
+    DataPart {
+        set,
+        reached: reached_all,
+        lost: lost_all,
     }
 }
 

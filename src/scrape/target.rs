@@ -2,7 +2,6 @@
 //! counters that outlive it ([`Totals`]), and a read shared by the scrapes that arrive
 //! while it is in flight. A parser that panics takes down its source, never the process.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -11,15 +10,12 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 pub use super::failure::FailureKind;
+use super::isolated::parse_isolated;
 use crate::config::SourceSpec;
 use crate::family::FamilySet;
-use crate::parse::{Parsed, Parser};
+use crate::parse::Parser;
 
 mod names;
-
-/// Inputs larger than this are parsed on the blocking pool, so a big page never holds the
-/// runtime thread (and `/healthz`, and other sources) while it parses.
-const PARSE_INLINE_MAX: usize = 256 * 1024;
 
 /// The result of reading and parsing one source once.
 #[derive(Debug, Clone)]
@@ -50,6 +46,23 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The outcome with its texts fit to store, log and show: secrets the adapter sent
+    /// taken out (an app may echo them), control characters escaped and each text cut
+    /// short, so no more than an excerpt of the app's input reaches `/`, `once` or the log.
+    fn for_showing(mut self) -> Outcome {
+        for text in [
+            &mut self.error,
+            &mut self.first_issue,
+            &mut self.first_unmatched,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *text = crate::text::shown(&crate::source::redact(text));
+        }
+        self
+    }
+
     pub(super) fn down(kind: FailureKind, error: String, duration: Duration) -> Outcome {
         Outcome {
             families: Arc::default(),
@@ -127,6 +140,11 @@ pub struct Target {
     inflight: Mutex<Option<Inflight>>,
     /// Lines of the longest block the recipe's framing cut from this source's answers.
     block_lines: std::sync::atomic::AtomicUsize,
+    /// A followed log's last page part, and the totals' version it was built from: while
+    /// nothing new is read it is served again, not rebuilt (see [`Target::follow`]).
+    pub(super) followed: Mutex<Option<super::follow::Built>>,
+    /// One parse at a time (see [`parse_isolated`]).
+    parsing: Arc<tokio::sync::Semaphore>,
 }
 
 /// Clears a target's in-flight slot when the read ends, however it ends (finished, failed,
@@ -136,45 +154,6 @@ struct InflightSlot<'a>(&'a Mutex<Option<Inflight>>);
 impl Drop for InflightSlot<'_> {
     fn drop(&mut self) {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
-    }
-}
-
-/// The text of a panic's payload.
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(no message)".into())
-}
-
-/// Runs the parser, catching a panic: a parser bug marks this source down with the reason
-/// and leaves the process and the other sources running. Big inputs go to the blocking pool.
-async fn parse_isolated(
-    parser: Arc<dyn Parser>,
-    bytes: Arc<Vec<u8>>,
-    max_values: usize,
-) -> Result<Parsed, (FailureKind, String)> {
-    let name = parser.name().to_string();
-    let inline = bytes.len() <= PARSE_INLINE_MAX;
-    let run = move || {
-        std::panic::catch_unwind(AssertUnwindSafe(|| parser.parse_capped(&bytes, max_values)))
-            .map_err(|p| panic_message(p.as_ref()))
-    };
-    let result = if inline {
-        run()
-    } else {
-        tokio::task::spawn_blocking(run)
-            .await
-            .unwrap_or_else(|e| Err(format!("parse task failed: {e}")))
-    };
-    match result {
-        Ok(Ok(parsed)) => Ok(parsed),
-        Ok(Err(e)) => Err((FailureKind::of_parse(&e), format!("parser {name}: {e}"))),
-        Err(panic) => Err((
-            FailureKind::Bug,
-            format!("parser {name} panicked (a bug; please report it with the input): {panic}"),
-        )),
     }
 }
 
@@ -214,21 +193,23 @@ impl Target {
             state: Arc::new(Mutex::new(state)),
             inflight: Mutex::default(),
             block_lines: std::sync::atomic::AtomicUsize::new(0),
+            followed: Mutex::default(),
+            parsing: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }
 
     /// Reads and parses once, within `timeout` (the source's, or less when the scrape that
     /// started the read has less time left); with the result, the bytes it was parsed from
     /// when it is up.
-    async fn run_once(&self, timeout: Duration) -> (Outcome, Option<Arc<Vec<u8>>>) {
+    async fn run_once(self: &Arc<Self>, timeout: Duration) -> (Outcome, Option<Arc<Vec<u8>>>) {
         if let crate::source::Source::Tail(tail) = &self.spec.source {
             // A followed log's reads are never the same input twice.
-            return (self.follow(tail).await, None);
+            return (self.follow(tail).await.for_showing(), None);
         }
         let mut input = None;
         let outcome = self.read_and_parse(timeout, &mut input).await;
         let input = input.filter(|_| outcome.up);
-        (outcome, input)
+        (outcome.for_showing(), input)
     }
 
     /// When the source gives the same bytes as the last read, and that read was up (an
@@ -260,7 +241,7 @@ impl Target {
             if let Some(same) = self.same_as_last(&bytes) {
                 return Ok(Err(same));
             }
-            parse_isolated(self.parser.clone(), bytes, spec.max_series)
+            parse_isolated(&self.parsing, self.parser.clone(), bytes, spec.max_series)
                 .await
                 .map(Ok)
         };
@@ -271,8 +252,8 @@ impl Target {
             file_mtime,
             ..Outcome::down(kind, error, start.elapsed())
         };
-        let parsed = match result {
-            Ok(Ok(Ok(parsed))) => parsed,
+        let bounded = match result {
+            Ok(Ok(Ok(bounded))) => bounded,
             Ok(Ok(Err(same))) => {
                 return Outcome {
                     bytes: read_bytes,
@@ -285,6 +266,8 @@ impl Target {
             Ok(Err((kind, e))) => return down(kind, e),
             Err(_) => return down(FailureKind::Timeout, format!("timed out after {timeout:?}")),
         };
+        let (cut, first_cut) = (bounded.cut, bounded.first_cut);
+        let parsed = bounded.parsed;
         let mut families = parsed.families;
         let series: usize = families.iter().map(|f| f.samples.len()).sum();
         if series > spec.max_series {
@@ -318,8 +301,9 @@ impl Target {
             error: None,
             failure: None,
             first_issue: (parsed.issues.first().map(ToString::to_string))
+                .or(first_cut)
                 .or_else(|| conflicts.first().map(ToString::to_string)),
-            issues: (parsed.issues.len() + conflicts.len()) as u64,
+            issues: (parsed.issues.len() + conflicts.len()) as u64 + cut,
             unmatched: parsed.unmatched.count,
             first_unmatched: parsed.unmatched.first,
             reserved,
@@ -426,10 +410,11 @@ impl Target {
         }
         drop(state);
         // A source that stays down is logged when its error changes, and then once a minute,
-        // not on every read. The error may quote the app's text: `?` escapes control
-        // characters, so a newline in it cannot forge a log line.
+        // not on every read. The error may quote the app's text: its control characters are
+        // escaped already (`Outcome::for_showing`), so a newline in it cannot forge a log
+        // line.
         match &outcome.error {
-            Some(e) if remind => warn!(source = %self.spec.name, error = ?e, "source down"),
+            Some(e) if remind => warn!(source = %self.spec.name, error = %e, "source down"),
             Some(_) => {}
             None => match was_down {
                 Some(since) => info!(

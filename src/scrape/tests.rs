@@ -127,7 +127,7 @@ async fn recipe_up_metric_follows_the_source() {
 async fn background_sources_serve_the_last_result_with_its_age() {
     let f = temp_file("bg.txt", "v: 7\n");
     let mut s = scraper(&format!(
-        "[sources.bg]\ntype='file'\npath='{f}'\nparser='kv'\ninterval='50ms'\n"
+        "[sources.bg]\ntype='file'\npath='{f}'\nparser='kv'\ninterval='100ms'\n"
     ));
     s.start();
     for _ in 0..100 {

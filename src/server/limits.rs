@@ -1,18 +1,22 @@
 //! Per-connection limits the HTTP library does not give: a write timeout, so a client that
 //! asks for a page and never reads it cannot hold the page's memory and a connection slot
-//! until it hangs up; and a per-client connection count, so one client cannot hold every
-//! slot of `server.max_connections`.
+//! until it hangs up; a per-client connection count, so one client cannot hold every
+//! slot of `server.max_connections`; and the open connections ([`Open`]), so that when
+//! every slot is taken the oldest idle one is closed for a new client (16 loopback
+//! addresses × 16 idle connections would otherwise shut everyone else out).
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
 use tokio::time::Sleep;
 
 /// A stream whose writes fail once no byte could be written for `timeout`.
@@ -21,6 +25,8 @@ pub struct WriteTimeout<S> {
     timeout: Duration,
     /// Armed while a write waits; a write that makes progress disarms it.
     waiting: Option<Pin<Box<Sleep>>>,
+    /// The connection's state, told whether a write waits (see [`ConnState`]).
+    state: Option<Arc<ConnState>>,
 }
 
 impl<S> WriteTimeout<S> {
@@ -29,10 +35,20 @@ impl<S> WriteTimeout<S> {
             inner,
             timeout,
             waiting: None,
+            state: None,
         }
     }
 
+    /// Tells `state` whether a write waits on the client.
+    pub fn tracked(mut self, state: Arc<ConnState>) -> Self {
+        self.state = Some(state);
+        self
+    }
+
     fn after<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if let Some(state) = &self.state {
+            state.writing.store(poll.is_pending(), Ordering::Relaxed);
+        }
         if poll.is_ready() {
             self.waiting = None;
             return poll;
@@ -152,9 +168,115 @@ impl Drop for ClientSlot {
     }
 }
 
+/// What the server knows of one connection: requests being answered, and whether a write
+/// waits on the client. Idle: neither (between keep-alive requests, or before the first).
+#[derive(Debug, Default)]
+pub struct ConnState {
+    requests: AtomicUsize,
+    writing: AtomicBool,
+}
+
+impl ConnState {
+    fn idle(&self) -> bool {
+        self.requests.load(Ordering::Relaxed) == 0 && !self.writing.load(Ordering::Relaxed)
+    }
+
+    /// Marks a request being answered until the guard drops.
+    pub fn busy(self: &Arc<Self>) -> Busy {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        Busy(self.clone())
+    }
+}
+
+/// A request being answered (see [`ConnState::busy`]).
+pub struct Busy(Arc<ConnState>);
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.requests.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One open connection: its number, state, and what closes it.
+type OpenConn = (u64, Arc<ConnState>, Arc<Notify>);
+
+/// The open connections, oldest first, each with a way to close it.
+#[derive(Debug, Default)]
+pub struct Open {
+    conns: Mutex<Vec<OpenConn>>,
+    next: AtomicU64,
+}
+
+/// A connection's place in [`Open`], given up when dropped.
+pub struct Registered {
+    open: Arc<Open>,
+    id: u64,
+    pub state: Arc<ConnState>,
+    /// Notified when the server closes the connection to make room.
+    pub close: Arc<Notify>,
+}
+
+impl Open {
+    pub fn register(self: &Arc<Self>) -> Registered {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (state, close) = (Arc::new(ConnState::default()), Arc::new(Notify::new()));
+        self.conns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((id, state.clone(), close.clone()));
+        Registered {
+            open: self.clone(),
+            id,
+            state,
+            close,
+        }
+    }
+
+    /// Closes the oldest idle connection (it goes at its next poll); false when none is.
+    pub fn close_oldest_idle(&self) -> bool {
+        let mut conns = self.conns.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(i) = conns.iter().position(|(_, state, _)| state.idle()) else {
+            return false;
+        };
+        let (_, _, close) = conns.remove(i);
+        close.notify_one();
+        true
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        let mut conns = self
+            .open
+            .conns
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        conns.retain(|(id, _, _)| *id != self.id);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn closed(r: &Registered) -> bool {
+        tokio::time::timeout(Duration::from_millis(10), r.close.notified())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn the_oldest_idle_connection_is_closed_first() {
+        let open = Arc::new(Open::default());
+        let (a, b, c) = (open.register(), open.register(), open.register());
+        let _busy = a.state.busy();
+        assert!(open.close_oldest_idle());
+        // `a` answers a request: `b`, the oldest idle one, is closed.
+        assert!(closed(&b).await);
+        assert!(!closed(&c).await);
+        drop(c);
+        assert!(!open.close_oldest_idle(), "only a busy one is left");
+    }
 
     #[test]
     fn a_client_gets_at_most_its_share_and_gets_it_back() {

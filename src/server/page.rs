@@ -17,7 +17,7 @@ use bytes::Bytes;
 use hyper::body::{Frame, SizeHint};
 use hyper::header::{HeaderValue, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, VARY};
 use hyper::Response;
-use tracing::warn;
+use tracing::{debug, warn};
 
 use crate::exposition::WireFormat;
 
@@ -74,10 +74,19 @@ impl hyper::body::Body for PageBody {
     }
 }
 
+/// Pages gzipped at once, each on a blocking thread: compressing a big page takes tens of
+/// milliseconds of CPU, which the runtime thread (and `/healthz`) must not wait on, and a
+/// flood of gzip scrapes must not take every core.
+const GZIP_AT_ONCE: usize = 2;
+static GZIP_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(GZIP_AT_ONCE);
+
 /// The `/metrics` response for the sources' part `data` and the adapter's own part `own`
 /// (ending with `# EOF` in OpenMetrics): the two as they are, or gzipped into one buffer
-/// when `gzip` (compression reads both parts, so it needs no joined copy either).
-pub fn page_response(
+/// when `gzip` (compression reads both parts, so it needs no joined copy either). The
+/// compression runs off the runtime thread, [`GZIP_AT_ONCE`] at a time; while all are busy
+/// the page is sent plain (a client that accepts gzip accepts plain too), so a flood of
+/// gzip scrapes costs bandwidth, not a queue.
+pub async fn page_response(
     format: WireFormat,
     data: Bytes,
     own: String,
@@ -90,17 +99,19 @@ pub fn page_response(
         HeaderValue::from_static(format.content_type()),
     );
     h.insert(VARY, HeaderValue::from_static("Accept, Accept-Encoding"));
-    if gzip {
-        let mut enc = flate2::write::GzEncoder::new(
-            Vec::with_capacity((data.len() + own.len()) / 4),
-            flate2::Compression::fast(),
-        );
-        let gz = enc
-            .write_all(&data)
-            .and_then(|()| enc.write_all(own.as_bytes()))
-            .and_then(|()| enc.finish());
+    let own = Bytes::from(own);
+    let slot = gzip.then(|| GZIP_SLOTS.try_acquire().ok()).flatten();
+    if gzip && slot.is_none() {
+        debug!("{GZIP_AT_ONCE} pages being gzipped already; sending this one plain");
+    }
+    if let Some(_slot) = slot {
+        let (d, o) = (data.clone(), own.clone());
+        let gz = tokio::task::spawn_blocking(move || gzip_parts(&d, &o))
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string())));
         match gz {
             Ok(gz) => {
+                let h = r.headers_mut();
                 h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
                 *r.body_mut() = PageBody::from(Bytes::from(gz));
                 return r;
@@ -108,10 +119,22 @@ pub fn page_response(
             Err(e) => warn!("gzip failed, sending plain: {e}"),
         }
     }
-    let body = PageBody::new([data, Bytes::from(own)]);
+    let body = PageBody::new([data, own]);
     // Also set here, not only from the size hint: the length is part of the response
     // whatever sends it.
-    h.insert(CONTENT_LENGTH, HeaderValue::from(body.content_length()));
+    r.headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(body.content_length()));
     *r.body_mut() = body;
     r
+}
+
+/// The two parts, gzipped as one stream. Blocking.
+fn gzip_parts(data: &[u8], own: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity((data.len() + own.len()) / 4),
+        flate2::Compression::fast(),
+    );
+    enc.write_all(data)?;
+    enc.write_all(own)?;
+    enc.finish()
 }

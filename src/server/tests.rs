@@ -83,7 +83,7 @@ mod page_body {
             joined.push_str(std::str::from_utf8(&data).unwrap());
             joined.push_str(&own);
 
-            let r = page_response(format, data.clone(), own.clone(), false);
+            let r = page_response(format, data.clone(), own.clone(), false).await;
             assert_eq!(r.headers()[CONTENT_TYPE], format.content_type());
             assert_eq!(r.headers()[VARY], "Accept, Accept-Encoding");
             assert!(r.headers().get(CONTENT_ENCODING).is_none());
@@ -104,7 +104,7 @@ mod page_body {
                 assert_eq!(joined.matches("# EOF").count(), 1);
             }
 
-            let r = page_response(format, data, own, true);
+            let r = page_response(format, data, own, true).await;
             assert_eq!(r.headers()[CONTENT_ENCODING], "gzip");
             assert_eq!(r.headers()[CONTENT_TYPE], format.content_type());
             let gz = frames(r).await.concat();

@@ -1,7 +1,8 @@
 //! `exec`: run a command and read its stdout. The command runs in a process group of its
 //! own, and the whole group is killed if the fetch is dropped (timeout or shutdown): a
 //! `sh -c "a | b"` that hangs takes its children with it instead of piling up. A child
-//! that calls `setsid()` leaves the group and is not killed (see [`crate::reaper`]).
+//! that calls `setsid()` leaves the group, not the tree: the tree is killed too (see
+//! [`crate::reaper`]).
 
 use std::process::Stdio;
 
@@ -120,6 +121,10 @@ impl Drop for GroupKiller {
         if let Some(pgid) = self.0.and_then(|p| i32::try_from(p).ok()) {
             // ESRCH (the group is already gone) is the normal case and needs no report.
             let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+        }
+        // What left the group (`setsid()`) is still in the tree.
+        if let Some(pid) = self.0 {
+            crate::reaper::kill_tree(pid);
         }
     }
 }

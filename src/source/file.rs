@@ -1,7 +1,8 @@
 //! `file`: a stats file on a shared volume, read at fetch time, off the runtime thread.
 //!
 //! A missing file is an error (the source is down), and so is anything but a regular file:
-//! the path is the app's to choose, and a FIFO would block a reader forever. Files are
+//! the path is the app's to choose, and a FIFO would block a reader forever. Nor is a
+//! symbolic link followed unless `follow_links` says so (see [`crate::small_file`]). Files are
 //! opened anew each time, so a file replaced by rename is picked up.
 //!
 //! Two shapes, and a rule for each that never serves a half-written page as healthy:
@@ -36,6 +37,7 @@ pub struct Config {
     pub path: Option<String>,
     pub block_start: Option<String>,
     pub block_end: Option<String>,
+    pub follow_links: Option<bool>,
 }
 
 /// Why a read of a rewritten file whose last line has no newline is not served (also what
@@ -53,6 +55,8 @@ pub struct FileSource {
     /// Append-log framing: the source's own `block_start`/`block_end`, else the recipe's
     /// (filled in by [`FileSource::frame_with`]).
     pub framing: Option<Arc<Framing>>,
+    /// Open the file through a symbolic link (off by default: the app may plant one).
+    pub follow_links: bool,
     /// Lines of the last block (or whole file) trusted, 0 before the first: a shorter read
     /// is suspect. Shared by the clones a fetch makes.
     shape: Arc<AtomicUsize>,
@@ -76,6 +80,7 @@ impl FileSource {
         Ok(FileSource {
             path: PathBuf::from(path),
             framing,
+            follow_links: c.follow_links.unwrap_or(false),
             shape: Arc::default(),
             self_delimiting: false,
         })
@@ -99,6 +104,7 @@ impl FileSource {
                     .and_then(|f| f.end.as_ref())
                     .map_or_else(unset, |e| quote(e.as_str())),
             ),
+            ("follow_links", self.follow_links.to_string()),
         ]
     }
 
@@ -131,7 +137,7 @@ impl FileSource {
 
     fn read(&self, max_bytes: u64, deadline: Instant) -> Fetch {
         let mut fetch = Fetch::default();
-        let data = crate::small_file::open_regular(&self.path)
+        let data = crate::small_file::open_app_file(&self.path, self.follow_links)
             .map_err(self.io())
             .and_then(|file| match &self.framing {
                 Some(framing) => self.read_block(&file, framing, max_bytes, deadline, &mut fetch),

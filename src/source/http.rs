@@ -277,6 +277,10 @@ impl HttpSource {
             }
             Auth::Bearer(token) => format!("Bearer {}", token.read_off_thread().await?),
         };
+        // The encoded credential too: an app that echoes the header echoes that.
+        if let Some((_, credential)) = a.split_once(' ') {
+            super::secret::remember(credential);
+        }
         let mut v = HeaderValue::from_str(&a).map_err(|_| {
             SourceError::Secret("credential holds characters not allowed in a header".into())
         })?;

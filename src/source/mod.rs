@@ -21,7 +21,7 @@ mod secret;
 pub(crate) use address::{check_address, check_host_port, connect, connect_unix, Io};
 pub(crate) use bounded::{check_size, read_limited, read_limited_blocking};
 pub use framed::Frame;
-pub use secret::Secret;
+pub use secret::{redact, Secret};
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -448,7 +448,7 @@ mod tests {
     fn keys_are_read_from_the_kinds_own_struct() {
         assert_eq!(
             keys_of::<file::Config>(),
-            ["path", "block_start", "block_end"]
+            ["path", "block_start", "block_end", "follow_links"]
         );
         assert_eq!(keys_of::<exec::Config>(), ["command"]);
     }

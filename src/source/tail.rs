@@ -16,7 +16,7 @@
 mod follow;
 mod rotated;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -40,6 +40,7 @@ pub struct Config {
     pub path: Option<String>,
     pub from_start: Option<bool>,
     pub state_file: Option<String>,
+    pub follow_links: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -48,6 +49,8 @@ pub struct TailSource {
     /// Count the lines already in the file at start (else only those appended after).
     pub from_start: bool,
     pub state_file: Option<PathBuf>,
+    /// Open the log through a symbolic link (off by default: the app may plant one).
+    pub follow_links: bool,
     /// The follower and its totals: shared by the clones of the source, and handed on to
     /// the next config when a reload leaves the source as it was.
     state: Arc<Mutex<State>>,
@@ -66,6 +69,8 @@ struct State {
     /// The last write of the state file failed (and was warned about): the next failures
     /// are not warned again until one succeeds, or the poll would warn every second.
     save_failing: bool,
+    /// Bumped whenever the totals change: a page part built at this version is current.
+    version: u64,
 }
 
 /// What one step did.
@@ -91,11 +96,17 @@ impl TailSource {
                 "must not be the log itself",
             ));
         }
+        let follow_links = c.follow_links.unwrap_or(false);
+        let state = State {
+            follower: Follower::new(follow_links),
+            ..State::default()
+        };
         Ok(TailSource {
             path: PathBuf::from(path),
             from_start: c.from_start.unwrap_or(false),
             state_file: c.state_file.map(PathBuf::from),
-            state: Arc::default(),
+            follow_links,
+            state: Arc::new(Mutex::new(state)),
         })
     }
 
@@ -110,7 +121,35 @@ impl TailSource {
                     .as_ref()
                     .map_or_else(|| UNSET.to_string(), |p| quote(&p.display().to_string())),
             ),
+            ("follow_links", self.follow_links.to_string()),
         ]
+    }
+
+    /// Refuses a `state_file` that is the log or the config file under another spelling
+    /// (`dir/./access.log`, a link, `..`): writing it would overwrite them. Compared as
+    /// real paths; a file not there yet is its real directory and its name.
+    pub fn check_state_file(&self, config: Option<&Path>) -> Result<(), KeyError> {
+        let Some(state) = &self.state_file else {
+            return Ok(());
+        };
+        let real = real_path(state);
+        let taken = [
+            (Some(self.path.as_path()), "the log itself"),
+            (config, "the config file"),
+        ];
+        for (other, what) in taken {
+            if other.is_some_and(|o| real_path(o) == real) {
+                return Err(KeyError::invalid(
+                    "state_file",
+                    format!(
+                        "must not be {what} ({} is {})",
+                        state.display(),
+                        real.display()
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Carries on where `old` (the same source in the previous config) is: position and
@@ -138,6 +177,7 @@ impl TailSource {
         if state.rules.as_deref() != Some(rules.fingerprint()) {
             state.acc = rules.accumulator();
             state.rules = Some(rules.fingerprint().to_string());
+            state.version += 1;
         }
         let saved = match (&state.saved, &self.state_file) {
             (Some(saved), _) => *saved,
@@ -171,6 +211,7 @@ impl TailSource {
         if !chunk.lines.is_empty() {
             let text = crate::parse::text(&chunk.lines);
             rules.feed(&text, &mut state.acc, max_series, &mut step.fed);
+            state.version += 1;
         }
         if let (Some(file), Some(pos)) = (&self.state_file, state.follower.position()) {
             if state.written != Some(pos) {
@@ -196,14 +237,34 @@ impl TailSource {
         Ok(step)
     }
 
-    /// The running totals as families.
-    pub fn families(&self, rules: &Rules) -> Vec<Family> {
+    /// The running totals as families, with the version of the totals they show.
+    pub fn families(&self, rules: &Rules) -> (u64, Vec<Family>) {
         let state = self.lock();
         if state.rules.as_deref() == Some(rules.fingerprint()) {
-            state.acc.families(&rules.metrics)
+            (state.version, state.acc.families(&rules.metrics))
         } else {
-            Vec::new()
+            (state.version, Vec::new())
         }
+    }
+
+    /// The totals' version (see [`TailSource::families`]): unchanged, nothing was counted.
+    pub fn version(&self) -> u64 {
+        self.lock().version
+    }
+}
+
+/// `path` with links, `.` and `..` resolved: the file's real path, or its real directory
+/// and its name when it is not there yet (else the path as written, made absolute).
+fn real_path(path: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return real;
+    }
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    match (absolute.parent(), absolute.file_name()) {
+        (Some(dir), Some(name)) => {
+            std::fs::canonicalize(dir).map_or_else(|_| absolute.clone(), |d| d.join(name))
+        }
+        _ => absolute,
     }
 }
 

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use hyper::header::{HeaderMap, AUTHORIZATION};
 use ring::hmac;
@@ -15,6 +16,9 @@ use super::KeyError;
 
 /// Bcrypt checks at once: see [`BasicAuth::bcrypt_slots`].
 const BCRYPT_AT_ONCE: usize = 2;
+/// Wrong passwords remembered (see [`BasicAuth::refused`]); each lookup is one HMAC per
+/// entry, microseconds.
+const REFUSED_KEPT: usize = 64;
 
 pub struct BasicAuth {
     /// User name -> bcrypt hash.
@@ -26,6 +30,10 @@ pub struct BasicAuth {
     cache_key: hmac::Key,
     /// User -> HMAC of (hash, password) of the last successful bcrypt check.
     verified: Mutex<HashMap<String, hmac::Tag>>,
+    /// HMACs of (hash, password) that bcrypt refused lately, newest last: the same wrong
+    /// password again (a flood repeats it) is refused without a check, so it neither costs
+    /// a bcrypt run nor holds its client's place while a right one arrives.
+    refused: Mutex<std::collections::VecDeque<hmac::Tag>>,
     /// Bcrypt checks at once, on the blocking pool: CPU-heavy by design, so a flood of
     /// wrong passwords must not take every core from the scrapes; two, so one slow check
     /// does not hold up every other first login. Waiters are served in order (the
@@ -35,8 +43,20 @@ pub struct BasicAuth {
     /// passwords gets its other attempts refused at once, so it holds one slot at most and
     /// another client's first login (a probe's, with a 1 s timeout) finds one free.
     checking: Mutex<HashSet<IpAddr>>,
+    /// Clients whose password bcrypt refused lately, and when. Their checks take
+    /// [`BasicAuth::suspect_slot`] first, so however many addresses flood wrong passwords
+    /// (the app beside us can bind any 127.x.y.z), they hold one of the bcrypt slots at
+    /// most and queue among themselves: a probe's or a scraper's first login finds the
+    /// other slot.
+    suspects: Mutex<HashMap<IpAddr, Instant>>,
+    suspect_slot: tokio::sync::Semaphore,
     bcrypt_runs: AtomicU64,
 }
+
+/// How long a client that sent a wrong password stays a suspect.
+const SUSPECT_FOR: Duration = Duration::from_secs(60);
+/// Suspects remembered at most; past it the oldest half is forgotten.
+const SUSPECTS_KEPT: usize = 4096;
 
 /// A client's place in [`BasicAuth::checking`], given up when its check ends.
 struct Checking<'a>(&'a BasicAuth, Option<IpAddr>);
@@ -69,8 +89,11 @@ impl BasicAuth {
             decoy_hash,
             cache_key,
             verified: Mutex::new(HashMap::new()),
+            refused: Mutex::default(),
             bcrypt_slots: tokio::sync::Semaphore::new(BCRYPT_AT_ONCE),
             checking: Mutex::new(HashSet::new()),
+            suspects: Mutex::default(),
+            suspect_slot: tokio::sync::Semaphore::new(1),
             bcrypt_runs: AtomicU64::new(0),
         }))
     }
@@ -96,6 +119,9 @@ impl BasicAuth {
         if known.is_some() && self.cached(&user, &message) {
             return true;
         }
+        if self.refused_lately(&message) {
+            return false;
+        }
         if let Some(ip) = client {
             let fresh = self
                 .checking
@@ -107,6 +133,13 @@ impl BasicAuth {
             }
         }
         let _checking = Checking(self, client);
+        let _suspect = match client.filter(|ip| self.is_suspect(*ip)) {
+            Some(_) => match self.suspect_slot.acquire().await {
+                Ok(permit) => Some(permit),
+                Err(_) => return false,
+            },
+            None => None,
+        };
         let Ok(_slot) = self.bcrypt_slots.acquire().await else {
             return false;
         };
@@ -120,6 +153,10 @@ impl BasicAuth {
                 .await
                 .unwrap_or(false);
         if !(ok && known.is_some()) {
+            self.remember_refused(&message);
+            if let Some(ip) = client {
+                self.suspect(ip);
+            }
             return false;
         }
         let tag = hmac::sign(&self.cache_key, &message);
@@ -128,6 +165,41 @@ impl BasicAuth {
             .unwrap_or_else(PoisonError::into_inner)
             .insert(user, tag);
         true
+    }
+
+    fn is_suspect(&self, ip: IpAddr) -> bool {
+        let suspects = self.suspects.lock().unwrap_or_else(PoisonError::into_inner);
+        suspects.get(&ip).is_some_and(|t| t.elapsed() < SUSPECT_FOR)
+    }
+
+    fn suspect(&self, ip: IpAddr) {
+        let mut suspects = self.suspects.lock().unwrap_or_else(PoisonError::into_inner);
+        if suspects.len() >= SUSPECTS_KEPT {
+            suspects.retain(|_, t| t.elapsed() < SUSPECT_FOR);
+            if suspects.len() >= SUSPECTS_KEPT {
+                let mut times: Vec<Instant> = suspects.values().copied().collect();
+                times.sort_unstable();
+                let median = times.get(times.len() / 2).copied();
+                suspects.retain(|_, t| Some(*t) > median);
+            }
+        }
+        suspects.insert(ip, Instant::now());
+    }
+
+    fn refused_lately(&self, message: &[u8]) -> bool {
+        let refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+        refused
+            .iter()
+            .any(|tag| hmac::verify(&self.cache_key, message, tag.as_ref()).is_ok())
+    }
+
+    fn remember_refused(&self, message: &[u8]) {
+        let tag = hmac::sign(&self.cache_key, message);
+        let mut refused = self.refused.lock().unwrap_or_else(PoisonError::into_inner);
+        if refused.len() >= REFUSED_KEPT {
+            refused.pop_front();
+        }
+        refused.push_back(tag);
     }
 
     fn cached(&self, user: &str, message: &[u8]) -> bool {

@@ -563,6 +563,7 @@ parser = "meminfo_appended"
         [
             "block_end = (unset)",
             "max_age = 30s",
+            "follow_links = false",
             "timeout = 5s",
             "interval = 15s (read in the background)",
             "max_bytes = 16777216",
@@ -572,12 +573,13 @@ parser = "meminfo_appended"
         ]
     );
     assert_eq!(
-        block("own")[..5],
+        block("own")[..6],
         [
             "path = \"/var/stats/app.log\"",
             r"block_start = '^--- \d+'",
             "block_end = (unset)",
             "max_age = (unset)",
+            "follow_links = false",
             "timeout = 5s",
         ]
     );

@@ -10,6 +10,7 @@ mod core;
 mod docs;
 mod hardening;
 mod harness;
+mod hostile;
 mod language;
 mod live_config;
 mod recipe_tools;

@@ -15,16 +15,16 @@ const NGINX: &str = "/usr/sbin/nginx";
 
 /// nginx (one process) writing the `timed` access log (combined + `$request_time
 /// $upstream_response_time`) to `log`.
-struct LoggingNginx {
+pub(crate) struct LoggingNginx {
     _proc: Proc,
-    port: u16,
+    pub(crate) port: u16,
     conf: PathBuf,
-    dir: TempDir,
-    log: PathBuf,
+    pub(crate) dir: TempDir,
+    pub(crate) log: PathBuf,
 }
 
 impl LoggingNginx {
-    fn start() -> LoggingNginx {
+    pub(crate) fn start() -> LoggingNginx {
         require_binary(NGINX);
         let dir = TempDir::new("nginx-log");
         let port = free_port();
@@ -62,7 +62,7 @@ impl LoggingNginx {
     }
 
     /// `n` requests of `method` to `path`, each answered with `status`.
-    fn requests(&self, method: &str, path: &str, status: u16, n: usize) {
+    pub(crate) fn requests(&self, method: &str, path: &str, status: u16, n: usize) {
         for _ in 0..n {
             let r = http_request(self.port, method, path, &[]);
             assert_eq!(r.status, status, "{method} {path}");
@@ -482,7 +482,9 @@ fn unmatched_lines_unusable_values_and_series_past_the_cap_are_counted() {
     let dir = TempDir::new("tail-counted");
     let log = dir.join("access.log");
     append_lines(&log, 0);
-    let adapter = follow(&log, "max_series = 3\n");
+    // Samples: GET's count and bytes are one each, its time histogram 14 (11 buckets,
+    // +Inf, sum and count).
+    let adapter = follow(&log, "max_series = 16\n");
     wait_ready(&adapter);
     let line = |method: &str, time: &str| {
         format!(
@@ -495,7 +497,7 @@ fn unmatched_lines_unusable_values_and_series_past_the_cap_are_counted() {
         // Matches the pattern, but "1.2.3" is no number: the count still counts.
         line("GET", "1.2.3"),
         "\n".to_string(),
-        // GET's count, bytes and time histogram are the 3 label sets max_series allows:
+        // GET's count, bytes and time histogram are the 16 samples max_series allows:
         // PUT's three values are dropped.
         line("PUT", "0.010"),
         line("GET", "0.020"),

@@ -94,6 +94,16 @@ impl Value {
     }
 }
 
+/// The samples one series writes: a value, or a histogram's buckets (with `+Inf`), sum and
+/// count, or a summary's quantiles, sum and count.
+fn samples_per_series(metric: &Metric) -> usize {
+    match metric.kind {
+        Kind::Counter | Kind::Untyped | Kind::Gauge => 1,
+        Kind::Histogram => metric.buckets.len() + 3,
+        Kind::Summary => metric.quantiles.len() + 2,
+    }
+}
+
 /// Every metric's series. Lives as long as the source that feeds it (and across a reload
 /// that leaves the source unchanged): counters never go down.
 #[derive(Debug, Default)]
@@ -110,7 +120,7 @@ impl Accumulator {
         }
     }
 
-    /// Label sets held, over all metrics.
+    /// Samples the page holds, over all metrics (what `max_series` bounds).
     pub fn series_count(&self) -> usize {
         self.count
     }
@@ -132,13 +142,14 @@ impl Accumulator {
             value.add(metric, v);
             return true;
         }
-        if self.count >= max {
+        let samples = samples_per_series(metric);
+        if self.count.saturating_add(samples) > max {
             return false;
         }
         let mut value = Value::new(metric);
         value.add(metric, v);
         map.insert(key.into(), value);
-        self.count += 1;
+        self.count += samples;
         true
     }
 

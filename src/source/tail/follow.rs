@@ -100,9 +100,18 @@ pub struct Follower {
     queue: VecDeque<File>,
     /// The last files read to their end (device, inode).
     done: VecDeque<(u64, u64)>,
+    /// Open the log through a symbolic link (see [`crate::small_file::open_app_file`]).
+    follow_links: bool,
 }
 
 impl Follower {
+    pub fn new(follow_links: bool) -> Follower {
+        Follower {
+            follow_links,
+            ..Follower::default()
+        }
+    }
+
     /// Where the follower is (for the state file), once a file is open.
     pub fn position(&self) -> Option<Position> {
         self.open.as_ref().map(|o| o.pos)
@@ -139,7 +148,7 @@ impl Follower {
         let open = match &mut self.open {
             Some(open) => open,
             None => {
-                let file = crate::small_file::open_regular(path)?;
+                let file = crate::small_file::open_app_file(path, self.follow_links)?;
                 let meta = file.metadata()?;
                 let (dev, ino, len) = (meta.dev(), meta.ino(), meta.len());
                 let offset = match saved {
@@ -346,19 +355,50 @@ fn read_full(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize>
     Ok(n)
 }
 
+/// The most a state file may hold: one position line is at most 62 bytes. A bigger file
+/// (a 2 GiB sparse one the app planted) is not ours, and is not read.
+const STATE_LIMIT: u64 = 4096;
+
 /// Writes the state file atomically: a temporary file beside it, then a rename, so a crash
-/// leaves the old state or the new one, never half of one.
+/// leaves the old state or the new one, never half of one. The temporary file is created
+/// anew (`O_EXCL|O_NOFOLLOW`, mode 0600): a `<state_file>.tmp` the app planted (a link to
+/// a file to overwrite) is removed, never written through. The rename replaces a link at
+/// the state file's path, not its target.
 pub fn save(path: &Path, pos: Position) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
-    std::fs::write(&tmp, pos.to_line())?;
+    let create = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .open(&tmp)
+    };
+    let mut file = match create() {
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            // Left by a crash, or planted: unlinking removes the entry itself (a link, not
+            // what it points to). Planted again at once: this write fails, the next retries.
+            std::fs::remove_file(&tmp)?;
+            create()?
+        }
+        other => other?,
+    };
+    file.write_all(pos.to_line().as_bytes())?;
+    drop(file);
     std::fs::rename(&tmp, path)
 }
 
 /// The state file's position; `None` when there is none yet (or it is not ours to read).
+/// Read as a small regular file, not through a link, without blocking: a FIFO, a device
+/// or a huge file there is an error, never a hang or a big read.
 pub fn load(path: &Path) -> std::io::Result<Option<Position>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Position::from_line(&text)),
+    match crate::small_file::read_app_file(path, STATE_LIMIT) {
+        Ok(bytes) => Ok(std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(Position::from_line)),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
