@@ -259,8 +259,8 @@ impl Scraper {
         budget: Option<Duration>,
         format: WireFormat,
     ) -> (Bytes, Vec<Family>) {
-        let outcomes = self.outcomes(false, budget).await;
-        let key: Vec<DataKey> = self.keys(&outcomes);
+        let mut outcomes = self.outcomes(false, budget).await;
+        let mut key: Vec<DataKey> = self.keys(&outcomes);
         let cached = {
             let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
             cache.as_ref().filter(|c| c.made_from(&key)).and_then(|c| {
@@ -271,10 +271,15 @@ impl Scraper {
         let (text, reached, lost) = match cached {
             Some(hit) => hit,
             None => {
+                if outcomes.iter().any(|o| o.families_dropped) {
+                    outcomes = self.with_families(outcomes, budget).await;
+                    key = self.keys(&outcomes);
+                }
                 let data = self.assemble_data(&outcomes);
                 // The adapter's part follows, with the page's end marker. `Bytes` takes the
                 // String's buffer as is: no copy of the page.
                 let text = Bytes::from(exposition::encode_part(&data.set, format));
+                drop(data.set);
                 let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
                 if !cache.as_ref().is_some_and(|c| c.made_from(&key)) {
                     *cache = Some(DataCache {
@@ -287,6 +292,7 @@ impl Scraper {
                 if let Some(c) = cache.as_mut() {
                     c.text.retain(|(f, _)| *f != format);
                     c.text.push((format, text.clone()));
+                    self.drop_families(c, &outcomes);
                 }
                 (text, data.reached, data.lost)
             }
@@ -321,8 +327,57 @@ impl Scraper {
             .collect()
     }
 
+    /// With only one source, nothing but its encoded page needs its families once the
+    /// page is encoded (no later source's series can collide with them, none holds places
+    /// for it), so they are dropped: the big page's families (~74k samples) are not held
+    /// between scrapes. A page in the other wire format, or a scrape's family set, then
+    /// reads the source again ([`Scraper::with_families`]).
+    fn drop_families(&self, cache: &mut DataCache, outcomes: &[Arc<Outcome>]) {
+        let ([target], [outcome], [key]) = (&self.targets[..], outcomes, &mut cache.key[..]) else {
+            return;
+        };
+        if Arc::ptr_eq(&key.families, &outcome.families) {
+            if let Some(slim) = target.drop_families(outcome) {
+                key.families = slim;
+            }
+        }
+    }
+
+    /// `outcomes`, with the results whose families were dropped read again (parsed, not
+    /// reused); background sources too. A scrape racing this one may drop them again
+    /// before they are read: tried three times, then that source is down for this page.
+    async fn with_families(
+        &self,
+        mut outcomes: Vec<Arc<Outcome>>,
+        budget: Option<Duration>,
+    ) -> Vec<Arc<Outcome>> {
+        for _ in 0..3 {
+            if !outcomes.iter().any(|o| o.families_dropped) {
+                return outcomes;
+            }
+            for (t, o) in self.targets.iter().zip(&outcomes) {
+                if o.families_dropped {
+                    t.forget_input();
+                }
+            }
+            outcomes = self.outcomes(true, budget).await;
+        }
+        outcomes
+            .into_iter()
+            .map(|o| match o.families_dropped {
+                true => Arc::new(Outcome::down(
+                    FailureKind::Bug,
+                    "its series were dropped while this page was made; read again".into(),
+                    Duration::ZERO,
+                )),
+                false => o,
+            })
+            .collect()
+    }
+
     async fn read(&self, all: bool, budget: Option<Duration>) -> FamilySet {
         let outcomes = self.outcomes(all, budget).await;
+        let outcomes = self.with_families(outcomes, budget).await;
         let data = self.assemble_data(&outcomes);
         let mut set = data.set;
         let mut conflicts = Vec::new();
