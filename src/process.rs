@@ -16,7 +16,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
-use crate::family::{Family, MetricKind};
+use crate::family::{Family, LabelSet, MetricKind};
 
 /// The names source data may not write (both spellings of the counter: as a base name and
 /// as written on the page), so the page never holds the app's numbers under our names.
@@ -153,8 +153,10 @@ fn read_stat() -> std::io::Result<Option<Stat>> {
 
 /// The process families, read now. Whatever cannot be read is left out.
 pub fn families() -> Vec<Family> {
+    // One empty label set for all: each `Vec::new()` would be an allocation of its own.
+    let none: LabelSet = std::sync::Arc::from([]);
     let gauge = |name: &str, help: &str, v: f64| {
-        Family::new(name, MetricKind::Gauge, help).with_sample(Vec::new(), v)
+        Family::new(name, MetricKind::Gauge, help).with_sample(none.clone(), v)
     };
     let fixed = fixed();
     let mut out = Vec::with_capacity(7);
@@ -167,7 +169,7 @@ pub fn families() -> Vec<Family> {
                         MetricKind::Counter,
                         "Total user and system CPU time spent in seconds.",
                     )
-                    .with_sample(Vec::new(), stat.cpu_ticks as f64 / fixed.ticks_per_second),
+                    .with_sample(none.clone(), stat.cpu_ticks as f64 / fixed.ticks_per_second),
                 );
                 out.push(gauge(
                     "process_virtual_memory_bytes",
