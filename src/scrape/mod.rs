@@ -275,10 +275,16 @@ impl Scraper {
                     outcomes = self.with_families(outcomes, budget).await;
                     key = self.keys(&outcomes);
                 }
-                let data = self.assemble_data(&outcomes);
                 // The adapter's part follows, with the page's end marker. `Bytes` takes the
                 // String's buffer as is: no copy of the page.
-                let text = Bytes::from(exposition::encode_part(&data.set, format));
+                let (text, data) = match self.one_source_part(&outcomes, format) {
+                    Some(part) => part,
+                    None => {
+                        let data = self.assemble_data(&outcomes);
+                        (exposition::encode_part(&data.set, format), data)
+                    }
+                };
+                let text = Bytes::from(text);
                 drop(data.set);
                 let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
                 if !cache.as_ref().is_some_and(|c| c.made_from(&key)) {
@@ -453,6 +459,48 @@ impl Scraper {
             reached: reached_all,
             lost: lost_all,
         }
+    }
+
+    /// The sources' part of a page of one source, written from its result as it is: the
+    /// family set of [`Scraper::assemble_data`] would be a copy of it (nothing to collide
+    /// with) plus the up metric, built, checked and dropped on every changed read. `None`
+    /// (made the general way) when a name of the source's could meet the up metric's.
+    fn one_source_part(
+        &self,
+        outcomes: &[Arc<Outcome>],
+        format: WireFormat,
+    ) -> Option<(String, DataPart)> {
+        let ([t], [o]) = (&self.targets[..], outcomes) else {
+            return None;
+        };
+        let up = t.parser.up_metric().map(|up| {
+            Family::new(
+                up,
+                MetricKind::Gauge,
+                "Whether the last read of the source succeeded.",
+            )
+            .with_sample(t.spec.labels.clone(), f64::from(u8::from(o.up)))
+        });
+        let families = o.families.families();
+        if let Some(up) = &up {
+            if families
+                .iter()
+                .any(|f| f.name.starts_with(&up.name) || up.name.starts_with(&f.name))
+            {
+                return None;
+            }
+        }
+        let empty = FamilySet::new();
+        let shown = if o.up { o.families.as_ref() } else { &empty };
+        let reached = shown.series_count();
+        let text = exposition::encode_one_source(shown, up.as_ref(), format);
+        let lost = o.families.series_count().saturating_sub(reached);
+        let data = DataPart {
+            set: empty,
+            reached: vec![reached],
+            lost: vec![lost],
+        };
+        Some((text, data))
     }
 
     /// The adapter's own families for this page; counts the series each source lost to

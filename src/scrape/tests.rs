@@ -387,3 +387,41 @@ async fn a_single_sources_families_are_dropped_once_its_page_is_encoded() {
     // (whose families a family set keeps).
     assert_eq!(parsed(), 4);
 }
+
+/// A page of one source is written from its result without the family set; byte for byte
+/// what the set gives, up metric and static labels included, up or down.
+#[tokio::test]
+async fn one_sources_part_is_what_the_family_set_writes() {
+    use crate::exposition::{encode, WireFormat};
+    let stub = temp_file(
+        "one-stub.txt",
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/recipes/nginx_stub_status/nginx-1.22.input"
+        ))
+        .unwrap(),
+    );
+    let s = scraper(&format!(
+        "[sources.web]\ntype='file'\npath='{stub}'\nparser='nginx_stub_status'\n\
+         labels={{ instance='a\"b' }}\n"
+    ));
+    for up in [true, false] {
+        if !up {
+            std::fs::remove_file(&stub).unwrap();
+        }
+        for format in [WireFormat::Text, WireFormat::OpenMetrics] {
+            let (part, _) = s.scrape_page(None, format).await;
+            let part = std::str::from_utf8(&part).unwrap();
+            let whole = encode(&s.scrape().await, format);
+            let (data, _) = whole.split_at(whole.find("# HELP metrics_adapter_").unwrap());
+            assert_eq!(part, data);
+            let want = if up {
+                "nginx_up{instance=\"a\\\"b\"} 1"
+            } else {
+                "nginx_up{instance=\"a\\\"b\"} 0"
+            };
+            assert!(part.contains(want), "{part}");
+            assert_eq!(part.contains("nginx_connections_active"), up, "{part}");
+        }
+    }
+}
