@@ -40,6 +40,13 @@
 #   NO_BUILD=1      skip `cargo build --release --locked` (use the existing binary)
 #   ADAPTER_BIN=... adapter binary (default target/release/metrics-adapter; implies NO_BUILD),
 #                   e.g. one built from a clean `git archive HEAD`; ADAPTER_NOTE=... describes it
+#   BASELINE=COMMIT another adapter build measured side by side (target "baseline", in the
+#                   same alternation: adapter, baseline, exporter, floor, ...): COMMIT is built
+#                   in a temporary git worktree with `cargo build --release --locked` (its own
+#                   release settings) and cached as target/baseline/COMMIT-SHA/metrics-adapter;
+#                   BASELINE_TARGET=x86_64-unknown-linux-musl builds it for that target (compare
+#                   static build with static build). The report adds adapter/baseline ratios.
+#   BASELINE_BIN=.. the baseline as a binary already built (instead of BASELINE)
 #   OUT=...         report path (default bench/results/compare-latest.md)
 # Time: per app 3 x RUNS x DURATION (+ DURATION for the Connection: close floor) + ~15 s of
 # start-up and warm-up: 414 s with the defaults on a 2-vCPU box, plus the release build
@@ -61,6 +68,9 @@ ROOT="$(cd "$HERE/.." && pwd)"
 OUT=${OUT:-$ROOT/bench/results/compare-latest.md}
 ADAPTER_BIN=${ADAPTER_BIN:-}
 NO_BUILD=${NO_BUILD:-}
+BASELINE=${BASELINE:-}
+BASELINE_BIN=${BASELINE_BIN:-}
+BASELINE_TARGET=${BASELINE_TARGET:-}
 
 [[ $INTERVAL =~ ^[0-9]+$ ]] || { echo "compare.sh: INTERVAL must be a whole number of seconds, got '$INTERVAL'" >&2; exit 2; }
 for v in DURATION RUNS CONNS WARMUP; do
@@ -237,6 +247,49 @@ else
 fi
 ADAPTER_VERSION="$ADAPTER_VERSION; $(stat -c %s "$WORK/metrics-adapter") bytes, sha256 $(sha256sum "$WORK/metrics-adapter" | cut -c1-12)"
 ADAPTER_BIN="$WORK/metrics-adapter"
+
+# ------------------------------------------------------------------ baseline build
+# build_baseline COMMIT -> the path of its release binary, built once in a temporary git
+# worktree (the commit's own Cargo.toml and Cargo.lock) and cached under target/baseline/.
+# The worktree's target dir is shared between baselines (target/baseline/target), so a
+# second commit rebuilds only the crate and what changed.
+build_baseline() {
+  local sha dir bin src triple=${BASELINE_TARGET:+$BASELINE_TARGET/}
+  sha=$(git -C "$ROOT" rev-parse --verify --quiet "$1^{commit}") \
+    || die "BASELINE=$1 is not a commit of this repository"
+  dir="$ROOT/target/baseline/$sha${BASELINE_TARGET:+-$BASELINE_TARGET}"
+  bin="$dir/metrics-adapter"
+  if [ -x "$bin" ]; then log "baseline $1 ($sha): cached $bin"; echo "$bin"; return 0; fi
+  src="$WORK/baseline-src"
+  log "baseline $1 ($sha): git worktree add, cargo build --release --locked ${BASELINE_TARGET:+--target $BASELINE_TARGET}"
+  git -C "$ROOT" worktree add --detach "$src" "$sha" >"$LOGS/baseline-worktree.log" 2>&1 \
+    || die "git worktree add of $sha failed: $(tail -n 5 "$LOGS/baseline-worktree.log")"
+  local ok=0
+  (cd "$src" && CARGO_TARGET_DIR="$ROOT/target/baseline/target" \
+    cargo build --release --locked ${BASELINE_TARGET:+--target "$BASELINE_TARGET"}) \
+    >"$LOGS/baseline-build.log" 2>&1 || ok=$?
+  git -C "$ROOT" worktree remove --force "$src" >/dev/null 2>&1 || true
+  [ "$ok" -eq 0 ] || die "cargo build of baseline $sha failed:
+$(tail -n 30 "$LOGS/baseline-build.log")"
+  mkdir -p "$dir"
+  cp "$ROOT/target/baseline/target/${triple}release/metrics-adapter" "$bin"
+  echo "$bin"
+}
+BASELINE_VERSION=
+if [ -n "$BASELINE$BASELINE_BIN" ]; then
+  [ -z "$BASELINE" ] || [ -z "$BASELINE_BIN" ] || die "set BASELINE or BASELINE_BIN, not both"
+  if [ -n "$BASELINE" ]; then
+    BASELINE_BIN=$(build_baseline "$BASELINE")
+    BASELINE_VERSION="commit $(git -C "$ROOT" rev-parse --short "$BASELINE^{commit}") built by the script${BASELINE_TARGET:+ for $BASELINE_TARGET}"
+  else
+    BASELINE_VERSION="$BASELINE_BIN"
+  fi
+  [ -x "$BASELINE_BIN" ] || die "baseline binary $BASELINE_BIN not found"
+  cp "$BASELINE_BIN" "$WORK/metrics-adapter-baseline"
+  BASELINE_BIN="$WORK/metrics-adapter-baseline"
+  BASELINE_VERSION="$BASELINE_VERSION; $(stat -c %s "$BASELINE_BIN") bytes, sha256 $(sha256sum "$BASELINE_BIN" | cut -c1-12)"
+  log "baseline: $BASELINE_VERSION"
+fi
 
 RESULTS="$(dirname "$OUT")"; mkdir -p "$RESULTS"
 RUNS_TSV="$WORK/runs.tsv"; PROCS_TSV="$WORK/procs.tsv"
@@ -492,13 +545,28 @@ page_stats() {      # page_stats URL -> "bytes series"
   curl -fsS --max-time 5 "$1" | awk '{ b += length($0) + 1 } !/^#/ && NF { s++ } END { print b + 0, s + 0 }'
 }
 
+# baseline_config IN OUT : IN for an older build: a key it does not know (e.g. max_series,
+# newer than it) is left out, as its `check` names it, and said in the log.
+baseline_config() {
+  local err key i
+  cp "$1" "$2"
+  for i in 1 2 3 4; do
+    err=$("$BASELINE_BIN" --config "$2" check 2>&1 >/dev/null) && return 0
+    key=$(sed -n 's/.*unknown field `\([a-z_]*\)`.*/\1/p' <<<"$err" | head -1)
+    [ -n "$key" ] || die "the baseline build rejects the config $2: $err"
+    log "baseline: leaving out '$key' (unknown to that build)"
+    sed -i "/^$key *=/d" "$2"
+  done
+  die "the baseline build rejects the config $2: $err"
+}
+
 # ------------------------------------------------------------------ one app
 bench_app() {
   local app=$1
   local d="$WORK/$app" p_app p_fe p_ad p_ex p_ai p_web p
   mkdir -p "$d"
-  read -r p_app p_fe p_ad p_ex p_ai p_web < <(free_ports 6)
-  local app_pid stats_url src_toml exp_up="" exp_pid=- ad_pid ai_pid=- web_pid=-
+  read -r p_app p_fe p_ad p_ex p_ai p_web p_bl < <(free_ports 7)
+  local app_pid stats_url src_toml exp_up="" exp_pid=- ad_pid ai_pid=- web_pid=- bl_pid=- bl_url=-
   case $app in
     nginx)
       write_nginx_conf "$d" "$p_app"
@@ -589,6 +657,12 @@ max_bytes = 4194304"
   local a_url="http://$H:$p_ad/metrics" e_url="http://$H:$p_ex/metrics" ai_url=-
   local up_re="^metrics_adapter_source_up\\{source=\"$app\"\\} 1(\\.0)?\$"
   wait_http "adapter-$app" "$ad_pid" "$a_url" "$up_re"
+  if [ -n "$BASELINE_BIN" ]; then
+    baseline_config "$d/adapter.toml" "$d/adapter-baseline.toml"
+    spawn "baseline-$app" "$BASELINE_BIN" --config "$d/adapter-baseline.toml" --listen "$H:$p_bl" --log-level warn
+    bl_pid=$SPAWNED; bl_url="http://$H:$p_bl/metrics"
+    wait_http "baseline-$app" "$bl_pid" "$bl_url" "$up_re"
+  fi
   if [ "$INTERVAL" -gt 0 ]; then
     printf '[sources.%s]\n%s\ninterval = "%ss"\n' "$app" "$src_toml" "$INTERVAL" >"$d/adapter-interval.toml"
     spawn "adapter-interval-$app" "$ADAPTER_BIN" --config "$d/adapter-interval.toml" --listen "$H:$p_ai" --log-level warn
@@ -597,27 +671,32 @@ max_bytes = 4194304"
   fi
   [ "$exp_pid" = - ] || wait_http "exporter-$app" "$exp_pid" "$e_url" "$exp_up"
   # a Go exporter's own process: make sure $! is the exporter, not a wrapper
-  for p in "$ad_pid:metrics-adapter" "$exp_pid:prometheus-" "$ai_pid:metrics-adapter"; do
+  for p in "$ad_pid:metrics-adapter" "$exp_pid:prometheus-" "$ai_pid:metrics-adapter" "$bl_pid:metrics-adapter"; do
     [ "${p%%:*}" = - ] && continue
     grep -q "^${p#*:}" "/proc/${p%%:*}/comm" 2>/dev/null \
       || die "pid ${p%%:*} is '$(cat "/proc/${p%%:*}/comm" 2>/dev/null)', not ${p#*:}* (setsid forked?)"
   done
 
-  local a_idle e_idle=0 a_anon e_anon=0 a_pg e_pg="0 0"
+  local a_idle e_idle=0 a_anon e_anon=0 a_pg e_pg="0 0" b_idle=0 b_anon=0 b_pg="0 0"
   read -r a_idle a_anon < <(rss_anon_kb "$ad_pid")
   a_pg=$(page_stats "$a_url")
+  if [ "$bl_pid" != - ]; then read -r b_idle b_anon < <(rss_anon_kb "$bl_pid"); b_pg=$(page_stats "$bl_url"); fi
   if [ "$exp_pid" != - ]; then read -r e_idle e_anon < <(rss_anon_kb "$exp_pid"); e_pg=$(page_stats "$e_url"); fi
   log "$app: idle RSS adapter ${a_idle} kB, exporter ${e_idle} kB; page (bytes series) adapter $a_pg, exporter $e_pg"
 
-  local a_warm e_warm=0 a_rss1k e_rss1k=0
+  local a_warm e_warm=0 a_rss1k e_rss1k=0 b_warm=0 b_rss1k=0
   a_warm=$(warm "adapter-$app" "$a_url"); a_rss1k=$(rss_kb "$ad_pid")
+  if [ "$bl_pid" != - ]; then b_warm=$(warm "baseline-$app" "$bl_url"); b_rss1k=$(rss_kb "$bl_pid"); fi
   if [ "$exp_pid" != - ]; then e_warm=$(warm "exporter-$app" "$e_url"); e_rss1k=$(rss_kb "$exp_pid"); fi
   [ "$ai_pid" = - ] || warm "adapter-interval-$app" "$ai_url" >/dev/null
   log "$app: after warm-up ($a_warm / $e_warm scrapes) RSS adapter ${a_rss1k} kB, exporter ${e_rss1k} kB"
   # scrapes served so far: readiness + page_stats + warm-up (approximate for the readiness loop)
-  local a_total=$((a_warm + 2)) e_total=$((e_warm + 2)) r
+  local a_total=$((a_warm + 2)) e_total=$((e_warm + 2)) b_total=$((b_warm + 2)) r
   for r in $(seq "$RUNS"); do
     run_wrk "$app" adapter "$r" "$a_url" "$ad_pid" "$a_url"; a_total=$((a_total + TOTAL_REQ + 2))
+    if [ "$bl_pid" != - ]; then
+      run_wrk "$app" baseline "$r" "$bl_url" "$bl_pid" "$bl_url"; b_total=$((b_total + TOTAL_REQ + 2))
+    fi
     if [ "$ai_pid" != - ]; then run_wrk "$app" adapter-interval "$r" "$ai_url" "$ai_pid" -; fi
     if [ "$exp_pid" != - ]; then
       run_wrk "$app" exporter "$r" "$e_url" "$exp_pid" -; e_total=$((e_total + TOTAL_REQ))
@@ -643,13 +722,20 @@ max_bytes = 4194304"
     page=$(curl -fsS --max-time 5 "$e_url") || die "after the runs the $app exporter does not answer"
     grep -qE "$exp_up" <<<"$page" || die "after the runs the $app exporter does not report /$exp_up/"
   fi
-  local a_final e_final=0
+  if [ "$bl_pid" != - ]; then
+    page=$(curl -fsS --max-time 5 "$bl_url") || die "after the runs the baseline-$app does not answer"
+    grep -qE "^metrics_adapter_source_up\\{source=\"$app\"\\} 1(\\.0)?\$" <<<"$page" \
+      || die "after the runs the baseline adapter reports source $app down"
+  fi
+  local a_final e_final=0 b_final=0
   a_final=$(rss_kb "$ad_pid"); [ "$exp_pid" = - ] || e_final=$(rss_kb "$exp_pid")
+  [ "$bl_pid" = - ] || b_final=$(rss_kb "$bl_pid")
   printf '%s\tadapter\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$app" "$a_idle" "$a_anon" "$a_warm" "$a_rss1k" "$a_total" "$a_final" $a_pg >>"$PROCS_TSV"
+  [ "$bl_pid" = - ] || printf '%s\tbaseline\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$app" "$b_idle" "$b_anon" "$b_warm" "$b_rss1k" "$b_total" "$b_final" $b_pg >>"$PROCS_TSV"
   [ "$exp_pid" = - ] || printf '%s\texporter\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$app" "$e_idle" "$e_anon" "$e_warm" "$e_rss1k" "$e_total" "$e_final" $e_pg >>"$PROCS_TSV"
   log "$app: final RSS adapter ${a_final} kB after ~$a_total scrapes, exporter ${e_final} kB after ~$e_total"
   local p
-  for p in "$ad_pid" "$ai_pid" "$exp_pid" "$web_pid" "$app_pid"; do [ "$p" = - ] || stop_group "$p"; done
+  for p in "$ad_pid" "$bl_pid" "$ai_pid" "$exp_pid" "$web_pid" "$app_pid"; do [ "$p" = - ] || stop_group "$p"; done
   GROUPS_STARTED=()   # all stopped: never signal these (possibly reused) PIDs again
 }
 
@@ -661,11 +747,11 @@ log "load average after: $LOAD_AFTER; measured part took $((T1 - T_BUILT)) s (bu
 
 cp "$RUNS_TSV" "${OUT%.md}.runs.tsv"
 cp "$PROCS_TSV" "${OUT%.md}.procs.tsv"
-export DURATION RUNS CONNS WARMUP LOAD_BEFORE LOAD_AFTER ADAPTER_VERSION
+export DURATION RUNS CONNS WARMUP LOAD_BEFORE LOAD_AFTER ADAPTER_VERSION BASELINE_VERSION
 export ELAPSED=$((T1 - T_BUILT)) BUILD_SECONDS=$((T_BUILT - T0)) GENERATED="$(date -u '+%Y-%m-%d %H:%M UTC')"
 # the report can be made again from the raw files:
 #   (set -a; . X.env; python3 bench/summarize.py X.runs.tsv X.procs.tsv)
-for v in DURATION RUNS CONNS WARMUP LOAD_BEFORE LOAD_AFTER ADAPTER_VERSION ELAPSED BUILD_SECONDS GENERATED; do
+for v in DURATION RUNS CONNS WARMUP LOAD_BEFORE LOAD_AFTER ADAPTER_VERSION BASELINE_VERSION ELAPSED BUILD_SECONDS GENERATED; do
   printf '%s=%q\n' "$v" "${!v}"
 done >"${OUT%.md}.env"
 python3 "$HERE/summarize.py" "$RUNS_TSV" "$PROCS_TSV" >"$WORK/report.md" || die "summarize.py failed"

@@ -14,7 +14,7 @@ import sys
 from datetime import datetime, timezone
 
 APPS = ["nginx", "redis", "haproxy", "apache", "memcached", "phpfpm", "bigpage"]
-TARGETS = ["adapter", "adapter-interval", "exporter", "floor", "floor-close"]
+TARGETS = ["adapter", "baseline", "adapter-interval", "exporter", "floor", "floor-close"]
 # What each app's adapter is compared with when Debian has no exporter for it.
 NO_EXPORTER = {"memcached": "none in Debian 12", "phpfpm": "none in Debian 12"}
 PACKAGES = [
@@ -158,6 +158,8 @@ def main():
       f"WARMUP={env.get('WARMUP')}; wrk -t1 -c{env.get('CONNS')} -d{env.get('DURATION')}s --latency")
     w(f"* Adapter: {env.get('ADAPTER_VERSION', '?')}; measured part took "
       f"{env.get('ELAPSED', '?')} s, build step {env.get('BUILD_SECONDS', '?')} s")
+    if env.get("BASELINE_VERSION"):
+        w(f"* Baseline (another adapter build, same runs, alternating): {env.get('BASELINE_VERSION')}")
     vs = versions()
     if vs:
         w("* Packages: " + ", ".join(f"{p} {v}" for p, v in vs))
@@ -240,6 +242,31 @@ def main():
                                  f"anon {fr(ratio(an, lean[1]))})" for r, an, a in idle_a) + ".")
         w("")
 
+    baseline_rows = [a for a in apps if med.get((a, "baseline")) and med.get((a, "adapter"))]
+    if baseline_rows:
+        w("## Against the baseline build (same run, alternating)")
+        w("")
+        w("adapter / baseline of the medians (CPU, p50, p99, RSS: below 1 is better; throughput: "
+          "above 1 is better), and each build against the exporter.")
+        w("")
+        w("| app | CPU per scrape a/b | throughput a/b | p50 a/b | p99 a/b | RSS load a/b | RSS idle a/b "
+          "| CPU ms/scrape a, b | CPU a/e, b/e | throughput a/e, b/e | p99 a/e, b/e |")
+        w("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for a in baseline_rows:
+            A, B, E = med[a, "adapter"], med[a, "baseline"], med.get((a, "exporter"), {})
+            pa, pb = pr.get((a, "adapter"), {}), pr.get((a, "baseline"), {})
+
+            def pair(key):
+                return (f"{fr(ratio(A[key], E.get(key)))}, {fr(ratio(B[key], E.get(key)))}"
+                        if E else "n/a")
+            w(f"| {a} | {fr(ratio(A['cpu_s_per_1k'], B['cpu_s_per_1k']))} | {fr(ratio(A['rps'], B['rps']))} "
+              f"| {fr(ratio(A['p50_ms'], B['p50_ms']))} | {fr(ratio(A['p99_ms'], B['p99_ms']))} "
+              f"| {fr(ratio(A['rss_max_kb'], B['rss_max_kb']))} "
+              f"| {fr(ratio(num(pa.get('rss_idle_kb')), num(pb.get('rss_idle_kb'))))} "
+              f"| {fmt(A['cpu_s_per_1k'], 3)}, {fmt(B['cpu_s_per_1k'], 3)} "
+              f"| {pair('cpu_s_per_1k')} | {pair('rps')} | {pair('p99_ms')} |")
+        w("")
+
     w("## Memory after many scrapes")
     w("")
     w("RSS after the warm-up (~WARMUP scrapes at -c CONNS) and after all runs of that app (same process).")
@@ -248,7 +275,7 @@ def main():
     w("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     growth = {}
     for a in apps:
-        for t in ("adapter", "exporter"):
+        for t in ("adapter", "baseline", "exporter"):
             p = pr.get((a, t))
             if not p:
                 continue

@@ -62,6 +62,19 @@ pub fn encode_part(families: &FamilySet, format: WireFormat) -> String {
     out
 }
 
+/// [`encode_part`] of one source's families and its recipe's up metric after them: what
+/// the family set would hold for a page of one source, written without building that set
+/// (the caller checks that no name of the source's could collide with the up metric).
+pub fn encode_one_source(families: &FamilySet, up: Option<&Family>, format: WireFormat) -> String {
+    let mut out = String::with_capacity(page_size_hint(families) + 160);
+    for family in families.families().iter().chain(up) {
+        if !family.samples.is_empty() {
+            write_family(&mut out, family, format);
+        }
+    }
+    out
+}
+
 /// Writes the adapter's own part of a page (self metrics, reload status, process metrics),
 /// with the page's end marker. These families are made by the adapter with valid, distinct
 /// names, so they skip the family set's checks, which on every scrape cost more than the

@@ -69,3 +69,31 @@ fn this_process_has_every_family_with_plausible_values() {
     );
     assert!(families.iter().all(|f| RESERVED.contains(&f.name.as_str())));
 }
+
+#[test]
+fn the_kept_stat_descriptor_reads_the_file_anew() {
+    let fresh = || parse_stat(&std::fs::read_to_string("/proc/self/stat").unwrap()).unwrap();
+    let first = read_stat().unwrap().unwrap();
+    // Burn CPU time, so a stale read (the first one's text again) would show.
+    let before = fresh().cpu_ticks;
+    let mut x = 0u64;
+    while fresh().cpu_ticks < before + 2 {
+        x = x.wrapping_add(std::hint::black_box(1));
+    }
+    let second = read_stat().unwrap().unwrap();
+    assert_eq!(second.start_ticks, fresh().start_ticks);
+    assert!(
+        second.cpu_ticks >= before + 2,
+        "{second:?} after {first:?} ({x})"
+    );
+}
+
+#[test]
+fn open_fds_by_the_directory_size_counts_what_a_listing_counts() {
+    // The listing counts its own descriptor; the size (Linux >= 6.2) counts the kept one.
+    let listed = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64;
+    let counted = open_fds().unwrap();
+    // Other tests open files on other threads meanwhile: near, not equal.
+    assert!(counted.abs_diff(listed) <= 8, "{counted} vs {listed}");
+    assert!(counted >= 4, "{counted}");
+}

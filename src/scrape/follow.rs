@@ -113,6 +113,7 @@ impl Target {
             file_mtime: None,
             duration: start.elapsed(),
             finished: SystemTime::now(),
+            families_dropped: false,
         }
     }
 }

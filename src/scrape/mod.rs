@@ -293,8 +293,8 @@ impl Scraper {
         budget: Option<Duration>,
         format: WireFormat,
     ) -> (Bytes, Vec<Family>) {
-        let outcomes = self.outcomes(false, budget).await;
-        let key: Vec<DataKey> = self.keys(&outcomes);
+        let mut outcomes = self.outcomes(false, budget).await;
+        let mut key: Vec<DataKey> = self.keys(&outcomes);
         let (text, reached, lost) = match self.cached(&key, format) {
             Some(hit) => hit,
             None => {
@@ -304,7 +304,13 @@ impl Scraper {
                 let _building = self.building.lock().await;
                 match self.cached(&key, format) {
                     Some(hit) => hit,
-                    None => self.build_part(key, &outcomes, format).await,
+                    None => {
+                        if outcomes.iter().any(|o| o.families_dropped) {
+                            outcomes = self.with_families(outcomes, budget).await;
+                            key = self.keys(&outcomes);
+                        }
+                        self.build_part(key, &outcomes, format).await
+                    }
                 }
             }
         };
@@ -334,11 +340,16 @@ impl Scraper {
     ) -> (Bytes, Vec<usize>, Vec<usize>) {
         let (targets, outs) = (self.targets.clone(), outcomes.to_vec());
         let build = move || {
-            let data = assemble_data(&targets, &outs);
+            let (text, data) = match one_source_part(&targets, &outs, format) {
+                Some(part) => part,
+                None => {
+                    let data = assemble_data(&targets, &outs);
+                    (exposition::encode_part(&data.set, format), data)
+                }
+            };
             // The adapter's part follows, with the page's end marker. `Bytes` takes the
             // String's buffer as is: no copy of the page.
-            let text = Bytes::from(exposition::encode_part(&data.set, format));
-            (text, data.reached, data.lost)
+            (Bytes::from(text), data.reached, data.lost)
         };
         let (text, reached, lost) = match tokio::task::spawn_blocking(build).await {
             Ok(built) => built,
@@ -363,6 +374,7 @@ impl Scraper {
         if let Some(c) = cache.as_mut() {
             c.text.retain(|(f, _)| *f != format);
             c.text.push((format, text.clone()));
+            self.drop_families(c, outcomes);
         }
         (text, reached, lost)
     }
@@ -394,8 +406,57 @@ impl Scraper {
             .collect()
     }
 
+    /// With only one source, nothing but its encoded page needs its families once the
+    /// page is encoded (no later source's series can collide with them, none holds places
+    /// for it), so they are dropped: the big page's families (~74k samples) are not held
+    /// between scrapes. A page in the other wire format, or a scrape's family set, then
+    /// reads the source again ([`Scraper::with_families`]).
+    fn drop_families(&self, cache: &mut DataCache, outcomes: &[Arc<Outcome>]) {
+        let ([target], [outcome], [key]) = (&self.targets[..], outcomes, &mut cache.key[..]) else {
+            return;
+        };
+        if Arc::ptr_eq(&key.families, &outcome.families) {
+            if let Some(slim) = target.drop_families(outcome) {
+                key.families = slim;
+            }
+        }
+    }
+
+    /// `outcomes`, with the results whose families were dropped read again (parsed, not
+    /// reused); background sources too. A scrape racing this one may drop them again
+    /// before they are read: tried three times, then that source is down for this page.
+    async fn with_families(
+        &self,
+        mut outcomes: Vec<Arc<Outcome>>,
+        budget: Option<Duration>,
+    ) -> Vec<Arc<Outcome>> {
+        for _ in 0..3 {
+            if !outcomes.iter().any(|o| o.families_dropped) {
+                return outcomes;
+            }
+            for (t, o) in self.targets.iter().zip(&outcomes) {
+                if o.families_dropped {
+                    t.forget_input();
+                }
+            }
+            outcomes = self.outcomes(true, budget).await;
+        }
+        outcomes
+            .into_iter()
+            .map(|o| match o.families_dropped {
+                true => Arc::new(Outcome::down(
+                    FailureKind::Bug,
+                    "its series were dropped while this page was made; read again".into(),
+                    Duration::ZERO,
+                )),
+                false => o,
+            })
+            .collect()
+    }
+
     async fn read(&self, all: bool, budget: Option<Duration>) -> FamilySet {
         let outcomes = self.outcomes(all, budget).await;
+        let outcomes = self.with_families(outcomes, budget).await;
         let data = assemble_data(&self.targets, &outcomes);
         let mut set = data.set;
         let mut conflicts = Vec::new();
@@ -491,6 +552,48 @@ fn assemble_data(targets: &[Arc<Target>], outcomes: &[Arc<Outcome>]) -> DataPart
         reached: reached_all,
         lost: lost_all,
     }
+}
+
+/// The sources' part of a page of one source, written from its result as it is: the
+/// family set of [`assemble_data`] would be a copy of it (nothing to collide
+/// with) plus the up metric, built, checked and dropped on every changed read. `None`
+/// (made the general way) when a name of the source's could meet the up metric's.
+fn one_source_part(
+    targets: &[Arc<Target>],
+    outcomes: &[Arc<Outcome>],
+    format: WireFormat,
+) -> Option<(String, DataPart)> {
+    let ([t], [o]) = (targets, outcomes) else {
+        return None;
+    };
+    let up = t.parser.up_metric().map(|up| {
+        Family::new(
+            up,
+            MetricKind::Gauge,
+            "Whether the last read of the source succeeded.",
+        )
+        .with_sample(t.spec.labels.clone(), f64::from(u8::from(o.up)))
+    });
+    let families = o.families.families();
+    if let Some(up) = &up {
+        if families
+            .iter()
+            .any(|f| f.name.starts_with(&up.name) || up.name.starts_with(&f.name))
+        {
+            return None;
+        }
+    }
+    let empty = FamilySet::new();
+    let shown = if o.up { o.families.as_ref() } else { &empty };
+    let reached = shown.series_count();
+    let text = exposition::encode_one_source(shown, up.as_ref(), format);
+    let lost = o.families.series_count().saturating_sub(reached);
+    let data = DataPart {
+        set: empty,
+        reached: vec![reached],
+        lost: vec![lost],
+    };
+    Some((text, data))
 }
 
 /// One source's share of the sources' part of a page (see [`Scraper::scrape_page`]).

@@ -2,35 +2,42 @@
 //! reload status, built here and nowhere else. `metrics_adapter_*` is the adapter's
 //! namespace: source data never writes it.
 
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use super::target::{FailureKind, Outcome, Target};
 use crate::config::Refresh;
-use crate::family::{Family, Labels, MetricKind};
+use crate::family::{Family, LabelSet, Labels, MetricKind};
 
 /// The adapter's own namespace.
 pub const SELF_PREFIX: &str = "metrics_adapter_";
 
-/// The adapter's own families, one sample per source.
+/// The adapter's own families, one sample per source. A source's label set is made once
+/// per page and shared by its samples (an `Arc`, not a copy each): this runs on every
+/// scrape.
 #[derive(Default)]
 pub(super) struct SelfMetrics {
-    up: Vec<(Labels, f64)>,
-    duration: Vec<(Labels, f64)>,
-    age: Vec<(Labels, f64)>,
-    samples: Vec<(Labels, f64)>,
-    fetches: Vec<(Labels, f64)>,
-    failures: Vec<(Labels, f64)>,
-    parse_errors: Vec<(Labels, f64)>,
-    unmatched: Vec<(Labels, f64)>,
-    dropped: Vec<(Labels, f64)>,
-    bytes: Vec<(Labels, f64)>,
-    mtime: Vec<(Labels, f64)>,
+    up: Vec<(LabelSet, f64)>,
+    duration: Vec<(LabelSet, f64)>,
+    age: Vec<(LabelSet, f64)>,
+    samples: Vec<(LabelSet, f64)>,
+    fetches: Vec<(LabelSet, f64)>,
+    failures: Vec<(LabelSet, f64)>,
+    parse_errors: Vec<(LabelSet, f64)>,
+    unmatched: Vec<(LabelSet, f64)>,
+    dropped: Vec<(LabelSet, f64)>,
+    bytes: Vec<(LabelSet, f64)>,
+    mtime: Vec<(LabelSet, f64)>,
 }
 
 impl SelfMetrics {
     /// `reached`: the series of this source that made it onto the page.
     pub(super) fn add(&mut self, t: &Target, o: &Outcome, reached: usize) {
-        let l = vec![("source".to_string(), t.spec.name.clone())];
+        let source = ("source".to_string(), t.spec.name.clone());
+        let with = |k: &str, v: &str| -> LabelSet {
+            Arc::from([source.clone(), (k.to_string(), v.to_string())])
+        };
+        let l: LabelSet = Arc::from([source.clone()]);
         let totals = t.totals();
         self.up.push((l.clone(), f64::from(u8::from(o.up))));
         self.duration.push((l.clone(), o.duration.as_secs_f64()));
@@ -48,9 +55,7 @@ impl SelfMetrics {
         // By kind, each kind written once it happened: `sum by (source)` is the total.
         for (kind, n) in FailureKind::ALL.iter().zip(totals.failures_by_kind) {
             if n > 0 {
-                let mut l = l.clone();
-                l.push(("kind".to_string(), kind.as_str().to_string()));
-                self.failures.push((l, n as f64));
+                self.failures.push((with("kind", kind.as_str()), n as f64));
             }
         }
         self.parse_errors
@@ -67,15 +72,13 @@ impl SelfMetrics {
         .into_iter()
         .chain(limit)
         {
-            let mut l = l.clone();
-            l.push(("reason".to_string(), reason.to_string()));
-            self.dropped.push((l, n as f64));
+            self.dropped.push((with("reason", reason), n as f64));
         }
         self.bytes.push((l, totals.bytes as f64));
     }
 
     pub(super) fn families(self) -> Vec<Family> {
-        let fam = |name: &str, kind, help: &str, samples: Vec<(Labels, f64)>| {
+        let fam = |name: &str, kind, help: &str, samples: Vec<(LabelSet, f64)>| {
             samples.into_iter().fold(
                 Family::new(format!("{SELF_PREFIX}{name}"), kind, help),
                 |f, (l, v)| f.with_sample(l, v),
@@ -154,7 +157,7 @@ impl SelfMetrics {
                 MetricKind::Info,
                 "A metric with a constant '1' value labeled by version, revision, branch, and rustversion from which metrics-adapter was built.",
             )
-            .with_sample(build_labels(), 1.0),
+            .with_sample(build_label_set(), 1.0),
         ]
     }
 }
@@ -174,6 +177,12 @@ pub fn build_labels() -> Labels {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
+}
+
+/// [`build_labels`], made once: they are on every page.
+fn build_label_set() -> LabelSet {
+    static SET: OnceLock<LabelSet> = OnceLock::new();
+    SET.get_or_init(|| build_labels().into()).clone()
 }
 
 /// `metrics_adapter_config_last_reload_successful` and `..._success_timestamp_seconds`, as

@@ -47,6 +47,9 @@ pub struct Outcome {
     pub file_mtime: Option<f64>,
     pub duration: Duration,
     pub finished: SystemTime,
+    /// The families were dropped once the page was encoded (see
+    /// [`super::Scraper::scrape_page`]): a page made from this result reads the source again.
+    pub families_dropped: bool,
 }
 
 impl Outcome {
@@ -83,6 +86,7 @@ impl Outcome {
             file_mtime: None,
             duration,
             finished: SystemTime::now(),
+            families_dropped: false,
         }
     }
 }
@@ -317,6 +321,7 @@ impl Target {
             file_mtime,
             duration: start.elapsed(),
             finished: SystemTime::now(),
+            families_dropped: false,
         }
     }
 
@@ -516,6 +521,40 @@ impl Target {
                 Duration::ZERO,
             ))
         })
+    }
+
+    /// Replaces `outcome`, the last result, by a copy without its families, once its page
+    /// is encoded (see [`super::Scraper::scrape_page`]); only a result a read of the same
+    /// bytes would reuse (not a followed log's). The copy's families, or `None`.
+    pub(super) fn drop_families(&self, outcome: &Arc<Outcome>) -> Option<Arc<FamilySet>> {
+        let mut state = self.lock();
+        let last = state.last.as_ref()?;
+        if !Arc::ptr_eq(&last.families, &outcome.families)
+            || !outcome.up
+            || state.last_input.is_none()
+        {
+            return None;
+        }
+        let slim = Arc::new(Outcome {
+            families: Arc::default(),
+            families_dropped: true,
+            ..(**outcome).clone()
+        });
+        if state
+            .last_good
+            .as_ref()
+            .is_some_and(|g| Arc::ptr_eq(&g.families, &outcome.families))
+        {
+            state.last_good = Some(slim.clone());
+        }
+        let families = slim.families.clone();
+        state.last = Some(slim);
+        Some(families)
+    }
+
+    /// Makes the next read parse whatever it reads (after the families were dropped).
+    pub(super) fn forget_input(&self) {
+        self.lock().last_input = None;
     }
 
     /// The last result, for polled sources and the status page.

@@ -291,6 +291,8 @@ async fn the_encoded_sources_part_is_reused_and_matches_the_whole_page() {
     ));
     for format in [WireFormat::Text, WireFormat::OpenMetrics] {
         let (first, _) = s.scrape_page(None, format).await;
+        // Two sources: the families stay (the second's could collide with the first's).
+        assert!(!s.targets()[0].last().unwrap().families_dropped);
         let (again, own) = s.scrape_page(None, format).await;
         // The same buffer, not a copy of it.
         assert_eq!(first.as_ptr(), again.as_ptr(), "not reused");
@@ -334,5 +336,92 @@ async fn own_families_need_no_family_set() {
             crate::exposition::encode(&set, format)
         );
         assert!(own.len() >= 20, "{own:?}");
+    }
+}
+
+/// One source: once its page is encoded nothing else needs its families (no later source
+/// collides with them), so they are dropped. The kept page is still served; the other wire
+/// format, and a scrape's family set, read the source again and parse it whole.
+#[tokio::test]
+async fn a_single_sources_families_are_dropped_once_its_page_is_encoded() {
+    use crate::exposition::{encode, WireFormat};
+    let f = temp_file("dropped.txt", "hits: 5\nratio: 0.5\n");
+    let raw: RawConfig = toml::from_str(&format!(
+        "[sources.x]\ntype='file'\npath='{f}'\nparser='counting'\n"
+    ))
+    .unwrap();
+    let settings =
+        Settings::from_raw(crate::config::Origin::Embedded, raw, &Overrides::default()).unwrap();
+    let mut registry = Registry::builtin().unwrap();
+    let parses = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let kv = registry.get("kv").unwrap().parser.clone();
+    registry.insert(
+        Arc::new(Counting(parses.clone(), kv)),
+        crate::parse::registry::Origin::Generic,
+    );
+    let parsed = || parses.load(std::sync::atomic::Ordering::SeqCst);
+    let s = Scraper::new(&settings, &registry).unwrap();
+    let t = s.targets()[0].clone();
+    let (first, _) = s.scrape_page(None, WireFormat::Text).await;
+    let last = t.last().unwrap();
+    assert!(last.up && last.families_dropped && last.families.is_empty());
+    assert!(t.last_good().unwrap().families.is_empty());
+    let (again, own) = s.scrape_page(None, WireFormat::Text).await;
+    assert_eq!(first.as_ptr(), again.as_ptr(), "not reused");
+    assert_eq!(parsed(), 1);
+    let samples = own
+        .iter()
+        .find(|f| f.name.ends_with("source_samples"))
+        .unwrap();
+    assert_eq!(samples.samples[0].value, 2.0);
+    for format in [WireFormat::OpenMetrics, WireFormat::Text] {
+        let (part, _) = s.scrape_page(None, format).await;
+        let whole = s.scrape().await;
+        assert_eq!(value(&whole, "hits", &[]), Some(5.0));
+        assert_eq!(value(&whole, "ratio", &[]), Some(0.5));
+        let whole = encode(&whole, format);
+        let (data, _) = whole.split_at(whole.find("# HELP metrics_adapter_").unwrap());
+        assert_eq!(std::str::from_utf8(&part).unwrap(), data);
+    }
+    // OpenMetrics, the set, the set again: parsed anew; Text reused the set's result
+    // (whose families a family set keeps).
+    assert_eq!(parsed(), 4);
+}
+
+/// A page of one source is written from its result without the family set; byte for byte
+/// what the set gives, up metric and static labels included, up or down.
+#[tokio::test]
+async fn one_sources_part_is_what_the_family_set_writes() {
+    use crate::exposition::{encode, WireFormat};
+    let stub = temp_file(
+        "one-stub.txt",
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/recipes/nginx_stub_status/nginx-1.22.input"
+        ))
+        .unwrap(),
+    );
+    let s = scraper(&format!(
+        "[sources.web]\ntype='file'\npath='{stub}'\nparser='nginx_stub_status'\n\
+         labels={{ instance='a\"b' }}\n"
+    ));
+    for up in [true, false] {
+        if !up {
+            std::fs::remove_file(&stub).unwrap();
+        }
+        for format in [WireFormat::Text, WireFormat::OpenMetrics] {
+            let (part, _) = s.scrape_page(None, format).await;
+            let part = std::str::from_utf8(&part).unwrap();
+            let whole = encode(&s.scrape().await, format);
+            let (data, _) = whole.split_at(whole.find("# HELP metrics_adapter_").unwrap());
+            assert_eq!(part, data);
+            let want = if up {
+                "nginx_up{instance=\"a\\\"b\"} 1"
+            } else {
+                "nginx_up{instance=\"a\\\"b\"} 0"
+            };
+            assert!(part.contains(want), "{part}");
+            assert_eq!(part.contains("nginx_connections_active"), up, "{part}");
+        }
     }
 }
