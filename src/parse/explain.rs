@@ -34,6 +34,16 @@ pub enum Step {
     Skipped(String),
     /// No rule matched: what `unmatched` did with it.
     NoRule(&'static str),
+    /// The rule took the record, and it carries nothing (a log's "-").
+    Nothing(String),
+    /// An accumulating rule added the value into a series of the running totals.
+    Added {
+        name: String,
+        kind: MetricKind,
+        labels: LabelSet,
+        value: f64,
+        verb: crate::parse::mapping::accumulate::Verb,
+    },
 }
 
 /// The records of one read with the steps each went through, in input order.
@@ -150,6 +160,35 @@ pub(crate) fn render(
                     Step::Problem(m) => writeln!(out, "  nothing: {m} (a parse error)"),
                     Step::Skipped(m) => writeln!(out, "  nothing: {m} (counted as unmatched)"),
                     Step::NoRule(what) => writeln!(out, "  no rule matched: {what}"),
+                    Step::Nothing(m) => writeln!(out, "  nothing: {m}"),
+                    Step::Added {
+                        name,
+                        kind,
+                        labels,
+                        value,
+                        verb,
+                    } => {
+                        use crate::parse::mapping::accumulate::Verb;
+                        let shown = page_name(name, *kind);
+                        let labels = labels_text(labels);
+                        match verb {
+                            Verb::Count | Verb::Sum => {
+                                writeln!(
+                                    out,
+                                    "  adds    {value} to {shown}{labels} ({})",
+                                    kind.as_str()
+                                )
+                            }
+                            Verb::Observe => writeln!(
+                                out,
+                                "  observes {value} into {shown}{labels} ({})",
+                                kind.as_str()
+                            ),
+                            Verb::Set => {
+                                writeln!(out, "  sets    {shown}{labels} to {value} (gauge)")
+                            }
+                        }
+                    }
                     Step::Series {
                         name,
                         kind,

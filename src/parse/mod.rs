@@ -7,7 +7,6 @@
 //! written as a TOML file (`parsers/*.toml`); the [`registry`] holds the embedded recipes,
 //! any user recipes, and the few parsers written in code.
 
-pub mod accumulate;
 pub mod cases;
 pub mod date;
 pub mod explain;
@@ -16,6 +15,7 @@ pub mod mapping;
 pub mod number;
 pub mod recipe;
 pub mod registry;
+pub mod totals;
 
 use std::borrow::Cow;
 
@@ -182,8 +182,9 @@ pub trait Parser: Send + Sync + std::fmt::Debug {
     fn framing(&self) -> Option<&std::sync::Arc<crate::framing::Framing>> {
         None
     }
-    /// A `log` recipe's accumulating rules: its input is a log followed by a `tail` source.
-    fn log_rules(&self) -> Option<&std::sync::Arc<accumulate::Rules>> {
+    /// A line recipe (its mapping's rules accumulate): its input is a log followed by a
+    /// `tail` source, whose new lines it adds into running totals ([`Recipe::feed`]).
+    fn line_recipe(&self) -> Option<&Recipe> {
         None
     }
 }

@@ -8,7 +8,8 @@ use serde::Deserialize;
 use super::explain::{render, LineReader};
 use super::format::Format;
 use super::mapping::{self, Mapping};
-use super::{text, ParseError, Parsed, Parser, Unmatched};
+use super::totals::RunningTotals;
+use super::{text, Issue, ParseError, Parsed, Parser, Unmatched};
 use crate::framing::Framing;
 
 /// The file as written. Unknown keys are errors, so a typo cannot silently do nothing.
@@ -32,7 +33,6 @@ pub struct RecipeFile {
     json: Option<toml::Value>,
     csv: Option<toml::Value>,
     prometheus: Option<toml::Value>,
-    log: Option<toml::Value>,
     /// The input is an append log of whole dumps: how its blocks are found.
     pub framing: Option<FramingOptions>,
     #[serde(default)]
@@ -68,6 +68,9 @@ pub struct Recipe {
     format: Format,
     framing: Option<Arc<Framing>>,
     mapping: Mapping,
+    /// What the recipe reads and makes, as written: running totals are kept across a
+    /// reload only for the same one.
+    fingerprint: String,
     /// The recipe's `[[test]]` cases; the registry takes them out when it keeps the recipe.
     pub tests: Vec<super::cases::Case>,
 }
@@ -76,6 +79,7 @@ impl Recipe {
     /// Parses and checks a recipe's TOML text. Errors name the key at fault.
     pub fn from_toml(name: &str, source: &str) -> Result<Recipe, String> {
         if let Ok(table) = source.parse::<toml::Table>() {
+            old_log_table(&table)?;
             renamed_key(&table)?;
         }
         let mut file: RecipeFile = toml::from_str(source).map_err(|e| {
@@ -88,7 +92,6 @@ impl Recipe {
             ("json", file.json.take()),
             ("csv", file.csv.take()),
             ("prometheus", file.prometheus.take()),
-            ("log", file.log.take()),
         ];
         if let Some((other, _)) = tables
             .iter()
@@ -103,23 +106,28 @@ impl Recipe {
             .iter_mut()
             .find(|(n, _)| *n == file.format)
             .and_then(|(_, t)| t.take());
-        // A log recipe's [[log.metric]] rules name and type what it counts: a [mapping] or
-        // [framing] there would be read and do nothing, so it is refused.
-        if file.format == "log" {
-            let table: toml::Table = toml::from_str(source).map_err(|e| e.to_string())?;
-            if let Some(key) = ["mapping", "framing"]
-                .into_iter()
-                .find(|k| table.contains_key(*k))
-            {
-                return Err(format!(
-                    "[{key}] does not apply to a log recipe (format = \"log\"): its \
-                     [[log.metric]] rules name and type what it counts"
-                ));
-            }
-        }
+        let fingerprint = format!("{:?} {options:?} {:?}", file.format, file.mapping);
         let format = Format::from_options(&file.format, options)
             .map_err(|e| format!("[{}] {e}", file.format))?;
         let mapping = Mapping::new(file.mapping)?;
+        if mapping.accumulates() {
+            // Lines are what a tail source delivers: a recipe whose rules accumulate reads
+            // them one by one, and a block framing would mean nothing to it.
+            if !matches!(&format, Format::Regex(r) if r.by_line()) {
+                return Err(
+                    "accumulate: a recipe whose rules accumulate reads a log line by line: \
+                     format = \"regex\" (without whole_text)"
+                        .into(),
+                );
+            }
+            if file.framing.is_some() {
+                return Err(
+                    "[framing] does not apply to a recipe whose rules accumulate (it reads \
+                     the lines of a log as they are appended)"
+                        .into(),
+                );
+            }
+        }
         super::cases::validate(&file.test)?;
         let framing = file
             .framing
@@ -142,6 +150,7 @@ impl Recipe {
             format,
             framing,
             mapping,
+            fingerprint,
             tests: file.test,
         })
     }
@@ -168,18 +177,79 @@ impl Recipe {
     }
 }
 
+/// What adding some new lines into running totals did (see [`Recipe::feed`]).
+#[derive(Debug, Default)]
+pub struct Fed {
+    /// Values a rule took but could not use (not a number, a negative sum), and label
+    /// values cut short; the first few kept, the rest counted.
+    pub issues: u64,
+    pub first_issues: Vec<Issue>,
+    pub unmatched: Unmatched,
+    /// New label sets refused because the source's page holds `max_series` samples already.
+    pub dropped: u64,
+}
+
+/// How many issues a feed keeps as text; the rest are only counted.
+const KEPT_ISSUES: usize = 20;
+
 impl Recipe {
+    /// A line recipe's running totals start here: fresh ones for this recipe.
+    pub fn totals(&self) -> RunningTotals {
+        RunningTotals::new(&self.fingerprint)
+    }
+
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Adds new lines of a followed log (complete lines only) into `totals`: the one path,
+    /// records -> mapping -> totals. `max_series` bounds the samples the totals hold.
+    pub fn feed(&self, text: &str, totals: &mut RunningTotals, max_series: usize) -> Fed {
+        let (mut issues, mut unmatched) = (Vec::new(), Unmatched::default());
+        let mut run = self.mapping.run(usize::MAX, false);
+        // A line format cannot fail as a whole (see `RegexFormat::records`).
+        let _ = self
+            .format
+            .records(text, &mut run, &mut issues, &mut unmatched);
+        let mut done = run.finish();
+        done.merge_into(&mut issues, &mut unmatched);
+        let dropped = totals.add(&self.mapping, &done, max_series, &mut issues);
+        let count = issues.len() as u64;
+        issues.truncate(KEPT_ISSUES);
+        Fed {
+            issues: count,
+            first_issues: issues,
+            unmatched,
+            dropped,
+        }
+    }
+
+    /// A whole saved log, counted from nothing: what `metrics-adapter parse` and the golden
+    /// tests show. `max_series` caps label sets as a source's `max_series` does.
+    fn parse_whole(&self, text: &str, max_series: usize) -> Parsed {
+        let mut totals = self.totals();
+        let fed = self.feed(text, &mut totals, max_series);
+        let mut issues = fed.first_issues;
+        if fed.dropped > 0 {
+            issues.push(Issue::new(
+                0,
+                format!(
+                    "{} value(s) of new series dropped: more than max_series ({max_series})",
+                    fed.dropped
+                ),
+            ));
+        }
+        Parsed {
+            families: totals.families(),
+            issues,
+            unmatched: fed.unmatched,
+        }
+    }
+
     /// What became of every input line (see [`super::explain`]): the parse, traced.
     fn explain_text(&self, input: &[u8]) -> Result<String, ParseError> {
         if input.iter().all(u8::is_ascii_whitespace) {
             return Err(ParseError::Empty);
-        }
-        if let Format::Log(_) = &self.format {
-            return Err(ParseError::Invalid(
-                "--explain follows records through a mapping; a log recipe's [[log.metric]] \
-                 rules count lines instead"
-                    .into(),
-            ));
         }
         let text = text(input);
         let (mut issues, mut unmatched) = (Vec::new(), Unmatched::default());
@@ -191,9 +261,16 @@ impl Recipe {
         let format_issues = issues.clone();
         let mut done = run.finish();
         done.merge_into(&mut issues, &mut unmatched);
-        let missing = done.required.err();
-        let trace = done.trace.unwrap_or_default();
-        let families = done.families;
+        let missing = done.required.clone().err();
+        let trace = done.trace.take().unwrap_or_default();
+        // A line recipe's series are its running totals, here counted from nothing.
+        let families = if self.mapping.accumulates() {
+            let mut totals = RunningTotals::new(&self.fingerprint);
+            totals.add(&self.mapping, &done, usize::MAX, &mut issues);
+            totals.families()
+        } else {
+            done.families
+        };
         let lines: Option<&dyn LineReader> = match &self.format {
             Format::Regex(r) => Some(r),
             _ => None,
@@ -230,8 +307,24 @@ pub const RENAMED: &[(&str, &str, &str)] = &[
     ("mapping", "exclude", "exclude_keys"),
     ("mapping.metric[]", "values", "words"),
     ("mapping.group[].metric[]", "values", "words"),
-    ("log.metric[]", "labels", "label_captures"),
 ];
+
+/// The `[log]` table and `format = "log"` are gone: a log recipe is written in the one
+/// mapping language now, and the error says how.
+fn old_log_table(file: &toml::Table) -> Result<(), String> {
+    let format_log = file.get("format").and_then(toml::Value::as_str) == Some("log");
+    if file.contains_key("log") || format_log {
+        return Err(OLD_LOG.into());
+    }
+    Ok(())
+}
+
+/// What an old log recipe is told.
+pub const OLD_LOG: &str = "format = \"log\" and its [log] table are replaced: a log recipe is \
+    format = \"regex\" with [[regex.rule]] patterns (line_key = \"request\" makes a record \
+    per line) and [[mapping.metric]] rules with accumulate = \"count\", \"sum\", \"observe\" \
+    or \"set\" ([[log.metric]] label_captures are the pattern's other captures); see \
+    docs/recipes.md, \"Logs\"";
 
 /// An old key name in a recipe is an error that names the new one (it would otherwise be
 /// an unknown key, or a key of another meaning).
@@ -298,8 +391,8 @@ impl Parser for Recipe {
             return Err(ParseError::Empty);
         }
         let text = text(input);
-        if let Format::Log(rules) = &self.format {
-            return Ok(rules.parse_whole(&text, max_values));
+        if self.mapping.accumulates() {
+            return Ok(self.parse_whole(&text, max_values));
         }
         let mut issues = Vec::new();
         let mut unmatched = Unmatched::default();
@@ -350,11 +443,8 @@ impl Parser for Recipe {
         self.framing.as_ref()
     }
 
-    fn log_rules(&self) -> Option<&Arc<super::accumulate::Rules>> {
-        match &self.format {
-            Format::Log(rules) => Some(rules),
-            _ => None,
-        }
+    fn line_recipe(&self) -> Option<&Recipe> {
+        self.mapping.accumulates().then_some(self)
     }
 }
 

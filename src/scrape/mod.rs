@@ -164,10 +164,10 @@ impl Scraper {
             .collect::<Result<Vec<_>, _>>()?;
         for (spec, parser) in settings.sources.iter().zip(&parsers) {
             let tail = matches!(spec.source, Source::Tail(_));
-            let reason = match (tail, parser.log_rules().is_some()) {
+            let reason = match (tail, parser.line_recipe().is_some()) {
                 (true, false) => format!(
-                    "{:?} is not a log recipe (format = \"log\"); a tail source counts lines \
-                     with one, such as nginx_access or apache_access",
+                    "{:?} is not a line recipe (rules with `accumulate`); a tail source counts \
+                     lines with one, such as nginx_access or apache_access",
                     spec.parser
                 ),
                 (false, true) => format!(

@@ -25,12 +25,10 @@ pub enum Format {
     Json(json::Json),
     Csv(csv::Csv),
     Prometheus(prometheus::Prometheus),
-    /// An appended log whose lines accumulate (`crate::parse::accumulate`).
-    Log(std::sync::Arc<crate::parse::accumulate::Rules>),
 }
 
 /// Names accepted in a recipe's `format = "..."`.
-pub const NAMES: &[&str] = &["kv", "regex", "json", "csv", "prometheus", "log"];
+pub const NAMES: &[&str] = &["kv", "regex", "json", "csv", "prometheus"];
 
 impl Format {
     /// Builds a format from its name and its options table (`None` when the recipe has none).
@@ -51,9 +49,6 @@ impl Format {
             "json" => Format::Json(json::Json::new(opts(options)?)?),
             "csv" => Format::Csv(csv::Csv::new(opts(options)?)?),
             "prometheus" => Format::Prometheus(prometheus::Prometheus::new(opts(options)?)?),
-            "log" => Format::Log(std::sync::Arc::new(crate::parse::accumulate::Rules::new(
-                opts(options)?,
-            )?)),
             other => {
                 return Err(format!(
                     "unknown format {other:?}; expected one of {}{}",
@@ -79,10 +74,6 @@ impl Format {
             Format::Json(f) => f.records(text, records, issues),
             Format::Csv(f) => f.records(text, records, issues),
             Format::Prometheus(f) => f.records(text, records, issues),
-            // Counted, not read: [`crate::parse::Recipe`] feeds its lines to an accumulator.
-            Format::Log(_) => Err(ParseError::Invalid(
-                "a log recipe counts lines as they are appended".into(),
-            )),
         }
     }
 }

@@ -32,6 +32,9 @@ pub struct RuleOptions {
     /// is the value's unit (`kB`), not a label.
     #[serde(rename = "record_key")]
     pub key: Option<String>,
+    /// Each line the rule matches also makes one record of this key, value 1, labelled
+    /// like the others: what a log recipe counts its lines by (`accumulate = "count"`).
+    pub line_key: Option<String>,
     /// The lines this rule matches are known and make no record (a header line).
     #[serde(default)]
     pub drop: bool,
@@ -44,6 +47,7 @@ struct Rule {
     values: Vec<String>,
     labels: Vec<String>,
     key: Option<String>,
+    line_key: Option<String>,
 }
 
 #[derive(Debug)]
@@ -64,13 +68,16 @@ impl RegexFormat {
             .map(|(i, r)| {
                 let regex =
                     Regex::new(&r.pattern).map_err(|e| format!("regex.rule[{i}].pattern: {e}"))?;
-                if r.drop && (!r.values.is_empty() || r.key.is_some()) {
+                if r.drop && (!r.values.is_empty() || r.key.is_some() || r.line_key.is_some()) {
                     // A `drop` rule makes no record: its `values` or key would do nothing.
                     return Err(format!(
-                        "regex.rule[{i}]: `drop` makes no record; drop `values` and `record_key`"
+                        "regex.rule[{i}]: `drop` makes no record; drop `values`, `record_key` and `line_key`"
                     ));
                 }
                 let values = if r.drop {
+                    Vec::new()
+                } else if r.values.is_empty() && r.line_key.is_some() {
+                    // The line itself is the record: captures are labels unless named.
                     Vec::new()
                 } else if r.values.is_empty() {
                     vec!["value".to_string()]
@@ -101,6 +108,7 @@ impl RegexFormat {
                     values,
                     labels,
                     key: r.key,
+                    line_key: r.line_key,
                 })
             })
             .collect::<Result<_, String>>()?;
@@ -108,6 +116,11 @@ impl RegexFormat {
             whole_text: opts.whole_text,
             rules,
         })
+    }
+
+    /// Whether it reads line by line (not `whole_text`).
+    pub fn by_line(&self) -> bool {
+        !self.whole_text
     }
 
     pub fn records<'a>(
@@ -153,7 +166,12 @@ impl crate::parse::explain::LineReader for RegexFormat {
         }
         Some(
             match self.rules.iter().position(|r| r.regex.is_match(line)) {
-                Some(i) if self.rules.get(i).is_some_and(|r| r.values.is_empty()) => {
+                Some(i)
+                    if self
+                        .rules
+                        .get(i)
+                        .is_some_and(|r| r.values.is_empty() && r.line_key.is_none()) =>
+                {
                     format!("a known line: regex.rule[{i}] has drop = true")
                 }
                 Some(i) => format!("regex.rule[{i}] matches, but captures no value"),
@@ -165,11 +183,25 @@ impl crate::parse::explain::LineReader for RegexFormat {
 
 impl Rule {
     fn emit<'a>(&self, caps: &regex::Captures<'a>, line: usize, records: &mut dyn RecordSink<'a>) {
+        // A label capture whose group took no part is the empty label: every record of a
+        // rule has the same label names (a log's request line without a method).
         let labels: LabelSet = self
             .labels
             .iter()
-            .filter_map(|n| caps.name(n).map(|m| (n.clone(), m.as_str().to_string())))
+            .map(|n| {
+                let text = caps.name(n).map_or("", |m| m.as_str());
+                (n.clone(), text.to_string())
+            })
             .collect();
+        if let Some(key) = &self.line_key {
+            records.push(Record {
+                key: key.clone().into(),
+                labels: labels.clone(),
+                value: "1".into(),
+                line,
+                ..Record::default()
+            });
+        }
         let base = self.key.as_ref().map(|k| {
             let mut k = k.clone();
             if k.contains('{') {
@@ -313,7 +345,7 @@ mod tests {
             toml::from_str("[[rule]]\npattern = 'a'\ndrop = true\nrecord_key = 'x'\n").unwrap();
         assert_eq!(
             RegexFormat::new(dropped).unwrap_err(),
-            "regex.rule[0]: `drop` makes no record; drop `values` and `record_key`"
+            "regex.rule[0]: `drop` makes no record; drop `values`, `record_key` and `line_key`"
         );
     }
 }

@@ -8,7 +8,8 @@ use std::collections::BTreeMap;
 use foldhash::HashMap;
 use regex::Regex;
 
-use super::options::{GroupOptions, RuleOptions};
+use super::accumulate::Accumulate;
+use super::options::{DefaultsOptions, GroupOptions, RuleOptions};
 use crate::family::{Labels, MetricKind};
 
 #[derive(Debug)]
@@ -112,6 +113,8 @@ pub(super) enum Action {
         states: Vec<String>,
         ignore_case: bool,
     },
+    /// An event that adds into running totals (see [`super::accumulate`]).
+    Accumulate(Accumulate),
 }
 
 #[derive(Debug)]
@@ -181,6 +184,14 @@ fn check_keys(r: &RuleOptions, kind: Option<MetricKind>) -> Result<(), String> {
         }
         return Ok(());
     }
+    if let Some(k) = ["buckets", "quantiles", "window"]
+        .into_iter()
+        .find(|k| r.value_keys().contains(k))
+    {
+        return Err(format!(
+            "`{k}` applies to a rule with accumulate = \"observe\""
+        ));
+    }
     let (allowed, what): (&[&str], String) = match kind {
         Some(MetricKind::Info) => (&["label"], "type \"info\"".into()),
         Some(MetricKind::StateSet) => (
@@ -247,6 +258,7 @@ impl Rule {
     pub(super) fn new(
         r: RuleOptions,
         group: Option<&GroupOptions>,
+        defaults: &DefaultsOptions,
         compiled: &mut HashMap<String, Regex>,
         origin: String,
     ) -> Result<Rule, String> {
@@ -260,7 +272,11 @@ impl Rule {
             None => r,
         };
         let kind = r.kind.as_deref().map(parse_kind).transpose()?;
-        if !r.drop {
+        let accumulate = match (&r.accumulate, r.drop) {
+            (Some(verb), false) => Some(Accumulate::new(&r, verb, kind, defaults)?),
+            _ => None,
+        };
+        if !r.drop && accumulate.is_none() {
             check_keys(&r, kind)?;
         }
         let matcher = match (r.key, r.names, r.pattern) {
@@ -289,6 +305,8 @@ impl Rule {
             .collect::<Result<Vec<_>, String>>()?;
         let action = if r.drop {
             Action::Drop
+        } else if let Some(a) = accumulate {
+            Action::Accumulate(a)
         } else {
             match kind {
                 Some(MetricKind::Info) => Action::Info { label: r.label },
@@ -448,6 +466,7 @@ impl Rule {
             Action::Info { .. } => MetricKind::Info,
             Action::Part { kind, .. } => *kind,
             Action::StateSet { .. } => MetricKind::StateSet,
+            Action::Accumulate(a) => a.kind,
             Action::Value { kind, .. } | Action::Chars { kind, .. } => {
                 kind.or(declared).unwrap_or(MetricKind::Gauge)
             }

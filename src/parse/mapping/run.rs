@@ -48,6 +48,8 @@ pub struct Finished {
     /// `Err` when a `required` key was never seen.
     pub required: Result<(), ParseError>,
     pub trace: Option<Trace>,
+    /// What accumulating rules made: values to add into running totals.
+    pub observed: Vec<super::Observation>,
 }
 
 impl Finished {
@@ -140,6 +142,7 @@ impl MappingRun<'_, '_> {
             records: self.records,
             required,
             trace: self.out.trace,
+            observed: self.out.observed,
         }
     }
 }

@@ -37,7 +37,7 @@ fn typos_get_a_suggestion() {
     assert!(e.ends_with("; did you mean `non_numeric`?"), "{e}");
     assert_eq!(
         err("description = 'd'\nformat = 'jsno'\n"),
-        "[jsno] unknown format \"jsno\"; expected one of kv, regex, json, csv, prometheus, log; did you mean \"json\"?"
+        "[jsno] unknown format \"jsno\"; expected one of kv, regex, json, csv, prometheus; did you mean \"json\"?"
     );
     assert_eq!(
         err("description = 'd'\nformat = 'kv'\n[[mapping.metric]]\nkey = 'a'\ntype = 'guage'\n"),
@@ -123,20 +123,15 @@ fn the_reference_describes_every_key() {
         ("`[[json.each]]`", keys_of::<format::json::EachOptions>()),
         ("`[csv]`", keys_of::<format::csv::Options>()),
         ("`[prometheus]`", keys_of::<format::prometheus::Options>()),
-        ("`[log]`", keys_of::<crate::parse::accumulate::Options>()),
-        (
-            "`[[log.rule]]`",
-            keys_of::<crate::parse::accumulate::RuleOptions>(),
-        ),
-        (
-            "`[[log.metric]]`",
-            keys_of::<crate::parse::accumulate::MetricOptions>(),
-        ),
         ("`[framing]`", keys_of::<FramingOptions>()),
         ("`[mapping]`", keys_of::<mapping::Options>()),
         ("`[mapping.units.UNIT]`", keys_of::<mapping::UnitOptions>()),
         ("`[[mapping.metric]]`", keys_of::<mapping::RuleOptions>()),
         ("`[[mapping.group]]`", keys_of::<mapping::GroupOptions>()),
+        (
+            "`[mapping.defaults]`",
+            keys_of::<mapping::DefaultsOptions>(),
+        ),
         ("`[[test]]`", keys_of::<crate::parse::cases::Case>()),
     ];
     // The probe works: the structs do list their keys (renamed ones as written).
