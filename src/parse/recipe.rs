@@ -206,14 +206,17 @@ impl Recipe {
     /// records -> mapping -> totals. `max_series` bounds the samples the totals hold.
     pub fn feed(&self, text: &str, totals: &mut RunningTotals, max_series: usize) -> Fed {
         let (mut issues, mut unmatched) = (Vec::new(), Unmatched::default());
-        let mut run = self.mapping.run(usize::MAX, false);
+        let mut run = self.mapping.run_into(std::mem::take(totals), max_series);
         // A line format cannot fail as a whole (see `RegexFormat::records`).
         let _ = self
             .format
             .records(text, &mut run, &mut issues, &mut unmatched);
         let mut done = run.finish();
         done.merge_into(&mut issues, &mut unmatched);
-        let dropped = totals.add(&self.mapping, &done, max_series, &mut issues);
+        let dropped = done.dropped;
+        if let Some(back) = done.totals.take() {
+            *totals = back;
+        }
         let count = issues.len() as u64;
         issues.truncate(KEPT_ISSUES);
         Fed {
@@ -266,7 +269,13 @@ impl Recipe {
         // A line recipe's series are its running totals, here counted from nothing.
         let families = if self.mapping.accumulates() {
             let mut totals = RunningTotals::new(&self.fingerprint);
-            totals.add(&self.mapping, &done, usize::MAX, &mut issues);
+            totals.add(
+                &self.mapping,
+                &done.families,
+                &done.observed,
+                usize::MAX,
+                &mut issues,
+            );
             totals.families()
         } else {
             done.families

@@ -8,12 +8,13 @@
 //! same input).
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use foldhash::HashMap;
 
 use crate::family::{bounds, le_label, Family, LabelSet, Labels, MetricKind, Suffix};
 use crate::parse::mapping::accumulate::{Accumulate, Verb};
-use crate::parse::mapping::{Finished, Mapping};
+use crate::parse::mapping::{Mapping, Observation};
 use crate::parse::Issue;
 
 /// One series' state.
@@ -98,7 +99,34 @@ struct Tracked {
     how: Accumulate,
     /// The rule that made it first: families are shown in the recipe's order.
     rule: usize,
-    series: HashMap<LabelSet, Value>,
+    /// Each label set's place in `values`.
+    series: HashMap<LabelSet, usize>,
+    values: Vec<Value>,
+    /// The label sets found last, by pointer: a line format hands out the same label set
+    /// for the same labels line after line, and finding it here costs no hashing.
+    recent: Vec<(LabelSet, usize)>,
+}
+
+/// Label sets a family remembers by pointer.
+const RECENT: usize = 4;
+
+impl Tracked {
+    /// The place of `labels` among the series, if it has one.
+    fn find(&mut self, labels: &LabelSet) -> Option<usize> {
+        if let Some((_, i)) = self.recent.iter().find(|(l, _)| Arc::ptr_eq(l, labels)) {
+            return Some(*i);
+        }
+        let i = *self.series.get(labels)?;
+        self.remember(labels, i);
+        Some(i)
+    }
+
+    fn remember(&mut self, labels: &LabelSet, i: usize) {
+        if self.recent.len() >= RECENT {
+            self.recent.remove(0);
+        }
+        self.recent.push((labels.clone(), i));
+    }
 }
 
 /// Every family's series. Lives as long as the source that feeds it (and across a reload
@@ -145,23 +173,25 @@ impl RunningTotals {
         self.count
     }
 
-    /// Adds what one read of new lines made (`done`, from `mapping`). `max_series` bounds
+    /// Adds what (part of) one read of new lines made: `observed`, whose families are
+    /// `read_families` (the read's, by index), from `mapping`. `max_series` bounds
     /// the samples all families put on the page together (a histogram's series is its
     /// buckets, sum and count); past it, new label sets are dropped, known ones still add.
     /// Returns how many values were dropped so; label values cut short go to `issues`.
     pub fn add(
         &mut self,
         mapping: &Mapping,
-        done: &Finished,
+        read_families: &[Family],
+        observed: &[Observation],
         max_series: usize,
         issues: &mut Vec<Issue>,
     ) -> u64 {
         let mut dropped = 0;
-        // The read's family index -> ours, looked up by name once per read.
-        let mut ours: Vec<Option<usize>> = vec![None; done.families.len()];
-        for o in &done.observed {
+        // The read's family index -> ours, looked up by name once per batch.
+        let mut ours: Vec<Option<usize>> = vec![None; read_families.len()];
+        for o in observed {
             let (Some(how), Some(family)) =
-                (mapping.accumulation(o.rule), done.families.get(o.family))
+                (mapping.accumulation(o.rule), read_families.get(o.family))
             else {
                 continue;
             };
@@ -177,6 +207,8 @@ impl RunningTotals {
                         how: how.clone(),
                         rule: o.rule,
                         series: HashMap::default(),
+                        values: Vec::new(),
+                        recent: Vec::new(),
                     });
                     self.by_name
                         .insert(family.name.clone(), self.families.len() - 1);
@@ -187,13 +219,19 @@ impl RunningTotals {
                 continue;
             };
             self.version += 1;
-            if let Some(value) = tracked.series.get_mut(&o.labels) {
+            if let Some(value) = tracked
+                .find(&o.labels)
+                .and_then(|i| tracked.values.get_mut(i))
+            {
                 value.add(&tracked.how, o.value);
                 continue;
             }
             // A megabyte method would be a megabyte on every page from now on.
             let labels = cut_labels(&tracked.name, &o.labels, issues);
-            if let Some(value) = tracked.series.get_mut(&labels) {
+            if let Some(value) = tracked
+                .find(&labels)
+                .and_then(|i| tracked.values.get_mut(i))
+            {
                 value.add(&tracked.how, o.value);
                 continue;
             }
@@ -204,7 +242,10 @@ impl RunningTotals {
             }
             let mut value = Value::new(&tracked.how);
             value.add(&tracked.how, o.value);
-            tracked.series.insert(labels, value);
+            let i = tracked.values.len();
+            tracked.values.push(value);
+            tracked.remember(&labels, i);
+            tracked.series.insert(labels, i);
             self.count += samples;
         }
         dropped
@@ -220,7 +261,9 @@ impl RunningTotals {
             if t.series.is_empty() {
                 continue;
             }
-            let mut series: Vec<(&LabelSet, &Value)> = t.series.iter().collect();
+            let mut series: Vec<(&LabelSet, &Value)> = (t.series.iter())
+                .filter_map(|(labels, &i)| Some((labels, t.values.get(i)?)))
+                .collect();
             series.sort_by(|a, b| a.0.iter().cmp(b.0.iter()));
             // Written with `_total` by the exposition: a name that has it already keeps one.
             let name = match t.how.kind {

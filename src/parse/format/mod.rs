@@ -62,7 +62,7 @@ impl Format {
     /// Appends the records found in `text`. Values that cannot be used go to `issues`, text
     /// no rule reads to `unmatched`; an input that cannot be used at all is an error.
     pub fn records<'a>(
-        &self,
+        &'a self,
         text: &'a str,
         records: &mut dyn RecordSink<'a>,
         issues: &mut Vec<Issue>,

@@ -3,6 +3,8 @@
 //! In line mode a non-blank line no rule matches is counted as unmatched (format drift shows);
 //! a rule with `drop = true` marks lines that are known and carry nothing (a header).
 
+use std::borrow::Cow;
+
 use regex::Regex;
 use serde::Deserialize;
 
@@ -43,11 +45,13 @@ pub struct RuleOptions {
 #[derive(Debug)]
 struct Rule {
     regex: Regex,
-    /// Empty for a `drop` rule: its lines make no record.
-    values: Vec<String>,
-    labels: Vec<String>,
+    /// Empty for a `drop` rule: its lines make no record. With each, its capture's index.
+    values: Vec<(String, usize)>,
+    labels: Vec<(String, usize)>,
     key: Option<String>,
     line_key: Option<String>,
+    /// The index of the capture named `unit`, if any.
+    unit: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -99,16 +103,25 @@ impl RegexFormat {
                         .as_deref()
                         .is_some_and(|k| k.contains(&format!("{{{n}}}")))
                 };
+                let index = |n: &str| regex.capture_names().position(|c| c == Some(n));
                 let labels = names
                     .into_iter()
                     .filter(|n| !values.contains(n) && n != "unit" && !in_key(n))
+                    .filter_map(|n| Some((index(&n)?, n)))
+                    .map(|(i, n)| (n, i))
+                    .collect();
+                let values = values
+                    .into_iter()
+                    .filter_map(|v| Some((index(&v)?, v)))
+                    .map(|(i, v)| (v, i))
                     .collect();
                 Ok(Rule {
-                    regex,
                     values,
                     labels,
                     key: r.key,
                     line_key: r.line_key,
+                    unit: regex.capture_names().position(|n| n == Some("unit")),
+                    regex,
                 })
             })
             .collect::<Result<_, String>>()?;
@@ -123,8 +136,10 @@ impl RegexFormat {
         !self.whole_text
     }
 
+    /// The records of `text`; their keys borrow the rules' own (a log's four records per
+    /// line would otherwise be four allocations).
     pub fn records<'a>(
-        &self,
+        &'a self,
         text: &'a str,
         records: &mut dyn RecordSink<'a>,
         unmatched: &mut Unmatched,
@@ -138,16 +153,28 @@ impl RegexFormat {
                         .matches('\n')
                         .count()
                         + 1;
-                    rule.emit(&caps, line, records);
+                    let labels = rule.labels(|i| caps.get(i).map(|m| m.as_str()), &mut Vec::new());
+                    rule.emit(|i| caps.get(i).map(|m| m.as_str()), labels, line, records);
                 }
             }
         } else {
+            // Capture positions are read into one buffer per rule, reused line after line.
+            let mut locs: Vec<_> = self
+                .rules
+                .iter()
+                .map(|r| r.regex.capture_locations())
+                .collect();
+            let mut seen: Vec<Vec<LabelSet>> = vec![Vec::new(); self.rules.len()];
             for (n, line) in numbered_lines(text) {
                 let mut used = false;
-                for rule in &self.rules {
-                    if let Some(caps) = rule.regex.captures(line) {
+                let per_rule = self.rules.iter().zip(locs.iter_mut()).zip(seen.iter_mut());
+                for ((rule, locs), seen) in per_rule {
+                    if rule.regex.captures_read(locs, line).is_some() {
                         used = true;
-                        rule.emit(&caps, n, records);
+                        let locs = &*locs;
+                        let capture = |i: usize| locs.get(i).and_then(|(s, e)| line.get(s..e));
+                        let labels = rule.labels(capture, seen);
+                        rule.emit(capture, labels, n, records);
                     }
                 }
                 if !used && !line.trim().is_empty() {
@@ -181,53 +208,81 @@ impl crate::parse::explain::LineReader for RegexFormat {
     }
 }
 
+/// Label sets a rule keeps from its latest matches: a log repeats a few (`GET 200`) line
+/// after line, and a set found here costs no allocation.
+const SEEN_LABEL_SETS: usize = 16;
+
 impl Rule {
-    fn emit<'a>(&self, caps: &regex::Captures<'a>, line: usize, records: &mut dyn RecordSink<'a>) {
-        // A label capture whose group took no part is the empty label: every record of a
-        // rule has the same label names (a log's request line without a method).
-        let labels: LabelSet = self
+    /// The labels of one match, from `seen` when they were seen lately. A label capture
+    /// whose group took no part is the empty label: every record of a rule has the same
+    /// label names (a log's request line without a method).
+    fn labels<'a>(
+        &self,
+        capture: impl Fn(usize) -> Option<&'a str>,
+        seen: &mut Vec<LabelSet>,
+    ) -> LabelSet {
+        let text = |i: usize| capture(i).unwrap_or("");
+        let same = |set: &&LabelSet| {
+            set.iter()
+                .zip(&self.labels)
+                .all(|((_, v), (_, i))| v == text(*i))
+        };
+        if let Some(set) = seen.iter().find(same) {
+            return set.clone();
+        }
+        let set: LabelSet = self
             .labels
             .iter()
-            .map(|n| {
-                let text = caps.name(n).map_or("", |m| m.as_str());
-                (n.clone(), text.to_string())
-            })
+            .map(|(n, i)| (n.clone(), text(*i).to_string()))
             .collect();
+        if seen.len() >= SEEN_LABEL_SETS {
+            seen.remove(0);
+        }
+        seen.push(set.clone());
+        set
+    }
+
+    /// The records of one match; `capture(i)` is capture `i`'s text when it took part.
+    fn emit<'a>(
+        &'a self,
+        capture: impl Fn(usize) -> Option<&'a str>,
+        labels: LabelSet,
+        line: usize,
+        records: &mut dyn RecordSink<'a>,
+    ) {
         if let Some(key) = &self.line_key {
             records.push(Record {
-                key: key.clone().into(),
+                key: Cow::Borrowed(key),
                 labels: labels.clone(),
                 value: "1".into(),
                 line,
                 ..Record::default()
             });
         }
-        let base = self.key.as_ref().map(|k| {
-            let mut k = k.clone();
-            if k.contains('{') {
-                for name in self.regex.capture_names().flatten() {
-                    if let Some(m) = caps.name(name) {
-                        k = k.replace(&format!("{{{name}}}"), m.as_str());
-                    }
+        let base: Option<Cow<'a, str>> = self.key.as_deref().map(|k| {
+            if !k.contains('{') {
+                return Cow::Borrowed(k);
+            }
+            let mut k = k.to_string();
+            for (i, name) in self.regex.capture_names().enumerate() {
+                if let (Some(name), Some(text)) = (name, capture(i)) {
+                    k = k.replace(&format!("{{{name}}}"), text);
                 }
             }
-            k
+            Cow::Owned(k)
         });
-        let unit = caps
-            .name("unit")
-            .map(|m| m.as_str())
-            .filter(|u| !u.is_empty());
-        for v in &self.values {
-            let Some(m) = caps.name(v) else { continue };
-            let key = match (&base, self.values.len()) {
+        let unit = self.unit.and_then(&capture).filter(|u| !u.is_empty());
+        for (v, i) in &self.values {
+            let Some(text) = capture(*i) else { continue };
+            let key: Cow<'a, str> = match (&base, self.values.len()) {
                 (Some(k), 1) => k.clone(),
-                (Some(k), _) => format!("{k}.{v}"),
-                (None, _) => v.clone(),
+                (Some(k), _) => Cow::Owned(format!("{k}.{v}")),
+                (None, _) => Cow::Borrowed(v),
             };
             records.push(Record {
-                key: key.into(),
+                key,
                 labels: labels.clone(),
-                value: m.as_str().trim().into(),
+                value: text.trim().into(),
                 unit,
                 line,
                 ..Record::default()
@@ -263,7 +318,8 @@ mod tests {
     #[test]
     fn stub_status_positional_values() {
         let (mut r, mut u) = (Vec::new(), Unmatched::default());
-        nginx().records(STUB_STATUS, &mut r, &mut u).unwrap();
+        let format = nginx();
+        format.records(STUB_STATUS, &mut r, &mut u).unwrap();
         let got: Vec<_> = r
             .iter()
             .map(|r| (r.key.as_ref(), r.value.as_ref(), r.line))
@@ -295,8 +351,8 @@ mod tests {
         )
         .unwrap();
         let (mut r, mut u) = (Vec::new(), Unmatched::default());
-        RegexFormat::new(opts)
-            .unwrap()
+        let format = RegexFormat::new(opts).unwrap();
+        format
             .records("MemFree: 5 kB\nHugePages_Total: 0\n", &mut r, &mut u)
             .unwrap();
         assert_eq!(
@@ -325,8 +381,8 @@ mod tests {
         .unwrap();
         let mut u = Unmatched::default();
         let mut r = Vec::new();
-        RegexFormat::new(opts)
-            .unwrap()
+        let format = RegexFormat::new(opts).unwrap();
+        format
             .records("a 1\n\nserver accepts\n  \na 2\n", &mut r, &mut u)
             .unwrap();
         assert_eq!((r.len(), u.count), (2, 0));

@@ -127,7 +127,8 @@ pub(super) struct Rule {
     /// another: the per-row caches in `Builder` are kept per slot.
     pub(super) when_slot: usize,
     pub(super) labels_slot: usize,
-    /// A `match` rule whose name and help do not depend on the key.
+    /// A rule whose name and help do not depend on the key (a `key` rule, or a `match`
+    /// rule whose name and help use no capture): one family for all its records.
     pub(super) fixed_name: bool,
     pub(super) name: Option<String>,
     pub(super) prefix: Option<String>,
@@ -394,9 +395,12 @@ impl Rule {
                 },
             }
         };
-        let fixed_name = matches!(matcher, Matcher::Pattern(_))
-            && r.name.as_deref().is_some_and(|n| !n.contains('{'))
-            && !r.help.contains("{key}");
+        // A `key` rule has one key, so one name; a `match` rule one when its name and
+        // help do not depend on the key.
+        let fixed_name = matches!(matcher, Matcher::Key(_))
+            || (matches!(matcher, Matcher::Pattern(_))
+                && r.name.as_deref().is_some_and(|n| !n.contains('{'))
+                && !r.help.contains("{key}"));
         Ok(Rule {
             origin,
             matcher,
