@@ -19,7 +19,7 @@ use std::sync::Arc;
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 use metrics_adapter::exposition::{encode, WireFormat};
 use metrics_adapter::family::{Family, FamilySet, MetricKind};
-use metrics_adapter::parse::Registry;
+use metrics_adapter::recipe::Registry;
 
 fn fixture(path: &str) -> String {
     std::fs::read_to_string(format!(

@@ -21,7 +21,7 @@ use tracing::{error, info, warn};
 
 use crate::config::{Origin, Settings};
 use crate::family::{Family, MetricKind};
-use crate::parse::Registry;
+use crate::recipe::Registry;
 use crate::scrape::{Scraper, SELF_PREFIX};
 use crate::web::Web;
 

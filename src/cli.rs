@@ -10,7 +10,7 @@ use clap::{Parser as _, Subcommand};
 
 use crate::config::{LogFormat, Overrides, Settings};
 use crate::exposition::{self, WireFormat};
-use crate::parse::Registry;
+use crate::recipe::Registry;
 use crate::scrape::Scraper;
 use crate::server::{self, App, Loaded};
 
@@ -516,8 +516,9 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
         .collect();
     used.sort_unstable();
     used.dedup();
-    let summary =
-        crate::parse::cases::run_all(used.iter().filter_map(|&n| registry.get(n).map(|e| (n, e))));
+    let summary = crate::recipe::testing::run_all(
+        used.iter().filter_map(|&n| registry.get(n).map(|e| (n, e))),
+    );
     let _ = writeln!(
         out,
         "recipe tests: {} passed, {} failed",

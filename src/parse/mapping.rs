@@ -17,7 +17,7 @@ use foldhash::HashMap;
 
 use regex::Regex;
 
-use super::explain::Step;
+use super::trace::Step;
 use super::{Issue, ParseError, Record, RecordSink, Unmatched};
 use crate::family::{Family, Labels, MetricKind};
 

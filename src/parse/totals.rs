@@ -133,7 +133,7 @@ impl Tracked {
 /// that leaves the source and its recipe unchanged): counters never go down.
 #[derive(Debug, Default)]
 pub struct RunningTotals {
-    /// The recipe the totals were made by (see [`crate::parse::Recipe::fingerprint`]).
+    /// The recipe the totals were made by (see [`crate::recipe::Recipe::fingerprint`]).
     fingerprint: String,
     families: Vec<Tracked>,
     by_name: HashMap<String, usize>,

@@ -8,10 +8,11 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, PoisonError};
 use std::time::{Instant, SystemTime};
 
-use super::target::{FailureKind, Outcome, Target};
+use super::failure::FailureKind;
+use super::target::{Outcome, Target};
 use crate::family::{bounds, FamilySet};
-use crate::parse::recipe::Fed;
 use crate::parse::Unmatched;
+use crate::recipe::Fed;
 use crate::source::tail::{Step, TailSource};
 
 impl Target {
@@ -82,7 +83,7 @@ impl Target {
                             bytes,
                             ..Outcome::down(
                                 FailureKind::Limit,
-                                super::isolated::page_too_big(size),
+                                super::failure::page_too_big(size),
                                 start.elapsed(),
                             )
                         }

@@ -20,7 +20,7 @@ use tracing::{debug, warn};
 use crate::config::{Refresh, Settings};
 use crate::exposition::{self, WireFormat};
 use crate::family::{Family, FamilySet, MetricKind};
-use crate::parse::Registry;
+use crate::recipe::Registry;
 use crate::source::Source;
 
 mod failure;
@@ -85,7 +85,7 @@ fn check_same_series(settings: &Settings, registry: &Registry) -> Result<(), Scr
     for (i, b) in sources.iter().enumerate() {
         let recipe = registry
             .get(&b.parser)
-            .is_some_and(|e| e.origin != crate::parse::registry::Origin::Generic);
+            .is_some_and(|e| e.origin != crate::recipe::registry::Origin::Generic);
         if !recipe {
             continue;
         }

@@ -13,7 +13,7 @@ pub use super::failure::FailureKind;
 use super::isolated::parse_isolated;
 use crate::config::SourceSpec;
 use crate::family::FamilySet;
-use crate::parse::Parser;
+use crate::recipe::Parser;
 
 mod names;
 

@@ -377,8 +377,8 @@ mod tests {
     /// The page and the notes (skipped values, dropped series) that bare `csv` gives.
     fn bare(input: &str) -> (String, Vec<String>) {
         use crate::exposition::WireFormat;
-        use crate::preview::render;
-        let registry = crate::parse::Registry::builtin().unwrap();
+        use crate::recipe::preview::render;
+        let registry = crate::recipe::Registry::builtin().unwrap();
         let parsed = registry.get("csv").unwrap().parser.parse(input.as_bytes());
         render(parsed.unwrap(), WireFormat::Text)
     }

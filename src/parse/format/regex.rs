@@ -186,7 +186,7 @@ impl RegexFormat {
     }
 }
 
-impl crate::parse::explain::LineReader for RegexFormat {
+impl crate::parse::trace::LineReader for RegexFormat {
     fn no_record(&self, line: &str) -> Option<String> {
         if self.whole_text {
             return Some("no match starts on this line (whole_text)".into());

@@ -7,7 +7,7 @@ use super::Mapping;
 use crate::family::{
     le_label, name_part, Family, LabelSet, MetricKind, PerLabelSet, Sample, Suffix,
 };
-use crate::parse::explain::{Step, Trace};
+use crate::parse::trace::{Step, Trace};
 use crate::parse::Issue;
 use crate::parse::Unmatched;
 

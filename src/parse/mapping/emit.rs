@@ -8,7 +8,7 @@ use super::Mapping;
 use crate::family::{
     is_valid_metric_name, le_label, name_part, LabelSet, Labels, MetricKind, Suffix,
 };
-use crate::parse::explain::Step;
+use crate::parse::trace::Step;
 use crate::parse::{number, Issue, Record};
 
 /// Sets `name` to `value`, replacing a label of that name: a static label wins over one

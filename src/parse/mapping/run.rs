@@ -9,8 +9,8 @@ use super::build::Builder;
 use super::required::Seen;
 use super::{Candidate, Mapping};
 use crate::family::Family;
-use crate::parse::explain::{Step, Trace};
 use crate::parse::totals::RunningTotals;
+use crate::parse::trace::{Step, Trace};
 use crate::parse::{Issue, ParseError, Record, RecordSink, Unmatched};
 
 /// A key's cached resolution: `None` until the key repeats, then [`Mapping::resolve`]'s.
@@ -85,7 +85,7 @@ impl Finished {
 
 impl Mapping {
     /// Starts a read. Past `limit` records the families are dropped and records only
-    /// counted (the read is refused; see [`crate::parse::Parser::parse_capped`]). `traced`
+    /// counted (the read is refused; see [`crate::recipe::Parser::parse_capped`]). `traced`
     /// records what became of each record, for `parse --explain`.
     pub fn run(&self, limit: usize, traced: bool) -> MappingRun<'_, '_> {
         let mut out = Builder::new(self);

@@ -2,8 +2,8 @@
 //! page (the one path a `tail` source's lines take).
 
 use crate::family::Family;
-use crate::parse::recipe::Fed;
-use crate::parse::Recipe;
+use crate::recipe::Fed;
+use crate::recipe::Recipe;
 
 const REQUESTS: &str = r#"
 description = "requests"
@@ -205,18 +205,18 @@ fn mistakes_in_the_rules_name_the_key() {
 fn an_old_log_table_names_the_new_form() {
     let old = "description = 'd'\nformat = 'log'\n[[log.rule]]\npattern = 'x'\n[[log.metric]]\nname = 'n'\ntype = 'counter'\n";
     let err = Recipe::from_toml("r", old).unwrap_err();
-    assert_eq!(err, crate::parse::recipe::OLD_LOG);
+    assert_eq!(err, crate::recipe::OLD_LOG);
     assert!(err.contains("format = \"regex\"") && err.contains("accumulate = \"count\""));
     // The table alone, under another format, too.
     let err = Recipe::from_toml("r", &old.replace("'log'", "'regex'")).unwrap_err();
-    assert_eq!(err, crate::parse::recipe::OLD_LOG);
+    assert_eq!(err, crate::recipe::OLD_LOG);
 }
 
 /// `parse --explain` on a line recipe: each line, the rule that took each record and the
 /// series it added into, or why nothing came of it.
 #[test]
 fn explain_tells_what_each_line_added() {
-    let registry = crate::parse::Registry::builtin().unwrap();
+    let registry = crate::recipe::Registry::builtin().unwrap();
     let nginx = &registry.get("nginx_access").unwrap().parser;
     let log = "10.0.0.1 - - [29/Nov/2026:22:39:38 +0000] \"GET / HTTP/1.1\" 200 6 \"-\" \"c\" 0.020 -\nnot a request\n";
     let text = nginx.explain(log.as_bytes()).unwrap().unwrap();

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::cases::Case;
-use super::{Parser, Recipe};
+use super::compile::{Parser, Recipe, RecipeFile};
 
 /// `recipe!("name")`: the file `parsers/name.toml`, embedded at build time.
 macro_rules! recipe {
@@ -139,7 +139,7 @@ fn read_recipe(path: &Path) -> Result<String, RegistryError> {
 fn looks_like_recipe(text: &str) -> bool {
     match toml::from_str::<toml::Table>(text) {
         Ok(table) => {
-            let keys = crate::source::keys_of::<super::recipe::RecipeFile>();
+            let keys = crate::keys::keys_of::<RecipeFile>();
             table.keys().any(|k| keys.contains(&k.as_str()))
         }
         Err(_) => true,

@@ -112,8 +112,8 @@ fn reference_sections() -> Vec<(&'static str, String)> {
 /// line in the reference, or a line left for a removed one, fails here.
 #[test]
 fn the_reference_describes_every_key() {
+    use crate::keys::keys_of;
     use crate::parse::format;
-    use crate::source::keys_of;
     let tables: &[(&str, &[&str])] = &[
         ("Top-level keys", keys_of::<RecipeFile>()),
         ("`[kv]`", keys_of::<format::kv::Options>()),
@@ -132,7 +132,7 @@ fn the_reference_describes_every_key() {
             "`[mapping.defaults]`",
             keys_of::<mapping::DefaultsOptions>(),
         ),
-        ("`[[test]]`", keys_of::<crate::parse::cases::Case>()),
+        ("`[[test]]`", keys_of::<crate::recipe::cases::Case>()),
     ];
     // The probe works: the structs do list their keys (renamed ones as written).
     assert!(keys_of::<mapping::RuleOptions>().contains(&"continue"));

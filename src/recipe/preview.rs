@@ -3,9 +3,10 @@
 //! for well-formedness. It sits above both parsing and exposition, so neither depends on
 //! the other.
 
+use super::compile::Parser;
 use crate::exposition::{check::check_page, encode, WireFormat};
 use crate::family::{repeated_dump, Conflict, FamilySet};
-use crate::parse::{Parsed, Parser};
+use crate::parse::Parsed;
 
 /// One parser's result as a page: the families merged and checked into a set, then
 /// encoded. Also returns what was left out: skipped values (`skipped: ...`) and families or

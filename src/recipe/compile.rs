@@ -1,16 +1,58 @@
-//! Recipes: a format plus a mapping, written as TOML (`parsers/*.toml`), so a new app format
-//! needs no Rust. A recipe file is checked completely when it loads.
+//! A recipe's TOML, checked completely and compiled into a [`Recipe`] (a format plus a
+//! mapping), and the [`Parser`] trait a source's bytes are read by.
 
 use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::explain::{render, LineReader};
-use super::format::Format;
-use super::mapping::{self, Mapping};
-use super::totals::RunningTotals;
-use super::{text, Issue, ParseError, Parsed, Parser, Unmatched};
+use super::cases::{self, Case};
+use super::explain::render;
+use super::renamed::{old_log_table, renamed_key};
 use crate::framing::Framing;
+use crate::parse::format::Format;
+use crate::parse::mapping::{self, Mapping};
+use crate::parse::totals::RunningTotals;
+use crate::parse::trace::LineReader;
+use crate::parse::{text, Issue, ParseError, Parsed, Unmatched};
+
+/// Turns a source's bytes into families. The set is open (recipes, code parsers, user recipes),
+/// so this is the one trait of the pipeline.
+pub trait Parser: Send + Sync + std::fmt::Debug {
+    fn name(&self) -> &str;
+    fn description(&self) -> &str;
+    fn parse(&self, input: &[u8]) -> Result<Parsed, ParseError>;
+    /// [`Parser::parse`], giving up once the input holds more than `max_values` values: a
+    /// runaway source's families stop growing at the limit (a recipe drops them there and
+    /// only counts the rest), and the read is refused with the full count.
+    fn parse_capped(&self, input: &[u8], max_values: usize) -> Result<Parsed, ParseError> {
+        let _ = max_values;
+        self.parse(input)
+    }
+    /// An exporter-compatible up metric (`nginx_up`) emitted beside the adapter's own.
+    fn up_metric(&self) -> Option<&str> {
+        None
+    }
+    /// `parse --explain`: what became of every input line, as text; `None` for a parser
+    /// written in code (only recipes can say which rule did what).
+    fn explain(&self, input: &[u8]) -> Option<Result<String, ParseError>> {
+        let _ = input;
+        None
+    }
+    /// Whether a cut document of this format cannot parse (JSON), so a file source needs
+    /// no final newline to trust a read of it.
+    fn self_delimiting(&self) -> bool {
+        false
+    }
+    /// How the input is framed when it is an append log of whole dumps.
+    fn framing(&self) -> Option<&std::sync::Arc<Framing>> {
+        None
+    }
+    /// A line recipe (its mapping's rules accumulate): its input is a log followed by a
+    /// `tail` source, whose new lines it adds into running totals ([`Recipe::feed`]).
+    fn line_recipe(&self) -> Option<&Recipe> {
+        None
+    }
+}
 
 /// The file as written. Unknown keys are errors, so a typo cannot silently do nothing.
 #[derive(Debug, Deserialize)]
@@ -39,7 +81,7 @@ pub struct RecipeFile {
     pub mapping: mapping::Options,
     /// `[[test]]`: samples and the page lines they must give (see [`super::cases`]).
     #[serde(default)]
-    pub test: Vec<super::cases::Case>,
+    pub test: Vec<Case>,
 }
 
 /// `[framing]`: what a `file` source (unless it sets its own) and `parse` use to find the
@@ -72,7 +114,7 @@ pub struct Recipe {
     /// reload only for the same one.
     fingerprint: String,
     /// The recipe's `[[test]]` cases; the registry takes them out when it keeps the recipe.
-    pub tests: Vec<super::cases::Case>,
+    pub tests: Vec<Case>,
 }
 
 impl Recipe {
@@ -128,7 +170,7 @@ impl Recipe {
                 );
             }
         }
-        super::cases::validate(&file.test)?;
+        cases::validate(&file.test)?;
         let framing = file
             .framing
             .map(|f| {
@@ -298,88 +340,6 @@ impl Recipe {
         }
         Ok(out)
     }
-}
-
-/// Keys that meant something else in another table and were renamed so each key has one
-/// meaning across the language: (table, old key, new key). `[]` is every item of an array.
-/// `values` is the captures holding values (regex) and `words` the words standing for
-/// numbers; `key` is a record's key a rule matches, `record_key` the key a regex rule
-/// makes; `labels` is static labels, `label_fields` labels read from JSON fields;
-/// `prefix` is a metric name prefix, `key_prefix` a record key prefix; `include`/`exclude`
-/// filter metric names (a source's), `include_keys`/`exclude_keys` record keys.
-pub const RENAMED: &[(&str, &str, &str)] = &[
-    ("regex.rule[]", "key", "record_key"),
-    ("json", "labels", "label_fields"),
-    ("json.each[]", "labels", "label_fields"),
-    ("json.each[]", "prefix", "key_prefix"),
-    ("mapping", "include", "include_keys"),
-    ("mapping", "exclude", "exclude_keys"),
-    ("mapping.metric[]", "values", "words"),
-    ("mapping.group[].metric[]", "values", "words"),
-];
-
-/// The `[log]` table and `format = "log"` are gone: a log recipe is written in the one
-/// mapping language now, and the error says how.
-fn old_log_table(file: &toml::Table) -> Result<(), String> {
-    let format_log = file.get("format").and_then(toml::Value::as_str) == Some("log");
-    if file.contains_key("log") || format_log {
-        return Err(OLD_LOG.into());
-    }
-    Ok(())
-}
-
-/// What an old log recipe is told.
-pub const OLD_LOG: &str = "format = \"log\" and its [log] table are replaced: a log recipe is \
-    format = \"regex\" with [[regex.rule]] patterns (line_key = \"request\" makes a record \
-    per line) and [[mapping.metric]] rules with accumulate = \"count\", \"sum\", \"observe\" \
-    or \"set\" ([[log.metric]] label_captures are the pattern's other captures); see \
-    docs/recipes.md, \"Logs\"";
-
-/// An old key name in a recipe is an error that names the new one (it would otherwise be
-/// an unknown key, or a key of another meaning).
-fn renamed_key(file: &toml::Table) -> Result<(), String> {
-    /// The tables at `path` (`a.b[].c`), with their path as written (`a.b[2].c`).
-    fn tables<'t>(
-        at: &'t toml::Table,
-        path: &str,
-        written: String,
-        out: &mut Vec<(String, &'t toml::Table)>,
-    ) {
-        let (head, rest) = path.split_once('.').unwrap_or((path, ""));
-        let (name, each) = match head.strip_suffix("[]") {
-            Some(n) => (n, true),
-            None => (head, false),
-        };
-        let here = if written.is_empty() {
-            name.to_string()
-        } else {
-            format!("{written}.{name}")
-        };
-        let found: Vec<(String, &toml::Table)> = match at.get(name) {
-            Some(toml::Value::Table(t)) if !each => vec![(here, t)],
-            Some(toml::Value::Array(a)) if each => a
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| v.as_table().map(|t| (format!("{here}[{i}]"), t)))
-                .collect(),
-            _ => Vec::new(),
-        };
-        for (w, t) in found {
-            if rest.is_empty() {
-                out.push((w, t));
-            } else {
-                tables(t, rest, w, out);
-            }
-        }
-    }
-    for (path, old, new) in RENAMED {
-        let mut found = Vec::new();
-        tables(file, path, String::new(), &mut found);
-        if let Some((at, _)) = found.iter().find(|(_, t)| t.contains_key(*old)) {
-            return Err(format!("{at}: `{old}` is now `{new}`"));
-        }
-    }
-    Ok(())
 }
 
 impl Parser for Recipe {

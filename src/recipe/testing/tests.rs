@@ -1,5 +1,5 @@
 use super::*;
-use crate::parse::{Recipe, Registry};
+use crate::recipe::{Recipe, Registry};
 
 const RECIPE: &str = "description = 'd'\nformat = 'kv'\n[mapping]\nprefix = 'app_'\n[[mapping.metric]]\nkey = 'hits'\ntype = 'counter'\nhelp = 'Hits.'\n";
 
@@ -132,7 +132,7 @@ fn cases_load_with_the_recipe_and_are_checked() {
     );
     // The registry keeps the cases beside the parser.
     let mut reg = Registry::default();
-    reg.insert_recipe(r, crate::parse::registry::Origin::Generic);
+    reg.insert_recipe(r, crate::recipe::registry::Origin::Generic);
     assert_eq!(reg.get("t").unwrap().cases.len(), 2);
 }
 
@@ -140,7 +140,7 @@ fn cases_load_with_the_recipe_and_are_checked() {
 #[test]
 fn every_builtin_recipe_has_passing_cases() {
     let reg = Registry::builtin().unwrap();
-    for (name, _) in crate::parse::registry::EMBEDDED {
+    for (name, _) in crate::recipe::registry::EMBEDDED {
         let entry = reg.get(name).unwrap();
         assert!(!entry.cases.is_empty(), "{name} has no [[test]] case");
         for (i, c) in entry.cases.iter().enumerate() {
