@@ -334,8 +334,9 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
             settings.server.metrics_path
         );
         let loader_cli = cli.clone();
-        let loader: crate::app::Loader =
-            Box::new(move || load(&loader_cli).map_err(|e| e.to_string()));
+        let loader: crate::app::Loader = Box::new(move || {
+            load(&loader_cli).map_err(|e| crate::app::ReloadError::Load(e.to_string()))
+        });
         let app = Arc::new(App::new(Loaded { settings, scraper }, Some(loader)).with_web(web));
         tokio::spawn(reload_on_sighup(app.clone(), hangup));
         if let Some(every) = auto_reload {

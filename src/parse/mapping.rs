@@ -11,6 +11,7 @@
 //! [`index`] (which rules a key can match), [`emit`] (what a matched record becomes),
 //! [`build`] (families being assembled) and [`run`] (one read, fed a record at a time).
 
+use crate::parse::RecipeError;
 use std::collections::BTreeMap;
 
 use foldhash::HashMap;
@@ -61,8 +62,8 @@ pub struct Mapping {
 }
 
 impl Mapping {
-    pub fn new(opts: Options) -> Result<Mapping, String> {
-        let regexes = |list: &[String], what: &str| -> Result<Vec<Regex>, String> {
+    pub fn new(opts: Options) -> Result<Mapping, RecipeError> {
+        let regexes = |list: &[String], what: &str| -> Result<Vec<Regex>, RecipeError> {
             list.iter()
                 .enumerate()
                 .map(|(i, p)| full_match(p, &format!("{what}[{i}]")))
@@ -77,11 +78,11 @@ impl Mapping {
         let unmatched = match opts.unmatched.as_deref().unwrap_or(if accumulating { "drop" } else { "gauge" }) {
             "drop" => None,
             // A catch-all would make samples of events that only the running totals hold.
-            k if accumulating => return Err(format!("mapping.unmatched: {k:?} does not apply to a mapping whose rules accumulate (records no rule takes are counted as unmatched)")),
+            k if accumulating => return Err(format!("mapping.unmatched: {k:?} does not apply to a mapping whose rules accumulate (records no rule takes are counted as unmatched)").into()),
             k => Some(
                 MetricKind::parse(k)
                     .filter(|k| matches!(k, MetricKind::Gauge | MetricKind::Counter | MetricKind::Untyped))
-                    .ok_or_else(|| format!("mapping.unmatched: expected gauge, counter, untyped or drop, not {k:?}"))?,
+                    .ok_or_else(|| RecipeError::invalid(format!("expected gauge, counter, untyped or drop, not {k:?}")).at("mapping.unmatched"))?,
             ),
         };
         let mut compiled = HashMap::default();
@@ -90,7 +91,7 @@ impl Mapping {
             let at = format!("mapping.metric[{i}]");
             rules.push(
                 Rule::new(r, None, &opts.defaults, &mut compiled, at.clone())
-                    .map_err(|e| format!("{at}: {e}"))?,
+                    .map_err(|e| e.at(at.clone()))?,
             );
         }
         // Groups come after the ungrouped rules, in order (TOML keeps two arrays apart).
@@ -105,7 +106,7 @@ impl Mapping {
                         &mut compiled,
                         at.clone(),
                     )
-                    .map_err(|e| format!("{at}: {e}"))?,
+                    .map_err(|e| e.at(at.clone()))?,
                 );
             }
         }
@@ -118,7 +119,8 @@ impl Mapping {
                     "{}: the other rules accumulate (this recipe reads events): give it \
                      `accumulate` too, or `drop = true`",
                     rule.origin
-                ));
+                )
+                .into());
             }
         }
         // Slot 0 of each is "no condition" / "labels kept as they are".

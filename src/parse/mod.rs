@@ -9,6 +9,7 @@
 //! (`family`, `text`): the lib test `layers` checks it.
 
 pub mod date;
+pub mod error;
 pub mod format;
 pub mod mapping;
 pub mod number;
@@ -19,6 +20,7 @@ use std::borrow::Cow;
 
 use crate::family::{Family, LabelSet, MetricKind, Suffix};
 
+pub use error::{ErrorKind, RecipeError};
 pub use mapping::Mapping;
 
 /// One value found in the source, before mapping. It borrows the input where it can: a

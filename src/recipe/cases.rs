@@ -6,6 +6,7 @@
 //! A case runs the way `metrics-adapter parse` does (framing, parse, the page in the 0.0.4
 //! text format), so what a user sees with `parse` is what the case compares against.
 
+use crate::parse::RecipeError;
 use serde::Deserialize;
 
 /// One `[[test]]` table as written.
@@ -62,15 +63,16 @@ impl Case {
 }
 
 /// Checks a recipe's cases when it loads: a case that could never fail is a mistake.
-pub fn validate(cases: &[Case]) -> Result<(), String> {
+pub fn validate(cases: &[Case]) -> Result<(), RecipeError> {
     for (i, case) in cases.iter().enumerate() {
         if case.expected_lines().is_empty() {
             return Err(format!(
                 "test[{i}].expect: empty; list the page lines the input must give"
-            ));
+            )
+            .into());
         }
         if case.input.trim().is_empty() {
-            return Err(format!("test[{i}].input: empty; give the sample to parse"));
+            return Err(format!("test[{i}].input: empty; give the sample to parse").into());
         }
     }
     Ok(())

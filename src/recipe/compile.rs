@@ -1,6 +1,7 @@
 //! A recipe's TOML, checked completely and compiled into a [`Recipe`] (a format plus a
 //! mapping), and the [`Parser`] trait a source's bytes are read by.
 
+use crate::parse::RecipeError;
 use std::sync::Arc;
 
 use serde::Deserialize;
@@ -119,14 +120,17 @@ pub struct Recipe {
 
 impl Recipe {
     /// Parses and checks a recipe's TOML text. Errors name the key at fault.
-    pub fn from_toml(name: &str, source: &str) -> Result<Recipe, String> {
+    pub fn from_toml(name: &str, source: &str) -> Result<Recipe, RecipeError> {
         if let Ok(table) = source.parse::<toml::Table>() {
             old_log_table(&table)?;
             renamed_key(&table)?;
         }
         let mut file: RecipeFile = toml::from_str(source).map_err(|e| {
             let message = crate::text::without_quoted_lines(&e.to_string());
-            crate::text::with_field_suggestion(message.trim_end())
+            RecipeError::new(
+                crate::parse::ErrorKind::Syntax,
+                crate::text::with_field_suggestion(message.trim_end()),
+            )
         })?;
         let mut tables = [
             ("kv", file.kv.take()),
@@ -139,18 +143,15 @@ impl Recipe {
             .iter()
             .find(|(n, t)| t.is_some() && *n != file.format)
         {
-            return Err(format!(
-                "[{other}] options given, but format is {:?}",
-                file.format
-            ));
+            return Err(format!("[{other}] options given, but format is {:?}", file.format).into());
         }
         let options = tables
             .iter_mut()
             .find(|(n, _)| *n == file.format)
             .and_then(|(_, t)| t.take());
         let fingerprint = format!("{:?} {options:?} {:?}", file.format, file.mapping);
-        let format = Format::from_options(&file.format, options)
-            .map_err(|e| format!("[{}] {e}", file.format))?;
+        let format =
+            Format::from_options(&file.format, options).map_err(|e| e.in_table(&file.format))?;
         let mapping = Mapping::new(file.mapping)?;
         if mapping.accumulates() {
             // Lines are what a tail source delivers: a recipe whose rules accumulate reads
@@ -180,7 +181,7 @@ impl Recipe {
                 })
             })
             .transpose()
-            .map_err(|(key, e)| format!("framing.{key}: {e}"))?
+            .map_err(|(key, e)| RecipeError::invalid(e).at(format!("framing.{key}")))?
             .map(Arc::new);
         Ok(Recipe {
             name: name.to_string(),
@@ -199,7 +200,11 @@ impl Recipe {
 
     /// A bare format, usable as `parser = "kv"`; `options` is its options table as TOML
     /// (`[csv]` ...), or empty for the defaults.
-    pub fn generic(format_name: &str, description: &str, options: &str) -> Result<Recipe, String> {
+    pub fn generic(
+        format_name: &str,
+        description: &str,
+        options: &str,
+    ) -> Result<Recipe, RecipeError> {
         Recipe::from_toml(
             format_name,
             &Recipe::generic_toml(format_name, description, options),

@@ -154,7 +154,7 @@ impl Registry {
             let recipe = Recipe::generic(format, description, options).map_err(|message| {
                 RegistryError::Recipe {
                     origin: format!("generic format {format}"),
-                    message,
+                    message: message.to_string(),
                 }
             })?;
             reg.insert_recipe(recipe, Origin::Generic);
@@ -163,7 +163,7 @@ impl Registry {
             let recipe =
                 Recipe::from_toml(name, text).map_err(|message| RegistryError::Recipe {
                     origin: format!("built-in recipe parsers/{name}.toml"),
-                    message,
+                    message: message.to_string(),
                 })?;
             reg.insert_recipe(recipe, Origin::Embedded);
         }
@@ -242,7 +242,7 @@ impl Registry {
             .unwrap_or_default();
         let recipe = Recipe::from_toml(name, text).map_err(|message| RegistryError::Recipe {
             origin: origin(),
-            message,
+            message: message.to_string(),
         })?;
         self.insert_recipe(recipe, Origin::User(path.to_path_buf()));
         Ok(())
@@ -285,6 +285,7 @@ impl Registry {
             // The TOML error's position is in the table as re-written, not in the config
             // file: left out rather than pointing at the wrong line.
             message: message
+                .to_string()
                 .lines()
                 .filter(|l| !l.starts_with("TOML parse error at line"))
                 .collect::<Vec<_>>()

@@ -1,6 +1,8 @@
 //! Keys of the recipe language that were renamed or replaced, each refused with an error
 //! that names the new form (it would otherwise be an unknown key, or one of another meaning).
 
+use crate::parse::RecipeError;
+
 /// Keys that meant something else in another table and were renamed so each key has one
 /// meaning across the language: (table, old key, new key). `[]` is every item of an array.
 /// `values` is the captures holding values (regex) and `words` the words standing for
@@ -21,10 +23,10 @@ pub const RENAMED: &[(&str, &str, &str)] = &[
 
 /// The `[log]` table and `format = "log"` are gone: a log recipe is written in the one
 /// mapping language now, and the error says how.
-pub(super) fn old_log_table(file: &toml::Table) -> Result<(), String> {
+pub(super) fn old_log_table(file: &toml::Table) -> Result<(), RecipeError> {
     let format_log = file.get("format").and_then(toml::Value::as_str) == Some("log");
     if file.contains_key("log") || format_log {
-        return Err(OLD_LOG.into());
+        return Err(RecipeError::new(crate::parse::ErrorKind::Renamed, OLD_LOG));
     }
     Ok(())
 }
@@ -38,7 +40,7 @@ pub const OLD_LOG: &str = "format = \"log\" and its [log] table are replaced: a 
 
 /// An old key name in a recipe is an error that names the new one (it would otherwise be
 /// an unknown key, or a key of another meaning).
-pub(super) fn renamed_key(file: &toml::Table) -> Result<(), String> {
+pub(super) fn renamed_key(file: &toml::Table) -> Result<(), RecipeError> {
     /// The tables at `path` (`a.b[].c`), with their path as written (`a.b[2].c`).
     fn tables<'t>(
         at: &'t toml::Table,
@@ -77,7 +79,11 @@ pub(super) fn renamed_key(file: &toml::Table) -> Result<(), String> {
         let mut found = Vec::new();
         tables(file, path, String::new(), &mut found);
         if let Some((at, _)) = found.iter().find(|(_, t)| t.contains_key(*old)) {
-            return Err(format!("{at}: `{old}` is now `{new}`"));
+            return Err(RecipeError::new(
+                crate::parse::ErrorKind::Renamed,
+                format!("`{old}` is now `{new}`"),
+            )
+            .at(at.clone()));
         }
     }
     Ok(())

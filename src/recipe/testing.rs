@@ -52,15 +52,24 @@ pub fn run_all<'a>(entries: impl IntoIterator<Item = (&'a str, &'a Entry)>) -> S
     summary
 }
 
+/// Why a case failed; its `Display` is the report a person reads, indented by two.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CaseFailure {
+    #[error("  the input's framing failed: {0}\n")]
+    Framing(#[from] crate::framing::FramingError),
+    #[error("  the input did not parse: {0}\n")]
+    Parse(#[from] crate::parse::ParseError),
+    /// The page differs from `expect`: the difference, and what the parse left out.
+    #[error("{0}")]
+    Page(String),
+}
+
 /// Runs one case on `parser`: `Ok` when the page has every expected line (is exactly
-/// `expect`, with `exact`), else a readable report of the difference, indented by two.
-pub fn run(parser: &dyn Parser, case: &Case) -> Result<(), String> {
+/// `expect`, with `exact`), else why not, with a readable report of the difference.
+pub fn run(parser: &dyn Parser, case: &Case) -> Result<(), CaseFailure> {
     let input = case.input.as_bytes();
-    let block = crate::framing::saved_input(parser.framing().map(|f| &**f), input)
-        .map_err(|e| format!("  the input's framing failed: {e}\n"))?;
-    let parsed = parser
-        .parse(block)
-        .map_err(|e| format!("  the input did not parse: {e}\n"))?;
+    let block = crate::framing::saved_input(parser.framing().map(|f| &**f), input)?;
+    let parsed = parser.parse(block)?;
     let (page, notes) = super::preview::render(parsed, WireFormat::Text);
     let page_lines: Vec<&str> = page.lines().collect();
     let expected = case.expected_lines();
@@ -76,7 +85,7 @@ pub fn run(parser: &dyn Parser, case: &Case) -> Result<(), String> {
     for note in notes {
         report.push_str(&format!("  note: {note}\n"));
     }
-    Err(report)
+    Err(CaseFailure::Page(report))
 }
 
 /// The expected lines the page lacks, each with the page's lines for the same series name

@@ -16,6 +16,7 @@ pub mod prometheus;
 pub mod regex;
 
 use super::{Issue, ParseError, RecordSink, Unmatched};
+use crate::parse::RecipeError;
 
 /// A format with its options compiled.
 #[derive(Debug)]
@@ -32,15 +33,18 @@ pub const NAMES: &[&str] = &["kv", "regex", "json", "csv", "prometheus"];
 
 impl Format {
     /// Builds a format from its name and its options table (`None` when the recipe has none).
-    pub fn from_options(name: &str, options: Option<toml::Value>) -> Result<Format, String> {
+    pub fn from_options(name: &str, options: Option<toml::Value>) -> Result<Format, RecipeError> {
         fn opts<T: serde::de::DeserializeOwned + Default>(
             v: Option<toml::Value>,
-        ) -> Result<T, String> {
+        ) -> Result<T, RecipeError> {
             match v {
                 None => Ok(T::default()),
-                Some(v) => v
-                    .try_into()
-                    .map_err(|e: toml::de::Error| crate::text::with_field_suggestion(e.message())),
+                Some(v) => v.try_into().map_err(|e: toml::de::Error| {
+                    RecipeError::new(
+                        crate::parse::ErrorKind::Syntax,
+                        crate::text::with_field_suggestion(e.message()),
+                    )
+                }),
             }
         }
         Ok(match name {
@@ -50,10 +54,13 @@ impl Format {
             "csv" => Format::Csv(csv::Csv::new(opts(options)?)?),
             "prometheus" => Format::Prometheus(prometheus::Prometheus::new(opts(options)?)?),
             other => {
-                return Err(format!(
-                    "unknown format {other:?}; expected one of {}{}",
-                    NAMES.join(", "),
-                    crate::text::did_you_mean(other, NAMES.iter().copied())
+                return Err(RecipeError::new(
+                    crate::parse::ErrorKind::UnknownName,
+                    format!(
+                        "unknown format {other:?}; expected one of {}{}",
+                        NAMES.join(", "),
+                        crate::text::did_you_mean(other, NAMES.iter().copied())
+                    ),
                 ))
             }
         })

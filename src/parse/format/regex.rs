@@ -3,6 +3,7 @@
 //! In line mode a non-blank line no rule matches is counted as unmatched (format drift shows);
 //! a rule with `drop = true` marks lines that are known and carry nothing (a header).
 
+use crate::parse::RecipeError;
 use std::borrow::Cow;
 
 use regex::Regex;
@@ -61,7 +62,7 @@ pub struct RegexFormat {
 }
 
 impl RegexFormat {
-    pub fn new(opts: Options) -> Result<Self, String> {
+    pub fn new(opts: Options) -> Result<Self, RecipeError> {
         if opts.rule.is_empty() {
             return Err("regex format needs at least one [[regex.rule]]".into());
         }
@@ -71,12 +72,15 @@ impl RegexFormat {
             .enumerate()
             .map(|(i, r)| {
                 let regex =
-                    Regex::new(&r.pattern).map_err(|e| format!("regex.rule[{i}].pattern: {e}"))?;
+                    Regex::new(&r.pattern).map_err(|e| {
+                    RecipeError::new(crate::parse::ErrorKind::Pattern, e.to_string())
+                        .at(format!("regex.rule[{i}].pattern"))
+                })?;
                 if r.drop && (!r.values.is_empty() || r.key.is_some() || r.line_key.is_some()) {
                     // A `drop` rule makes no record: its `values` or key would do nothing.
                     return Err(format!(
                         "regex.rule[{i}]: `drop` makes no record; drop `values`, `record_key` and `line_key`"
-                    ));
+                    ).into());
                 }
                 let values = if r.drop {
                     Vec::new()
@@ -96,7 +100,7 @@ impl RegexFormat {
                 if let Some(missing) = values.iter().find(|v| !names.contains(v)) {
                     return Err(format!(
                         "regex.rule[{i}]: pattern has no capture named {missing:?}"
-                    ));
+                    ).into());
                 }
                 let in_key = |n: &str| {
                     r.key
@@ -124,7 +128,7 @@ impl RegexFormat {
                     regex,
                 })
             })
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<_, RecipeError>>()?;
         Ok(RegexFormat {
             whole_text: opts.whole_text,
             rules,
@@ -391,16 +395,19 @@ mod tests {
     #[test]
     fn bad_pattern_is_rejected() {
         let bad: Options = toml::from_str("[[rule]]\npattern = '(?P<x>'\n").unwrap();
-        assert!(RegexFormat::new(bad)
-            .unwrap_err()
-            .contains("regex.rule[0].pattern"));
+        let err = RegexFormat::new(bad).unwrap_err();
+        assert_eq!(err.kind(), crate::parse::ErrorKind::Pattern);
+        assert_eq!(err.key_path(), "regex.rule[0].pattern");
         let novalue: Options = toml::from_str("[[rule]]\npattern = '(?P<x>a)'\n").unwrap();
-        assert!(RegexFormat::new(novalue).unwrap_err().contains("\"value\""));
+        assert!(RegexFormat::new(novalue)
+            .unwrap_err()
+            .to_string()
+            .contains("\"value\""));
         // A `drop` rule makes no record: keys that shape records would do nothing.
         let dropped: Options =
             toml::from_str("[[rule]]\npattern = 'a'\ndrop = true\nrecord_key = 'x'\n").unwrap();
         assert_eq!(
-            RegexFormat::new(dropped).unwrap_err(),
+            RegexFormat::new(dropped).unwrap_err().to_string(),
             "regex.rule[0]: `drop` makes no record; drop `values`, `record_key` and `line_key`"
         );
     }

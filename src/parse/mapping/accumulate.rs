@@ -6,6 +6,7 @@
 
 use super::options::{DefaultsOptions, RuleOptions};
 use crate::family::MetricKind;
+use crate::parse::RecipeError;
 
 /// How a record adds into its series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,18 +53,22 @@ impl Accumulate {
         verb: &str,
         kind: Option<MetricKind>,
         defaults: &DefaultsOptions,
-    ) -> Result<Accumulate, String> {
+    ) -> Result<Accumulate, RecipeError> {
         let verb = match verb {
             "count" => Verb::Count,
             "sum" => Verb::Sum,
             "observe" => Verb::Observe,
             "set" => Verb::Set,
             other => {
-                return Err(format!(
-                    "accumulate: unknown verb {other:?}; expected one of {}{}",
-                    VERBS.join(", "),
-                    crate::text::did_you_mean(other, VERBS.iter().copied())
-                ))
+                return Err(RecipeError::new(
+                    crate::parse::ErrorKind::UnknownName,
+                    format!(
+                        "unknown verb {other:?}; expected one of {}{}",
+                        VERBS.join(", "),
+                        crate::text::did_you_mean(other, VERBS.iter().copied())
+                    ),
+                )
+                .at("accumulate"))
             }
         };
         let (kinds, default): (&[MetricKind], MetricKind) = match verb {
@@ -85,7 +90,8 @@ impl Accumulate {
                 "accumulate = {written:?} adds into a {}, not type {:?}",
                 names.join(" or "),
                 kind.as_str()
-            ));
+            )
+            .into());
         }
         let allowed: &[&str] = match (verb, kind) {
             (Verb::Count, _) => &["unit"],
@@ -97,7 +103,8 @@ impl Accumulate {
             return Err(format!(
                 "`{k}` does not apply to accumulate = {written:?} (type {:?})",
                 kind.as_str()
-            ));
+            )
+            .into());
         }
         let scale = r.scale.unwrap_or(1.0);
         if !scale.is_finite() || scale == 0.0 {
@@ -107,9 +114,7 @@ impl Accumulate {
             None | Some("error") => false,
             Some("skip") => true,
             Some(o) => {
-                return Err(format!(
-                    "non_numeric must be \"error\" or \"skip\", not {o:?}"
-                ))
+                return Err(format!("non_numeric must be \"error\" or \"skip\", not {o:?}").into())
             }
         };
         let (histogram, summary) = (kind == MetricKind::Histogram, kind == MetricKind::Summary);
@@ -155,7 +160,7 @@ impl Accumulate {
 }
 
 /// Checks `[mapping.defaults]` as written, so a bad default fails even unused.
-pub(super) fn check_defaults(d: &DefaultsOptions) -> Result<(), String> {
+pub(super) fn check_defaults(d: &DefaultsOptions) -> Result<(), RecipeError> {
     if !d.buckets.iter().all(|b| b.is_finite())
         || d.buckets.windows(2).any(|w| w.first() >= w.last())
     {

@@ -164,6 +164,7 @@ fn mistakes_in_the_rules_name_the_key() {
             &format!("description = 'd'\nformat = 'regex'\n[[regex.rule]]\npattern = '^(?P<v>[0-9]+)$'\nvalues = ['v']\n{rules}"),
         )
         .unwrap_err()
+        .to_string()
     };
     let rule = "[[mapping.metric]]\nkey = 'v'\nname = 'a'\n";
     assert_eq!(
@@ -205,11 +206,13 @@ fn mistakes_in_the_rules_name_the_key() {
 fn an_old_log_table_names_the_new_form() {
     let old = "description = 'd'\nformat = 'log'\n[[log.rule]]\npattern = 'x'\n[[log.metric]]\nname = 'n'\ntype = 'counter'\n";
     let err = Recipe::from_toml("r", old).unwrap_err();
-    assert_eq!(err, crate::recipe::OLD_LOG);
+    assert_eq!(err.to_string(), crate::recipe::OLD_LOG);
+    assert_eq!(err.kind(), crate::parse::ErrorKind::Renamed);
+    let err = err.to_string();
     assert!(err.contains("format = \"regex\"") && err.contains("accumulate = \"count\""));
     // The table alone, under another format, too.
     let err = Recipe::from_toml("r", &old.replace("'log'", "'regex'")).unwrap_err();
-    assert_eq!(err, crate::recipe::OLD_LOG);
+    assert_eq!(err.to_string(), crate::recipe::OLD_LOG);
 }
 
 /// `parse --explain` on a line recipe: each line, the rule that took each record and the

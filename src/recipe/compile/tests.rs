@@ -2,25 +2,31 @@ use super::*;
 
 #[test]
 fn errors_name_the_key() {
-    let err =
-        Recipe::from_toml("x", "description = 'd'\nformat = 'kv'\nsurprise = 1\n").unwrap_err();
+    let err = Recipe::from_toml("x", "description = 'd'\nformat = 'kv'\nsurprise = 1\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("unknown field `surprise`"), "{err}");
-    let err = Recipe::from_toml("x", "description = 'd'\nformat = 'kv'\n[regex]\n").unwrap_err();
+    let err = Recipe::from_toml("x", "description = 'd'\nformat = 'kv'\n[regex]\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("[regex] options given"), "{err}");
     let err = Recipe::from_toml(
         "x",
         "description = 'd'\nformat = 'kv'\n[kv]\nseparatr = ':'\n",
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(err.starts_with("[kv]") && err.contains("separatr"), "{err}");
-    let err = Recipe::from_toml("x", "description = 'd'\nformat = 'yaml'\n").unwrap_err();
+    let err = Recipe::from_toml("x", "description = 'd'\nformat = 'yaml'\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("unknown format"), "{err}");
 }
 
 /// A typo in a key, a format or a type names the word most likely meant.
 #[test]
 fn typos_get_a_suggestion() {
-    let err = |toml: &str| Recipe::from_toml("x", toml).unwrap_err();
+    let err = |toml: &str| Recipe::from_toml("x", toml).unwrap_err().to_string();
     let e = err("description = 'd'\nformat = 'kv'\n[kv]\nseparatr = ':'\n");
     assert!(
         e.starts_with("[kv] unknown field `separatr`, expected one of `separator`,")
@@ -48,7 +54,7 @@ fn typos_get_a_suggestion() {
 /// A key renamed so each key has one meaning: the old name says what it is now.
 #[test]
 fn old_key_names_name_the_new_key() {
-    let err = |toml: &str| Recipe::from_toml("x", toml).unwrap_err();
+    let err = |toml: &str| Recipe::from_toml("x", toml).unwrap_err().to_string();
     let head = "description = 'd'\n";
     for (body, want) in [
         (
