@@ -354,9 +354,12 @@ fn a_tail_sources_max_series_counts_the_samples_on_the_page() {
         nginx.requests(method, "/ok", 200, 1);
     }
     let adapter = Adapter::start(&tail_source(&nginx.log, "max_series = 40\n"));
+    // The drops are counted as the lines are added, before the read's result is served:
+    // the page is the one of a finished read.
     let page = wait_until_page(&adapter, |p| {
         p.contains("metrics_adapter_source_dropped_series_total{source=\"web\",reason=\"limit\"}")
             && !p.contains("reason=\"limit\"} 0")
+            && p.contains("metrics_adapter_source_up{source=\"web\"} 1")
     });
     let n = data_samples(&page);
     assert!((32..=40).contains(&n), "{n} samples:\n{page}");
