@@ -29,7 +29,7 @@ impl Target {
         // A burst is consumed chunk after chunk; the rest waits for the next poll once
         // half the timeout is spent, so each result is served on time.
         let budget = spec.timeout / 2;
-        let (mut bytes, mut issues, mut first_issue) = (0, 0, None);
+        let (mut bytes, mut issues, mut first_issue, mut dropped) = (0, 0, None, 0);
         let mut unmatched = Unmatched::default();
         loop {
             let (me, t) = (self.clone(), tail.clone());
@@ -39,6 +39,7 @@ impl Target {
                 Ok(Ok(Err(e))) => {
                     return Outcome {
                         bytes,
+                        dropped_limit: dropped,
                         ..Outcome::down(FailureKind::Read, e.to_string(), start.elapsed())
                     }
                 }
@@ -65,9 +66,7 @@ impl Target {
             if unmatched.first.is_none() {
                 unmatched.first = fed.unmatched.first;
             }
-            if fed.dropped > 0 {
-                self.count_dropped_limit(fed.dropped);
-            }
+            dropped += fed.dropped;
             if !step.more || start.elapsed() >= budget {
                 break;
             }
@@ -81,6 +80,7 @@ impl Target {
                     Ok(Err(size)) => {
                         return Outcome {
                             bytes,
+                            dropped_limit: dropped,
                             ..Outcome::down(
                                 FailureKind::Limit,
                                 super::failure::page_too_big(size),
@@ -108,6 +108,7 @@ impl Target {
             unmatched: unmatched.count,
             first_unmatched: unmatched.first,
             reserved: built.reserved,
+            dropped_limit: dropped,
             bytes,
             file_mtime: None,
             duration: start.elapsed(),

@@ -37,6 +37,10 @@ pub struct Outcome {
     pub first_unmatched: Option<String>,
     /// Series the source's own data wrote under a name the adapter reserves; dropped.
     pub reserved: u64,
+    /// Samples of new series a followed log dropped at `max_series`, this time. Counted
+    /// when the outcome is recorded, with its families, so no page shows the drop before
+    /// the data it was dropped from.
+    pub dropped_limit: u64,
     /// Bytes read from the source (more than the data when an append log is searched).
     pub bytes: u64,
     /// A file source's modification time, as Unix time.
@@ -74,6 +78,7 @@ impl Outcome {
             unmatched: 0,
             first_unmatched: None,
             reserved: 0,
+            dropped_limit: 0,
             bytes: 0,
             file_mtime: None,
             duration,
@@ -314,6 +319,7 @@ impl Target {
             unmatched: parsed.unmatched.count,
             first_unmatched: parsed.unmatched.first,
             reserved,
+            dropped_limit: 0,
             bytes: read_bytes,
             file_mtime,
             duration: start.elapsed(),
@@ -407,6 +413,7 @@ impl Target {
         state.totals.parse_errors += outcome.issues;
         state.totals.unmatched += outcome.unmatched;
         state.totals.dropped_reserved += outcome.reserved;
+        state.totals.dropped_limit += outcome.dropped_limit;
         state.totals.bytes += outcome.bytes;
         if let Some(e) = &outcome.error {
             state.last_error = Some((e.clone(), outcome.finished));
@@ -540,11 +547,6 @@ impl Target {
     /// Series of this source left off a page because an earlier source wrote them.
     pub(super) fn count_dropped_collisions(&self, n: u64) {
         self.lock().totals.dropped_collision += n;
-    }
-
-    /// Values of new series a followed log dropped at `max_series`.
-    pub(super) fn count_dropped_limit(&self, n: u64) {
-        self.lock().totals.dropped_limit += n;
     }
 
     pub fn totals(&self) -> Totals {

@@ -562,8 +562,8 @@ parser = "meminfo_appended"
         log[2..],
         [
             "block_end = (unset)",
-            "max_age = 30s",
             "follow_links = false",
+            "max_age = 30s",
             "timeout = 5s",
             "interval = 15s (read in the background)",
             "max_bytes = 16777216",
@@ -578,8 +578,8 @@ parser = "meminfo_appended"
             "path = \"/var/stats/app.log\"",
             r"block_start = '^--- \d+'",
             "block_end = (unset)",
-            "max_age = (unset)",
             "follow_links = false",
+            "max_age = (unset)",
             "timeout = 5s",
         ]
     );

@@ -116,7 +116,11 @@ fn count(page: &str, method: &str, status: &str) -> f64 {
 }
 
 /// Waits (bounded) until `done` holds for the page; returns that page.
-fn wait_page(adapter: &Adapter, within: Duration, done: impl Fn(&str) -> bool) -> String {
+pub(crate) fn wait_page(
+    adapter: &Adapter,
+    within: Duration,
+    done: impl Fn(&str) -> bool,
+) -> String {
     let start = Instant::now();
     loop {
         let page = adapter.metrics();
