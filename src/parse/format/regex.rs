@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use regex::Regex;
 use serde::Deserialize;
 
-use crate::family::LabelSet;
+use crate::family::{LabelSet, Suffix};
 use crate::parse::{numbered_lines, ParseError, Record, RecordSink, Unmatched};
 use crate::text::excerpt;
 
@@ -231,22 +231,28 @@ impl Rule {
                 .zip(&self.labels)
                 .all(|((_, v), (_, i))| v == text(*i))
         };
-        if let Some(set) = seen.iter().find(same) {
-            return set.clone();
+        // Latest used first: a log's common set is then found by its first compare.
+        if let Some(at) = seen.iter().position(|s| same(&s)) {
+            if let Some(front) = seen.get_mut(..=at) {
+                front.rotate_right(1);
+            }
+            if let Some(set) = seen.first() {
+                return set.clone();
+            }
         }
         let set: LabelSet = self
             .labels
             .iter()
             .map(|(n, i)| (n.clone(), text(*i).to_string()))
             .collect();
-        if seen.len() >= SEEN_LABEL_SETS {
-            seen.remove(0);
-        }
-        seen.push(set.clone());
+        seen.truncate(SEEN_LABEL_SETS - 1);
+        seen.insert(0, set.clone());
         set
     }
 
     /// The records of one match; `capture(i)` is capture `i`'s text when it took part.
+    /// Records are built field by field: `..Record::default()` would make (and drop) an
+    /// empty label set per record.
     fn emit<'a>(
         &'a self,
         capture: impl Fn(usize) -> Option<&'a str>,
@@ -259,8 +265,11 @@ impl Rule {
                 key: Cow::Borrowed(key),
                 labels: labels.clone(),
                 value: "1".into(),
+                unit: None,
+                kind: None,
+                help: None,
+                suffix: Suffix::default(),
                 line,
-                ..Record::default()
             });
         }
         let base: Option<Cow<'a, str>> = self.key.as_deref().map(|k| {
@@ -288,8 +297,10 @@ impl Rule {
                 labels: labels.clone(),
                 value: text.trim().into(),
                 unit,
+                kind: None,
+                help: None,
+                suffix: Suffix::default(),
                 line,
-                ..Record::default()
             });
         }
     }
