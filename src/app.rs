@@ -21,7 +21,7 @@ use tracing::{error, info, warn};
 
 use crate::config::{Origin, Settings};
 use crate::family::{Family, MetricKind};
-use crate::parse::Registry;
+use crate::recipe::Registry;
 use crate::scrape::{Scraper, SELF_PREFIX};
 use crate::web::Web;
 
@@ -33,7 +33,26 @@ pub struct Loaded {
 }
 
 /// Loads the configuration again (file, environment, flags, recipe directories).
-pub type Loader = Box<dyn Fn() -> Result<(Settings, Registry), String> + Send + Sync>;
+pub type Loader = Box<dyn Fn() -> Result<(Settings, Registry), ReloadError> + Send + Sync>;
+
+/// Why a reload failed; the configuration in force keeps serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    #[error("reloading is not available for this configuration")]
+    NotAvailable,
+    /// The configuration or a recipe could not be loaded: the loader's message
+    /// (`origin: key: reason`).
+    #[error("{0}")]
+    Load(String),
+    #[error(transparent)]
+    Sources(#[from] crate::scrape::ScraperError),
+    #[error("the reload task failed: {0}")]
+    Task(tokio::task::JoinError),
+    #[error("web config reload failed: {0}")]
+    WebTask(tokio::task::JoinError),
+    #[error(transparent)]
+    Web(#[from] crate::web::WebConfigError),
+}
 
 pub struct App {
     live: RwLock<Arc<Loaded>>,
@@ -103,12 +122,12 @@ impl App {
 
     /// Reads the web config file named by the configuration in force again (off the
     /// runtime thread) and swaps it in; on error the old one stays.
-    pub async fn reload_web(&self) -> Result<(), String> {
+    pub async fn reload_web(&self) -> Result<(), ReloadError> {
         let path = self.live().settings.server.web_config_file.clone();
         let loaded = tokio::task::spawn_blocking(move || Web::load(path.as_deref()))
             .await
-            .map_err(|e| format!("web config reload failed: {e}"))
-            .and_then(|r| r.map_err(|e| e.to_string()));
+            .map_err(ReloadError::WebTask)
+            .and_then(|r| r.map_err(ReloadError::from));
         let mut ok = self.web_ok.lock().unwrap_or_else(PoisonError::into_inner);
         match loaded {
             Ok(web) => {
@@ -140,7 +159,7 @@ impl App {
 
     /// Re-reads the configuration and swaps it in; on error the old one stays.
     /// Needs a Tokio runtime (the new sources' background readers start here).
-    pub async fn reload(&self) -> Result<(), String> {
+    pub async fn reload(&self) -> Result<(), ReloadError> {
         let _one_at_a_time = self.reloading.lock().await;
         self.swap(self.build().await)?;
         // The web config may be another file now, or the same one changed.
@@ -148,7 +167,7 @@ impl App {
     }
 
     /// Puts a newly built configuration in force, or records that building one failed.
-    fn swap(&self, built: Result<Loaded, String>) -> Result<(), String> {
+    fn swap(&self, built: Result<Loaded, ReloadError>) -> Result<(), ReloadError> {
         let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
         match built {
             Ok(new) => {
@@ -183,24 +202,20 @@ impl App {
     /// recipe) run on the blocking pool: a big config takes seconds of CPU, which the
     /// runtime thread (and `/healthz`) must not wait on. Only starting the readers runs
     /// here.
-    async fn build(&self) -> Result<Loaded, String> {
-        let loader = self
-            .loader
-            .clone()
-            .ok_or("reloading is not available for this configuration")?;
+    async fn build(&self) -> Result<Loaded, ReloadError> {
+        let loader = self.loader.clone().ok_or(ReloadError::NotAvailable)?;
         let old = self.live();
-        let load = move || -> Result<(Settings, Scraper), String> {
+        let load = move || -> Result<(Settings, Scraper), ReloadError> {
             let (settings, registry) = loader()?;
             for skipped in registry.skipped() {
                 info!("{skipped}");
             }
-            let scraper = Scraper::with_previous(&settings, &registry, Some(&old.scraper))
-                .map_err(|e| e.to_string())?;
+            let scraper = Scraper::with_previous(&settings, &registry, Some(&old.scraper))?;
             Ok((settings, scraper))
         };
         let (settings, mut scraper) = tokio::task::spawn_blocking(load)
             .await
-            .map_err(|e| format!("the reload task failed: {e}"))??;
+            .map_err(ReloadError::Task)??;
         scraper.start();
         Ok(Loaded { settings, scraper })
     }

@@ -10,7 +10,7 @@ use clap::{Parser as _, Subcommand};
 
 use crate::config::{LogFormat, Overrides, Settings};
 use crate::exposition::{self, WireFormat};
-use crate::parse::Registry;
+use crate::recipe::Registry;
 use crate::scrape::Scraper;
 use crate::server::{self, App, Loaded};
 
@@ -334,8 +334,9 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
             settings.server.metrics_path
         );
         let loader_cli = cli.clone();
-        let loader: crate::app::Loader =
-            Box::new(move || load(&loader_cli).map_err(|e| e.to_string()));
+        let loader: crate::app::Loader = Box::new(move || {
+            load(&loader_cli).map_err(|e| crate::app::ReloadError::Load(e.to_string()))
+        });
         let app = Arc::new(App::new(Loaded { settings, scraper }, Some(loader)).with_web(web));
         tokio::spawn(reload_on_sighup(app.clone(), hangup));
         if let Some(every) = auto_reload {
@@ -516,8 +517,9 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
         .collect();
     used.sort_unstable();
     used.dedup();
-    let summary =
-        crate::parse::cases::run_all(used.iter().filter_map(|&n| registry.get(n).map(|e| (n, e))));
+    let summary = crate::recipe::testing::run_all(
+        used.iter().filter_map(|&n| registry.get(n).map(|e| (n, e))),
+    );
     let _ = writeln!(
         out,
         "recipe tests: {} passed, {} failed",

@@ -19,7 +19,10 @@ use serde::Deserialize;
 use crate::source::{KeyError, Source};
 
 mod env;
+mod error;
 mod size;
+
+pub use error::{ConfigError, Origin};
 
 pub use crate::source::parse_duration;
 pub use env::LIST_KEYS;
@@ -141,39 +144,8 @@ const COMMON_KEYS: &[&str] = &[
     "exclude",
 ];
 
-/// Where the config came from, for error messages.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
-    Embedded,
-    File(PathBuf),
-}
-
-impl std::fmt::Display for Origin {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Origin::Embedded => f.write_str("embedded default config"),
-            Origin::File(p) => write!(f, "{}", p.display()),
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{origin}: {message}")]
-    Load { origin: Origin, message: String },
-    #[error("{origin}: {key}: {reason}")]
-    Invalid {
-        origin: Origin,
-        key: String,
-        reason: String,
-    },
-    /// A value set by an environment variable, which is named instead of the file and key.
-    #[error("{var}: {reason}")]
-    Env { var: String, reason: String },
-}
-
 /// A recipe written in the config file, `[recipes.NAME]`: its table as TOML text, loaded
-/// as a recipe file would be (see [`crate::parse::Registry::load_inline`]).
+/// as a recipe file would be (see [`crate::recipe::Registry::load_inline`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InlineRecipe {
     pub name: String,

@@ -134,13 +134,13 @@ pub enum FramingError {
     AmbiguousEnd(usize),
 }
 
-/// A saved input as `parser` reads it: an append log cut to its latest complete block
-/// (the file is taken as settled), anything else as it is.
+/// A saved input as a parser with `framing` reads it: an append log cut to its latest
+/// complete block (the file is taken as settled), anything else as it is.
 pub fn saved_input<'a>(
-    parser: &dyn crate::parse::Parser,
+    framing: Option<&Framing>,
     input: &'a [u8],
 ) -> Result<&'a [u8], FramingError> {
-    let Some(framing) = parser.framing() else {
+    let Some(framing) = framing else {
         return Ok(input);
     };
     let ctx = Context {

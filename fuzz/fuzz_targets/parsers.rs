@@ -9,9 +9,9 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use metrics_adapter::exposition::WireFormat;
-use metrics_adapter::parse::registry::Entry;
-use metrics_adapter::parse::Registry;
-use metrics_adapter::preview::check_input_as;
+use metrics_adapter::recipe::registry::Entry;
+use metrics_adapter::recipe::Registry;
+use metrics_adapter::recipe::preview::check_input_as;
 
 /// Longer inputs are skipped, not parsed: the parsers work line by line or value by value,
 /// so a bug needs a few lines to show, and long inputs only slow every run down. tests/fuzz.sh

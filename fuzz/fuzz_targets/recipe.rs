@@ -6,8 +6,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use metrics_adapter::exposition::WireFormat;
-use metrics_adapter::preview::check_input_as;
-use metrics_adapter::parse::recipe::Recipe;
+use metrics_adapter::recipe::preview::check_input_as;
+use metrics_adapter::recipe::Recipe;
 
 /// The longest built-in recipe is 20 KB; longer inputs only slow the run down (see
 /// parsers.rs).

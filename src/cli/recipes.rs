@@ -12,8 +12,8 @@ use super::{emit, load, Cli, Error};
 use crate::exposition::WireFormat;
 use crate::family::Family;
 use crate::framing::{latest_block, Context, Framing, FramingError};
-use crate::parse::registry::Entry;
-use crate::parse::Registry;
+use crate::recipe::registry::Entry;
+use crate::recipe::Registry;
 use std::io::Read;
 
 /// What `parse` reads a sample with: the recipe, and how a source would frame and label it.
@@ -127,7 +127,7 @@ pub(super) fn test_recipes(cli: &Cli, targets: &[String]) -> Result<ExitCode, Er
     };
     if targets.is_empty() {
         let reg = Registry::builtin()?;
-        for (name, _) in crate::parse::registry::EMBEDDED {
+        for (name, _) in crate::recipe::registry::EMBEDDED {
             if let Some(entry) = reg.get(name) {
                 add(name, entry);
             }
@@ -164,7 +164,7 @@ pub(super) fn test_recipes(cli: &Cli, targets: &[String]) -> Result<ExitCode, Er
             add(name, entry);
         }
     }
-    let summary = crate::parse::cases::run_all(chosen.iter().map(|(n, e)| (n.as_str(), e)));
+    let summary = crate::recipe::testing::run_all(chosen.iter().map(|(n, e)| (n.as_str(), e)));
     let recipes = chosen.len();
     let total = summary.passed + summary.failed.len();
     let mut out = summary.text;
@@ -228,7 +228,11 @@ pub(super) fn parse(
         );
     }
     if explain {
-        let text = crate::parse::explain::of(entry.parser.as_ref(), name, block)?;
+        let text = entry
+            .parser
+            .explain(block)
+            .ok_or_else(|| format!("parser {name} is written in code; --explain reads recipes"))?
+            .map_err(|e| format!("parser {name}: {e}"))?;
         // Keys, labels and messages quote the input: its terminal escapes are shown, not run.
         emit(&crate::text::escape_controls(&text))?;
         return Ok(ExitCode::SUCCESS);
@@ -250,7 +254,7 @@ pub(super) fn parse(
     } else {
         WireFormat::Text
     };
-    let (page, notes) = crate::preview::render_checked(parsed, format)
+    let (page, notes) = crate::recipe::preview::render_checked(parsed, format)
         .map_err(|reason| format!("parser {name}: {reason}"))?;
     for note in &notes {
         eprintln!("{note}");

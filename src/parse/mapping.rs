@@ -11,16 +11,18 @@
 //! [`index`] (which rules a key can match), [`emit`] (what a matched record becomes),
 //! [`build`] (families being assembled) and [`run`] (one read, fed a record at a time).
 
+use crate::parse::RecipeError;
 use std::collections::BTreeMap;
 
 use foldhash::HashMap;
 
 use regex::Regex;
 
-use super::explain::Step;
+use super::trace::Step;
 use super::{Issue, ParseError, Record, RecordSink, Unmatched};
 use crate::family::{Family, Labels, MetricKind};
 
+pub mod accumulate;
 mod build;
 mod emit;
 mod index;
@@ -30,8 +32,9 @@ mod rule;
 mod run;
 
 use build::Builder;
+pub use build::Observation;
 use index::RuleIndex;
-pub use options::{GroupOptions, Options, RuleOptions, UnitOptions};
+pub use options::{DefaultsOptions, GroupOptions, Options, RuleOptions, UnitOptions};
 use required::Required;
 use rule::{full_match, labels_of, Rule};
 pub use run::{Finished, MappingRun};
@@ -42,6 +45,8 @@ type Candidate = (usize, Option<Option<Vec<(String, String)>>>);
 
 #[derive(Debug)]
 pub struct Mapping {
+    /// Its rules add records into running totals (see [`accumulate`]).
+    accumulating: bool,
     prefix: String,
     labels: Labels,
     include: Vec<Regex>,
@@ -57,19 +62,27 @@ pub struct Mapping {
 }
 
 impl Mapping {
-    pub fn new(opts: Options) -> Result<Mapping, String> {
-        let regexes = |list: &[String], what: &str| -> Result<Vec<Regex>, String> {
+    pub fn new(opts: Options) -> Result<Mapping, RecipeError> {
+        let regexes = |list: &[String], what: &str| -> Result<Vec<Regex>, RecipeError> {
             list.iter()
                 .enumerate()
                 .map(|(i, p)| full_match(p, &format!("{what}[{i}]")))
                 .collect()
         };
-        let unmatched = match opts.unmatched.as_str() {
+        accumulate::check_defaults(&opts.defaults)?;
+        let accumulating = opts
+            .rules
+            .iter()
+            .chain(opts.groups.iter().flat_map(|g| &g.rules))
+            .any(|r| r.accumulate.is_some());
+        let unmatched = match opts.unmatched.as_deref().unwrap_or(if accumulating { "drop" } else { "gauge" }) {
             "drop" => None,
+            // A catch-all would make samples of events that only the running totals hold.
+            k if accumulating => return Err(format!("mapping.unmatched: {k:?} does not apply to a mapping whose rules accumulate (records no rule takes are counted as unmatched)").into()),
             k => Some(
                 MetricKind::parse(k)
                     .filter(|k| matches!(k, MetricKind::Gauge | MetricKind::Counter | MetricKind::Untyped))
-                    .ok_or_else(|| format!("mapping.unmatched: expected gauge, counter, untyped or drop, not {k:?}"))?,
+                    .ok_or_else(|| RecipeError::invalid(format!("expected gauge, counter, untyped or drop, not {k:?}")).at("mapping.unmatched"))?,
             ),
         };
         let mut compiled = HashMap::default();
@@ -77,7 +90,8 @@ impl Mapping {
         for (i, r) in opts.rules.into_iter().enumerate() {
             let at = format!("mapping.metric[{i}]");
             rules.push(
-                Rule::new(r, None, &mut compiled, at.clone()).map_err(|e| format!("{at}: {e}"))?,
+                Rule::new(r, None, &opts.defaults, &mut compiled, at.clone())
+                    .map_err(|e| e.at(at.clone()))?,
             );
         }
         // Groups come after the ungrouped rules, in order (TOML keeps two arrays apart).
@@ -85,9 +99,28 @@ impl Mapping {
             for (i, r) in group.rules.iter().enumerate() {
                 let at = format!("mapping.group[{g}].metric[{i}]");
                 rules.push(
-                    Rule::new(r.clone(), Some(group), &mut compiled, at.clone())
-                        .map_err(|e| format!("{at}: {e}"))?,
+                    Rule::new(
+                        r.clone(),
+                        Some(group),
+                        &opts.defaults,
+                        &mut compiled,
+                        at.clone(),
+                    )
+                    .map_err(|e| e.at(at.clone()))?,
                 );
+            }
+        }
+        if accumulating {
+            if let Some(rule) = rules
+                .iter()
+                .find(|r| !matches!(r.action, rule::Action::Drop | rule::Action::Accumulate(_)))
+            {
+                return Err(format!(
+                    "{}: the other rules accumulate (this recipe reads events): give it \
+                     `accumulate` too, or `drop = true`",
+                    rule.origin
+                )
+                .into());
             }
         }
         // Slot 0 of each is "no condition" / "labels kept as they are".
@@ -120,6 +153,7 @@ impl Mapping {
         }
         let required = Required::new(opts.required, &opts.prefix)?;
         Ok(Mapping {
+            accumulating,
             index: RuleIndex::new(&rules)?,
             when_slots: whens.len(),
             labels_slots: reshapes.len(),
@@ -133,6 +167,20 @@ impl Mapping {
             required,
             rules,
         })
+    }
+
+    /// Whether its rules accumulate: the records are events (lines of a log) that add into
+    /// running totals, not samples of a snapshot.
+    pub fn accumulates(&self) -> bool {
+        self.accumulating
+    }
+
+    /// How rule `rule` (an [`Observation`]'s) adds into the totals.
+    pub fn accumulation(&self, rule: usize) -> Option<&accumulate::Accumulate> {
+        match &self.rules.get(rule)?.action {
+            rule::Action::Accumulate(a) => Some(a),
+            _ => None,
+        }
     }
 
     /// Refuses a read that lacks a `required` key: the app is not writing what the recipe

@@ -3,32 +3,25 @@
 //! A generic *format* (`kv`, `regex`, `json`, `csv`, `prometheus`) turns the bytes into flat
 //! [`Record`]s: a key, labels found in the data, and the raw value text. A [`Mapping`] then
 //! turns records into families (names, kinds, units, scaling, labels), each as the format
-//! reads it, so no read holds all its records. A *recipe* is a format plus a mapping,
-//! written as a TOML file (`parsers/*.toml`); the [`registry`] holds the embedded recipes,
-//! any user recipes, and the few parsers written in code.
+//! reads it, so no read holds all its records; or, for events (a log's lines), adds them
+//! into [`totals::RunningTotals`]. The recipe tools above it (`crate::recipe`) package a
+//! format and a mapping as a recipe. This layer imports only the data types below it
+//! (`family`, `text`): the lib test `layers` checks it.
 
-pub mod accumulate;
-pub mod cases;
 pub mod date;
-pub mod explain;
+pub mod error;
 pub mod format;
 pub mod mapping;
 pub mod number;
-pub mod recipe;
-pub mod registry;
+pub mod totals;
+pub mod trace;
 
 use std::borrow::Cow;
 
 use crate::family::{Family, LabelSet, MetricKind, Suffix};
 
-#[cfg(test)]
-mod golden_tests;
-#[cfg(test)]
-mod property_tests;
-
+pub use error::{ErrorKind, RecipeError};
 pub use mapping::Mapping;
-pub use recipe::Recipe;
-pub use registry::Registry;
 
 /// One value found in the source, before mapping. It borrows the input where it can: a
 /// page yields one record per value, so a copy per record would be the parser's main cost.
@@ -148,44 +141,6 @@ pub enum ParseError {
     MissingKeys(Vec<String>),
     #[error("{found} values, more than max_series ({limit}); raise it, or drop what is not needed with exclude")]
     TooManyValues { found: usize, limit: usize },
-}
-
-/// Turns a source's bytes into families. The set is open (recipes, code parsers, user recipes),
-/// so this is the one trait of the pipeline.
-pub trait Parser: Send + Sync + std::fmt::Debug {
-    fn name(&self) -> &str;
-    fn description(&self) -> &str;
-    fn parse(&self, input: &[u8]) -> Result<Parsed, ParseError>;
-    /// [`Parser::parse`], giving up once the input holds more than `max_values` values: a
-    /// runaway source's families stop growing at the limit (a recipe drops them there and
-    /// only counts the rest), and the read is refused with the full count.
-    fn parse_capped(&self, input: &[u8], max_values: usize) -> Result<Parsed, ParseError> {
-        let _ = max_values;
-        self.parse(input)
-    }
-    /// An exporter-compatible up metric (`nginx_up`) emitted beside the adapter's own.
-    fn up_metric(&self) -> Option<&str> {
-        None
-    }
-    /// `parse --explain`: what became of every input line, as text; `None` for a parser
-    /// written in code (only recipes can say which rule did what).
-    fn explain(&self, input: &[u8]) -> Option<Result<String, ParseError>> {
-        let _ = input;
-        None
-    }
-    /// Whether a cut document of this format cannot parse (JSON), so a file source needs
-    /// no final newline to trust a read of it.
-    fn self_delimiting(&self) -> bool {
-        false
-    }
-    /// How the input is framed when it is an append log of whole dumps.
-    fn framing(&self) -> Option<&std::sync::Arc<crate::framing::Framing>> {
-        None
-    }
-    /// A `log` recipe's accumulating rules: its input is a log followed by a `tail` source.
-    fn log_rules(&self) -> Option<&std::sync::Arc<accumulate::Rules>> {
-        None
-    }
 }
 
 /// Input as text: invalid UTF-8 becomes U+FFFD, so it can never turn into a number.

@@ -68,3 +68,14 @@ impl FailureKind {
         }
     }
 }
+
+/// Why a source whose part of the page would pass [`crate::family::bounds::PAGE_MAX`] is down.
+pub(super) fn page_too_big(size: usize) -> String {
+    format!(
+        "its part of the page would take about {} MiB, more than the {} MiB a source may \
+         produce; drop what is not needed with exclude, or check the recipe (bare csv writes \
+         every cell with its whole row as labels)",
+        size >> 20,
+        crate::family::bounds::PAGE_MAX >> 20
+    )
+}

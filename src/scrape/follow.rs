@@ -1,42 +1,41 @@
-//! A `tail` source's read: steps of its follower (each a bounded read, on the blocking
-//! pool) until the log's end or half the source timeout, then its running totals as the
-//! result. It runs where any read runs (the background poll of an `interval` source, which
+//! A `tail` source's read: steps of its follower (each a bounded read of new lines, added
+//! into the target's running totals by the line recipe, on the blocking pool) until the
+//! log's end or half the source timeout, then the running totals as the result: records ->
+//! mapping -> totals, the one path every line takes. It runs where any read runs (the background poll of an `interval` source, which
 //! a tail source always is), so `/readyz`, the status page and reloads treat it as one.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, PoisonError};
 use std::time::{Instant, SystemTime};
 
-use super::target::{FailureKind, Outcome, Target};
+use super::failure::FailureKind;
+use super::target::{Outcome, Target};
 use crate::family::{bounds, FamilySet};
-use crate::parse::accumulate::Rules;
 use crate::parse::Unmatched;
+use crate::recipe::Fed;
 use crate::source::tail::{Step, TailSource};
 
 impl Target {
     pub(super) async fn follow(self: &Arc<Self>, tail: &TailSource) -> Outcome {
         let start = Instant::now();
         let spec = &self.spec;
-        let Some(rules) = self.parser.log_rules().cloned() else {
+        if self.parser.line_recipe().is_none() {
             return Outcome::down(
                 FailureKind::Parse,
-                format!("parser {} is not a log recipe", self.parser.name()),
+                format!("parser {} is not a line recipe", self.parser.name()),
                 start.elapsed(),
             );
-        };
+        }
         // A burst is consumed chunk after chunk; the rest waits for the next poll once
         // half the timeout is spent, so each result is served on time.
         let budget = spec.timeout / 2;
         let (mut bytes, mut issues, mut first_issue, mut dropped) = (0, 0, None, 0);
         let mut unmatched = Unmatched::default();
         loop {
-            let (t, r) = (tail.clone(), rules.clone());
-            let (max_bytes, max_series) = (spec.max_bytes, spec.max_series);
-            let run = move || {
-                std::panic::catch_unwind(AssertUnwindSafe(|| t.step(&r, max_bytes, max_series)))
-            };
-            let step: Step = match tokio::task::spawn_blocking(run).await {
-                Ok(Ok(Ok(step))) => step,
+            let (me, t) = (self.clone(), tail.clone());
+            let run = move || std::panic::catch_unwind(AssertUnwindSafe(|| me.step(&t)));
+            let (step, fed): (Step, Fed) = match tokio::task::spawn_blocking(run).await {
+                Ok(Ok(Ok(done))) => done,
                 Ok(Ok(Err(e))) => {
                     return Outcome {
                         bytes,
@@ -53,29 +52,30 @@ impl Target {
                 }
             };
             bytes += step.bytes;
-            issues += step.fed.issues + step.too_long;
+            issues += fed.issues + step.too_long;
             if first_issue.is_none() {
-                first_issue = step.fed.first_issues.first().map(ToString::to_string);
+                first_issue = fed.first_issues.first().map(ToString::to_string);
                 if step.too_long > 0 {
                     first_issue = first_issue.or(Some(format!(
-                        "a line longer than max_bytes ({max_bytes}) was skipped"
+                        "a line longer than max_bytes ({}) was skipped",
+                        spec.max_bytes
                     )));
                 }
             }
-            unmatched.count += step.fed.unmatched.count;
+            unmatched.count += fed.unmatched.count;
             if unmatched.first.is_none() {
-                unmatched.first = step.fed.unmatched.first;
+                unmatched.first = fed.unmatched.first;
             }
-            dropped += step.fed.dropped;
+            dropped += fed.dropped;
             if !step.more || start.elapsed() >= budget {
                 break;
             }
         }
-        let built = match self.built_if_current(tail) {
+        let built = match self.built_if_current() {
             Some(built) => built,
             None => {
-                let (me, t) = (self.clone(), tail.clone());
-                match tokio::task::spawn_blocking(move || me.build(&t, &rules)).await {
+                let me = self.clone();
+                match tokio::task::spawn_blocking(move || me.build()).await {
                     Ok(Ok(built)) => built,
                     Ok(Err(size)) => {
                         return Outcome {
@@ -83,7 +83,7 @@ impl Target {
                             dropped_limit: dropped,
                             ..Outcome::down(
                                 FailureKind::Limit,
-                                super::isolated::page_too_big(size),
+                                super::failure::page_too_big(size),
                                 start.elapsed(),
                             )
                         }
@@ -129,21 +129,51 @@ pub(super) struct Built {
 }
 
 impl Target {
+    /// One step of the follower, its lines added into the running totals (blocking). The
+    /// totals' lock is held throughout, so two followers (an old config's, going away)
+    /// cannot both count the same lines.
+    fn step(&self, tail: &TailSource) -> Result<(Step, Fed), crate::source::SourceError> {
+        let Some(recipe) = self.parser.line_recipe() else {
+            return Ok((Step::default(), Fed::default()));
+        };
+        let mut totals = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        if totals.fingerprint() != recipe.fingerprint() {
+            // A reload changed the recipe: its totals start over.
+            totals.reset(recipe.fingerprint());
+        }
+        let step = tail.step(self.spec.max_bytes)?;
+        let fed = if step.lines.is_empty() {
+            Fed::default()
+        } else {
+            let text = crate::parse::text(&step.lines);
+            recipe.feed(&text, &mut totals, self.spec.max_series)
+        };
+        Ok((step, fed))
+    }
+
+    fn version(&self) -> u64 {
+        self.running
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .version()
+    }
+
     /// The last page part, when the totals have not changed since it was built: a poll
     /// that read nothing new costs a lock, not a rebuild of every family.
-    fn built_if_current(&self, tail: &TailSource) -> Option<Built> {
+    fn built_if_current(&self) -> Option<Built> {
+        let version = self.version();
         let built = self.followed.lock().unwrap_or_else(PoisonError::into_inner);
-        built
-            .as_ref()
-            .filter(|b| b.version == tail.version())
-            .cloned()
+        built.as_ref().filter(|b| b.version == version).cloned()
     }
 
     /// Builds the page part from the totals (blocking: families, relabelling and merging
     /// of a big state take a while), keeps it for [`Target::built_if_current`]. `Err`
     /// with the size when it passes [`bounds::PAGE_MAX`].
-    fn build(&self, tail: &TailSource, rules: &Rules) -> Result<Built, usize> {
-        let (version, mut families) = tail.families(rules);
+    fn build(&self) -> Result<Built, usize> {
+        let (version, mut families) = {
+            let totals = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+            (totals.version(), totals.families())
+        };
         let size = bounds::page_size(&families);
         if size > bounds::PAGE_MAX {
             return Err(size);

@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use super::target::FailureKind;
+use super::failure::FailureKind;
 use crate::family::bounds;
-use crate::parse::{Parsed, Parser};
+use crate::parse::Parsed;
+use crate::recipe::Parser;
 
 /// Inputs larger than this are parsed on the blocking pool, so a big page never holds the
 /// runtime thread (and `/healthz`, and other sources) while it parses.
@@ -88,7 +89,9 @@ pub(super) async fn parse_isolated(
             .unwrap_or_else(|e| Err(format!("parse task failed: {e}")))
     };
     match result {
-        Ok(Ok(b)) if b.size > bounds::PAGE_MAX => Err((FailureKind::Limit, page_too_big(b.size))),
+        Ok(Ok(b)) if b.size > bounds::PAGE_MAX => {
+            Err((FailureKind::Limit, super::failure::page_too_big(b.size)))
+        }
         Ok(Ok(b)) => Ok(b),
         Ok(Err(e)) => Err((FailureKind::of_parse(&e), format!("parser {name}: {e}"))),
         Err(panic) => Err((
@@ -96,15 +99,4 @@ pub(super) async fn parse_isolated(
             format!("parser {name} panicked (a bug; please report it with the input): {panic}"),
         )),
     }
-}
-
-/// Why a source whose part of the page would pass [`bounds::PAGE_MAX`] is down.
-pub(super) fn page_too_big(size: usize) -> String {
-    format!(
-        "its part of the page would take about {} MiB, more than the {} MiB a source may \
-         produce; drop what is not needed with exclude, or check the recipe (bare csv writes \
-         every cell with its whole row as labels)",
-        size >> 20,
-        bounds::PAGE_MAX >> 20
-    )
 }

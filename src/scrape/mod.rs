@@ -20,7 +20,7 @@ use tracing::{debug, warn};
 use crate::config::{Refresh, Settings};
 use crate::exposition::{self, WireFormat};
 use crate::family::{Family, FamilySet, MetricKind};
-use crate::parse::Registry;
+use crate::recipe::Registry;
 use crate::source::Source;
 
 mod failure;
@@ -85,7 +85,7 @@ fn check_same_series(settings: &Settings, registry: &Registry) -> Result<(), Scr
     for (i, b) in sources.iter().enumerate() {
         let recipe = registry
             .get(&b.parser)
-            .is_some_and(|e| e.origin != crate::parse::registry::Origin::Generic);
+            .is_some_and(|e| e.origin != crate::recipe::registry::Origin::Generic);
         if !recipe {
             continue;
         }
@@ -164,10 +164,10 @@ impl Scraper {
             .collect::<Result<Vec<_>, _>>()?;
         for (spec, parser) in settings.sources.iter().zip(&parsers) {
             let tail = matches!(spec.source, Source::Tail(_));
-            let reason = match (tail, parser.log_rules().is_some()) {
+            let reason = match (tail, parser.line_recipe().is_some()) {
                 (true, false) => format!(
-                    "{:?} is not a log recipe (format = \"log\"); a tail source counts lines \
-                     with one, such as nginx_access or apache_access",
+                    "{:?} is not a line recipe (rules with `accumulate`); a tail source counts \
+                     lines with one, such as nginx_access or apache_access",
                     spec.parser
                 ),
                 (false, true) => format!(

@@ -13,7 +13,7 @@ pub use super::failure::FailureKind;
 use super::isolated::parse_isolated;
 use crate::config::SourceSpec;
 use crate::family::FamilySet;
-use crate::parse::Parser;
+use crate::recipe::Parser;
 
 mod names;
 
@@ -152,6 +152,9 @@ pub struct Target {
     /// A followed log's last page part, and the totals' version it was built from: while
     /// nothing new is read it is served again, not rebuilt (see [`Target::follow`]).
     pub(super) followed: Mutex<Option<super::follow::Built>>,
+    /// A followed log's running totals: its lines, added up by the line recipe. Shared
+    /// with the next config's target when a reload leaves the source as it was.
+    pub(super) running: Arc<Mutex<crate::parse::totals::RunningTotals>>,
     /// One parse at a time (see [`parse_isolated`]).
     parsing: Arc<tokio::sync::Semaphore>,
 }
@@ -182,9 +185,12 @@ impl Target {
         same: Option<&Target>,
     ) -> Target {
         let mut spec = spec;
+        let mut running = Arc::default();
         if let (crate::source::Source::Tail(new), Some(old)) = (&mut spec.source, same) {
-            if let crate::source::Source::Tail(old) = &old.spec.source {
-                new.adopt(old);
+            if let crate::source::Source::Tail(old_tail) = &old.spec.source {
+                // The position and the totals go on together: neither recounts.
+                new.adopt(old_tail);
+                running = old.running.clone();
             }
         }
         let state = same.map_or_else(State::default, |t| {
@@ -203,6 +209,7 @@ impl Target {
             inflight: Mutex::default(),
             block_lines: std::sync::atomic::AtomicUsize::new(0),
             followed: Mutex::default(),
+            running,
             parsing: Arc::new(tokio::sync::Semaphore::new(1)),
         }
     }

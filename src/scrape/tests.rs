@@ -151,7 +151,7 @@ async fn background_sources_serve_the_last_result_with_its_age() {
 #[derive(Debug)]
 struct Panicky;
 
-impl crate::parse::Parser for Panicky {
+impl crate::recipe::Parser for Panicky {
     fn name(&self) -> &str {
         "panicky"
     }
@@ -183,7 +183,7 @@ async fn a_panicking_parser_takes_down_only_its_source() {
     let settings =
         Settings::from_raw(crate::config::Origin::Embedded, raw, &Overrides::default()).unwrap();
     let mut registry = Registry::builtin().unwrap();
-    registry.insert(Arc::new(Panicky), crate::parse::registry::Origin::Generic);
+    registry.insert(Arc::new(Panicky), crate::recipe::registry::Origin::Generic);
     let s = Scraper::new(&settings, &registry).unwrap();
     for read in 1..=3 {
         let page = s.scrape().await;
@@ -205,10 +205,10 @@ async fn a_panicking_parser_takes_down_only_its_source() {
 #[derive(Debug)]
 struct Counting(
     Arc<std::sync::atomic::AtomicUsize>,
-    Arc<dyn crate::parse::Parser>,
+    Arc<dyn crate::recipe::Parser>,
 );
 
-impl crate::parse::Parser for Counting {
+impl crate::recipe::Parser for Counting {
     fn name(&self) -> &str {
         "counting"
     }
@@ -237,7 +237,7 @@ async fn unchanged_input_reuses_the_last_result() {
     let kv = registry.get("kv").unwrap().parser.clone();
     registry.insert(
         Arc::new(Counting(parses.clone(), kv)),
-        crate::parse::registry::Origin::Generic,
+        crate::recipe::registry::Origin::Generic,
     );
     let parsed = || parses.load(std::sync::atomic::Ordering::SeqCst);
     let s = Scraper::new(&settings, &registry).unwrap();

@@ -28,7 +28,7 @@ mod page_body {
     use super::super::page::{page_response, PageBody};
     use super::*;
     use crate::config::{Overrides, RawConfig, Settings};
-    use crate::parse::Registry;
+    use crate::recipe::Registry;
     use crate::scrape::Scraper;
 
     fn scraper() -> Scraper {

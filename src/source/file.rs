@@ -117,7 +117,7 @@ impl FileSource {
 
     /// Takes what the source needs to know of the recipe that reads it: its framing
     /// ([`FileSource::frame_with`]), and whether its format is self-delimiting.
-    pub fn read_by(&mut self, parser: &dyn crate::parse::Parser) {
+    pub fn read_by(&mut self, parser: &dyn crate::recipe::Parser) {
         self.frame_with(parser.framing());
         self.self_delimiting = parser.self_delimiting();
     }

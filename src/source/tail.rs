@@ -1,8 +1,9 @@
-//! `tail`: follows an appended log (an access log on a shared volume) and counts its lines
-//! with a `log` recipe's accumulating rules ([`crate::parse::accumulate`]).
+//! `tail`: follows an appended log (an access log on a shared volume) and delivers its new
+//! lines; it keeps only its position in the file. The scrape target adds the lines into
+//! running totals with a line recipe (see [`crate::parse::totals`]).
 //!
 //! Unlike the other sources it is not read on a scrape: a background task polls the file
-//! every `interval` (default [`DEFAULT_POLL`]) and serves the running totals. Plain polling,
+//! every `interval` (default [`DEFAULT_POLL`]) and the target serves the running totals. Plain polling,
 //! not inotify: it works the same on every filesystem a pod may share a log through
 //! (overlay, NFS, a kubelet emptyDir), costs one `stat` and one `pread` per second, and
 //! cannot miss an event. Reads are small (256 KiB, more only for a longer line, up to
@@ -27,8 +28,6 @@ use follow::Follower;
 pub use follow::Position;
 
 use super::{quote, KeyError, SourceError, UNSET};
-use crate::family::Family;
-use crate::parse::accumulate::{Accumulator, Fed, Rules};
 
 /// How often the file is polled when the source sets no `interval`.
 pub const DEFAULT_POLL: Duration = Duration::from_secs(1);
@@ -51,17 +50,14 @@ pub struct TailSource {
     pub state_file: Option<PathBuf>,
     /// Open the log through a symbolic link (off by default: the app may plant one).
     pub follow_links: bool,
-    /// The follower and its totals: shared by the clones of the source, and handed on to
-    /// the next config when a reload leaves the source as it was.
+    /// The follower: shared by the clones of the source, and handed on to the next config
+    /// when a reload leaves the source as it was.
     state: Arc<Mutex<State>>,
 }
 
 #[derive(Debug, Default)]
 struct State {
     follower: Follower,
-    /// The rules the accumulator was built for (their text): a changed recipe starts over.
-    rules: Option<String>,
-    acc: Accumulator,
     /// The state file's position, read at the first step.
     saved: Option<Option<Position>>,
     /// The position last written to the state file.
@@ -69,14 +65,13 @@ struct State {
     /// The last write of the state file failed (and was warned about): the next failures
     /// are not warned again until one succeeds, or the poll would warn every second.
     save_failing: bool,
-    /// Bumped whenever the totals change: a page part built at this version is current.
-    version: u64,
 }
 
 /// What one step did.
 #[derive(Debug, Default)]
 pub struct Step {
-    pub fed: Fed,
+    /// The new complete lines.
+    pub lines: Vec<u8>,
     /// Bytes consumed from the file.
     pub bytes: u64,
     /// Lines longer than `max_bytes`, skipped.
@@ -152,8 +147,8 @@ impl TailSource {
         Ok(())
     }
 
-    /// Carries on where `old` (the same source in the previous config) is: position and
-    /// totals, so a reload neither recounts nor resets a counter.
+    /// Carries on where `old` (the same source in the previous config) is: its position,
+    /// so a reload neither recounts nor skips a line.
     pub fn adopt(&mut self, old: &TailSource) {
         self.state = old.state.clone();
     }
@@ -162,23 +157,13 @@ impl TailSource {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Reads and counts one bounded read of new lines (`max_bytes`: the longest line).
-    /// Blocking: run it on the blocking pool. The lock is held throughout, so reading,
-    /// counting and moving the offset are one step even if two followers (an old
-    /// config's, going away) overlap.
-    pub fn step(
-        &self,
-        rules: &Rules,
-        max_bytes: u64,
-        max_series: usize,
-    ) -> Result<Step, SourceError> {
+    /// One bounded read of new lines (`max_bytes`: the longest line). Blocking: run it on
+    /// the blocking pool. The caller holds the running totals' lock around the step and
+    /// the adding of its lines, so reading, counting and moving the offset are one step
+    /// even if two followers (an old config's, going away) overlap.
+    pub fn step(&self, max_bytes: u64) -> Result<Step, SourceError> {
         let mut state = self.lock();
         let state = &mut *state;
-        if state.rules.as_deref() != Some(rules.fingerprint()) {
-            state.acc = rules.accumulator();
-            state.rules = Some(rules.fingerprint().to_string());
-            state.version += 1;
-        }
         let saved = match (&state.saved, &self.state_file) {
             (Some(saved), _) => *saved,
             (None, None) => None,
@@ -202,17 +187,12 @@ impl TailSource {
         if let Some(event) = chunk.event {
             info!(path = %self.path.display(), "{event}");
         }
-        let mut step = Step {
+        let step = Step {
             bytes: chunk.consumed,
             too_long: chunk.too_long,
             more: chunk.more,
-            ..Step::default()
+            lines: chunk.lines,
         };
-        if !chunk.lines.is_empty() {
-            let text = crate::parse::text(&chunk.lines);
-            rules.feed(&text, &mut state.acc, max_series, &mut step.fed);
-            state.version += 1;
-        }
         if let (Some(file), Some(pos)) = (&self.state_file, state.follower.position()) {
             if state.written != Some(pos) {
                 match follow::save(file, pos) {
@@ -235,21 +215,6 @@ impl TailSource {
             }
         }
         Ok(step)
-    }
-
-    /// The running totals as families, with the version of the totals they show.
-    pub fn families(&self, rules: &Rules) -> (u64, Vec<Family>) {
-        let state = self.lock();
-        if state.rules.as_deref() == Some(rules.fingerprint()) {
-            (state.version, state.acc.families(&rules.metrics))
-        } else {
-            (state.version, Vec::new())
-        }
-    }
-
-    /// The totals' version (see [`TailSource::families`]): unchanged, nothing was counted.
-    pub fn version(&self) -> u64 {
-        self.lock().version
     }
 }
 

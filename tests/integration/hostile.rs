@@ -553,11 +553,12 @@ fn a_reload_compiles_recipes_off_the_runtime_thread() {
     );
     for i in 0..6 {
         config.push_str(&format!(
-            "[recipes.r{i}]\ndescription = \"slow to compile\"\nformat = \"log\"\n\
-             [[recipes.r{i}.log.rule]]\n\
+            "[recipes.r{i}]\ndescription = \"slow to compile\"\nformat = \"regex\"\n\
+             [[recipes.r{i}.regex.rule]]\n\
              pattern = '^(?P<a>\\w{{60}}) (?P<b>\\w{{60}}) (?P<c>\\w{{60}})$'\n\
-             [[recipes.r{i}.log.metric]]\nname = \"lines{i}\"\ntype = \"counter\"\n\
-             label_captures = [\"a\", \"b\", \"c\"]\n"
+             line_key = \"line\"\n\
+             [[recipes.r{i}.mapping.metric]]\nkey = \"line\"\nname = \"lines{i}\"\n\
+             accumulate = \"count\"\n"
         ));
     }
     let adapter = Adapter::start_with(Some(&config), &["--web.enable-lifecycle"]);

@@ -415,8 +415,8 @@ fn http_keep_alive_is_reused_and_a_stale_one_is_retried() {
 #[test]
 fn pages_from_damaged_inputs_parse_back_in_python() {
     use metrics_adapter::exposition::WireFormat;
-    use metrics_adapter::parse::Registry;
-    use metrics_adapter::preview::render;
+    use metrics_adapter::recipe::preview::render;
+    use metrics_adapter::recipe::Registry;
 
     let samples = inputs::recorded();
     let registry = Registry::builtin().expect("built-in recipes");

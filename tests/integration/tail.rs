@@ -443,7 +443,7 @@ fn a_log_recipe_needs_a_tail_source_and_a_tail_source_a_log_recipe() {
     assert!(!out.success());
     assert!(
         out.stderr
-            .contains("sources.web.parser: \"kv\" is not a log recipe"),
+            .contains("sources.web.parser: \"kv\" is not a line recipe"),
         "{}",
         out.stderr
     );

@@ -25,6 +25,7 @@
 //! without label columns, what to set (left to the family set, the rest would be dropped
 //! value by value as duplicate series, with no hint of the cause).
 
+use crate::parse::RecipeError;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -144,7 +145,7 @@ fn split_plain(line: &str, delimiter: char) -> Vec<Cow<'_, str>> {
 }
 
 impl Csv {
-    pub fn new(opts: Options) -> Result<Csv, String> {
+    pub fn new(opts: Options) -> Result<Csv, RecipeError> {
         let mut chars = opts.delimiter.chars();
         let delimiter = match (chars.next(), chars.next()) {
             (Some(c), None) if c != '"' => c,
@@ -152,7 +153,8 @@ impl Csv {
                 return Err(format!(
                     "csv.delimiter must be one character other than \", not {:?}",
                     opts.delimiter
-                ))
+                )
+                .into())
             }
         };
         Ok(Csv { opts, delimiter })
@@ -377,8 +379,8 @@ mod tests {
     /// The page and the notes (skipped values, dropped series) that bare `csv` gives.
     fn bare(input: &str) -> (String, Vec<String>) {
         use crate::exposition::WireFormat;
-        use crate::preview::render;
-        let registry = crate::parse::Registry::builtin().unwrap();
+        use crate::recipe::preview::render;
+        let registry = crate::recipe::Registry::builtin().unwrap();
         let parsed = registry.get("csv").unwrap().parser.parse(input.as_bytes());
         render(parsed.unwrap(), WireFormat::Text)
     }

@@ -10,6 +10,7 @@
 //! naming the path, its index (or key) and the field: unlabelled, it would pass for every
 //! other such item.
 
+use crate::parse::RecipeError;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -93,10 +94,10 @@ fn kind_of(v: &Value) -> &'static str {
 }
 
 impl Json {
-    pub fn new(opts: Options) -> Result<Json, String> {
+    pub fn new(opts: Options) -> Result<Json, RecipeError> {
         for (i, e) in opts.each.iter().enumerate() {
             if e.path.is_empty() {
-                return Err(format!("json.each[{i}].path must not be empty"));
+                return Err(format!("json.each[{i}].path must not be empty").into());
             }
         }
         Ok(Json {

@@ -5,6 +5,7 @@
 //! after the value (`123 kB`), and nested values (`db0:keys=1,expires=0` becomes the records
 //! `db0.keys` and `db0.expires`).
 
+use crate::parse::RecipeError;
 use nom::bytes::complete::{tag, take_until};
 use nom::combinator::rest;
 use nom::{IResult, Parser};
@@ -62,7 +63,7 @@ pub struct Kv {
 }
 
 impl Kv {
-    pub fn new(opts: Options) -> Result<Kv, String> {
+    pub fn new(opts: Options) -> Result<Kv, RecipeError> {
         if opts.separator.is_empty() {
             return Err("kv.separator must not be empty".into());
         }
@@ -70,9 +71,9 @@ impl Kv {
             "error" => false,
             "skip" => true,
             other => {
-                return Err(format!(
-                    "kv.malformed must be \"error\" or \"skip\", not {other:?}"
-                ))
+                return Err(
+                    format!("kv.malformed must be \"error\" or \"skip\", not {other:?}").into(),
+                )
             }
         };
         Ok(Kv {

@@ -16,6 +16,7 @@ pub mod prometheus;
 pub mod regex;
 
 use super::{Issue, ParseError, RecordSink, Unmatched};
+use crate::parse::RecipeError;
 
 /// A format with its options compiled.
 #[derive(Debug)]
@@ -25,24 +26,25 @@ pub enum Format {
     Json(json::Json),
     Csv(csv::Csv),
     Prometheus(prometheus::Prometheus),
-    /// An appended log whose lines accumulate (`crate::parse::accumulate`).
-    Log(std::sync::Arc<crate::parse::accumulate::Rules>),
 }
 
 /// Names accepted in a recipe's `format = "..."`.
-pub const NAMES: &[&str] = &["kv", "regex", "json", "csv", "prometheus", "log"];
+pub const NAMES: &[&str] = &["kv", "regex", "json", "csv", "prometheus"];
 
 impl Format {
     /// Builds a format from its name and its options table (`None` when the recipe has none).
-    pub fn from_options(name: &str, options: Option<toml::Value>) -> Result<Format, String> {
+    pub fn from_options(name: &str, options: Option<toml::Value>) -> Result<Format, RecipeError> {
         fn opts<T: serde::de::DeserializeOwned + Default>(
             v: Option<toml::Value>,
-        ) -> Result<T, String> {
+        ) -> Result<T, RecipeError> {
             match v {
                 None => Ok(T::default()),
-                Some(v) => v
-                    .try_into()
-                    .map_err(|e: toml::de::Error| crate::text::with_field_suggestion(e.message())),
+                Some(v) => v.try_into().map_err(|e: toml::de::Error| {
+                    RecipeError::new(
+                        crate::parse::ErrorKind::Syntax,
+                        crate::text::with_field_suggestion(e.message()),
+                    )
+                }),
             }
         }
         Ok(match name {
@@ -51,14 +53,14 @@ impl Format {
             "json" => Format::Json(json::Json::new(opts(options)?)?),
             "csv" => Format::Csv(csv::Csv::new(opts(options)?)?),
             "prometheus" => Format::Prometheus(prometheus::Prometheus::new(opts(options)?)?),
-            "log" => Format::Log(std::sync::Arc::new(crate::parse::accumulate::Rules::new(
-                opts(options)?,
-            )?)),
             other => {
-                return Err(format!(
-                    "unknown format {other:?}; expected one of {}{}",
-                    NAMES.join(", "),
-                    crate::text::did_you_mean(other, NAMES.iter().copied())
+                return Err(RecipeError::new(
+                    crate::parse::ErrorKind::UnknownName,
+                    format!(
+                        "unknown format {other:?}; expected one of {}{}",
+                        NAMES.join(", "),
+                        crate::text::did_you_mean(other, NAMES.iter().copied())
+                    ),
                 ))
             }
         })
@@ -67,7 +69,7 @@ impl Format {
     /// Appends the records found in `text`. Values that cannot be used go to `issues`, text
     /// no rule reads to `unmatched`; an input that cannot be used at all is an error.
     pub fn records<'a>(
-        &self,
+        &'a self,
         text: &'a str,
         records: &mut dyn RecordSink<'a>,
         issues: &mut Vec<Issue>,
@@ -79,10 +81,6 @@ impl Format {
             Format::Json(f) => f.records(text, records, issues),
             Format::Csv(f) => f.records(text, records, issues),
             Format::Prometheus(f) => f.records(text, records, issues),
-            // Counted, not read: [`crate::parse::Recipe`] feeds its lines to an accumulator.
-            Format::Log(_) => Err(ParseError::Invalid(
-                "a log recipe counts lines as they are appended".into(),
-            )),
         }
     }
 }

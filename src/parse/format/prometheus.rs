@@ -8,6 +8,7 @@
 //! are records keyed by the family's name, each with its suffix (`_bucket`, `_sum`,
 //! `_count`), so a rule renames or relabels all of it at once.
 
+use crate::parse::RecipeError;
 use std::collections::HashMap;
 
 use nom::branch::alt;
@@ -110,7 +111,7 @@ const SUFFIXES: &[&str] = &[
 ];
 
 impl Prometheus {
-    pub fn new(_opts: Options) -> Result<Self, String> {
+    pub fn new(_opts: Options) -> Result<Self, RecipeError> {
         Ok(Prometheus {})
     }
 

@@ -3,10 +3,13 @@
 //! In line mode a non-blank line no rule matches is counted as unmatched (format drift shows);
 //! a rule with `drop = true` marks lines that are known and carry nothing (a header).
 
+use crate::parse::RecipeError;
+use std::borrow::Cow;
+
 use regex::Regex;
 use serde::Deserialize;
 
-use crate::family::LabelSet;
+use crate::family::{LabelSet, Suffix};
 use crate::parse::{numbered_lines, ParseError, Record, RecordSink, Unmatched};
 use crate::text::excerpt;
 
@@ -32,6 +35,9 @@ pub struct RuleOptions {
     /// is the value's unit (`kB`), not a label.
     #[serde(rename = "record_key")]
     pub key: Option<String>,
+    /// Each line the rule matches also makes one record of this key, value 1, labelled
+    /// like the others: what a log recipe counts its lines by (`accumulate = "count"`).
+    pub line_key: Option<String>,
     /// The lines this rule matches are known and make no record (a header line).
     #[serde(default)]
     pub drop: bool,
@@ -40,10 +46,13 @@ pub struct RuleOptions {
 #[derive(Debug)]
 struct Rule {
     regex: Regex,
-    /// Empty for a `drop` rule: its lines make no record.
-    values: Vec<String>,
-    labels: Vec<String>,
+    /// Empty for a `drop` rule: its lines make no record. With each, its capture's index.
+    values: Vec<(String, usize)>,
+    labels: Vec<(String, usize)>,
     key: Option<String>,
+    line_key: Option<String>,
+    /// The index of the capture named `unit`, if any.
+    unit: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -53,7 +62,7 @@ pub struct RegexFormat {
 }
 
 impl RegexFormat {
-    pub fn new(opts: Options) -> Result<Self, String> {
+    pub fn new(opts: Options) -> Result<Self, RecipeError> {
         if opts.rule.is_empty() {
             return Err("regex format needs at least one [[regex.rule]]".into());
         }
@@ -63,14 +72,20 @@ impl RegexFormat {
             .enumerate()
             .map(|(i, r)| {
                 let regex =
-                    Regex::new(&r.pattern).map_err(|e| format!("regex.rule[{i}].pattern: {e}"))?;
-                if r.drop && (!r.values.is_empty() || r.key.is_some()) {
+                    Regex::new(&r.pattern).map_err(|e| {
+                    RecipeError::new(crate::parse::ErrorKind::Pattern, e.to_string())
+                        .at(format!("regex.rule[{i}].pattern"))
+                })?;
+                if r.drop && (!r.values.is_empty() || r.key.is_some() || r.line_key.is_some()) {
                     // A `drop` rule makes no record: its `values` or key would do nothing.
                     return Err(format!(
-                        "regex.rule[{i}]: `drop` makes no record; drop `values` and `record_key`"
-                    ));
+                        "regex.rule[{i}]: `drop` makes no record; drop `values`, `record_key` and `line_key`"
+                    ).into());
                 }
                 let values = if r.drop {
+                    Vec::new()
+                } else if r.values.is_empty() && r.line_key.is_some() {
+                    // The line itself is the record: captures are labels unless named.
                     Vec::new()
                 } else if r.values.is_empty() {
                     vec!["value".to_string()]
@@ -85,33 +100,50 @@ impl RegexFormat {
                 if let Some(missing) = values.iter().find(|v| !names.contains(v)) {
                     return Err(format!(
                         "regex.rule[{i}]: pattern has no capture named {missing:?}"
-                    ));
+                    ).into());
                 }
                 let in_key = |n: &str| {
                     r.key
                         .as_deref()
                         .is_some_and(|k| k.contains(&format!("{{{n}}}")))
                 };
+                let index = |n: &str| regex.capture_names().position(|c| c == Some(n));
                 let labels = names
                     .into_iter()
                     .filter(|n| !values.contains(n) && n != "unit" && !in_key(n))
+                    .filter_map(|n| Some((index(&n)?, n)))
+                    .map(|(i, n)| (n, i))
+                    .collect();
+                let values = values
+                    .into_iter()
+                    .filter_map(|v| Some((index(&v)?, v)))
+                    .map(|(i, v)| (v, i))
                     .collect();
                 Ok(Rule {
-                    regex,
                     values,
                     labels,
                     key: r.key,
+                    line_key: r.line_key,
+                    unit: regex.capture_names().position(|n| n == Some("unit")),
+                    regex,
                 })
             })
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<_, RecipeError>>()?;
         Ok(RegexFormat {
             whole_text: opts.whole_text,
             rules,
         })
     }
 
+    /// Whether it reads line by line (not `whole_text`).
+    pub fn by_line(&self) -> bool {
+        !self.whole_text
+    }
+
+    /// The records of `text`; their keys borrow the rules' own (a log's four records per
+    /// line would otherwise be four allocations).
     pub fn records<'a>(
-        &self,
+        &'a self,
         text: &'a str,
         records: &mut dyn RecordSink<'a>,
         unmatched: &mut Unmatched,
@@ -125,16 +157,28 @@ impl RegexFormat {
                         .matches('\n')
                         .count()
                         + 1;
-                    rule.emit(&caps, line, records);
+                    let labels = rule.labels(|i| caps.get(i).map(|m| m.as_str()), &mut Vec::new());
+                    rule.emit(|i| caps.get(i).map(|m| m.as_str()), labels, line, records);
                 }
             }
         } else {
+            // Capture positions are read into one buffer per rule, reused line after line.
+            let mut locs: Vec<_> = self
+                .rules
+                .iter()
+                .map(|r| r.regex.capture_locations())
+                .collect();
+            let mut seen: Vec<Vec<LabelSet>> = vec![Vec::new(); self.rules.len()];
             for (n, line) in numbered_lines(text) {
                 let mut used = false;
-                for rule in &self.rules {
-                    if let Some(caps) = rule.regex.captures(line) {
+                let per_rule = self.rules.iter().zip(locs.iter_mut()).zip(seen.iter_mut());
+                for ((rule, locs), seen) in per_rule {
+                    if rule.regex.captures_read(locs, line).is_some() {
                         used = true;
-                        rule.emit(&caps, n, records);
+                        let locs = &*locs;
+                        let capture = |i: usize| locs.get(i).and_then(|(s, e)| line.get(s..e));
+                        let labels = rule.labels(capture, seen);
+                        rule.emit(capture, labels, n, records);
                     }
                 }
                 if !used && !line.trim().is_empty() {
@@ -146,14 +190,19 @@ impl RegexFormat {
     }
 }
 
-impl crate::parse::explain::LineReader for RegexFormat {
+impl crate::parse::trace::LineReader for RegexFormat {
     fn no_record(&self, line: &str) -> Option<String> {
         if self.whole_text {
             return Some("no match starts on this line (whole_text)".into());
         }
         Some(
             match self.rules.iter().position(|r| r.regex.is_match(line)) {
-                Some(i) if self.rules.get(i).is_some_and(|r| r.values.is_empty()) => {
+                Some(i)
+                    if self
+                        .rules
+                        .get(i)
+                        .is_some_and(|r| r.values.is_empty() && r.line_key.is_none()) =>
+                {
                     format!("a known line: regex.rule[{i}] has drop = true")
                 }
                 Some(i) => format!("regex.rule[{i}] matches, but captures no value"),
@@ -163,42 +212,95 @@ impl crate::parse::explain::LineReader for RegexFormat {
     }
 }
 
+/// Label sets a rule keeps from its latest matches: a log repeats a few (`GET 200`) line
+/// after line, and a set found here costs no allocation.
+const SEEN_LABEL_SETS: usize = 16;
+
 impl Rule {
-    fn emit<'a>(&self, caps: &regex::Captures<'a>, line: usize, records: &mut dyn RecordSink<'a>) {
-        let labels: LabelSet = self
+    /// The labels of one match, from `seen` when they were seen lately. A label capture
+    /// whose group took no part is the empty label: every record of a rule has the same
+    /// label names (a log's request line without a method).
+    fn labels<'a>(
+        &self,
+        capture: impl Fn(usize) -> Option<&'a str>,
+        seen: &mut Vec<LabelSet>,
+    ) -> LabelSet {
+        let text = |i: usize| capture(i).unwrap_or("");
+        let same = |set: &&LabelSet| {
+            set.iter()
+                .zip(&self.labels)
+                .all(|((_, v), (_, i))| v == text(*i))
+        };
+        // Latest used first: a log's common set is then found by its first compare.
+        if let Some(at) = seen.iter().position(|s| same(&s)) {
+            if let Some(front) = seen.get_mut(..=at) {
+                front.rotate_right(1);
+            }
+            if let Some(set) = seen.first() {
+                return set.clone();
+            }
+        }
+        let set: LabelSet = self
             .labels
             .iter()
-            .filter_map(|n| caps.name(n).map(|m| (n.clone(), m.as_str().to_string())))
+            .map(|(n, i)| (n.clone(), text(*i).to_string()))
             .collect();
-        let base = self.key.as_ref().map(|k| {
-            let mut k = k.clone();
-            if k.contains('{') {
-                for name in self.regex.capture_names().flatten() {
-                    if let Some(m) = caps.name(name) {
-                        k = k.replace(&format!("{{{name}}}"), m.as_str());
-                    }
+        seen.truncate(SEEN_LABEL_SETS - 1);
+        seen.insert(0, set.clone());
+        set
+    }
+
+    /// The records of one match; `capture(i)` is capture `i`'s text when it took part.
+    /// Records are built field by field: `..Record::default()` would make (and drop) an
+    /// empty label set per record.
+    fn emit<'a>(
+        &'a self,
+        capture: impl Fn(usize) -> Option<&'a str>,
+        labels: LabelSet,
+        line: usize,
+        records: &mut dyn RecordSink<'a>,
+    ) {
+        if let Some(key) = &self.line_key {
+            records.push(Record {
+                key: Cow::Borrowed(key),
+                labels: labels.clone(),
+                value: "1".into(),
+                unit: None,
+                kind: None,
+                help: None,
+                suffix: Suffix::default(),
+                line,
+            });
+        }
+        let base: Option<Cow<'a, str>> = self.key.as_deref().map(|k| {
+            if !k.contains('{') {
+                return Cow::Borrowed(k);
+            }
+            let mut k = k.to_string();
+            for (i, name) in self.regex.capture_names().enumerate() {
+                if let (Some(name), Some(text)) = (name, capture(i)) {
+                    k = k.replace(&format!("{{{name}}}"), text);
                 }
             }
-            k
+            Cow::Owned(k)
         });
-        let unit = caps
-            .name("unit")
-            .map(|m| m.as_str())
-            .filter(|u| !u.is_empty());
-        for v in &self.values {
-            let Some(m) = caps.name(v) else { continue };
-            let key = match (&base, self.values.len()) {
+        let unit = self.unit.and_then(&capture).filter(|u| !u.is_empty());
+        for (v, i) in &self.values {
+            let Some(text) = capture(*i) else { continue };
+            let key: Cow<'a, str> = match (&base, self.values.len()) {
                 (Some(k), 1) => k.clone(),
-                (Some(k), _) => format!("{k}.{v}"),
-                (None, _) => v.clone(),
+                (Some(k), _) => Cow::Owned(format!("{k}.{v}")),
+                (None, _) => Cow::Borrowed(v),
             };
             records.push(Record {
-                key: key.into(),
+                key,
                 labels: labels.clone(),
-                value: m.as_str().trim().into(),
+                value: text.trim().into(),
                 unit,
+                kind: None,
+                help: None,
+                suffix: Suffix::default(),
                 line,
-                ..Record::default()
             });
         }
     }
@@ -231,7 +333,8 @@ mod tests {
     #[test]
     fn stub_status_positional_values() {
         let (mut r, mut u) = (Vec::new(), Unmatched::default());
-        nginx().records(STUB_STATUS, &mut r, &mut u).unwrap();
+        let format = nginx();
+        format.records(STUB_STATUS, &mut r, &mut u).unwrap();
         let got: Vec<_> = r
             .iter()
             .map(|r| (r.key.as_ref(), r.value.as_ref(), r.line))
@@ -263,8 +366,8 @@ mod tests {
         )
         .unwrap();
         let (mut r, mut u) = (Vec::new(), Unmatched::default());
-        RegexFormat::new(opts)
-            .unwrap()
+        let format = RegexFormat::new(opts).unwrap();
+        format
             .records("MemFree: 5 kB\nHugePages_Total: 0\n", &mut r, &mut u)
             .unwrap();
         assert_eq!(
@@ -293,8 +396,8 @@ mod tests {
         .unwrap();
         let mut u = Unmatched::default();
         let mut r = Vec::new();
-        RegexFormat::new(opts)
-            .unwrap()
+        let format = RegexFormat::new(opts).unwrap();
+        format
             .records("a 1\n\nserver accepts\n  \na 2\n", &mut r, &mut u)
             .unwrap();
         assert_eq!((r.len(), u.count), (2, 0));
@@ -303,17 +406,20 @@ mod tests {
     #[test]
     fn bad_pattern_is_rejected() {
         let bad: Options = toml::from_str("[[rule]]\npattern = '(?P<x>'\n").unwrap();
-        assert!(RegexFormat::new(bad)
-            .unwrap_err()
-            .contains("regex.rule[0].pattern"));
+        let err = RegexFormat::new(bad).unwrap_err();
+        assert_eq!(err.kind(), crate::parse::ErrorKind::Pattern);
+        assert_eq!(err.key_path(), "regex.rule[0].pattern");
         let novalue: Options = toml::from_str("[[rule]]\npattern = '(?P<x>a)'\n").unwrap();
-        assert!(RegexFormat::new(novalue).unwrap_err().contains("\"value\""));
+        assert!(RegexFormat::new(novalue)
+            .unwrap_err()
+            .to_string()
+            .contains("\"value\""));
         // A `drop` rule makes no record: keys that shape records would do nothing.
         let dropped: Options =
             toml::from_str("[[rule]]\npattern = 'a'\ndrop = true\nrecord_key = 'x'\n").unwrap();
         assert_eq!(
-            RegexFormat::new(dropped).unwrap_err(),
-            "regex.rule[0]: `drop` makes no record; drop `values` and `record_key`"
+            RegexFormat::new(dropped).unwrap_err().to_string(),
+            "regex.rule[0]: `drop` makes no record; drop `values`, `record_key` and `line_key`"
         );
     }
 }

@@ -7,7 +7,7 @@ use super::Mapping;
 use crate::family::{
     le_label, name_part, Family, LabelSet, MetricKind, PerLabelSet, Sample, Suffix,
 };
-use crate::parse::explain::{Step, Trace};
+use crate::parse::trace::{Step, Trace};
 use crate::parse::Issue;
 use crate::parse::Unmatched;
 
@@ -58,6 +58,17 @@ pub(super) fn with_unit(mut name: String, unit: Option<&str>) -> String {
     name
 }
 
+/// What an accumulating rule made of one record: a value to add into the running totals
+/// of a family (by its index among the read's families), under a label set.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    pub family: usize,
+    /// The rule, for how it adds ([`super::Mapping::accumulation`]).
+    pub rule: usize,
+    pub labels: LabelSet,
+    pub value: f64,
+}
+
 /// Collects samples into families by name, in first-seen order; merges info labels.
 pub(super) struct Builder {
     pub(super) families: Vec<Family>,
@@ -83,6 +94,8 @@ pub(super) struct Builder {
     /// first-seen order; written out by [`Builder::finish`].
     pub(super) parts: Vec<(usize, LabelSet, Pieces)>,
     pub(super) parts_index: HashMap<(usize, LabelSet), usize>,
+    /// What accumulating rules made, in input order.
+    pub(super) observed: Vec<Observation>,
 }
 
 /// One series of a summary or histogram, as a rule read it.
@@ -122,6 +135,7 @@ impl Builder {
             trace: None,
             parts: Vec::new(),
             parts_index: HashMap::default(),
+            observed: Vec::new(),
         }
     }
 
@@ -194,6 +208,32 @@ impl Builder {
                 value,
             });
         }
+    }
+
+    /// What an accumulating rule made of a record (see [`Observation`]).
+    pub(super) fn observe(
+        &mut self,
+        family: usize,
+        rule: usize,
+        labels: LabelSet,
+        value: f64,
+        verb: super::accumulate::Verb,
+    ) {
+        if let (Some(t), Some(f)) = (&mut self.trace, self.families.get(family)) {
+            t.step(Step::Added {
+                name: f.name.clone(),
+                kind: f.kind,
+                labels: labels.clone(),
+                value,
+                verb,
+            });
+        }
+        self.observed.push(Observation {
+            family,
+            rule,
+            labels,
+            value,
+        });
     }
 
     pub(super) fn push(&mut self, family: usize, labels: LabelSet, value: f64) {

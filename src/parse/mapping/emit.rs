@@ -1,13 +1,14 @@
 //! What a matched record becomes: its family (name, kind, help), its labels, and its
 //! samples, per rule [`Action`]; and the catch-all for records no rule matched.
 
+use super::accumulate::Verb;
 use super::build::{expand, expand_help, uses_placeholder, with_label, with_unit, Builder, Piece};
-use super::rule::{Action, Part, Read, Rule};
+use super::rule::{Action, Part, Read, Rule, Words};
 use super::Mapping;
 use crate::family::{
     is_valid_metric_name, le_label, name_part, LabelSet, Labels, MetricKind, Suffix,
 };
-use crate::parse::explain::Step;
+use crate::parse::trace::Step;
 use crate::parse::{number, Issue, Record};
 
 /// Sets `name` to `value`, replacing a label of that name: a static label wins over one
@@ -388,6 +389,37 @@ impl Mapping {
                         ),
                     ));
                 }
+            }
+            Action::Accumulate(a) => {
+                let value = match (a.verb, record.value.as_ref()) {
+                    (Verb::Count, _) => 1.0,
+                    // A log's "-" for "none" (Apache's %b for no body, nginx's upstream
+                    // time without an upstream): nothing to add for this record.
+                    (_, "-" | "") => {
+                        out.step(|| {
+                            Step::Nothing(format!("value {:?} adds nothing", record.value))
+                        });
+                        return;
+                    }
+                    _ => {
+                        let read = Read::Number(Words::default());
+                        let Some(v) =
+                            read_value(&read, a.scale, a.skip_non_numeric, record, out, issues)
+                        else {
+                            return;
+                        };
+                        v
+                    }
+                };
+                if a.verb == Verb::Sum && value < 0.0 {
+                    issues.push(Issue::new(
+                        record.line,
+                        format!("{}: a counter cannot add {value}", record.key),
+                    ));
+                    return;
+                }
+                let f = family(out);
+                out.observe(f, rule_idx, labels, value, a.verb);
             }
             Action::Part {
                 part,

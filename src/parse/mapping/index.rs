@@ -2,6 +2,7 @@
 //! `match` rules' patterns in one automaton, so a record only tries the rules that can
 //! match it, in their order (an HAProxy page has 160k records and its recipe 90 rules).
 
+use crate::parse::RecipeError;
 use foldhash::HashMap;
 use regex::RegexSet;
 
@@ -16,7 +17,7 @@ pub(super) struct RuleIndex {
 }
 
 impl RuleIndex {
-    pub(super) fn new(rules: &[Rule]) -> Result<RuleIndex, String> {
+    pub(super) fn new(rules: &[Rule]) -> Result<RuleIndex, RecipeError> {
         let mut by_key: HashMap<String, Vec<usize>> = HashMap::default();
         let (mut pattern_rules, mut patterns) = (Vec::new(), Vec::new());
         for (i, rule) in rules.iter().enumerate() {
@@ -33,7 +34,9 @@ impl RuleIndex {
                 }
             }
         }
-        let patterns = RegexSet::new(&patterns).map_err(|e| format!("mapping.metric: {e}"))?;
+        let patterns = RegexSet::new(&patterns).map_err(|e| {
+            RecipeError::new(crate::parse::ErrorKind::Pattern, e.to_string()).at("mapping.metric")
+        })?;
         Ok(RuleIndex {
             by_key,
             pattern_rules,

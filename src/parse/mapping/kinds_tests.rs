@@ -176,6 +176,7 @@ fn histograms_from_le_keys() {
     let err = |rule: &str| {
         Mapping::new(toml::from_str(&format!("[[metric]]\nkey = 'a'\n{rule}")).unwrap())
             .unwrap_err()
+            .to_string()
     };
     assert_eq!(
         err("type = 'histogram'\n"),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Options {
     /// Prepended to every name (`node_memory_`).
@@ -19,8 +19,9 @@ pub struct Options {
     pub exclude_keys: Vec<String>,
     /// Units written in the source (`kB`) and how to convert them.
     pub units: BTreeMap<String, UnitOptions>,
-    /// Kind for records no rule matches (`gauge`, `counter`, `untyped`), or `drop`.
-    pub unmatched: String,
+    /// Kind for records no rule matches (`gauge`, `counter`, `untyped`), or `drop`; default
+    /// `gauge`, and `drop` for a mapping whose rules accumulate.
+    pub unmatched: Option<String>,
     /// Help for records no rule matches.
     pub unmatched_help: String,
     /// Keys every read must hold; a read without one of them makes the source down.
@@ -30,23 +31,18 @@ pub struct Options {
     /// Rules that share settings, tried after the `metric` rules, in order.
     #[serde(rename = "group")]
     pub groups: Vec<GroupOptions>,
+    /// `[mapping.defaults]`: what an accumulating rule that observes uses unless it says.
+    pub defaults: DefaultsOptions,
 }
 
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            prefix: String::new(),
-            labels: BTreeMap::new(),
-            include_keys: Vec::new(),
-            exclude_keys: Vec::new(),
-            units: BTreeMap::new(),
-            unmatched: "gauge".into(),
-            unmatched_help: String::new(),
-            required: Vec::new(),
-            rules: Vec::new(),
-            groups: Vec::new(),
-        }
-    }
+/// `[mapping.defaults]`, in the manner of statsd_exporter's `defaults`: the buckets, the
+/// quantiles and the window of every rule with `accumulate = "observe"` that gives none.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DefaultsOptions {
+    pub buckets: Vec<f64>,
+    pub quantiles: Vec<f64>,
+    pub window: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -185,6 +181,18 @@ pub struct RuleOptions {
     /// Histogram: the bucket's upper bound (`inf` for the last), unless a capture `le`
     /// gives it.
     pub le: Option<f64>,
+    /// For records that are events (the lines of a log): how each adds into the running
+    /// totals instead of being a sample: `count` (1 per record), `sum` (the value),
+    /// `observe` (into a histogram or summary), `set` (a gauge's last value).
+    pub accumulate: Option<String>,
+    /// `observe` into a histogram: upper bounds, ascending (`+Inf` is implied).
+    #[serde(default)]
+    pub buckets: Vec<f64>,
+    /// `observe` into a summary: the quantiles it shows.
+    #[serde(default)]
+    pub quantiles: Vec<f64>,
+    /// `observe` into a summary: quantiles are over the last this many observations.
+    pub window: Option<usize>,
 }
 
 impl RuleOptions {
@@ -204,6 +212,9 @@ impl RuleOptions {
             ("part", self.part.is_some()),
             ("quantile", self.quantile.is_some()),
             ("le", self.le.is_some()),
+            ("buckets", !self.buckets.is_empty()),
+            ("quantiles", !self.quantiles.is_empty()),
+            ("window", self.window.is_some()),
         ];
         given.iter().filter(|(_, g)| *g).map(|(k, _)| *k).collect()
     }
@@ -219,6 +230,7 @@ impl RuleOptions {
             ("rename_labels", !self.rename_labels.is_empty()),
             ("drop_labels", !self.drop_labels.is_empty()),
             ("continue", self.keep_going),
+            ("accumulate", self.accumulate.is_some()),
         ];
         let mut keys: Vec<_> = given.iter().filter(|(_, g)| *g).map(|(k, _)| *k).collect();
         keys.extend(self.value_keys());

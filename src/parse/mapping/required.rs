@@ -5,6 +5,7 @@
 
 use crate::family::{exposed_name, Family};
 use crate::parse::ParseError;
+use crate::parse::RecipeError;
 
 /// A recipe's `required` list, compiled.
 #[derive(Debug, Default)]
@@ -24,7 +25,7 @@ struct Series {
 
 impl Required {
     /// Reads the list; an entry with `{` is a series. Errors name the entry.
-    pub fn new(list: Vec<String>, prefix: &str) -> Result<Required, String> {
+    pub fn new(list: Vec<String>, prefix: &str) -> Result<Required, RecipeError> {
         let mut required = Required::default();
         for (i, entry) in list.into_iter().enumerate() {
             match entry.split_once('{') {
@@ -182,7 +183,7 @@ mod tests {
             ("q{a-b=\"x\"}", "\"a-b\" is not a label name"),
             ("q{a=\"x}", "the value of a is not closed"),
         ] {
-            let e = Required::new(vec![bad.into()], "").unwrap_err();
+            let e = Required::new(vec![bad.into()], "").unwrap_err().to_string();
             assert!(e.starts_with("mapping.required[0]: "), "{e}");
             assert!(e.contains(why), "{bad}: {e}");
         }

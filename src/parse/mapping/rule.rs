@@ -3,12 +3,14 @@
 //! key that means nothing for the rule's type is refused when the recipe loads instead of
 //! being silently ignored.
 
+use crate::parse::{ErrorKind, RecipeError};
 use std::collections::BTreeMap;
 
 use foldhash::HashMap;
 use regex::Regex;
 
-use super::options::{GroupOptions, RuleOptions};
+use super::accumulate::Accumulate;
+use super::options::{DefaultsOptions, GroupOptions, RuleOptions};
 use crate::family::{Labels, MetricKind};
 
 #[derive(Debug)]
@@ -27,16 +29,16 @@ pub(super) struct Words {
 
 impl Words {
     /// Ignoring case, the words are kept lowercased, so a lookup lowercases the value once.
-    fn new(map: BTreeMap<String, f64>, ignore_case: bool) -> Result<Words, String> {
+    fn new(map: BTreeMap<String, f64>, ignore_case: bool) -> Result<Words, RecipeError> {
         if !ignore_case {
             return Ok(Words { map, ignore_case });
         }
         let mut folded = BTreeMap::new();
         for (w, v) in map {
             if folded.insert(w.to_lowercase(), v).is_some() {
-                return Err(format!(
-                    "words: {w:?} is another word's spelling under ignore_case"
-                ));
+                return Err(
+                    format!("words: {w:?} is another word's spelling under ignore_case").into(),
+                );
             }
         }
         Ok(Words {
@@ -112,6 +114,8 @@ pub(super) enum Action {
         states: Vec<String>,
         ignore_case: bool,
     },
+    /// An event that adds into running totals (see [`super::accumulate`]).
+    Accumulate(Accumulate),
 }
 
 #[derive(Debug)]
@@ -124,7 +128,8 @@ pub(super) struct Rule {
     /// another: the per-row caches in `Builder` are kept per slot.
     pub(super) when_slot: usize,
     pub(super) labels_slot: usize,
-    /// A `match` rule whose name and help do not depend on the key.
+    /// A rule whose name and help do not depend on the key (a `key` rule, or a `match`
+    /// rule whose name and help use no capture): one family for all its records.
     pub(super) fixed_name: bool,
     pub(super) name: Option<String>,
     pub(super) prefix: Option<String>,
@@ -143,43 +148,51 @@ pub(super) const TYPES: &[&str] = &[
     "gauge", "counter", "info", "stateset", "enum", "untyped", "unknown",
 ];
 
-pub(super) fn full_match(pattern: &str, what: &str) -> Result<Regex, String> {
-    Regex::new(&format!("^(?:{pattern})$")).map_err(|e| format!("{what}: {e}"))
+pub(super) fn full_match(pattern: &str, what: &str) -> Result<Regex, RecipeError> {
+    Regex::new(&format!("^(?:{pattern})$"))
+        .map_err(|e| RecipeError::new(ErrorKind::Pattern, e.to_string()).at(what))
 }
 
 pub(super) fn labels_of(map: &BTreeMap<String, String>) -> Labels {
     map.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
 }
 
-fn parse_kind(k: &str) -> Result<MetricKind, String> {
+fn parse_kind(k: &str) -> Result<MetricKind, RecipeError> {
     MetricKind::parse(k).ok_or_else(|| {
-        format!(
-            "unknown type {k:?}; expected one of {}{}",
-            TYPES.join(", "),
-            crate::text::did_you_mean(k, TYPES.iter().copied())
+        RecipeError::new(
+            ErrorKind::UnknownName,
+            format!(
+                "unknown type {k:?}; expected one of {}{}",
+                TYPES.join(", "),
+                crate::text::did_you_mean(k, TYPES.iter().copied())
+            ),
         )
     })
 }
 
-fn non_numeric(v: Option<&str>) -> Result<bool, String> {
+fn non_numeric(v: Option<&str>) -> Result<bool, RecipeError> {
     match v {
         None | Some("error") => Ok(false),
         Some("skip") => Ok(true),
-        Some(o) => Err(format!(
-            "non_numeric must be \"error\" or \"skip\", not {o:?}"
-        )),
+        Some(o) => Err(format!("non_numeric must be \"error\" or \"skip\", not {o:?}").into()),
     }
 }
 
 /// Refuses a key that has no effect on a rule of this type: a rule means what it says.
-fn check_keys(r: &RuleOptions, kind: Option<MetricKind>) -> Result<(), String> {
+fn check_keys(r: &RuleOptions, kind: Option<MetricKind>) -> Result<(), RecipeError> {
     if r.drop {
         if let Some(k) = r.making_keys().first() {
-            return Err(format!(
-                "`{k}` does not apply to a `drop` rule, which makes nothing"
-            ));
+            return Err(
+                format!("`{k}` does not apply to a `drop` rule, which makes nothing").into(),
+            );
         }
         return Ok(());
+    }
+    if let Some(k) = ["buckets", "quantiles", "window"]
+        .into_iter()
+        .find(|k| r.value_keys().contains(k))
+    {
+        return Err(format!("`{k}` applies to a rule with accumulate = \"observe\"").into());
     }
     let (allowed, what): (&[&str], String) = match kind {
         Some(MetricKind::Info) => (&["label"], "type \"info\"".into()),
@@ -209,7 +222,7 @@ fn check_keys(r: &RuleOptions, kind: Option<MetricKind>) -> Result<(), String> {
         ),
     };
     if let Some(k) = r.value_keys().iter().find(|k| !allowed.contains(k)) {
-        return Err(format!("`{k}` does not apply to {what}"));
+        return Err(format!("`{k}` does not apply to {what}").into());
     }
     match (r.part.as_deref(), kind) {
         (Some("sum" | "count"), _) if r.quantile.is_some() || r.le.is_some() => {
@@ -221,7 +234,8 @@ fn check_keys(r: &RuleOptions, kind: Option<MetricKind>) -> Result<(), String> {
             return Err(format!(
                 "`{k}` does not apply to part {:?}",
                 r.part.as_deref().unwrap_or("")
-            ));
+            )
+            .into());
         }
         (Some("bucket"), Some(MetricKind::Summary))
         | (Some("quantile"), Some(MetricKind::Histogram)) => {
@@ -229,7 +243,8 @@ fn check_keys(r: &RuleOptions, kind: Option<MetricKind>) -> Result<(), String> {
                 "part {:?} does not apply to type {:?}",
                 r.part.as_deref().unwrap_or(""),
                 kind.map_or("", MetricKind::as_str)
-            ));
+            )
+            .into());
         }
         _ => {}
     }
@@ -247,9 +262,10 @@ impl Rule {
     pub(super) fn new(
         r: RuleOptions,
         group: Option<&GroupOptions>,
+        defaults: &DefaultsOptions,
         compiled: &mut HashMap<String, Regex>,
         origin: String,
-    ) -> Result<Rule, String> {
+    ) -> Result<Rule, RecipeError> {
         // The rule's own keys are checked, not the group's: a group's label edits mean
         // nothing to its `drop` rules, and that is no mistake of the rule.
         if r.drop {
@@ -260,7 +276,11 @@ impl Rule {
             None => r,
         };
         let kind = r.kind.as_deref().map(parse_kind).transpose()?;
-        if !r.drop {
+        let accumulate = match (&r.accumulate, r.drop) {
+            (Some(verb), false) => Some(Accumulate::new(&r, verb, kind, defaults)?),
+            _ => None,
+        };
+        if !r.drop && accumulate.is_none() {
             check_keys(&r, kind)?;
         }
         let matcher = match (r.key, r.names, r.pattern) {
@@ -286,9 +306,11 @@ impl Rule {
                 };
                 Ok((label.clone(), re))
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, RecipeError>>()?;
         let action = if r.drop {
             Action::Drop
+        } else if let Some(a) = accumulate {
+            Action::Accumulate(a)
         } else {
             match kind {
                 Some(MetricKind::Info) => Action::Info { label: r.label },
@@ -314,12 +336,12 @@ impl Rule {
                         Some(o) => {
                             return Err(format!(
                                 "part must be \"quantile\", \"bucket\", \"sum\" or \"count\", not {o:?}"
-                            ))
+                            ).into())
                         }
                     };
                     // Where the quantile or bound comes from when the rule gives none.
                     if let Some(q) = r.quantile.filter(|q| !(0.0..=1.0).contains(q)) {
-                        return Err(format!("quantile {q} is not between 0 and 1"));
+                        return Err(format!("quantile {q} is not between 0 and 1").into());
                     }
                     let captures: Vec<String> = match &matcher {
                         Matcher::Pattern(re) => {
@@ -355,10 +377,10 @@ impl Rule {
                             let mut it = c.chars();
                             match (it.next(), it.next()) {
                                 (Some(ch), None) => Ok((ch, state)),
-                                _ => Err(format!("chars: {c:?} is not one character")),
+                                _ => Err(format!("chars: {c:?} is not one character").into()),
                             }
                         })
-                        .collect::<Result<Vec<_>, String>>()?,
+                        .collect::<Result<Vec<_>, RecipeError>>()?,
                 },
                 _ => Action::Value {
                     kind,
@@ -368,7 +390,8 @@ impl Rule {
                         Some(o) => {
                             return Err(format!(
                                 "value_format must be \"number\" or \"date\", not {o:?}"
-                            ))
+                            )
+                            .into())
                         }
                     },
                     scale: r.scale,
@@ -376,9 +399,12 @@ impl Rule {
                 },
             }
         };
-        let fixed_name = matches!(matcher, Matcher::Pattern(_))
-            && r.name.as_deref().is_some_and(|n| !n.contains('{'))
-            && !r.help.contains("{key}");
+        // A `key` rule has one key, so one name; a `match` rule one when its name and
+        // help do not depend on the key.
+        let fixed_name = matches!(matcher, Matcher::Key(_))
+            || (matches!(matcher, Matcher::Pattern(_))
+                && r.name.as_deref().is_some_and(|n| !n.contains('{'))
+                && !r.help.contains("{key}"));
         Ok(Rule {
             origin,
             matcher,
@@ -448,6 +474,7 @@ impl Rule {
             Action::Info { .. } => MetricKind::Info,
             Action::Part { kind, .. } => *kind,
             Action::StateSet { .. } => MetricKind::StateSet,
+            Action::Accumulate(a) => a.kind,
             Action::Value { kind, .. } | Action::Chars { kind, .. } => {
                 kind.or(declared).unwrap_or(MetricKind::Gauge)
             }

@@ -9,7 +9,8 @@ use super::build::Builder;
 use super::required::Seen;
 use super::{Candidate, Mapping};
 use crate::family::Family;
-use crate::parse::explain::{Step, Trace};
+use crate::parse::totals::RunningTotals;
+use crate::parse::trace::{Step, Trace};
 use crate::parse::{Issue, ParseError, Record, RecordSink, Unmatched};
 
 /// A key's cached resolution: `None` until the key repeats, then [`Mapping::resolve`]'s.
@@ -34,7 +35,20 @@ pub struct MappingRun<'m, 'a> {
     /// tells each record's way in full).
     cache: bool,
     by_key: HashMap<Cow<'a, str>, Resolved>,
+    /// Running totals that accumulating rules add into as the read goes, a batch at a
+    /// time, so a long log read whole holds no more than a batch of its events.
+    feeding: Option<Feeding>,
 }
+
+/// Running totals a read adds into (see [`Mapping::run_into`]).
+struct Feeding {
+    totals: RunningTotals,
+    max_series: usize,
+    dropped: u64,
+}
+
+/// Events kept before they are added into the totals.
+const BATCH: usize = 4096;
 
 /// What a run made: the families, and what the read needs to decide whether it stands.
 pub struct Finished {
@@ -48,6 +62,13 @@ pub struct Finished {
     /// `Err` when a `required` key was never seen.
     pub required: Result<(), ParseError>,
     pub trace: Option<Trace>,
+    /// What accumulating rules made: values to add into running totals (empty when the
+    /// run added them itself, see [`Mapping::run_into`]).
+    pub observed: Vec<super::Observation>,
+    /// The totals given to [`Mapping::run_into`], with what was added.
+    pub totals: Option<RunningTotals>,
+    /// New label sets the totals refused: `max_series` reached.
+    pub dropped: u64,
 }
 
 impl Finished {
@@ -64,7 +85,7 @@ impl Finished {
 
 impl Mapping {
     /// Starts a read. Past `limit` records the families are dropped and records only
-    /// counted (the read is refused; see [`crate::parse::Parser::parse_capped`]). `traced`
+    /// counted (the read is refused; see [`crate::recipe::Parser::parse_capped`]). `traced`
     /// records what became of each record, for `parse --explain`.
     pub fn run(&self, limit: usize, traced: bool) -> MappingRun<'_, '_> {
         let mut out = Builder::new(self);
@@ -78,7 +99,20 @@ impl Mapping {
             limit,
             cache: !traced,
             by_key: HashMap::default(),
+            feeding: None,
         }
+    }
+
+    /// Starts a read whose accumulating rules add into `totals` (bounded by `max_series`)
+    /// as it goes; [`Finished::totals`] hands them back.
+    pub fn run_into(&self, totals: RunningTotals, max_series: usize) -> MappingRun<'_, '_> {
+        let mut run = self.run(usize::MAX, false);
+        run.feeding = Some(Feeding {
+            totals,
+            max_series,
+            dropped: 0,
+        });
+        run
     }
 }
 
@@ -113,6 +147,9 @@ impl<'a> RecordSink<'a> for MappingRun<'_, 'a> {
                     }
                 }
             }
+            if self.out.observed.len() >= BATCH {
+                self.add_observed();
+            }
             return;
         }
         let before = issues.len();
@@ -129,8 +166,27 @@ impl<'a> RecordSink<'a> for MappingRun<'_, 'a> {
 }
 
 impl MappingRun<'_, '_> {
+    /// Adds the events so far into the run's totals, if it has them.
+    fn add_observed(&mut self) {
+        if let Some(f) = &mut self.feeding {
+            f.dropped += f.totals.add(
+                self.mapping,
+                &self.out.families,
+                &self.out.observed,
+                f.max_series,
+                &mut self.issues,
+            );
+            self.out.observed.clear();
+        }
+    }
+
     /// Ends the read: summaries and histograms are completed and the families handed over.
     pub fn finish(mut self) -> Finished {
+        self.add_observed();
+        let (totals, dropped) = match self.feeding.take() {
+            Some(f) => (Some(f.totals), f.dropped),
+            None => (None, 0),
+        };
         self.out.finish(&mut self.issues);
         let required = self.required.check(&self.out.families);
         Finished {
@@ -140,6 +196,9 @@ impl MappingRun<'_, '_> {
             records: self.records,
             required,
             trace: self.out.trace,
+            observed: self.out.observed,
+            totals,
+            dropped,
         }
     }
 }

@@ -155,11 +155,18 @@ fn include_exclude_and_static_labels() {
 #[test]
 fn bad_options_are_rejected_with_the_key() {
     let err = Mapping::new(toml::from_str("[[metric]]\nmatch = '('\n").unwrap()).unwrap_err();
+    // Where and what, typed: the key path and a kind; the message as users read it.
+    assert_eq!(err.key_path(), "mapping.metric[0].match");
+    assert_eq!(err.kind(), crate::parse::ErrorKind::Pattern);
+    let err = err.to_string();
     assert!(err.starts_with("mapping.metric[0]: match"), "{err}");
     let err = Mapping::new(toml::from_str("[[metric]]\nkey = 'a'\ntype = 'stateset'\n").unwrap())
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("states"), "{err}");
-    let err = Mapping::new(toml::from_str("unmatched = 'info'\n").unwrap()).unwrap_err();
+    let err = Mapping::new(toml::from_str("unmatched = 'info'\n").unwrap())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("mapping.unmatched"), "{err}");
 }
 
@@ -328,6 +335,7 @@ fn keys_that_do_not_apply_to_the_type_are_errors() {
     let err = |rule: &str| {
         Mapping::new(toml::from_str(&format!("[[metric]]\nkey = 'a'\n{rule}")).unwrap())
             .unwrap_err()
+            .to_string()
     };
     for (rule, want) in [
         (
@@ -486,7 +494,8 @@ fn groups_share_settings_and_come_after_ungrouped_rules() {
         toml::from_str("[[group]]\ntype = 'info'\n[[group.metric]]\nkey = 'a'\nscale = 2.0\n")
             .unwrap(),
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert_eq!(
         err,
         "mapping.group[0].metric[0]: `scale` does not apply to type \"info\""

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::cases::Case;
-use super::{Parser, Recipe};
+use super::compile::{Parser, Recipe, RecipeFile};
 
 /// `recipe!("name")`: the file `parsers/name.toml`, embedded at build time.
 macro_rules! recipe {
@@ -139,7 +139,7 @@ fn read_recipe(path: &Path) -> Result<String, RegistryError> {
 fn looks_like_recipe(text: &str) -> bool {
     match toml::from_str::<toml::Table>(text) {
         Ok(table) => {
-            let keys = crate::source::keys_of::<super::recipe::RecipeFile>();
+            let keys = crate::keys::keys_of::<RecipeFile>();
             table.keys().any(|k| keys.contains(&k.as_str()))
         }
         Err(_) => true,
@@ -154,7 +154,7 @@ impl Registry {
             let recipe = Recipe::generic(format, description, options).map_err(|message| {
                 RegistryError::Recipe {
                     origin: format!("generic format {format}"),
-                    message,
+                    message: message.to_string(),
                 }
             })?;
             reg.insert_recipe(recipe, Origin::Generic);
@@ -163,7 +163,7 @@ impl Registry {
             let recipe =
                 Recipe::from_toml(name, text).map_err(|message| RegistryError::Recipe {
                     origin: format!("built-in recipe parsers/{name}.toml"),
-                    message,
+                    message: message.to_string(),
                 })?;
             reg.insert_recipe(recipe, Origin::Embedded);
         }
@@ -242,7 +242,7 @@ impl Registry {
             .unwrap_or_default();
         let recipe = Recipe::from_toml(name, text).map_err(|message| RegistryError::Recipe {
             origin: origin(),
-            message,
+            message: message.to_string(),
         })?;
         self.insert_recipe(recipe, Origin::User(path.to_path_buf()));
         Ok(())
@@ -285,6 +285,7 @@ impl Registry {
             // The TOML error's position is in the table as re-written, not in the config
             // file: left out rather than pointing at the wrong line.
             message: message
+                .to_string()
                 .lines()
                 .filter(|l| !l.starts_with("TOML parse error at line"))
                 .collect::<Vec<_>>()
@@ -451,7 +452,7 @@ mod tests {
             reg.load_inline("other", "description = 'd'\nformat = 'kv'\nsurprise = 1\n", "adapter.toml")
                 .unwrap_err()
                 .to_string(),
-            "adapter.toml: recipes.other: unknown field `surprise`, expected one of `description`, `checked_against`, `notes`, `format`, `up_metric`, `kv`, `regex`, `json`, `csv`, `prometheus`, `log`, `framing`, `mapping`, `test`"
+            "adapter.toml: recipes.other: unknown field `surprise`, expected one of `description`, `checked_against`, `notes`, `format`, `up_metric`, `kv`, `regex`, `json`, `csv`, `prometheus`, `framing`, `mapping`, `test`"
         );
     }
 }

@@ -2,13 +2,13 @@
 //! from what they return is well-formed in both exposition formats. Inputs are arbitrary
 //! bytes and the recorded samples (`tests/fixtures/{recipes,samples}/`) with random edits,
 //! which reach much deeper into each grammar than noise does. The fuzz targets in `fuzz/`
-//! run the same checks ([`crate::preview::check_input`]) under libFuzzer.
+//! run the same checks ([`crate::recipe::preview::check_input`]) under libFuzzer.
 
 use std::sync::OnceLock;
 
 use proptest::prelude::*;
 
-use crate::parse::Registry;
+use crate::recipe::Registry;
 
 // The loader and the edits, shared with the integration tests (which damage inputs the same
 // way before Python reads the pages back).
@@ -95,7 +95,7 @@ proptest! {
     #[test]
     fn every_parser_survives_any_input(data in input()) {
         for (name, entry) in registry().entries() {
-            if let Err(problem) = crate::preview::check_input(entry.parser.as_ref(), &data) {
+            if let Err(problem) = crate::recipe::preview::check_input(entry.parser.as_ref(), &data) {
                 prop_assert!(false, "{name}: {problem}");
             }
         }

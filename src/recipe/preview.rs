@@ -3,9 +3,10 @@
 //! for well-formedness. It sits above both parsing and exposition, so neither depends on
 //! the other.
 
+use super::compile::Parser;
 use crate::exposition::{check::check_page, encode, WireFormat};
 use crate::family::{repeated_dump, Conflict, FamilySet};
-use crate::parse::{Parsed, Parser};
+use crate::parse::Parsed;
 
 /// One parser's result as a page: the families merged and checked into a set, then
 /// encoded. Also returns what was left out: skipped values (`skipped: ...`) and families or
@@ -41,10 +42,19 @@ fn merge(parsed: Parsed) -> (FamilySet, Vec<Conflict>, Vec<String>) {
     (set, conflicts, notes)
 }
 
+/// A page that is not well-formed: the format, what is wrong, and the page itself.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{format:?} page: {problem}\n{page}")]
+pub struct MalformedPage {
+    pub format: WireFormat,
+    pub problem: String,
+    pub page: String,
+}
+
 /// Runs `parser` on `input` and checks what comes out: the page in both formats is
 /// well-formed. A parse error is a fine answer; a panic or a malformed page is not. The
 /// property tests and the fuzz targets (`fuzz/`) share this.
-pub fn check_input(parser: &dyn Parser, input: &[u8]) -> Result<(), String> {
+pub fn check_input(parser: &dyn Parser, input: &[u8]) -> Result<(), MalformedPage> {
     check_input_as(parser, input, &[WireFormat::Text, WireFormat::OpenMetrics])
 }
 
@@ -55,13 +65,17 @@ pub fn check_input_as(
     parser: &dyn Parser,
     input: &[u8],
     formats: &[WireFormat],
-) -> Result<(), String> {
+) -> Result<(), MalformedPage> {
     let Ok(parsed) = parser.parse(input) else {
         return Ok(());
     };
     let check = |parsed, format| {
         let (page, _) = render(parsed, format);
-        check_page(&page, format).map_err(|e| format!("{format:?} page: {e}\n{page}"))
+        check_page(&page, format).map_err(|problem| MalformedPage {
+            format,
+            problem,
+            page,
+        })
     };
     // The last format takes the result itself: no copy of a big parse for one format.
     let Some((&last, others)) = formats.split_last() else {

@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::exposition::WireFormat;
-use crate::parse::registry::EMBEDDED;
-use crate::parse::Registry;
-use crate::preview::render;
+use crate::recipe::preview::render;
+use crate::recipe::registry::EMBEDDED;
+use crate::recipe::Registry;
 
 fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/recipes")
@@ -19,7 +19,7 @@ pub fn run_case(registry: &Registry, recipe: &str, input: &[u8]) -> (String, Str
     let entry = registry
         .get(recipe)
         .unwrap_or_else(|| panic!("no recipe {recipe}"));
-    let input = crate::framing::saved_input(entry.parser.as_ref(), input)
+    let input = crate::framing::saved_input(entry.parser.framing().map(|f| &**f), input)
         .unwrap_or_else(|e| panic!("{recipe}: framing: {e}"));
     let parsed = entry
         .parser

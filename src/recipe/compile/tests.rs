@@ -2,25 +2,31 @@ use super::*;
 
 #[test]
 fn errors_name_the_key() {
-    let err =
-        Recipe::from_toml("x", "description = 'd'\nformat = 'kv'\nsurprise = 1\n").unwrap_err();
+    let err = Recipe::from_toml("x", "description = 'd'\nformat = 'kv'\nsurprise = 1\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("unknown field `surprise`"), "{err}");
-    let err = Recipe::from_toml("x", "description = 'd'\nformat = 'kv'\n[regex]\n").unwrap_err();
+    let err = Recipe::from_toml("x", "description = 'd'\nformat = 'kv'\n[regex]\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("[regex] options given"), "{err}");
     let err = Recipe::from_toml(
         "x",
         "description = 'd'\nformat = 'kv'\n[kv]\nseparatr = ':'\n",
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(err.starts_with("[kv]") && err.contains("separatr"), "{err}");
-    let err = Recipe::from_toml("x", "description = 'd'\nformat = 'yaml'\n").unwrap_err();
+    let err = Recipe::from_toml("x", "description = 'd'\nformat = 'yaml'\n")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("unknown format"), "{err}");
 }
 
 /// A typo in a key, a format or a type names the word most likely meant.
 #[test]
 fn typos_get_a_suggestion() {
-    let err = |toml: &str| Recipe::from_toml("x", toml).unwrap_err();
+    let err = |toml: &str| Recipe::from_toml("x", toml).unwrap_err().to_string();
     let e = err("description = 'd'\nformat = 'kv'\n[kv]\nseparatr = ':'\n");
     assert!(
         e.starts_with("[kv] unknown field `separatr`, expected one of `separator`,")
@@ -37,7 +43,7 @@ fn typos_get_a_suggestion() {
     assert!(e.ends_with("; did you mean `non_numeric`?"), "{e}");
     assert_eq!(
         err("description = 'd'\nformat = 'jsno'\n"),
-        "[jsno] unknown format \"jsno\"; expected one of kv, regex, json, csv, prometheus, log; did you mean \"json\"?"
+        "[jsno] unknown format \"jsno\"; expected one of kv, regex, json, csv, prometheus; did you mean \"json\"?"
     );
     assert_eq!(
         err("description = 'd'\nformat = 'kv'\n[[mapping.metric]]\nkey = 'a'\ntype = 'guage'\n"),
@@ -48,7 +54,7 @@ fn typos_get_a_suggestion() {
 /// A key renamed so each key has one meaning: the old name says what it is now.
 #[test]
 fn old_key_names_name_the_new_key() {
-    let err = |toml: &str| Recipe::from_toml("x", toml).unwrap_err();
+    let err = |toml: &str| Recipe::from_toml("x", toml).unwrap_err().to_string();
     let head = "description = 'd'\n";
     for (body, want) in [
         (
@@ -112,8 +118,8 @@ fn reference_sections() -> Vec<(&'static str, String)> {
 /// line in the reference, or a line left for a removed one, fails here.
 #[test]
 fn the_reference_describes_every_key() {
+    use crate::keys::keys_of;
     use crate::parse::format;
-    use crate::source::keys_of;
     let tables: &[(&str, &[&str])] = &[
         ("Top-level keys", keys_of::<RecipeFile>()),
         ("`[kv]`", keys_of::<format::kv::Options>()),
@@ -123,21 +129,16 @@ fn the_reference_describes_every_key() {
         ("`[[json.each]]`", keys_of::<format::json::EachOptions>()),
         ("`[csv]`", keys_of::<format::csv::Options>()),
         ("`[prometheus]`", keys_of::<format::prometheus::Options>()),
-        ("`[log]`", keys_of::<crate::parse::accumulate::Options>()),
-        (
-            "`[[log.rule]]`",
-            keys_of::<crate::parse::accumulate::RuleOptions>(),
-        ),
-        (
-            "`[[log.metric]]`",
-            keys_of::<crate::parse::accumulate::MetricOptions>(),
-        ),
         ("`[framing]`", keys_of::<FramingOptions>()),
         ("`[mapping]`", keys_of::<mapping::Options>()),
         ("`[mapping.units.UNIT]`", keys_of::<mapping::UnitOptions>()),
         ("`[[mapping.metric]]`", keys_of::<mapping::RuleOptions>()),
         ("`[[mapping.group]]`", keys_of::<mapping::GroupOptions>()),
-        ("`[[test]]`", keys_of::<crate::parse::cases::Case>()),
+        (
+            "`[mapping.defaults]`",
+            keys_of::<mapping::DefaultsOptions>(),
+        ),
+        ("`[[test]]`", keys_of::<crate::recipe::cases::Case>()),
     ];
     // The probe works: the structs do list their keys (renamed ones as written).
     assert!(keys_of::<mapping::RuleOptions>().contains(&"continue"));

@@ -1,5 +1,5 @@
 use super::*;
-use crate::parse::{Recipe, Registry};
+use crate::recipe::{Recipe, Registry};
 
 const RECIPE: &str = "description = 'd'\nformat = 'kv'\n[mapping]\nprefix = 'app_'\n[[mapping.metric]]\nkey = 'hits'\ntype = 'counter'\nhelp = 'Hits.'\n";
 
@@ -51,7 +51,8 @@ fn a_missing_line_is_shown_with_what_the_page_has_instead() {
             false,
         ),
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert_eq!(
         report,
         "  missing from the page:\n    app_hits_total 6\n      the page has: app_hits_total 5.0\n    app_uptime 1\n      (no line for app_uptime on the page)\n"
@@ -63,12 +64,16 @@ fn an_exact_case_shows_a_line_diff() {
     let r = recipe();
     let page = "# HELP app_hits_total Hits.\n# TYPE app_hits_total counter\napp_hits_total 5\n";
     assert_eq!(run(&r, &case("hits: 5\n", page, true)), Ok(()));
-    let report = run(&r, &case("hits: 5\nload: 2\n", page, true)).unwrap_err();
+    let report = run(&r, &case("hits: 5\nload: 2\n", page, true))
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         report,
         "  the page differs from expect (- expected, + on the page):\n    + # HELP app_load load, as the source writes it   (line 4)\n    + # TYPE app_load gauge   (line 5)\n    + app_load 2.0   (line 6)\n"
     );
-    let report = run(&r, &case("hits: 7\n", page, true)).unwrap_err();
+    let report = run(&r, &case("hits: 7\n", page, true))
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         report,
         "  the page differs from expect (- expected, + on the page):\n    - app_hits_total 5\n    + app_hits_total 7.0   (line 3)\n"
@@ -79,10 +84,14 @@ fn an_exact_case_shows_a_line_diff() {
 fn a_parse_failure_and_skipped_values_are_reported() {
     let r = recipe();
     assert_eq!(
-        run(&r, &case(" \n", "app_hits_total 5\n", false)).unwrap_err(),
+        run(&r, &case(" \n", "app_hits_total 5\n", false))
+            .unwrap_err()
+            .to_string(),
         "  the input did not parse: no values in the input\n"
     );
-    let report = run(&r, &case("hits: 5\nnope\n", "app_hits_total 6\n", false)).unwrap_err();
+    let report = run(&r, &case("hits: 5\nnope\n", "app_hits_total 6\n", false))
+        .unwrap_err()
+        .to_string();
     assert!(
         report.ends_with("  note: skipped: line 2: no \":\" separator in \"nope\"\n"),
         "{report}"
@@ -101,7 +110,11 @@ fn cases_load_with_the_recipe_and_are_checked() {
     for c in &r.tests {
         assert_eq!(run(&r, c), Ok(()));
     }
-    let err = |extra: &str| Recipe::from_toml("t", &format!("{RECIPE}{extra}")).unwrap_err();
+    let err = |extra: &str| {
+        Recipe::from_toml("t", &format!("{RECIPE}{extra}"))
+            .unwrap_err()
+            .to_string()
+    };
     assert_eq!(
         err("[[test]]\ninput = 'hits: 1'\nexpect = \"\\n \\n\"\n"),
         "test[0].expect: empty; list the page lines the input must give"
@@ -132,7 +145,7 @@ fn cases_load_with_the_recipe_and_are_checked() {
     );
     // The registry keeps the cases beside the parser.
     let mut reg = Registry::default();
-    reg.insert_recipe(r, crate::parse::registry::Origin::Generic);
+    reg.insert_recipe(r, crate::recipe::registry::Origin::Generic);
     assert_eq!(reg.get("t").unwrap().cases.len(), 2);
 }
 
@@ -140,7 +153,7 @@ fn cases_load_with_the_recipe_and_are_checked() {
 #[test]
 fn every_builtin_recipe_has_passing_cases() {
     let reg = Registry::builtin().unwrap();
-    for (name, _) in crate::parse::registry::EMBEDDED {
+    for (name, _) in crate::recipe::registry::EMBEDDED {
         let entry = reg.get(name).unwrap();
         assert!(!entry.cases.is_empty(), "{name} has no [[test]] case");
         for (i, c) in entry.cases.iter().enumerate() {

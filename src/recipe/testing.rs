@@ -1,69 +1,12 @@
-//! Tests inside a recipe: its `[[test]]` cases, each an input and the page lines it must
-//! give. `metrics-adapter test` runs them, and `check` runs those of the recipes a config
-//! uses, so a user's recipe carries its own proof and a change that breaks it fails before
-//! it is deployed, not at the first scrape.
-//!
-//! A case runs the way `metrics-adapter parse` does (framing, parse, the page in the 0.0.4
-//! text format), so what a user sees with `parse` is what the case compares against.
+//! Running a recipe's `[[test]]` cases ([`super::cases`]): `metrics-adapter test` runs them,
+//! and `check` runs those of the recipes a config uses. A case runs the way `metrics-adapter
+//! parse` does (framing, parse, the page in the 0.0.4 text format), so what a user sees with
+//! `parse` is what the case compares against.
 
-use serde::Deserialize;
-
+use super::cases::Case;
+use super::compile::Parser;
 use super::registry::Entry;
-use super::Parser;
 use crate::exposition::WireFormat;
-
-/// One `[[test]]` table as written.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Case {
-    /// Names the case in reports; without it, `#N` (its place in the file, from 1).
-    pub name: Option<String>,
-    /// The sample, as the source would read it.
-    pub input: String,
-    /// Lines of the 0.0.4 text page that must be on it (blank lines ignored), written as one
-    /// multi-line string or as a list of lines.
-    #[serde(deserialize_with = "text_or_lines")]
-    pub expect: String,
-    /// The page must be exactly `expect`, no more lines.
-    #[serde(default)]
-    pub exact: bool,
-}
-
-/// A multi-line string or a list of lines: both are natural in TOML, and a newcomer's first
-/// try is often the list.
-fn text_or_lines<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Expect {
-        Text(String),
-        Lines(Vec<String>),
-    }
-    match Expect::deserialize(d) {
-        Ok(Expect::Text(text)) => Ok(text),
-        Ok(Expect::Lines(lines)) => Ok(lines.join("\n")),
-        Err(_) => Err(serde::de::Error::custom(
-            "expected page lines: a string (one line each) or a list of strings",
-        )),
-    }
-}
-
-impl Case {
-    /// How reports name the case whose place in its recipe is `index` (from 0).
-    pub fn label(&self, index: usize) -> String {
-        match &self.name {
-            Some(name) => format!("{name:?}"),
-            None => format!("#{}", index + 1),
-        }
-    }
-
-    fn expected_lines(&self) -> Vec<&str> {
-        self.expect
-            .lines()
-            .map(str::trim_end)
-            .filter(|l| !l.is_empty())
-            .collect()
-    }
-}
 
 /// What running the cases of some recipes gave.
 #[derive(Debug, Default)]
@@ -109,31 +52,25 @@ pub fn run_all<'a>(entries: impl IntoIterator<Item = (&'a str, &'a Entry)>) -> S
     summary
 }
 
-/// Checks a recipe's cases when it loads: a case that could never fail is a mistake.
-pub fn validate(cases: &[Case]) -> Result<(), String> {
-    for (i, case) in cases.iter().enumerate() {
-        if case.expected_lines().is_empty() {
-            return Err(format!(
-                "test[{i}].expect: empty; list the page lines the input must give"
-            ));
-        }
-        if case.input.trim().is_empty() {
-            return Err(format!("test[{i}].input: empty; give the sample to parse"));
-        }
-    }
-    Ok(())
+/// Why a case failed; its `Display` is the report a person reads, indented by two.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CaseFailure {
+    #[error("  the input's framing failed: {0}\n")]
+    Framing(#[from] crate::framing::FramingError),
+    #[error("  the input did not parse: {0}\n")]
+    Parse(#[from] crate::parse::ParseError),
+    /// The page differs from `expect`: the difference, and what the parse left out.
+    #[error("{0}")]
+    Page(String),
 }
 
 /// Runs one case on `parser`: `Ok` when the page has every expected line (is exactly
-/// `expect`, with `exact`), else a readable report of the difference, indented by two.
-pub fn run(parser: &dyn Parser, case: &Case) -> Result<(), String> {
+/// `expect`, with `exact`), else why not, with a readable report of the difference.
+pub fn run(parser: &dyn Parser, case: &Case) -> Result<(), CaseFailure> {
     let input = case.input.as_bytes();
-    let block = crate::framing::saved_input(parser, input)
-        .map_err(|e| format!("  the input's framing failed: {e}\n"))?;
-    let parsed = parser
-        .parse(block)
-        .map_err(|e| format!("  the input did not parse: {e}\n"))?;
-    let (page, notes) = crate::preview::render(parsed, WireFormat::Text);
+    let block = crate::framing::saved_input(parser.framing().map(|f| &**f), input)?;
+    let parsed = parser.parse(block)?;
+    let (page, notes) = super::preview::render(parsed, WireFormat::Text);
     let page_lines: Vec<&str> = page.lines().collect();
     let expected = case.expected_lines();
     let mut report = if case.exact {
@@ -148,7 +85,7 @@ pub fn run(parser: &dyn Parser, case: &Case) -> Result<(), String> {
     for note in notes {
         report.push_str(&format!("  note: {note}\n"));
     }
-    Err(report)
+    Err(CaseFailure::Page(report))
 }
 
 /// The expected lines the page lacks, each with the page's lines for the same series name

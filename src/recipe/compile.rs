@@ -1,15 +1,59 @@
-//! Recipes: a format plus a mapping, written as TOML (`parsers/*.toml`), so a new app format
-//! needs no Rust. A recipe file is checked completely when it loads.
+//! A recipe's TOML, checked completely and compiled into a [`Recipe`] (a format plus a
+//! mapping), and the [`Parser`] trait a source's bytes are read by.
 
+use crate::parse::RecipeError;
 use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::explain::{render, LineReader};
-use super::format::Format;
-use super::mapping::{self, Mapping};
-use super::{text, ParseError, Parsed, Parser, Unmatched};
+use super::cases::{self, Case};
+use super::explain::render;
+use super::renamed::{old_log_table, renamed_key};
 use crate::framing::Framing;
+use crate::parse::format::Format;
+use crate::parse::mapping::{self, Mapping};
+use crate::parse::totals::RunningTotals;
+use crate::parse::trace::LineReader;
+use crate::parse::{text, Issue, ParseError, Parsed, Unmatched};
+
+/// Turns a source's bytes into families. The set is open (recipes, code parsers, user recipes),
+/// so this is the one trait of the pipeline.
+pub trait Parser: Send + Sync + std::fmt::Debug {
+    fn name(&self) -> &str;
+    fn description(&self) -> &str;
+    fn parse(&self, input: &[u8]) -> Result<Parsed, ParseError>;
+    /// [`Parser::parse`], giving up once the input holds more than `max_values` values: a
+    /// runaway source's families stop growing at the limit (a recipe drops them there and
+    /// only counts the rest), and the read is refused with the full count.
+    fn parse_capped(&self, input: &[u8], max_values: usize) -> Result<Parsed, ParseError> {
+        let _ = max_values;
+        self.parse(input)
+    }
+    /// An exporter-compatible up metric (`nginx_up`) emitted beside the adapter's own.
+    fn up_metric(&self) -> Option<&str> {
+        None
+    }
+    /// `parse --explain`: what became of every input line, as text; `None` for a parser
+    /// written in code (only recipes can say which rule did what).
+    fn explain(&self, input: &[u8]) -> Option<Result<String, ParseError>> {
+        let _ = input;
+        None
+    }
+    /// Whether a cut document of this format cannot parse (JSON), so a file source needs
+    /// no final newline to trust a read of it.
+    fn self_delimiting(&self) -> bool {
+        false
+    }
+    /// How the input is framed when it is an append log of whole dumps.
+    fn framing(&self) -> Option<&std::sync::Arc<Framing>> {
+        None
+    }
+    /// A line recipe (its mapping's rules accumulate): its input is a log followed by a
+    /// `tail` source, whose new lines it adds into running totals ([`Recipe::feed`]).
+    fn line_recipe(&self) -> Option<&Recipe> {
+        None
+    }
+}
 
 /// The file as written. Unknown keys are errors, so a typo cannot silently do nothing.
 #[derive(Debug, Deserialize)]
@@ -32,14 +76,13 @@ pub struct RecipeFile {
     json: Option<toml::Value>,
     csv: Option<toml::Value>,
     prometheus: Option<toml::Value>,
-    log: Option<toml::Value>,
     /// The input is an append log of whole dumps: how its blocks are found.
     pub framing: Option<FramingOptions>,
     #[serde(default)]
     pub mapping: mapping::Options,
     /// `[[test]]`: samples and the page lines they must give (see [`super::cases`]).
     #[serde(default)]
-    pub test: Vec<super::cases::Case>,
+    pub test: Vec<Case>,
 }
 
 /// `[framing]`: what a `file` source (unless it sets its own) and `parse` use to find the
@@ -68,19 +111,26 @@ pub struct Recipe {
     format: Format,
     framing: Option<Arc<Framing>>,
     mapping: Mapping,
+    /// What the recipe reads and makes, as written: running totals are kept across a
+    /// reload only for the same one.
+    fingerprint: String,
     /// The recipe's `[[test]]` cases; the registry takes them out when it keeps the recipe.
-    pub tests: Vec<super::cases::Case>,
+    pub tests: Vec<Case>,
 }
 
 impl Recipe {
     /// Parses and checks a recipe's TOML text. Errors name the key at fault.
-    pub fn from_toml(name: &str, source: &str) -> Result<Recipe, String> {
+    pub fn from_toml(name: &str, source: &str) -> Result<Recipe, RecipeError> {
         if let Ok(table) = source.parse::<toml::Table>() {
+            old_log_table(&table)?;
             renamed_key(&table)?;
         }
         let mut file: RecipeFile = toml::from_str(source).map_err(|e| {
             let message = crate::text::without_quoted_lines(&e.to_string());
-            crate::text::with_field_suggestion(message.trim_end())
+            RecipeError::new(
+                crate::parse::ErrorKind::Syntax,
+                crate::text::with_field_suggestion(message.trim_end()),
+            )
         })?;
         let mut tables = [
             ("kv", file.kv.take()),
@@ -88,39 +138,40 @@ impl Recipe {
             ("json", file.json.take()),
             ("csv", file.csv.take()),
             ("prometheus", file.prometheus.take()),
-            ("log", file.log.take()),
         ];
         if let Some((other, _)) = tables
             .iter()
             .find(|(n, t)| t.is_some() && *n != file.format)
         {
-            return Err(format!(
-                "[{other}] options given, but format is {:?}",
-                file.format
-            ));
+            return Err(format!("[{other}] options given, but format is {:?}", file.format).into());
         }
         let options = tables
             .iter_mut()
             .find(|(n, _)| *n == file.format)
             .and_then(|(_, t)| t.take());
-        // A log recipe's [[log.metric]] rules name and type what it counts: a [mapping] or
-        // [framing] there would be read and do nothing, so it is refused.
-        if file.format == "log" {
-            let table: toml::Table = toml::from_str(source).map_err(|e| e.to_string())?;
-            if let Some(key) = ["mapping", "framing"]
-                .into_iter()
-                .find(|k| table.contains_key(*k))
-            {
-                return Err(format!(
-                    "[{key}] does not apply to a log recipe (format = \"log\"): its \
-                     [[log.metric]] rules name and type what it counts"
-                ));
+        let fingerprint = format!("{:?} {options:?} {:?}", file.format, file.mapping);
+        let format =
+            Format::from_options(&file.format, options).map_err(|e| e.in_table(&file.format))?;
+        let mapping = Mapping::new(file.mapping)?;
+        if mapping.accumulates() {
+            // Lines are what a tail source delivers: a recipe whose rules accumulate reads
+            // them one by one, and a block framing would mean nothing to it.
+            if !matches!(&format, Format::Regex(r) if r.by_line()) {
+                return Err(
+                    "accumulate: a recipe whose rules accumulate reads a log line by line: \
+                     format = \"regex\" (without whole_text)"
+                        .into(),
+                );
+            }
+            if file.framing.is_some() {
+                return Err(
+                    "[framing] does not apply to a recipe whose rules accumulate (it reads \
+                     the lines of a log as they are appended)"
+                        .into(),
+                );
             }
         }
-        let format = Format::from_options(&file.format, options)
-            .map_err(|e| format!("[{}] {e}", file.format))?;
-        let mapping = Mapping::new(file.mapping)?;
-        super::cases::validate(&file.test)?;
+        cases::validate(&file.test)?;
         let framing = file
             .framing
             .map(|f| {
@@ -130,7 +181,7 @@ impl Recipe {
                 })
             })
             .transpose()
-            .map_err(|(key, e)| format!("framing.{key}: {e}"))?
+            .map_err(|(key, e)| RecipeError::invalid(e).at(format!("framing.{key}")))?
             .map(Arc::new);
         Ok(Recipe {
             name: name.to_string(),
@@ -142,13 +193,18 @@ impl Recipe {
             format,
             framing,
             mapping,
+            fingerprint,
             tests: file.test,
         })
     }
 
     /// A bare format, usable as `parser = "kv"`; `options` is its options table as TOML
     /// (`[csv]` ...), or empty for the defaults.
-    pub fn generic(format_name: &str, description: &str, options: &str) -> Result<Recipe, String> {
+    pub fn generic(
+        format_name: &str,
+        description: &str,
+        options: &str,
+    ) -> Result<Recipe, RecipeError> {
         Recipe::from_toml(
             format_name,
             &Recipe::generic_toml(format_name, description, options),
@@ -168,18 +224,82 @@ impl Recipe {
     }
 }
 
+/// What adding some new lines into running totals did (see [`Recipe::feed`]).
+#[derive(Debug, Default)]
+pub struct Fed {
+    /// Values a rule took but could not use (not a number, a negative sum), and label
+    /// values cut short; the first few kept, the rest counted.
+    pub issues: u64,
+    pub first_issues: Vec<Issue>,
+    pub unmatched: Unmatched,
+    /// New label sets refused because the source's page holds `max_series` samples already.
+    pub dropped: u64,
+}
+
+/// How many issues a feed keeps as text; the rest are only counted.
+const KEPT_ISSUES: usize = 20;
+
 impl Recipe {
+    /// A line recipe's running totals start here: fresh ones for this recipe.
+    pub fn totals(&self) -> RunningTotals {
+        RunningTotals::new(&self.fingerprint)
+    }
+
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Adds new lines of a followed log (complete lines only) into `totals`: the one path,
+    /// records -> mapping -> totals. `max_series` bounds the samples the totals hold.
+    pub fn feed(&self, text: &str, totals: &mut RunningTotals, max_series: usize) -> Fed {
+        let (mut issues, mut unmatched) = (Vec::new(), Unmatched::default());
+        let mut run = self.mapping.run_into(std::mem::take(totals), max_series);
+        // A line format cannot fail as a whole (see `RegexFormat::records`).
+        let _ = self
+            .format
+            .records(text, &mut run, &mut issues, &mut unmatched);
+        let mut done = run.finish();
+        done.merge_into(&mut issues, &mut unmatched);
+        let dropped = done.dropped;
+        if let Some(back) = done.totals.take() {
+            *totals = back;
+        }
+        let count = issues.len() as u64;
+        issues.truncate(KEPT_ISSUES);
+        Fed {
+            issues: count,
+            first_issues: issues,
+            unmatched,
+            dropped,
+        }
+    }
+
+    /// A whole saved log, counted from nothing: what `metrics-adapter parse` and the golden
+    /// tests show. `max_series` caps label sets as a source's `max_series` does.
+    fn parse_whole(&self, text: &str, max_series: usize) -> Parsed {
+        let mut totals = self.totals();
+        let fed = self.feed(text, &mut totals, max_series);
+        let mut issues = fed.first_issues;
+        if fed.dropped > 0 {
+            issues.push(Issue::new(
+                0,
+                format!(
+                    "{} value(s) of new series dropped: more than max_series ({max_series})",
+                    fed.dropped
+                ),
+            ));
+        }
+        Parsed {
+            families: totals.families(),
+            issues,
+            unmatched: fed.unmatched,
+        }
+    }
+
     /// What became of every input line (see [`super::explain`]): the parse, traced.
     fn explain_text(&self, input: &[u8]) -> Result<String, ParseError> {
         if input.iter().all(u8::is_ascii_whitespace) {
             return Err(ParseError::Empty);
-        }
-        if let Format::Log(_) = &self.format {
-            return Err(ParseError::Invalid(
-                "--explain follows records through a mapping; a log recipe's [[log.metric]] \
-                 rules count lines instead"
-                    .into(),
-            ));
         }
         let text = text(input);
         let (mut issues, mut unmatched) = (Vec::new(), Unmatched::default());
@@ -191,9 +311,22 @@ impl Recipe {
         let format_issues = issues.clone();
         let mut done = run.finish();
         done.merge_into(&mut issues, &mut unmatched);
-        let missing = done.required.err();
-        let trace = done.trace.unwrap_or_default();
-        let families = done.families;
+        let missing = done.required.clone().err();
+        let trace = done.trace.take().unwrap_or_default();
+        // A line recipe's series are its running totals, here counted from nothing.
+        let families = if self.mapping.accumulates() {
+            let mut totals = RunningTotals::new(&self.fingerprint);
+            totals.add(
+                &self.mapping,
+                &done.families,
+                &done.observed,
+                usize::MAX,
+                &mut issues,
+            );
+            totals.families()
+        } else {
+            done.families
+        };
         let lines: Option<&dyn LineReader> = match &self.format {
             Format::Regex(r) => Some(r),
             _ => None,
@@ -214,72 +347,6 @@ impl Recipe {
     }
 }
 
-/// Keys that meant something else in another table and were renamed so each key has one
-/// meaning across the language: (table, old key, new key). `[]` is every item of an array.
-/// `values` is the captures holding values (regex) and `words` the words standing for
-/// numbers; `key` is a record's key a rule matches, `record_key` the key a regex rule
-/// makes; `labels` is static labels, `label_fields` labels read from JSON fields;
-/// `prefix` is a metric name prefix, `key_prefix` a record key prefix; `include`/`exclude`
-/// filter metric names (a source's), `include_keys`/`exclude_keys` record keys.
-pub const RENAMED: &[(&str, &str, &str)] = &[
-    ("regex.rule[]", "key", "record_key"),
-    ("json", "labels", "label_fields"),
-    ("json.each[]", "labels", "label_fields"),
-    ("json.each[]", "prefix", "key_prefix"),
-    ("mapping", "include", "include_keys"),
-    ("mapping", "exclude", "exclude_keys"),
-    ("mapping.metric[]", "values", "words"),
-    ("mapping.group[].metric[]", "values", "words"),
-    ("log.metric[]", "labels", "label_captures"),
-];
-
-/// An old key name in a recipe is an error that names the new one (it would otherwise be
-/// an unknown key, or a key of another meaning).
-fn renamed_key(file: &toml::Table) -> Result<(), String> {
-    /// The tables at `path` (`a.b[].c`), with their path as written (`a.b[2].c`).
-    fn tables<'t>(
-        at: &'t toml::Table,
-        path: &str,
-        written: String,
-        out: &mut Vec<(String, &'t toml::Table)>,
-    ) {
-        let (head, rest) = path.split_once('.').unwrap_or((path, ""));
-        let (name, each) = match head.strip_suffix("[]") {
-            Some(n) => (n, true),
-            None => (head, false),
-        };
-        let here = if written.is_empty() {
-            name.to_string()
-        } else {
-            format!("{written}.{name}")
-        };
-        let found: Vec<(String, &toml::Table)> = match at.get(name) {
-            Some(toml::Value::Table(t)) if !each => vec![(here, t)],
-            Some(toml::Value::Array(a)) if each => a
-                .iter()
-                .enumerate()
-                .filter_map(|(i, v)| v.as_table().map(|t| (format!("{here}[{i}]"), t)))
-                .collect(),
-            _ => Vec::new(),
-        };
-        for (w, t) in found {
-            if rest.is_empty() {
-                out.push((w, t));
-            } else {
-                tables(t, rest, w, out);
-            }
-        }
-    }
-    for (path, old, new) in RENAMED {
-        let mut found = Vec::new();
-        tables(file, path, String::new(), &mut found);
-        if let Some((at, _)) = found.iter().find(|(_, t)| t.contains_key(*old)) {
-            return Err(format!("{at}: `{old}` is now `{new}`"));
-        }
-    }
-    Ok(())
-}
-
 impl Parser for Recipe {
     fn name(&self) -> &str {
         &self.name
@@ -298,8 +365,8 @@ impl Parser for Recipe {
             return Err(ParseError::Empty);
         }
         let text = text(input);
-        if let Format::Log(rules) = &self.format {
-            return Ok(rules.parse_whole(&text, max_values));
+        if self.mapping.accumulates() {
+            return Ok(self.parse_whole(&text, max_values));
         }
         let mut issues = Vec::new();
         let mut unmatched = Unmatched::default();
@@ -350,11 +417,8 @@ impl Parser for Recipe {
         self.framing.as_ref()
     }
 
-    fn log_rules(&self) -> Option<&Arc<super::accumulate::Rules>> {
-        match &self.format {
-            Format::Log(rules) => Some(rules),
-            _ => None,
-        }
+    fn line_recipe(&self) -> Option<&Recipe> {
+        self.mapping.accumulates().then_some(self)
     }
 }
 

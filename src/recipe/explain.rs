@@ -6,87 +6,10 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use crate::family::{exposed_name, sanitize_metric_name, LabelSet, MetricKind};
-use crate::parse::{numbered_lines, Issue, Record};
+use crate::family::{exposed_name, sanitize_metric_name, MetricKind};
+use crate::parse::trace::{LineReader, Step, Trace};
+use crate::parse::{numbered_lines, Issue};
 use crate::text::excerpt;
-
-/// One thing that happened to a record in the mapping.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Step {
-    /// Not among `[mapping] include_keys`, or among `exclude_keys`.
-    Filtered(&'static str),
-    /// A rule whose key matched, but whose `when` did not hold for the record's labels.
-    WhenFailed(String),
-    /// The rule that took the record.
-    Took(String),
-    /// Taken by a `drop = true` rule: known, and not wanted.
-    Dropped(String),
-    /// A series the record became (name and kind as the family holds them).
-    Series {
-        name: String,
-        kind: MetricKind,
-        labels: LabelSet,
-        value: f64,
-    },
-    /// A value the rule could not use, counted as a parse error.
-    Problem(String),
-    /// A value the rule skipped quietly (`non_numeric = "skip"`), counted as unmatched.
-    Skipped(String),
-    /// No rule matched: what `unmatched` did with it.
-    NoRule(&'static str),
-}
-
-/// The records of one read with the steps each went through, in input order.
-#[derive(Debug, Default)]
-pub struct Trace {
-    pub records: Vec<(TracedRecord, Vec<Step>)>,
-}
-
-/// What the format read, kept for the explanation (the record itself is consumed).
-#[derive(Debug, Clone)]
-pub struct TracedRecord {
-    pub line: usize,
-    pub key: String,
-    pub value: String,
-    pub labels: LabelSet,
-    pub unit: Option<String>,
-}
-
-impl Trace {
-    pub(crate) fn start(&mut self, r: &Record<'_>) {
-        self.records.push((
-            TracedRecord {
-                line: r.line,
-                // A histogram's or summary's series is keyed by its family: show which one.
-                key: format!("{}{}", r.key, r.suffix.as_str()),
-                value: r.value.to_string(),
-                labels: r.labels.clone(),
-                unit: r.unit.map(str::to_string),
-            },
-            Vec::new(),
-        ));
-    }
-
-    pub(crate) fn step(&mut self, step: Step) {
-        if let Some((_, steps)) = self.records.last_mut() {
-            steps.push(step);
-        }
-    }
-}
-
-/// `parse --explain` for parser `name`: the explanation, or why there is none.
-pub fn of(parser: &dyn crate::parse::Parser, name: &str, input: &[u8]) -> Result<String, String> {
-    parser
-        .explain(input)
-        .ok_or_else(|| format!("parser {name} is written in code; --explain reads recipes"))?
-        .map_err(|e| format!("parser {name}: {e}"))
-}
-
-/// How a format accounts for an input line that made no record.
-pub(crate) trait LineReader {
-    /// Why `line` made no record, when the format can say (a regex `drop` rule, no rule).
-    fn no_record(&self, line: &str) -> Option<String>;
-}
 
 fn labels_text(labels: &[(String, String)]) -> String {
     if labels.is_empty() {
@@ -150,6 +73,35 @@ pub(crate) fn render(
                     Step::Problem(m) => writeln!(out, "  nothing: {m} (a parse error)"),
                     Step::Skipped(m) => writeln!(out, "  nothing: {m} (counted as unmatched)"),
                     Step::NoRule(what) => writeln!(out, "  no rule matched: {what}"),
+                    Step::Nothing(m) => writeln!(out, "  nothing: {m}"),
+                    Step::Added {
+                        name,
+                        kind,
+                        labels,
+                        value,
+                        verb,
+                    } => {
+                        use crate::parse::mapping::accumulate::Verb;
+                        let shown = page_name(name, *kind);
+                        let labels = labels_text(labels);
+                        match verb {
+                            Verb::Count | Verb::Sum => {
+                                writeln!(
+                                    out,
+                                    "  adds    {value} to {shown}{labels} ({})",
+                                    kind.as_str()
+                                )
+                            }
+                            Verb::Observe => writeln!(
+                                out,
+                                "  observes {value} into {shown}{labels} ({})",
+                                kind.as_str()
+                            ),
+                            Verb::Set => {
+                                writeln!(out, "  sets    {shown}{labels} to {value} (gauge)")
+                            }
+                        }
+                    }
                     Step::Series {
                         name,
                         kind,
