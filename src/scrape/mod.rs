@@ -15,21 +15,23 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use foldhash::HashSet;
-use tracing::{debug, warn};
+use tracing::warn;
 
 use crate::config::{Refresh, Settings};
 use crate::exposition::{self, WireFormat};
-use crate::family::{Family, FamilySet, MetricKind};
+use crate::family::{Family, FamilySet};
 use crate::recipe::Registry;
 use crate::source::Source;
 
 mod failure;
 mod follow;
 mod isolated;
+mod part;
 mod self_metrics;
 mod stale;
 mod target;
 
+use part::{assemble_data, one_source_part, DataCache, DataKey};
 use self_metrics::SelfMetrics;
 pub use self_metrics::{build_labels, reload_families, SELF_PREFIX};
 pub use target::{FailureKind, Outcome, Target, Totals};
@@ -505,139 +507,6 @@ impl Scraper {
             self_metrics.add(t, outcome, reached.get(i).copied().unwrap_or(0));
         }
         self_metrics.families()
-    }
-}
-
-/// The sources' part of the page: their families merged in config order, each
-/// followed by its recipe's up metric.
-fn assemble_data(targets: &[Arc<Target>], outcomes: &[Arc<Outcome>]) -> DataPart {
-    let mut set = FamilySet::new();
-    let (mut reached_all, mut lost_all) = (Vec::new(), Vec::new());
-    let last = targets.len().saturating_sub(1);
-    for (i, (t, outcome)) in targets.iter().zip(outcomes).enumerate() {
-        let before = set.series_count();
-        let mut conflicts = Vec::new();
-        if outcome.up {
-            set.merge(&outcome.families, &mut conflicts);
-        } else if i < last {
-            // Only a later source could take the places of a source that is down.
-            if let Some(good) = t.last_good() {
-                set.reserve(&good.families);
-            }
-        }
-        let reached = set.series_count() - before;
-        let lost = outcome.families.series_count().saturating_sub(reached);
-        if let Some(up) = t.parser.up_metric() {
-            let fam = Family::new(
-                up,
-                MetricKind::Gauge,
-                "Whether the last read of the source succeeded.",
-            )
-            .with_sample(t.spec.labels.clone(), f64::from(u8::from(outcome.up)));
-            set.push(fam, &mut conflicts);
-        }
-        if lost > 0 {
-            debug!(
-                source = %t.spec.name,
-                lost,
-                first = %conflicts.first().map(ToString::to_string).unwrap_or_default(),
-                "series already written by an earlier source"
-            );
-        }
-        reached_all.push(reached);
-        lost_all.push(lost);
-    }
-    DataPart {
-        set,
-        reached: reached_all,
-        lost: lost_all,
-    }
-}
-
-/// The sources' part of a page of one source, written from its result as it is: the
-/// family set of [`assemble_data`] would be a copy of it (nothing to collide
-/// with) plus the up metric, built, checked and dropped on every changed read. `None`
-/// (made the general way) when a name of the source's could meet the up metric's.
-fn one_source_part(
-    targets: &[Arc<Target>],
-    outcomes: &[Arc<Outcome>],
-    format: WireFormat,
-) -> Option<(String, DataPart)> {
-    let ([t], [o]) = (targets, outcomes) else {
-        return None;
-    };
-    let up = t.parser.up_metric().map(|up| {
-        Family::new(
-            up,
-            MetricKind::Gauge,
-            "Whether the last read of the source succeeded.",
-        )
-        .with_sample(t.spec.labels.clone(), f64::from(u8::from(o.up)))
-    });
-    let families = o.families.families();
-    if let Some(up) = &up {
-        if families
-            .iter()
-            .any(|f| f.name.starts_with(&up.name) || up.name.starts_with(&f.name))
-        {
-            return None;
-        }
-    }
-    let empty = FamilySet::new();
-    let shown = if o.up { o.families.as_ref() } else { &empty };
-    let reached = shown.series_count();
-    let text = exposition::encode_one_source(shown, up.as_ref(), format);
-    let lost = o.families.series_count().saturating_sub(reached);
-    let data = DataPart {
-        set: empty,
-        reached: vec![reached],
-        lost: vec![lost],
-    };
-    Some((text, data))
-}
-
-/// One source's share of the sources' part of a page (see [`Scraper::scrape_page`]).
-#[derive(Debug)]
-struct DataKey {
-    families: Arc<FamilySet>,
-    up: bool,
-    held: Option<Arc<FamilySet>>,
-}
-
-impl DataKey {
-    /// The same result (the very same families, held alive here, so an address cannot
-    /// be reused by another set while it is compared).
-    fn same(&self, other: &DataKey) -> bool {
-        Arc::ptr_eq(&self.families, &other.families)
-            && self.up == other.up
-            && match (&self.held, &other.held) {
-                (None, None) => true,
-                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                _ => false,
-            }
-    }
-}
-
-/// The sources' part of a page, and per source its series on it and those it lost.
-struct DataPart {
-    set: FamilySet,
-    reached: Vec<usize>,
-    lost: Vec<usize>,
-}
-
-/// The last sources' part encoded, per wire format, with what it was made from.
-#[derive(Debug)]
-struct DataCache {
-    key: Vec<DataKey>,
-    text: Vec<(WireFormat, Bytes)>,
-    reached: Vec<usize>,
-    lost: Vec<usize>,
-}
-
-impl DataCache {
-    /// Whether the part was made from these very results.
-    fn made_from(&self, key: &[DataKey]) -> bool {
-        self.key.len() == key.len() && self.key.iter().zip(key).all(|(a, b)| a.same(b))
     }
 }
 

@@ -357,7 +357,7 @@ async fn a_single_sources_families_are_dropped_once_its_page_is_encoded() {
     let kv = registry.get("kv").unwrap().parser.clone();
     registry.insert(
         Arc::new(Counting(parses.clone(), kv)),
-        crate::parse::registry::Origin::Generic,
+        crate::recipe::registry::Origin::Generic,
     );
     let parsed = || parses.load(std::sync::atomic::Ordering::SeqCst);
     let s = Scraper::new(&settings, &registry).unwrap();
