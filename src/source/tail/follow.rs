@@ -2,7 +2,8 @@
 //! offset of the first byte not yet counted. Plain `std::fs`, run on the blocking pool.
 //!
 //! - **Start**: at the end (or the beginning with `from_start`), or where a state file says
-//!   this same file (device and inode) was left.
+//!   this same file (device and inode) was left. A log that does not exist yet is read from
+//!   its first byte once it appears: all of it came after the start.
 //! - **Rotation by rename** (`mv access.log access.log.1`, then the writer reopens): the old
 //!   file is kept open and read to its end; once the path names another file and one more
 //!   read of the old one finds nothing new, the new file is read from its first byte.
@@ -148,7 +149,18 @@ impl Follower {
         let open = match &mut self.open {
             Some(open) => open,
             None => {
-                let file = crate::small_file::open_app_file(path, self.follow_links)?;
+                let file = match crate::small_file::open_app_file(path, self.follow_links) {
+                    Ok(file) => file,
+                    Err(e) => {
+                        // Not there yet (the app has not written its first line): all of
+                        // the file that appears later came after the start, so it is read
+                        // from its first byte, as a rotated-in file is.
+                        if e.kind() == ErrorKind::NotFound {
+                            self.next_from_zero = true;
+                        }
+                        return Err(e);
+                    }
+                };
                 let meta = file.metadata()?;
                 let (dev, ino, len) = (meta.dev(), meta.ino(), meta.len());
                 let offset = match saved {
