@@ -204,21 +204,24 @@ pub fn families() -> Vec<Family> {
     // The soft limits, as /proc/self/limits shows them (`unlimited` is RLIM_INFINITY,
     // u64::MAX, what the Go collector reports for it), asked of the kernel directly.
     use nix::sys::resource::{getrlimit, Resource};
-    match getrlimit(Resource::RLIMIT_NOFILE) {
-        Ok((soft, _)) => out.push(gauge(
+    for (resource, name, help, what) in [
+        (
+            Resource::RLIMIT_NOFILE,
             "process_max_fds",
             "Maximum number of open file descriptors.",
-            soft as f64,
-        )),
-        Err(e) => warn_once("the open files limit", &e),
-    }
-    match getrlimit(Resource::RLIMIT_AS) {
-        Ok((soft, _)) => out.push(gauge(
+            "the open files limit",
+        ),
+        (
+            Resource::RLIMIT_AS,
             "process_virtual_memory_max_bytes",
             "Maximum amount of virtual memory available in bytes.",
-            soft as f64,
-        )),
-        Err(e) => warn_once("the address space limit", &e),
+            "the address space limit",
+        ),
+    ] {
+        match getrlimit(resource) {
+            Ok((soft, _)) => out.push(gauge(name, help, soft as f64)),
+            Err(e) => warn_once(what, &e),
+        }
     }
     out
 }

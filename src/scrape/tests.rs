@@ -221,13 +221,11 @@ impl crate::recipe::Parser for Counting {
     }
 }
 
-/// The same bytes as the last read that was up are not parsed again: the result is reused,
-/// with this read's time and size; new bytes, or a read after a failure, are parsed.
-#[tokio::test]
-async fn unchanged_input_reuses_the_last_result() {
-    let f = temp_file("same.txt", "v: 1\nbad line\n");
+/// A scraper of one file source `x` at `path`, read by `kv` through [`Counting`]: the
+/// scraper, and how many parses ran.
+fn counting_scraper(path: &str) -> (Scraper, Arc<std::sync::atomic::AtomicUsize>) {
     let raw: RawConfig = toml::from_str(&format!(
-        "[sources.x]\ntype='file'\npath='{f}'\nparser='counting'\n"
+        "[sources.x]\ntype='file'\npath='{path}'\nparser='counting'\n"
     ))
     .unwrap();
     let settings =
@@ -239,8 +237,16 @@ async fn unchanged_input_reuses_the_last_result() {
         Arc::new(Counting(parses.clone(), kv)),
         crate::recipe::registry::Origin::Generic,
     );
+    (Scraper::new(&settings, &registry).unwrap(), parses)
+}
+
+/// The same bytes as the last read that was up are not parsed again: the result is reused,
+/// with this read's time and size; new bytes, or a read after a failure, are parsed.
+#[tokio::test]
+async fn unchanged_input_reuses_the_last_result() {
+    let f = temp_file("same.txt", "v: 1\nbad line\n");
+    let (s, parses) = counting_scraper(&f);
     let parsed = || parses.load(std::sync::atomic::Ordering::SeqCst);
-    let s = Scraper::new(&settings, &registry).unwrap();
     let t = s.targets()[0].clone();
     let page = s.scrape().await;
     let first = t.last().unwrap();
@@ -346,21 +352,8 @@ async fn own_families_need_no_family_set() {
 async fn a_single_sources_families_are_dropped_once_its_page_is_encoded() {
     use crate::exposition::{encode, WireFormat};
     let f = temp_file("dropped.txt", "hits: 5\nratio: 0.5\n");
-    let raw: RawConfig = toml::from_str(&format!(
-        "[sources.x]\ntype='file'\npath='{f}'\nparser='counting'\n"
-    ))
-    .unwrap();
-    let settings =
-        Settings::from_raw(crate::config::Origin::Embedded, raw, &Overrides::default()).unwrap();
-    let mut registry = Registry::builtin().unwrap();
-    let parses = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let kv = registry.get("kv").unwrap().parser.clone();
-    registry.insert(
-        Arc::new(Counting(parses.clone(), kv)),
-        crate::recipe::registry::Origin::Generic,
-    );
+    let (s, parses) = counting_scraper(&f);
     let parsed = || parses.load(std::sync::atomic::Ordering::SeqCst);
-    let s = Scraper::new(&settings, &registry).unwrap();
     let t = s.targets()[0].clone();
     let (first, _) = s.scrape_page(None, WireFormat::Text).await;
     let last = t.last().unwrap();
