@@ -9,7 +9,7 @@ use std::sync::{Arc, PoisonError};
 use std::time::{Instant, SystemTime};
 
 use super::failure::FailureKind;
-use super::target::{Outcome, Target};
+use super::target::{Built, Outcome, Target};
 use crate::family::{bounds, FamilySet};
 use crate::parse::Unmatched;
 use crate::recipe::Fed;
@@ -116,16 +116,6 @@ impl Target {
             families_dropped: false,
         }
     }
-}
-
-/// A followed log's page part, built from the totals at `version`.
-#[derive(Debug, Clone)]
-pub(super) struct Built {
-    version: u64,
-    families: Arc<FamilySet>,
-    reserved: u64,
-    conflicts: u64,
-    first_conflict: Option<String>,
 }
 
 impl Target {
