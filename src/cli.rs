@@ -503,6 +503,12 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
             ("labels", labels),
             ("include", list(&s.include)),
             ("exclude", list(&s.exclude)),
+            (
+                "relabel",
+                s.relabel
+                    .as_ref()
+                    .map_or_else(|| crate::source::UNSET.to_string(), |r| r.describe()),
+            ),
         ]);
         for (k, v) in keys {
             let _ = writeln!(out, "    {k} = {v}");

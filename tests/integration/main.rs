@@ -15,6 +15,7 @@ mod language;
 mod live_config;
 mod recipe_tools;
 mod recipes;
+mod relabel;
 mod reliability;
 mod scrape_budget;
 mod security;
