@@ -7,7 +7,7 @@
 //! Credentials are read from their file or variable at each fetch, so rotation just works.
 //! With `socket`, the connection goes to that unix stream socket instead of the URL's host
 //! and port; the URL still gives the `Host` header and the path (an app behind a socket on
-//! a shared volume, nginx `listen unix:`).
+//! a shared volume, nginx `listen unix:`). `https://` URLs speak TLS (see [`tls`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -24,6 +24,8 @@ use serde::Deserialize;
 
 use super::{quote, KeyError, Secret, SourceError, UNSET};
 
+pub mod tls;
+
 /// The keys of an `http` source, as written.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +40,8 @@ pub struct Config {
     pub bearer_token_file: Option<String>,
     pub bearer_token_env: Option<String>,
     pub gzip: Option<bool>,
+    /// `https://` settings: Prometheus' `tls_config` keys (see [`tls`]).
+    pub tls: Option<tls::Config>,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +64,8 @@ pub struct Target {
     port: Option<u16>,
     /// The request target: path and query, `/` when the URL has no path.
     path: String,
+    /// `https://`: the default port is 443.
+    https: bool,
 }
 
 impl Target {
@@ -68,6 +74,7 @@ impl Target {
             host: uri.host().unwrap_or_default().to_string(),
             port: uri.port_u16(),
             path: uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+            https: uri.scheme_str() == Some("https"),
         }
     }
 
@@ -82,12 +89,13 @@ impl Target {
     /// What to connect to: the host without an IPv6 address's brackets, and the port.
     fn socket(&self) -> (&str, u16) {
         let host = self.host.trim_start_matches('[').trim_end_matches(']');
-        (host, self.port.unwrap_or(80))
+        (host, self.port.unwrap_or(if self.https { 443 } else { 80 }))
     }
 
     /// The URL without any user info.
     fn url(&self) -> String {
-        format!("http://{}{}", self.authority(), self.path)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.authority(), self.path)
     }
 }
 
@@ -99,6 +107,8 @@ pub struct HttpSource {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub auth: Auth,
     pub gzip: bool,
+    /// TLS, for an `https://` URL.
+    pub tls: Option<Arc<tls::Tls>>,
     /// The idle keep-alive connection, shared by clones of this source.
     idle: Arc<Mutex<Option<Conn>>>,
 }
@@ -146,13 +156,13 @@ impl HttpSource {
             super::check_host_port(&with_port).map_err(bad_url)?;
         }
         match uri.scheme_str() {
-            Some("http") => {}
+            Some("http" | "https") => {}
             Some(other) => {
                 return Err(bad_url(format!(
-                "scheme {other:?} is not supported; use http:// (status pages are on localhost)"
-            )))
+                    "scheme {other:?} is not supported; use http:// or https://"
+                )))
             }
-            None => return Err(bad_url(format!("{url:?} needs http://"))),
+            None => return Err(bad_url(format!("{url:?} needs http:// or https://"))),
         }
         if uri.host().is_none() {
             return Err(bad_url(format!("{url:?} has no host")));
@@ -203,7 +213,14 @@ impl HttpSource {
             Some(s) => Some(s.strip_prefix("unix:").unwrap_or(&s).into()),
             None => None,
         };
+        let tls = tls::Tls::from_config(
+            c.tls,
+            uri.scheme_str() == Some("https"),
+            uri.host().unwrap_or_default(),
+        )?
+        .map(Arc::new);
         Ok(HttpSource {
+            tls,
             target: Target::new(&uri),
             socket,
             headers,
@@ -258,6 +275,9 @@ impl HttpSource {
             ("bearer_token_env", tok_env),
             ("gzip", self.gzip.to_string()),
         ]
+        .into_iter()
+        .chain(tls::Tls::resolved(self.tls.as_deref()))
+        .collect()
     }
 
     /// The `Authorization` value, its secret read now, off the runtime thread.
@@ -329,6 +349,10 @@ impl HttpSource {
                 }),
         }
         .map_err(SourceError::io(format!("connecting to {target}")))?;
+        let stream = match &self.tls {
+            Some(tls) => tls.connect(stream, &target).await?,
+            None => stream,
+        };
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| SourceError::Protocol(format!("{target}: {e}")))?;
