@@ -1,4 +1,5 @@
-//! `http`: GET a status page (nginx `stub_status`, Apache `?auto`, HAProxy `;csv`, JSON).
+//! `http`: GET a status page (nginx `stub_status`, Apache `?auto`, HAProxy `;csv`, JSON),
+//! or POST a query to an app whose stats are its answer (see [`request_body`]).
 //!
 //! HTTP/1.1 with keep-alive: the connection of the last fetch is kept and reused (a new TCP
 //! connection per scrape costs more than the status page itself). A kept connection the
@@ -13,7 +14,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderName, HeaderValue};
@@ -24,6 +25,7 @@ use serde::Deserialize;
 
 use super::{quote, KeyError, Secret, SourceError, UNSET};
 
+mod request_body;
 pub mod tls;
 
 /// The keys of an `http` source, as written.
@@ -40,6 +42,10 @@ pub struct Config {
     pub bearer_token_file: Option<String>,
     pub bearer_token_env: Option<String>,
     pub gzip: Option<bool>,
+    /// GET unless a body is given (see [`request_body`]).
+    pub method: Option<String>,
+    pub body: Option<String>,
+    pub body_file: Option<String>,
     /// `https://` settings: Prometheus' `tls_config` keys (see [`tls`]).
     pub tls: Option<tls::Config>,
 }
@@ -107,6 +113,8 @@ pub struct HttpSource {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub auth: Auth,
     pub gzip: bool,
+    /// The method, and the body a POST sends.
+    pub request_body: request_body::RequestBody,
     /// TLS, for an `https://` URL.
     pub tls: Option<Arc<tls::Tls>>,
     /// The idle keep-alive connection, shared by clones of this source.
@@ -115,7 +123,7 @@ pub struct HttpSource {
 
 /// An HTTP/1.1 connection: the request half, and its driver task (stopped on drop).
 struct Conn {
-    sender: SendRequest<Empty<Bytes>>,
+    sender: SendRequest<Full<Bytes>>,
     _driver: AbortOnDrop<()>,
 }
 
@@ -220,6 +228,7 @@ impl HttpSource {
         )?
         .map(Arc::new);
         Ok(HttpSource {
+            request_body: request_body::RequestBody::from_config(c.method, c.body, c.body_file)?,
             tls,
             target: Target::new(&uri),
             socket,
@@ -276,6 +285,7 @@ impl HttpSource {
             ("gzip", self.gzip.to_string()),
         ]
         .into_iter()
+        .chain(self.request_body.resolved())
         .chain(tls::Tls::resolved(self.tls.as_deref()))
         .collect()
     }
@@ -312,14 +322,17 @@ impl HttpSource {
     fn request(
         &self,
         authorization: Option<&HeaderValue>,
-    ) -> Result<Request<Empty<Bytes>>, SourceError> {
-        let mut req = Request::get(&self.target.path)
+        body: &Bytes,
+    ) -> Result<Request<Full<Bytes>>, SourceError> {
+        let mut req = Request::builder()
+            .method(self.request_body.method.clone())
+            .uri(&self.target.path)
             .header(hyper::header::HOST, self.target.authority())
             .header(
                 hyper::header::USER_AGENT,
                 concat!("metrics-adapter/", env!("CARGO_PKG_VERSION")),
             )
-            .body(Empty::new())
+            .body(Full::new(body.clone()))
             .map_err(|e| SourceError::Protocol(format!("building the request: {e}")))?;
         let h = req.headers_mut();
         if self.gzip {
@@ -396,8 +409,9 @@ impl HttpSource {
         // sends the same credential.
         let authorization = self.authorization().await?;
         let auth = authorization.as_ref();
+        let body = self.request_body.bytes().await?;
         let request = || {
-            let mut req = self.request(auth)?;
+            let mut req = self.request(auth, &body)?;
             if let Some(n) = range {
                 let h = req.headers_mut();
                 h.remove(hyper::header::ACCEPT_ENCODING);
@@ -504,7 +518,7 @@ pub(super) struct Answer {
 impl HttpSource {
     async fn fresh_request(
         &self,
-        request: Request<Empty<Bytes>>,
+        request: Request<Full<Bytes>>,
     ) -> Result<(Conn, hyper::Response<Incoming>), SourceError> {
         let mut conn = self.connect().await?;
         let resp = conn

@@ -11,6 +11,7 @@ mod docs;
 mod hardening;
 mod harness;
 mod hostile;
+mod http_post;
 mod https_source;
 mod language;
 mod live_config;

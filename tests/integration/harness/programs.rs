@@ -24,6 +24,7 @@ pub const PROGRAMS: &[(&str, &str)] = &[
     (PYTHON, "python3"),
     ("/usr/bin/curl", "curl"),
     ("/usr/bin/openssl", "openssl"),
+    ("/usr/bin/php", "php-cli"),
     ("/usr/bin/ss", "iproute2"),
     ("/usr/bin/unshare", "util-linux"),
     (
