@@ -13,6 +13,7 @@ mod harness;
 mod hostile;
 mod http_post;
 mod https_source;
+mod json_each;
 mod language;
 mod live_config;
 mod recipe_tools;

@@ -270,6 +270,7 @@ impl Rule {
                 help: None,
                 suffix: Suffix::default(),
                 line,
+                from: None,
             });
         }
         let base: Option<Cow<'a, str>> = self.key.as_deref().map(|k| {
@@ -301,6 +302,7 @@ impl Rule {
                 help: None,
                 suffix: Suffix::default(),
                 line,
+                from: None,
             });
         }
     }

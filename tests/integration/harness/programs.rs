@@ -26,6 +26,7 @@ pub const PROGRAMS: &[(&str, &str)] = &[
     ("/usr/bin/openssl", "openssl"),
     ("/usr/bin/php", "php-cli"),
     ("/usr/bin/ss", "iproute2"),
+    ("/usr/sbin/ip", "iproute2"),
     ("/usr/bin/unshare", "util-linux"),
     (
         "/usr/bin/prometheus-nginx-exporter",
