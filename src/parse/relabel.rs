@@ -9,8 +9,8 @@
 //!
 //! What differs from Prometheus, and why: `hashmod` is refused (it shards targets between
 //! Prometheus servers; one sidecar's series have nothing to shard); labels starting with
-//! `__` are removed after the last rule (as after target relabeling), so `__tmp_x` can carry
-//! a value between rules; a histogram's `le` and a summary's `quantile` are not seen by the
+//! `__` are removed after the last rule (Prometheus keeps them after metric relabeling, but
+//! a page cannot carry them), so `__tmp_x` can carry a value between rules; a histogram's `le` and a summary's `quantile` are not seen by the
 //! rules (they place a sample in its series: dropping one would break the histogram), and
 //! `__name__` is the family's name as the page shows it (`x_total` for a counter, the base
 //! name for a histogram or summary).

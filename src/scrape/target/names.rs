@@ -39,6 +39,11 @@ impl Target {
             if bad_names > 0 {
                 debug!(source = %spec.name, "{bad_names} series dropped: {BAD_NAME}");
             }
+            // A rule may rename a series into a name the adapter or Prometheus writes.
+            let reserved = self.drop_reserved(families);
+            if reserved > 0 {
+                debug!(source = %spec.name, "{reserved} series renamed to a reserved name dropped");
+            }
         }
         if !spec.include.is_empty() || !spec.exclude.is_empty() {
             families.retain(|f| {

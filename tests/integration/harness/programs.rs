@@ -21,6 +21,7 @@ pub const PROGRAMS: &[(&str, &str)] = &[
     (Apache::BIN, "apache2"),
     (PhpFpm::CGI_FCGI, "libfcgi-bin"),
     ("/usr/bin/promtool", "prometheus"),
+    ("/usr/bin/prometheus", "prometheus"),
     (PYTHON, "python3"),
     ("/usr/bin/curl", "curl"),
     ("/usr/bin/openssl", "openssl"),
