@@ -163,53 +163,61 @@ impl Relabel {
     /// families and how many series were dropped because their new name was unusable.
     pub fn families(&self, families: Vec<Family>) -> (Vec<Family>, u64) {
         let mut out: Vec<Family> = Vec::with_capacity(families.len());
+        let mut index: HashMap<String, usize> = HashMap::default();
         let mut bad_names = 0;
         for family in families {
-            let here = out.len();
-            out.push(Family::new(
-                family.name.clone(),
-                family.kind,
-                family.help.clone(),
-            ));
-            // Samples of a row share their label set: relabeled once per set.
-            let mut memo: PerLabelSet<Arc<Outcome>> = PerLabelSet::default();
+            let (name, kind, help) = (family.name, family.kind, family.help);
+            let mut place = |new_name: String, out: &mut Vec<Family>| {
+                *index.entry(new_name).or_insert_with_key(|n| {
+                    out.push(Family::new(n.clone(), kind, help.clone()));
+                    out.len() - 1
+                })
+            };
+            // Samples of a row share their label set: relabeled once per set, and the
+            // new set shared again (an unchanged one is the same set).
+            let mut memo: PerLabelSet<Option<(usize, LabelSet)>> = PerLabelSet::default();
             for sample in family.samples {
-                let (rest, part) = split_part(family.kind, &sample);
-                let outcome = match &part {
+                let done = match split_part(kind, &sample) {
                     None => memo.get_or_insert_with(&sample.labels, || {
-                        Arc::new(self.series(&family.name, family.kind, &rest))
+                        match self.series(&name, kind, &sample.labels) {
+                            Outcome::Series(new_name, labels) => {
+                                let set = if *labels == *sample.labels {
+                                    sample.labels.clone()
+                                } else {
+                                    LabelSet::from(labels)
+                                };
+                                Some((place(new_name, &mut out), set))
+                            }
+                            Outcome::Drop => {
+                                bad_names +=
+                                    u64::from(self.name_was_why(&name, kind, &sample.labels));
+                                None
+                            }
+                        }
                     }),
-                    Some(_) => Arc::new(self.series(&family.name, family.kind, &rest)),
+                    Some((rest, part)) => match self.series(&name, kind, &rest) {
+                        Outcome::Series(new_name, mut labels) => {
+                            labels.push(part);
+                            Some((place(new_name, &mut out), LabelSet::from(labels)))
+                        }
+                        Outcome::Drop => {
+                            bad_names += u64::from(self.name_was_why(&name, kind, &rest));
+                            None
+                        }
+                    },
                 };
-                let Outcome::Series(name, labels) = outcome.as_ref() else {
-                    if self.names_valid_before(&family.name, family.kind, &rest) {
-                        bad_names += 1;
-                    }
+                let Some((i, labels)) = done else {
                     continue;
                 };
-                let mut labels = labels.clone();
-                labels.extend(part);
-                let target = if *name == family.name {
-                    here
-                } else {
-                    match out.iter().position(|f| f.name == *name) {
-                        Some(i) => i,
-                        None => {
-                            out.push(Family::new(name.clone(), family.kind, family.help.clone()));
-                            out.len() - 1
-                        }
-                    }
-                };
-                if let Some(f) = out.get_mut(target) {
+                if let Some(f) = out.get_mut(i) {
                     f.samples.push(Sample {
-                        labels: LabelSet::from(labels),
+                        labels,
                         value: sample.value,
                         suffix: sample.suffix,
                     });
                 }
             }
         }
-        out.retain(|f| !f.samples.is_empty());
         (out, bad_names)
     }
 
@@ -270,29 +278,25 @@ impl Relabel {
 
     /// Whether a dropped series was dropped for its name rather than by a keep/drop rule:
     /// the rules run again without the name check (only on the rare dropped series).
-    fn names_valid_before(
-        &self,
-        name: &str,
-        kind: MetricKind,
-        labels: &[(String, String)],
-    ) -> bool {
+    fn name_was_why(&self, name: &str, kind: MetricKind, labels: &[(String, String)]) -> bool {
         let mut lb: Labels = vec![("__name__".into(), shown_name(name, kind))];
         lb.extend(labels.iter().cloned());
         self.rules.iter().all(|r| r.apply(&mut lb))
     }
 }
 
-/// A histogram bucket's `le` or a summary quantile's `quantile`: kept out of the rules.
-fn split_part(kind: MetricKind, sample: &Sample) -> (Labels, Option<(String, String)>) {
+/// A histogram bucket's `le` or a summary quantile's `quantile`, kept out of the rules: the
+/// sample's other labels and that one. `None` for every other sample.
+fn split_part(kind: MetricKind, sample: &Sample) -> Option<(Labels, (String, String))> {
     let part = match (kind, sample.suffix) {
         (MetricKind::Histogram, Suffix::Bucket) => "le",
         (MetricKind::Summary, Suffix::None) => "quantile",
-        _ => return (sample.labels.to_vec(), None),
+        _ => return None,
     };
     let mut rest = sample.labels.to_vec();
-    let at = rest.iter().position(|(k, _)| k == part);
-    let part = at.map(|i| rest.remove(i));
-    (rest, part)
+    let at = rest.iter().position(|(k, _)| k == part)?;
+    let part = rest.remove(at);
+    Some((rest, part))
 }
 
 /// The name as the page shows it: what a user sees and writes a rule for.
