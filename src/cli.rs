@@ -123,7 +123,7 @@ pub enum Command {
         #[arg(long)]
         explain: bool,
         /// Read the sample as this source of the config does: a file source's own
-        /// block_start/block_end framing, and the source's labels. Needs --config.
+        /// block_start/block_end framing, its relabel rules and labels. Needs --config.
         #[arg(long, value_name = "NAME")]
         source: Option<String>,
     },

@@ -342,3 +342,45 @@ fn relabel_gives_what_prometheus_metric_relabel_configs_gives() {
         "{ours:?}"
     );
 }
+
+/// `parse --source` reads a saved log as its source counts it: relabeled before counting.
+#[test]
+fn parse_with_source_counts_a_saved_log_relabeled() {
+    let dir = TempDir::new("relabel-parse");
+    let log = dir.write(
+        "access.log",
+        "127.0.0.1 - - [07/Dec/2026:10:00:00 +0000] \"GET /users/1 HTTP/1.1\" 200 5 \"-\" \"c\"\n\
+         127.0.0.1 - - [07/Dec/2026:10:00:01 +0000] \"GET /users/22 HTTP/1.1\" 204 0 \"-\" \"c\"\n\
+         127.0.0.1 - - [07/Dec/2026:10:00:02 +0000] \"GET /healthz HTTP/1.1\" 200 2 \"-\" \"c\"\n\
+         127.0.0.1 - - [07/Dec/2026:10:00:03 +0000] \"POST /users/3 HTTP/1.1\" 503 0 \"-\" \"c\"\n",
+    );
+    let config = dir.write(
+        "adapter.toml",
+        format!(
+            "[sources.web]\ntype = \"tail\"\nparser = \"paths\"\npath = {}\n{RULES}\n{PATHS_RECIPE}",
+            toml_str(&log.display().to_string())
+        ),
+    );
+    let out = run_cli(
+        &[
+            "--config",
+            &config.display().to_string(),
+            "parse",
+            "--source",
+            "web",
+            "paths",
+            &log.display().to_string(),
+        ],
+        Duration::from_secs(20),
+    );
+    assert!(out.success(), "{out}");
+    assert_eq!(
+        family_lines(&out.stdout, "http_requests_total"),
+        vec![
+            "http_requests_total{method=\"GET\",path=\"/users/:id\",status=\"2xx\"} 2.0",
+            "http_requests_total{method=\"POST\",path=\"/users/:id\",status=\"5xx\"} 1.0",
+        ],
+        "{}",
+        out.stdout
+    );
+}
