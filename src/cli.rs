@@ -496,6 +496,7 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
                 .collect();
             format!("{{ {} }}", pairs.join(", "))
         };
+        let rules = crate::parse::relabel::describe(s.relabel.as_deref(), crate::source::UNSET);
         keys.extend([
             ("timeout", format!("{:?}", s.timeout)),
             ("interval", interval),
@@ -503,12 +504,7 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
             ("labels", labels),
             ("include", list(&s.include)),
             ("exclude", list(&s.exclude)),
-            (
-                "relabel",
-                s.relabel
-                    .as_ref()
-                    .map_or_else(|| crate::source::UNSET.to_string(), |r| r.describe()),
-            ),
+            ("relabel", rules),
         ]);
         for (k, v) in keys {
             let _ = writeln!(out, "    {k} = {v}");

@@ -115,7 +115,7 @@ impl Relabel {
     }
 
     /// The rules in short, for `check`: `[replace status -> status, drop path]`.
-    pub fn describe(&self) -> String {
+    fn describe(&self) -> String {
         let rules: Vec<String> = (self.rules.iter())
             .map(|r| {
                 let mut s = name_of(r.action).to_string();
@@ -283,6 +283,11 @@ impl Relabel {
         lb.extend(labels.iter().cloned());
         self.rules.iter().all(|r| r.apply(&mut lb))
     }
+}
+
+/// A source's rules in short, for `check`, or `unset` when it has none.
+pub fn describe(rules: Option<&Relabel>, unset: &str) -> String {
+    rules.map_or_else(|| unset.to_string(), Relabel::describe)
 }
 
 /// A histogram bucket's `le` or a summary quantile's `quantile`, kept out of the rules: the
