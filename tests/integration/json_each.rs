@@ -51,7 +51,7 @@ fn explain_tells_where_each_record_of_a_nested_document_came_from() {
         "ip.json",
         std::fs::read(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/samples/iproute2/ip-addr.json"
+            "/tests/fixtures/json/iproute2-6.1-ip-addr.json"
         ))
         .unwrap(),
     );

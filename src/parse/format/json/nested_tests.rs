@@ -194,7 +194,7 @@ fn a_missing_label_field_at_any_level_skips_the_item_and_says_where() {
 #[test]
 fn a_recorded_ip_addr_top_level_array_with_nested_addresses() {
     // `ip -j addr` (iproute2 6.1): a top-level array of links, each with addr_info[].
-    let text = include_str!("../../../../tests/fixtures/samples/iproute2/ip-addr.json");
+    let text = include_str!("../../../../tests/fixtures/json/iproute2-6.1-ip-addr.json");
     let (r, i) = run(
         "[[each]]\npath = '[].addr_info[?(@.family==\"inet\")]'\nkey_prefix = \"addr\"\n\
          label_fields = { ifname = \"[].ifname\", address = \"local\" }\n",
