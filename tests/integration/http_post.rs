@@ -80,6 +80,8 @@ fn a_posted_query_reaches_the_app_and_its_answer_is_served() {
         ),
         // A GET to an API that wants a query: down, saying what the server answered.
         source("plain_get", php.port, ""),
+        // A body file that is not there: down, naming it; the others are untouched.
+        source("no_file", php.port, "body_file = \"/nonexistent/query.json\""),
     ]
     .concat();
     let adapter = Adapter::start(&config);
@@ -93,13 +95,12 @@ fn a_posted_query_reaches_the_app_and_its_answer_is_served() {
     assert_eq!(v("pool_name_length", "from_file"), 3.0);
     assert_eq!(v("json_content_type", "from_file"), 0.0);
     assert_eq!(source_up(&s, "plain_get"), 0.0);
+    assert_eq!(source_up(&s, "no_file"), 0.0);
+    let status = adapter.get("/").text();
+    assert!(status.contains("server answered status 405"), "{status}");
     assert!(
-        adapter
-            .get("/")
-            .text()
-            .contains("server answered status 405"),
-        "{}",
-        adapter.get("/").text()
+        status.contains("body_file /nonexistent/query.json: No such file or directory"),
+        "{status}"
     );
     // body_file is read at each fetch: a new query applies without a reload.
     std::fs::write(&body_file, r#"{"pool": "background"}"#).unwrap();

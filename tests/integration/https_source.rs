@@ -313,3 +313,25 @@ fn https_config_errors_name_the_key() {
     assert!(e.contains("sources.s.tls"), "{e}");
     assert!(e.contains("unknown field `ca`"), "{e}");
 }
+
+/// The CA file is read again for each new connection: a CA put in place after the start
+/// (a mounted secret updated) is trusted from the next read on, with no reload.
+#[test]
+fn a_replaced_ca_file_is_used_without_a_reload() {
+    let nginx = TlsNginx::start();
+    let trust = nginx.dir.join("trust.crt");
+    std::fs::copy(nginx.dir.join("other-ca.crt"), &trust).unwrap();
+    let adapter = Adapter::start(&nginx.source(
+        "s",
+        "127.0.0.1",
+        nginx.good,
+        &format!("ca_file = {}", toml_str(&trust.display().to_string())),
+    ));
+    assert_eq!(source_up(&adapter.samples(), "s"), 0.0);
+    std::fs::copy(nginx.dir.join("ca.crt"), &trust).unwrap();
+    wait_until(
+        "the new CA trusted",
+        std::time::Duration::from_secs(10),
+        || source_up(&adapter.samples(), "s") == 1.0,
+    );
+}
