@@ -13,7 +13,8 @@
 //! a page cannot carry them), so `__tmp_x` can carry a value between rules; a histogram's `le` and a summary's `quantile` are not seen by the
 //! rules (they place a sample in its series: dropping one would break the histogram), and
 //! `__name__` is the family's name as the page shows it (`x_total` for a counter, the base
-//! name for a histogram or summary).
+//! name for a histogram or summary); `labeldrop`/`labelkeep` never remove the name (in
+//! Prometheus a `labelkeep` without `__name__` loses every series).
 
 use std::sync::Arc;
 

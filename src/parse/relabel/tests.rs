@@ -422,3 +422,19 @@ fn config_errors_name_the_rule_the_key_and_the_reason() {
         (0, "target_label", "\"a-b\" is not a valid label name")
     );
 }
+
+#[test]
+fn labelkeep_without_the_name_keeps_the_series_named() {
+    // Prometheus would remove `__name__` here and lose the series; a config that works
+    // there lists `__name__`, and gives the same here.
+    for regex in ["pool", "__name__|pool"] {
+        let r = rules(&format!(
+            "[[relabel]]\nregex = '{regex}'\naction = 'labelkeep'\n"
+        ));
+        assert_eq!(
+            gauge(&r, "m", &[("pid", "1"), ("pool", "www")]),
+            kept("m", &[("pool", "www")]),
+            "{regex}"
+        );
+    }
+}
