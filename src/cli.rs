@@ -123,7 +123,7 @@ pub enum Command {
         #[arg(long)]
         explain: bool,
         /// Read the sample as this source of the config does: a file source's own
-        /// block_start/block_end framing, and the source's labels. Needs --config.
+        /// block_start/block_end framing, its relabel rules and labels. Needs --config.
         #[arg(long, value_name = "NAME")]
         source: Option<String>,
     },
@@ -496,6 +496,7 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
                 .collect();
             format!("{{ {} }}", pairs.join(", "))
         };
+        let rules = crate::parse::relabel::describe(s.relabel.as_deref(), crate::source::UNSET);
         keys.extend([
             ("timeout", format!("{:?}", s.timeout)),
             ("interval", interval),
@@ -503,6 +504,7 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
             ("labels", labels),
             ("include", list(&s.include)),
             ("exclude", list(&s.exclude)),
+            ("relabel", rules),
         ]);
         for (k, v) in keys {
             let _ = writeln!(out, "    {k} = {v}");

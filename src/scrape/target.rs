@@ -104,6 +104,12 @@ impl Target {
                 running = old.running.clone();
             }
         }
+        if let (crate::source::Source::Tail(_), None) = (&spec.source, same) {
+            // A followed log's events are relabeled before they are counted.
+            let totals: &Mutex<crate::parse::totals::RunningTotals> = &running;
+            (totals.lock().unwrap_or_else(PoisonError::into_inner))
+                .relabel_with(spec.relabel.clone());
+        }
         let state = same.map_or_else(State::default, |t| {
             let old = t.lock();
             State {

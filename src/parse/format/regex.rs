@@ -386,6 +386,7 @@ impl Rule {
                 help: None,
                 suffix: Suffix::default(),
                 line,
+                from: None,
             });
         }
         let base: Option<Cow<'a, str>> = self.key.as_deref().map(|k| {
@@ -417,6 +418,7 @@ impl Rule {
                 help: None,
                 suffix: Suffix::default(),
                 line,
+                from: None,
             });
         }
     }
