@@ -73,6 +73,9 @@ pub fn detect(text: &str) -> Result<Layout, DraftError> {
     if let Some(layout) = csv::layout(&lines) {
         return Ok(layout);
     }
+    if let Some(layout) = mixed(&lines) {
+        return Ok(layout);
+    }
     key_value(&lines).ok_or(DraftError::NoLayout)
 }
 
@@ -309,4 +312,115 @@ fn regex_layout(sep: &str, prefix: Option<&str>, malformed: &[&str], shown: &str
         ));
     }
     Layout::new("regex", rules, why)
+}
+
+/// `Word: 1 Other: 2` on one line: the pairs.
+fn pairs(line: &str) -> Option<Vec<&str>> {
+    let tokens: Vec<&str> = line.split_whitespace().collect();
+    if tokens.len() < 4 || tokens.len() % 2 != 0 {
+        return None;
+    }
+    let mut words = Vec::new();
+    for pair in tokens.chunks(2) {
+        match pair {
+            [word, value] if word.ends_with(':') && number::parse(value).is_some() => {
+                words.push(word.trim_end_matches(':'));
+            }
+            _ => return None,
+        }
+    }
+    Some(words)
+}
+
+/// A line of words, each naming a column of numbers on the next line (after a first word
+/// that names the row, as nginx's `server accepts handled requests`).
+fn header_row<'a>(line: &'a str, next: &str) -> Option<Vec<&'a str>> {
+    let mut words: Vec<&str> = line.split_whitespace().collect();
+    let numbers: Vec<&str> = next.split_whitespace().collect();
+    if words.len() == numbers.len() + 1 {
+        words.remove(0);
+    }
+    let ok = words.len() >= 2
+        && words.len() == numbers.len()
+        && words
+            .iter()
+            .all(|w| w.chars().all(|c| c.is_ascii_alphabetic()))
+        && numbers.iter().all(|n| number::parse(n).is_some());
+    ok.then_some(words)
+}
+
+/// Lines of several shapes (nginx's stub_status): single `Key: value` lines, lines of
+/// several `Key: value` pairs, and a row of numbers under a row of their names. A regex
+/// rule per shape.
+fn mixed(lines: &[&str]) -> Option<Layout> {
+    let mut rules = String::new();
+    let mut why = vec!["format regex: lines of several shapes, a rule for each".to_string()];
+    let mut shaped = false;
+    let capture = |w: &str, taken: &mut Vec<String>| {
+        let mut name = super::names::label_name(w);
+        while taken.contains(&name) {
+            name.push_str("_2");
+        }
+        taken.push(name.clone());
+        name
+    };
+    let mut taken = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if let Some(words) = pairs(line) {
+            let parts: Vec<String> = words
+                .iter()
+                .map(|w| {
+                    let c = capture(w, &mut taken);
+                    format!(r"{}:[ \t]*(?P<{c}>[-+]?[0-9.]+)", regex::escape(w))
+                })
+                .collect();
+            let names: Vec<String> = taken
+                .iter()
+                .rev()
+                .take(words.len())
+                .rev()
+                .map(|n| toml_str(n))
+                .collect();
+            rules.push_str(&format!(
+                "[[regex.rule]]\npattern = {}\nvalues = [{}]\n\n",
+                toml_pattern(&format!(r"^[ \t]*{}[ \t]*$", parts.join(r"[ \t]+"))),
+                names.join(", ")
+            ));
+            why.push(format!(
+                "line {:?} holds {} `Key: value` pairs",
+                line.trim(),
+                words.len()
+            ));
+            shaped = true;
+        } else if let Some(words) = lines.get(i + 1).and_then(|next| header_row(line, next)) {
+            let caps: Vec<String> = words.iter().map(|w| capture(w, &mut taken)).collect();
+            let parts: Vec<String> = caps
+                .iter()
+                .map(|c| format!("(?P<{c}>[-+]?[0-9.]+)"))
+                .collect();
+            let names: Vec<String> = caps.iter().map(|n| toml_str(n)).collect();
+            rules.push_str(&format!(
+                "[[regex.rule]]\npattern = {}\ndrop = true\n\n[[regex.rule]]\npattern = {}\nvalues = [{}]\n\n",
+                toml_pattern(&format!("^{}$", regex::escape(line.trim_end()))),
+                toml_pattern(&format!(r"^[ \t]*{}[ \t]*$", parts.join(r"[ \t]+"))),
+                names.join(", ")
+            ));
+            why.push(format!(
+                "line {:?} names the numbers of the line under it",
+                line.trim()
+            ));
+            shaped = true;
+        }
+    }
+    if !shaped {
+        return None;
+    }
+    rules.push_str(&format!(
+        "[[regex.rule]]\npattern = {}\nrecord_key = \"{{key}}\"\n",
+        toml_pattern(
+            r"^[ \t]*(?P<key>[^: \t][^:]*[^: \t])[ \t]*:[ \t]*(?P<value>[-+]?[0-9.]+)[ \t]*$"
+        )
+    ));
+    why.push("other lines are `Key: value`".into());
+    Some(Layout::new("regex", rules, why))
 }

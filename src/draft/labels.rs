@@ -24,6 +24,9 @@ enum Part {
     Bracket(String),
     /// A whole part is the value (`A` of `num.query.type.A`), label named so.
     Whole(String),
+    /// This many parts from here, numbers and the words between them, are the value of
+    /// the label named so.
+    Span(String, usize),
 }
 
 /// A family of keys with the same shape.
@@ -115,6 +118,61 @@ pub fn shapes(keys: &[String]) -> Vec<Shape> {
                 why[i].insert("copies under numbered parts");
             }
         }
+    }
+    // Parts that are numbers (`histogram.000000.000001.to.000000.000002`, `cpu.0.user`),
+    // when other keys differ only in them: one label from the first to the last.
+    let digits = |p: &str| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit());
+    let mut numeric: BTreeMap<Vec<String>, usize> = BTreeMap::new();
+    let numeric_shape = |parts: &[&str]| -> Vec<String> {
+        parts
+            .iter()
+            .map(|p| {
+                if digits(p) {
+                    "#".to_string()
+                } else {
+                    (*p).to_string()
+                }
+            })
+            .collect()
+    };
+    for (i, parts) in split.iter().enumerate() {
+        if parts.iter().any(|p| digits(p))
+            && templates[i].iter().all(|p| matches!(p, Part::Fixed(_)))
+        {
+            *numeric.entry(numeric_shape(parts)).or_default() += 1;
+        }
+    }
+    for (i, parts) in split.iter().enumerate() {
+        let shape = numeric_shape(parts);
+        if numeric.get(&shape).map_or(true, |n| *n < 2)
+            || !templates[i].iter().all(|p| matches!(p, Part::Fixed(_)))
+        {
+            continue;
+        }
+        let (Some(first), Some(last)) = (
+            parts.iter().position(|p| digits(p)),
+            parts.iter().rposition(|p| digits(p)),
+        ) else {
+            continue;
+        };
+        let word = first
+            .checked_sub(1)
+            .and_then(|w| parts.get(w))
+            .map_or("n", |w| if *w == "histogram" { "bucket" } else { w })
+            .to_string();
+        let mut t: Vec<Part> = Vec::new();
+        for (j, p) in parts.iter().enumerate() {
+            if j == first {
+                t.push(Part::Span(
+                    word.clone(),
+                    shape.get(first..=last).map_or(1, |s| s.len()),
+                ));
+            } else if j < first || j > last {
+                t.push(Part::Fixed((*p).to_string()));
+            }
+        }
+        templates[i] = t;
+        why[i].insert("numbered parts");
     }
     // A last part in capitals, under a parent whose children all are.
     let mut children: BTreeMap<Vec<Part>, Vec<usize>> = BTreeMap::new();
@@ -234,6 +292,11 @@ fn shape_of(t: &[Part], idx: &[usize], keys: &[String], reasons: &BTreeSet<&str>
             Part::Whole(word) => {
                 let l = label(word, &mut labels);
                 pattern.push(format!("(?P<{l}>.+)"));
+            }
+            Part::Span(word, n) => {
+                let l = label(word, &mut labels);
+                let inner = vec![r"[^.]+"; *n].join(r"\.");
+                pattern.push(format!("(?P<{l}>{inner})"));
             }
         }
     }

@@ -257,6 +257,16 @@ pub fn plan(layout: &Layout, seen: &[Seen], later: Option<&[Seen]>) -> Vec<Rule>
             named.scale = None;
             named.why = None;
         }
+        // `_count`, `_sum` and `_bucket` end a histogram's or a summary's series names: a
+        // counter's `_count` is its `_total`, anything else keeps its word another way.
+        for suffix in ["_count", "_sum", "_bucket"] {
+            if let Some(stem) = named.name.strip_suffix(suffix) {
+                named.name = match typed.kind {
+                    Kind::Counter if suffix == "_count" && !stem.is_empty() => stem.to_string(),
+                    _ => format!("{}_value", named.name),
+                };
+            }
+        }
         // Two keys folding into one name (`a.b` and `a_b`) would merge: the second gets a
         // number.
         let mut candidate = named.name.clone();

@@ -76,6 +76,26 @@ const UNITS: &[Unit] = &[
         scale: 1.0,
     },
     Unit {
+        words: &["bits"],
+        base: Some("bytes"),
+        scale: 0.125,
+    },
+    Unit {
+        words: &["minutes", "mins", "min"],
+        base: Some("seconds"),
+        scale: 60.0,
+    },
+    Unit {
+        words: &["hours", "hrs"],
+        base: Some("seconds"),
+        scale: 3600.0,
+    },
+    Unit {
+        words: &["days"],
+        base: Some("seconds"),
+        scale: 86400.0,
+    },
+    Unit {
         words: &["ppm"],
         base: None,
         scale: 1.0,
@@ -103,11 +123,7 @@ pub fn words(key: &str) -> Vec<String> {
         if c.is_ascii_alphanumeric() {
             let split = match prev {
                 // fooBar, but not kBytes (one lower letter before: a unit prefix) nor ABc.
-                Some(p) => {
-                    (p.is_ascii_lowercase() || p.is_ascii_digit())
-                        && c.is_ascii_uppercase()
-                        && word.len() > 1
-                }
+                Some(p) => p.is_ascii_lowercase() && c.is_ascii_uppercase() && word.len() > 1,
                 None => false,
             };
             if split && !word.is_empty() {
@@ -175,6 +191,13 @@ pub fn name(key: &str, trailing: Option<&str>) -> Named {
                     why = Some(format!("`{first}` after the value, kept in the name"));
                 }
             }
+        }
+    }
+    // A type's name in a metric's name misleads (promtool says so): unbound's
+    // `histogram.*` keys are buckets of a distribution.
+    for w in parts.iter_mut() {
+        if w == "histogram" {
+            *w = "distribution".into();
         }
     }
     // `_total` is the mapping's to add, to counters only.

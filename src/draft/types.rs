@@ -67,9 +67,44 @@ const COUNTER_WORDS: &[&str] = &[
 /// Words that make a key a level or a setting, whatever else it says (`max_requests`,
 /// `requests_per_sec`, `current_connections`).
 const GAUGE_WORDS: &[&str] = &[
-    "current", "cur", "max", "min", "avg", "average", "mean", "median", "rate", "per", "limit",
-    "size", "active", "idle", "busy", "last", "ratio", "percent", "load", "queue", "now", "since",
-    "time", "uptime", "in", "up", "pid", "version", "peak", "len", "length",
+    "current",
+    "cur",
+    "max",
+    "min",
+    "avg",
+    "average",
+    "mean",
+    "median",
+    "rate",
+    "per",
+    "limit",
+    "size",
+    "active",
+    "idle",
+    "busy",
+    "last",
+    "ratio",
+    "percent",
+    "load",
+    "queue",
+    "now",
+    "since",
+    "time",
+    "uptime",
+    "in",
+    "up",
+    "pid",
+    "version",
+    "peak",
+    "len",
+    "length",
+    "mem",
+    "memory",
+    "swap",
+    "capacity",
+    "free",
+    "available",
+    "used",
 ];
 
 /// How many distinct words a state set may have before the values are taken as free text.
@@ -140,8 +175,11 @@ pub fn decide(words: &[String], values: &[&str], pairs: &[(f64, f64)]) -> Typed 
         .iter()
         .find(|w| GAUGE_WORDS.contains(&w.as_str()))
         .map(String::as_str);
-    let word_counter =
-        words.iter().any(|w| COUNTER_WORDS.contains(&w.as_str())) && gauge_word.is_none();
+    // The last word is the noun: `expired_time_cap_reached_count` counts, whatever `time`
+    // says.
+    let counted = words.last().is_some_and(|w| w == "count");
+    let word_counter = counted
+        || (words.iter().any(|w| COUNTER_WORDS.contains(&w.as_str())) && gauge_word.is_none());
     let gauge = |why: String| Typed {
         kind: Kind::Gauge,
         why,

@@ -97,6 +97,10 @@ fn rule_text(out: &mut String, rule: &Rule, app: &str) {
     if let Some(s) = rule.named.scale {
         let _ = writeln!(out, "scale = {s:e}");
     }
+    if rule.typed.kind == Kind::Info {
+        // The key as written may be camelCase (`ServerVersion`): the label is the name.
+        let _ = writeln!(out, "label = {}", toml_str(&rule.named.name));
+    }
     if let Kind::StateSet(states) = &rule.typed.kind {
         let states: Vec<String> = states.iter().map(|s| toml_str(s)).collect();
         let _ = writeln!(out, "states = [{}]", states.join(", "));
