@@ -16,11 +16,16 @@ const DELIMITERS: &[char] = &[',', ';', '\t', '|'];
 const ROW_TYPE_NAMES: &[&str] = &["type", "kind", "row_type", "record_type", "section"];
 
 fn cells(line: &str, d: char) -> Vec<&str> {
-    let mut cells: Vec<&str> = line.split(d).map(str::trim).collect();
-    if cells.last() == Some(&"") {
+    line.split(d).map(str::trim).collect()
+}
+
+/// A row's cells against a header of `width` cells: a trailing delimiter (HAProxy ends
+/// every line with one) adds an empty cell the header lacks.
+fn fits(mut cells: Vec<&str>, width: usize) -> Option<Vec<&str>> {
+    if cells.len() == width + 1 && cells.last() == Some(&"") {
         cells.pop();
     }
-    cells
+    (cells.len() == width).then_some(cells)
 }
 
 pub fn layout(lines: &[&str]) -> Option<Layout> {
@@ -31,22 +36,24 @@ pub fn layout(lines: &[&str]) -> Option<Layout> {
         return None;
     }
     let (d, header) = DELIMITERS.iter().find_map(|&d| {
-        let header = cells(header_text, d);
+        let mut header = cells(header_text, d);
+        if header.last() == Some(&"") {
+            header.pop();
+        }
         let named = header
             .iter()
             .filter(|h| !h.is_empty() && number::parse(h).is_none())
             .count();
-        let fits = rows
+        let fitting = rows
             .iter()
-            .filter(|r| cells(r, d).len() == header.len())
+            .filter(|r| fits(cells(r, d), header.len()).is_some())
             .count();
-        (header.len() >= 3 && named == header.len() && fits * 10 >= rows.len() * 9)
+        (header.len() >= 3 && named == header.len() && fitting * 10 >= rows.len() * 9)
             .then_some((d, header))
     })?;
     let table: Vec<Vec<&str>> = rows
         .iter()
-        .map(|r| cells(r, d))
-        .filter(|c| c.len() == header.len())
+        .filter_map(|r| fits(cells(r, d), header.len()))
         .collect();
     let column = |i: usize| table.iter().filter_map(move |r| r.get(i).copied());
     let is_text = |i: usize| column(i).any(|c| !c.is_empty() && number::parse(c).is_none());

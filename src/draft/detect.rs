@@ -223,6 +223,10 @@ fn key_value(all: &[&str]) -> Option<Layout> {
         .filter(|l| split(l, sep).is_none())
         .collect();
     let kinds: Vec<(&str, Value)> = pairs.iter().map(|(k, v)| (*k, classify(v))).collect();
+    if kinds.iter().all(|(_, v)| matches!(v, Value::Text)) {
+        // Prose, not stats: no line holds a number.
+        return None;
+    }
     let trailing = kinds.iter().any(|(_, v)| matches!(v, Value::Trailing(_)));
     let shown = match sep {
         "\t" => "a tab",

@@ -325,3 +325,44 @@ fn draft_keeps_what_each_builtin_recipe_keeps_of_its_golden_inputs() {
     }
     eprintln!("{score}");
 }
+
+#[test]
+fn draft_explain_tells_each_line_and_errors_name_the_sample() {
+    let sample = fixture("draft/chronyc-tracking.txt");
+    let out = run_cli(
+        &[
+            "draft",
+            "--explain",
+            &sample.display().to_string(),
+            "--name",
+            "chrony",
+        ],
+        CLI_TIMEOUT,
+    );
+    assert!(out.success(), "{out}");
+    assert!(
+        out.stdout.contains(
+            "line 13: \"Leap status     : Normal\"\n  read    Leap status = \"Normal\"\n  became  chrony_leap_status\n  because state set"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.stdout.contains("line 2: \"Stratum         : 9\"\n  read    Stratum = \"9\"\n  became  chrony_stratum\n"),
+        "{out}"
+    );
+    let dir = TempDir::new("draft-errors");
+    let empty = dir.write("empty.txt", "");
+    let out = run_cli(&["draft", &empty.display().to_string()], CLI_TIMEOUT);
+    assert!(!out.success(), "{out}");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "metrics-adapter: error: {}: the sample is empty\n",
+            empty.display()
+        )
+    );
+    let binary = dir.write("core", [0u8, 159, 146, 150, 0, 1]);
+    let out = run_cli(&["draft", &binary.display().to_string()], CLI_TIMEOUT);
+    assert!(!out.success(), "{out}");
+    assert!(out.stderr.contains("not UTF-8 text"), "{out}");
+}
