@@ -366,3 +366,52 @@ fn draft_explain_tells_each_line_and_errors_name_the_sample() {
     assert!(!out.success(), "{out}");
     assert!(out.stderr.contains("not UTF-8 text"), "{out}");
 }
+
+/// The fenced block after `<!-- MARKER: NAME -->` in `text`.
+fn block_after<'t>(text: &'t str, marker: &str) -> &'t str {
+    let at = text.find(marker).unwrap_or_else(|| panic!("no {marker}"));
+    let rest = text.split_at(at).1;
+    let open = rest.find("```").unwrap();
+    let body = rest.split_at(open).1.split_once('\n').unwrap().1;
+    body.split_at(body.find("```").unwrap()).0
+}
+
+/// docs/tutorial.md's first step, as written: `draft` on its two samples prints every line
+/// of the excerpt it shows, in that order.
+#[test]
+fn the_tutorials_draft_excerpt_is_what_draft_prints() {
+    let text =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/tutorial.md"))
+            .unwrap();
+    let dir = TempDir::new("tutorial-draft");
+    let first = dir.write(
+        "billing.json",
+        block_after(&text, "<!-- tutorial: billing.json -->"),
+    );
+    let later = dir.write(
+        "billing-later.json",
+        block_after(&text, "<!-- tutorial: billing-later.json -->"),
+    );
+    let out = run_cli(
+        &[
+            "draft",
+            &first.display().to_string(),
+            &later.display().to_string(),
+        ],
+        CLI_TIMEOUT,
+    );
+    assert!(out.success(), "{out}");
+    let mut printed = out.stdout.lines();
+    let shown: Vec<&str> = block_after(&text, "<!-- draft: billing.json billing-later.json -->")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert!(shown.len() > 10, "{shown:?}");
+    for line in shown {
+        assert!(
+            printed.any(|p| p == line),
+            "the tutorial shows {line:?}, which draft does not print (in that order):\n{}",
+            out.stdout
+        );
+    }
+}
