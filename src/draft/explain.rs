@@ -2,7 +2,7 @@
 //! format's choice, the family, its type, unit and labels), in the manner of
 //! `parse --explain`. A format without lines (JSON) is told record by record.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use super::detect::Layout;
@@ -10,14 +10,27 @@ use super::types::Kind;
 use super::{Matcher, Rule, Seen};
 use crate::text::excerpt;
 
-fn rule_for<'r>(rules: &'r [Rule], key: &str) -> Option<&'r Rule> {
-    rules.iter().find(|r| match &r.matcher {
-        Matcher::Key(k) => k == key,
-        Matcher::Pattern(shape) => shape.keys.iter().any(|k| k == key),
-    })
+/// Record key -> the rule that takes it.
+type RuleOf<'r> = HashMap<&'r str, &'r Rule>;
+
+fn rule_of(rules: &[Rule]) -> RuleOf<'_> {
+    let mut out = HashMap::new();
+    for r in rules {
+        match &r.matcher {
+            Matcher::Key(k) => {
+                out.entry(k.as_str()).or_insert(r);
+            }
+            Matcher::Pattern(shape) => {
+                for k in &shape.keys {
+                    out.entry(k.as_str()).or_insert(r);
+                }
+            }
+        }
+    }
+    out
 }
 
-fn record(out: &mut String, s: &Seen, rules: &[Rule], prefix: &str) {
+fn record(out: &mut String, s: &Seen, rules: &RuleOf, prefix: &str) {
     let labels: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
     let labels = if labels.is_empty() {
         String::new()
@@ -29,7 +42,7 @@ fn record(out: &mut String, s: &Seen, rules: &[Rule], prefix: &str) {
         let _ = writeln!(out, "  kept    as the page types it (format prometheus)");
         return;
     }
-    let Some(rule) = rule_for(rules, &s.key) else {
+    let Some(rule) = rules.get(s.key.as_str()) else {
         let _ = writeln!(out, "  nothing: no rule (unmatched)");
         return;
     };
@@ -53,6 +66,7 @@ fn record(out: &mut String, s: &Seen, rules: &[Rule], prefix: &str) {
 }
 
 pub fn render(text: &str, layout: &Layout, seen: &[Seen], rules: &[Rule], prefix: &str) -> String {
+    let rules = &rule_of(rules);
     let mut out = String::new();
     for w in &layout.why {
         let _ = writeln!(out, "{w}");

@@ -31,14 +31,9 @@ fn singular(word: &str) -> String {
 /// The field that tells the items apart: present in each as a scalar, distinct.
 fn label_field(items: &[&serde_json::Map<String, Value>]) -> Option<&'static str> {
     ITEM_LABELS.iter().copied().find(|field| {
-        let mut seen: Vec<String> = Vec::new();
+        let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
         items.iter().all(|item| match item.get(*field) {
-            Some(v @ (Value::String(_) | Value::Number(_))) => {
-                let text = v.to_string();
-                let fresh = !seen.contains(&text);
-                seen.push(text);
-                fresh
-            }
+            Some(v @ (Value::String(_) | Value::Number(_))) => seen.insert(v.to_string()),
             _ => false,
         })
     })

@@ -19,7 +19,7 @@ pub mod write;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::parse::format::Format;
 use crate::parse::{Issue, Record, RecordSink, Unmatched};
@@ -28,6 +28,12 @@ use types::{Kind, Typed};
 
 /// The largest sample read: a status page, not a log.
 pub const MAX_SAMPLE_BYTES: usize = 8 << 20;
+
+/// The most distinct keys a draft reads (the search for repeated structure is not free).
+pub const MAX_KEYS: usize = 50_000;
+
+/// The most rules a draft writes: a recipe is for a person to read.
+pub const MAX_RULES: usize = 5000;
 
 /// Why no recipe came of a sample.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,6 +49,16 @@ pub enum DraftError {
     Read { format: String, message: String },
     #[error("the sample has no value to make a metric of")]
     NoValues,
+    #[error(
+        "the sample has {0} distinct keys, more than a draft takes ({MAX_KEYS}): draft from \
+         a part of it"
+    )]
+    TooManyKeys(usize),
+    #[error(
+        "the sample makes {0} families with nothing in common, more than a draft writes \
+         ({MAX_RULES}): draft from a part of it"
+    )]
+    TooManyRules(usize),
     #[error(
         "the sample looks like a log of events (an access log): draft reads stats a status \
          page or file shows; a log is counted line by line by a regex recipe with rules that \
@@ -162,12 +178,19 @@ pub fn draft(first: Sample, second: Option<Sample>, name: &str) -> Result<Draft,
     if seen.is_empty() {
         return Err(DraftError::NoValues);
     }
+    let distinct: HashSet<&str> = seen.iter().map(|s| s.key.as_str()).collect();
+    if distinct.len() > MAX_KEYS {
+        return Err(DraftError::TooManyKeys(distinct.len()));
+    }
     let later = match second {
         Some(s) => Some(read(&layout, s.text)?),
         None => None,
     };
     let prefix = names::prefix(name);
     let rules = plan(&layout, &seen, later.as_deref());
+    if rules.len() > MAX_RULES {
+        return Err(DraftError::TooManyRules(rules.len()));
+    }
     let recipe = write::recipe(&write::Input {
         name,
         prefix: &prefix,
@@ -197,8 +220,9 @@ pub fn plan(layout: &Layout, seen: &[Seen], later: Option<&[Seen]>) -> Vec<Rule>
         return Vec::new();
     }
     let mut keys: Vec<String> = Vec::new();
+    let mut known: HashSet<&str> = HashSet::new();
     for s in seen {
-        if !keys.contains(&s.key) {
+        if known.insert(s.key.as_str()) {
             keys.push(s.key.clone());
         }
     }
@@ -224,7 +248,7 @@ pub fn plan(layout: &Layout, seen: &[Seen], later: Option<&[Seen]>) -> Vec<Rule>
         .collect();
     let mut rules = Vec::new();
     let mut done_shapes = vec![false; shapes.len()];
-    let mut taken: Vec<String> = Vec::new();
+    let mut taken: HashSet<String> = HashSet::new();
     for key in &keys {
         let (matcher, group, base) = match shape_of.get(key.as_str()) {
             Some(&i) => {
@@ -276,7 +300,7 @@ pub fn plan(layout: &Layout, seen: &[Seen], later: Option<&[Seen]>) -> Vec<Rule>
             n += 1;
         }
         named.name = candidate;
-        taken.push(named.name.clone());
+        taken.insert(named.name.clone());
         // The text after the value, less the unit word and a leading rate column.
         let help = trailing.and_then(|t| {
             let words: Vec<&str> = t.split_whitespace().collect();

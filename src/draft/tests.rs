@@ -268,3 +268,170 @@ fn names_and_units() {
     let n = name("requests_total", None);
     assert_eq!(n.name, "requests");
 }
+
+#[test]
+fn a_sample_with_too_many_families_is_refused_quickly() {
+    let text: String = (0..6000).map(|i| format!("k{i}x: {i}\n")).collect();
+    let start = std::time::Instant::now();
+    let err = draft(
+        Sample {
+            name: "big",
+            text: &text,
+        },
+        None,
+        "app",
+    )
+    .unwrap_err();
+    assert_eq!(err, DraftError::TooManyRules(6000));
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn many_copies_of_few_keys_draft_in_bounded_time() {
+    // 4,000 workers, each with 3 values: one family per value, labelled by worker.
+    let text: String = (0..4000)
+        .map(|i| format!("worker{i}.jobs={i}\nworker{i}.busy=1\nworker{i}.queue[main].depth=2\n"))
+        .collect();
+    let start = std::time::Instant::now();
+    let (recipe, page) = drafted(&text, None);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(30),
+        "{:?}",
+        start.elapsed()
+    );
+    has(&page, "app_worker_jobs{worker=\"3999\"} 3999.0");
+    has(
+        &page,
+        "app_worker_queue_depth{worker=\"7\",queue=\"main\"} 2.0",
+    );
+    assert_eq!(recipe.matches("[[mapping.metric]]").count(), 3, "{recipe}");
+}
+
+// The recorded inputs and their edits, shared with the recipes' property tests (which
+// include the file the same way: it is test code in two crates, with no `crate::` paths).
+#[allow(clippy::duplicate_mod)]
+#[path = "../../tests/integration/harness/inputs.rs"]
+mod inputs;
+
+mod properties {
+    use std::sync::OnceLock;
+
+    use proptest::prelude::*;
+
+    use super::super::{draft, DraftError, Sample};
+    use super::inputs::{self, Edit};
+
+    /// The recorded inputs as text, and the draft corpus, read once.
+    fn samples() -> &'static [String] {
+        static SAMPLES: OnceLock<Vec<String>> = OnceLock::new();
+        SAMPLES.get_or_init(|| {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/draft");
+            let mut all: Vec<String> = inputs::recorded()
+                .into_iter()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .collect();
+            let mut corpus: Vec<_> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect();
+            corpus.sort();
+            all.extend(
+                corpus
+                    .iter()
+                    .filter(|p| p.extension().is_some_and(|e| e != "md" && e != "conf"))
+                    .map(|p| std::fs::read_to_string(p).unwrap()),
+            );
+            all
+        })
+    }
+
+    /// Bytes the formats care about, and values easy to get wrong.
+    const BYTES: &[u8] = b"ab09:=, \t\n#{}[]\".-_";
+    const SPLICES: &[&str] = &["1e308", " kB", "NaN", "thread7.", "[x]", "\u{e9}t\u{e9}"];
+
+    /// A recorded sample with up to 6 edits (bytes replaced, inserted, removed, text
+    /// spliced in, the rest cut off), as text.
+    fn mutated() -> impl Strategy<Value = String> {
+        let edit = (0u8..5, any::<usize>(), any::<prop::sample::Index>());
+        (
+            any::<prop::sample::Index>(),
+            prop::collection::vec(edit, 0..6),
+        )
+            .prop_map(|(pick, edits)| {
+                let mut data = pick.get(samples()).clone().into_bytes();
+                for (kind, at, which) in edits {
+                    let e = match kind {
+                        0 => Edit::Replace(*which.get(BYTES)),
+                        1 => Edit::Insert(*which.get(BYTES)),
+                        2 => Edit::Remove,
+                        3 => Edit::Splice(which.get(SPLICES).as_bytes()),
+                        _ => Edit::Truncate,
+                    };
+                    e.apply(&mut data, at);
+                }
+                String::from_utf8_lossy(&data).into_owned()
+            })
+    }
+
+    /// Whatever the sample, a draft is a recipe that passes its own case, or a refusal
+    /// with a reason: never a panic, never a recipe that fails its own check.
+    fn holds(text: &str) -> Result<(), TestCaseError> {
+        let later = text.replace('1', "2");
+        let got = draft(
+            Sample { name: "s", text },
+            Some(Sample {
+                name: "s2",
+                text: &later,
+            }),
+            "app",
+        );
+        if let Err(DraftError::SelfCheck(e)) = got {
+            return Err(TestCaseError::fail(format!("{e}\n--- sample ---\n{text}")));
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        #[test]
+        fn key_value_lines_always_draft_a_recipe_that_passes_its_case(
+            text in "(([A-Za-z_]{1,6}[0-9]{0,2}(\\.|\\[[a-z]{1,3}\\]\\.)?){1,3}[ \t]*[:=, \t][ \t]{0,3}(-?[0-9]{1,6}(\\.[0-9]{1,3})?|[A-Za-z]{1,6}|[0-9]{1,3}\\.[0-9]\\.[0-9]|[0-9]{1,4} [a-zA-Z]{1,6}( [a-z]{1,5}){0,3})[ ]?\n|# [A-Z][a-z]{1,5}\n|\n){1,25}"
+        ) {
+            holds(&text)?;
+        }
+
+        #[test]
+        fn any_text_never_panics(text in "\\PC{0,300}") {
+            holds(&text)?;
+        }
+
+        #[test]
+        fn edited_recorded_samples_always_draft_a_recipe_that_passes_its_case(text in mutated()) {
+            holds(&text)?;
+        }
+
+        #[test]
+        fn csv_and_json_shapes_always_draft(
+            rows in prop::collection::vec(("[a-z]{1,4}", "[A-Z]{0,3}", 0u32..1000, "[0-9]{0,3}|UP|DOWN"), 1..12),
+            json in any::<bool>()
+        ) {
+            let text = if json {
+                let items: Vec<String> = rows
+                    .iter()
+                    .map(|(a, b, n, c)| format!("{{\"name\": \"{a}{b}\", \"n\": {n}, \"s\": \"{c}\"}}"))
+                    .collect();
+                format!("{{\"up\": 1, \"items\": [{}]}}", items.join(", "))
+            } else {
+                let lines: Vec<String> =
+                    rows.iter().map(|(a, b, n, c)| format!("{a},{b},{n},{c}")).collect();
+                format!("name,kind,count,state\n{}\n", lines.join("\n"))
+            };
+            holds(&text)?;
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! sample whose expected lines are what the recipe itself gives. The whole text is compiled
 //! and its cases run before it is returned.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use super::detect::{toml_pattern, toml_str, Layout};
@@ -303,8 +304,14 @@ pub fn recipe(i: &Input) -> Result<String, DraftError> {
 }
 
 /// Plain keys with numbers in every sample and in the case's input.
+fn keys(seen: &[Seen]) -> HashSet<&str> {
+    seen.iter().map(|s| s.key.as_str()).collect()
+}
+
 fn required(i: &Input, cut_text: &str) -> Result<Vec<String>, DraftError> {
     let in_cut = super::read(i.layout, cut_text)?;
+    let (cut_keys, first_keys) = (keys(&in_cut), keys(i.seen));
+    let later_keys = i.later.map(keys);
     let mut out: Vec<String> = Vec::new();
     for rule in i.rules {
         let Matcher::Key(k) = &rule.matcher else {
@@ -313,9 +320,14 @@ fn required(i: &Input, cut_text: &str) -> Result<Vec<String>, DraftError> {
         if !matches!(rule.typed.kind, Kind::Gauge | Kind::Counter) || rule.typed.mixed {
             continue;
         }
-        let has = |seen: &[Seen]| seen.iter().any(|s| &s.key == k);
-        if has(&in_cut) && i.later.map_or(true, has) && has(i.seen) {
-            out.push(k.clone());
+        let k = k.as_str();
+        // A key with a brace would read as a series with labels.
+        if k.contains(['{', '}', '"']) {
+            continue;
+        }
+        let later = later_keys.as_ref().map_or(true, |l| l.contains(k));
+        if cut_keys.contains(k) && first_keys.contains(k) && later {
+            out.push(k.to_string());
         }
         if out.len() >= REQUIRED {
             break;
