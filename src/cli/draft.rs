@@ -61,11 +61,9 @@ pub(super) fn run(args: &DraftArgs) -> Result<ExitCode, Error> {
     let first = read(&args.sample)?;
     let later = args.later.as_deref().map(read).transpose()?;
     let name = args.name.clone().unwrap_or_else(|| stem(&args.sample));
-    let shown = |p: &Path| {
-        p.file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("stdin")
-            .to_string()
+    let shown = |p: &Path| match p.file_name().and_then(|n| n.to_str()) {
+        Some(name) if p.as_os_str() != "-" => name.to_string(),
+        _ => "stdin".to_string(),
     };
     let first_name = shown(&args.sample);
     let later_name = args.later.as_deref().map(shown);

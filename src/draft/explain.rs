@@ -63,6 +63,9 @@ fn record(out: &mut String, s: &Seen, rules: &RuleOf, prefix: &str) {
     for w in why {
         let _ = writeln!(out, "  because {w}");
     }
+    if let Some(help) = &rule.help {
+        let _ = writeln!(out, "  help    {help:?}, the text after the value");
+    }
 }
 
 pub fn render(text: &str, layout: &Layout, seen: &[Seen], rules: &[Rule], prefix: &str) -> String {

@@ -22,6 +22,12 @@ const ROOT_LABELS: &[&str] = &[
 /// `workers` -> `worker`.
 fn singular(word: &str) -> String {
     let label = names::label_name(word);
+    let plural_es = ["sses", "ches", "shes", "xes"]
+        .iter()
+        .find_map(|end| label.strip_suffix(end).map(|stem| (stem, end)));
+    if let Some((stem, end)) = plural_es {
+        return format!("{stem}{}", end.trim_end_matches("es"));
+    }
     match label.strip_suffix('s') {
         Some(one) if one.len() >= 3 && !one.ends_with('s') => one.to_string(),
         _ => label,

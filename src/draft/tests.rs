@@ -247,6 +247,22 @@ fn samples_it_cannot_draft_are_refused_with_a_reason() {
 }
 
 #[test]
+fn versions_are_three_dotted_numbers() {
+    use super::types::is_version;
+    for v in [
+        "7.0.15",
+        "Apache/2.4.71 (Debian)",
+        "2.0.21-debian",
+        "1.6.18",
+    ] {
+        assert!(is_version(v), "{v}");
+    }
+    for v in ["1.06M", "94.41%", "12.5", "127.0.", "a.b.c"] {
+        assert!(!is_version(v), "{v}");
+    }
+}
+
+#[test]
 fn names_and_units() {
     assert_eq!(
         words("ParentServerConfigGeneration"),

@@ -120,12 +120,16 @@ fn is_word(text: &str) -> bool {
         && t.split_whitespace().count() <= 3
 }
 
-/// `7.0.15`, `v1.2`, `Apache/2.4.71 (Debian)`, `2.0.21-debian`.
+/// `7.0.15`, `Apache/2.4.71 (Debian)`, `2.0.21-debian`: digits in three dotted parts (a
+/// size such as `1.06M` or a share such as `94.41%` is not one).
 pub fn is_version(text: &str) -> bool {
-    let b = text.as_bytes();
-    b.windows(3)
-        .any(|w| matches!(w, [a, b'.', c] if a.is_ascii_digit() && c.is_ascii_digit()))
-        && number::parse(text).is_none()
+    let dotted = text
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .any(|run| {
+            let parts: Vec<&str> = run.split('.').collect();
+            parts.len() >= 3 && parts.iter().all(|p| !p.is_empty())
+        });
+    dotted && number::parse(text).is_none()
 }
 
 /// Decides the kind of a rule's records from the words of its name, the values of the

@@ -248,13 +248,30 @@ fn draft_reads_every_corpus_format() {
             .filter(|l| l.starts_with("match = "))
             .count();
         score += &format!(
-            "{}: {}/{} values, {families} families, {labelled} labelled by key structure\n",
+            "{}: {}/{} values, {families} families, {labelled} labelled by key structure, labels {:?}\n",
             case.file,
             wanted.len() - lost.len(),
-            wanted.len()
+            wanted.len(),
+            label_names(&d.page)
         );
     }
     eprintln!("{score}");
+}
+
+/// The label names on a page.
+fn label_names(page: &str) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for line in page.lines().filter(|l| !l.starts_with('#')) {
+        let Some((_, rest)) = line.split_once('{') else {
+            continue;
+        };
+        for pair in rest.split("\",") {
+            if let Some((k, _)) = pair.split_once("=\"") {
+                out.insert(k.to_string());
+            }
+        }
+    }
+    out
 }
 
 /// Every number written in a text, however it is delimited.
@@ -317,10 +334,11 @@ fn draft_keeps_what_each_builtin_recipe_keeps_of_its_golden_inputs() {
         );
         let families = d.page.lines().filter(|l| l.starts_with("# TYPE")).count();
         score += &format!(
-            "{recipe}/{}: {}/{} kept values, {families} families\n",
+            "{recipe}/{}: {}/{} kept values, {families} families, labels {:?}\n",
             input.file_name().unwrap().to_str().unwrap(),
             kept.len() - lost.len(),
-            kept.len()
+            kept.len(),
+            label_names(&d.page)
         );
     }
     eprintln!("{score}");
@@ -414,4 +432,43 @@ fn the_tutorials_draft_excerpt_is_what_draft_prints() {
             out.stdout
         );
     }
+}
+
+/// `-` reads the sample from stdin; the recipe is named by `--name`.
+#[test]
+fn draft_reads_stdin() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(BIN);
+    clean_env(&mut cmd);
+    let mut child = cmd
+        .args(["draft", "-", "--name", "myapp"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"requests: 5\nqueue[high].depth: 2\n")
+        .unwrap();
+    // The child reads to the end of stdin, now closed, and exits: bounded by its own work.
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("description = \"myapp stats (drafted from stdin)\"\n"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\nmyapp_requests_total 5.0\n"), "{stdout}");
+    assert!(
+        stdout.contains("\nmyapp_queue_depth{queue=\"high\"} 2.0\n"),
+        "{stdout}"
+    );
 }
