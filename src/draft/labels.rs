@@ -9,6 +9,10 @@
 //!   capitals, under a parent whose every child is in capitals);
 //! - `LCK.ban.creat`, `LCK.cli.creat`, `LCK.ban.locks`, `LCK.cli.locks` ->
 //!   `lck_creat{lck="ban"}` (a middle part that forms a table with the last one).
+//! - `cmdstat_get.calls`, `cmdstat_set.calls`, `cmdstat_get.usec`... ->
+//!   `cmdstat_calls{cmdstat="get"}` (a first part `prefix_name` that forms such a table);
+//! - `histogram.000000.000001.to.000000.000002` -> `distribution{bucket="..."}` (parts
+//!   that are numbers, when other keys differ only in them).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,6 +31,8 @@ enum Part {
     /// This many parts from here, numbers and the words between them, are the value of
     /// the label named so.
     Span(String, usize),
+    /// A first part of this prefix and a name (`cmdstat_get`): label the prefix's words.
+    Prefixed(String),
 }
 
 /// A family of keys with the same shape.
@@ -89,6 +95,61 @@ pub fn shapes(keys: &[String]) -> Vec<Shape> {
                 *slot = Part::Bracket(word.to_string());
                 why[i].insert("a name in brackets");
             }
+        }
+    }
+    // A first part `prefix_name` forming a table with the rest: Redis' `cmdstat_get.calls`,
+    // `cmdstat_set.calls`, `cmdstat_get.usec`... The longest such prefix wins.
+    let prefixes = |first: &str| -> Vec<(String, String)> {
+        first
+            .char_indices()
+            .filter(|(_, c)| *c == '_')
+            .filter_map(|(at, _)| {
+                let (head, name) = first.split_at(at + 1);
+                (!name.is_empty() && head.len() > 1).then(|| (head.to_string(), name.to_string()))
+            })
+            .collect()
+    };
+    let mut by_prefix: BTreeMap<(String, usize), BTreeMap<String, BTreeSet<String>>> =
+        BTreeMap::new();
+    for (i, t) in templates.iter().enumerate() {
+        let plain = t.iter().all(|p| matches!(p, Part::Fixed(_)));
+        let Some((first, rest)) = split[i].split_first() else {
+            continue;
+        };
+        if !plain || rest.is_empty() {
+            continue;
+        }
+        for (head, name) in prefixes(first) {
+            by_prefix
+                .entry((head, t.len()))
+                .or_default()
+                .entry(rest.join("."))
+                .or_default()
+                .insert(name);
+        }
+    }
+    for (i, t) in templates.iter_mut().enumerate() {
+        let plain = t.iter().all(|p| matches!(p, Part::Fixed(_)));
+        let Some((first, rest)) = split[i].split_first() else {
+            continue;
+        };
+        if !plain || rest.is_empty() {
+            continue;
+        }
+        let rest_key = rest.join(".");
+        let best = prefixes(first).into_iter().rev().find(|(head, _)| {
+            by_prefix
+                .get(&(head.clone(), t.len()))
+                .is_some_and(|columns| {
+                    let shared = columns.values().filter(|m| m.len() >= 2).count();
+                    shared >= 2 && columns.get(&rest_key).is_some_and(|m| m.len() >= 2)
+                })
+        });
+        if let Some((head, _)) = best {
+            let mut fresh = vec![Part::Prefixed(head)];
+            fresh.extend(rest.iter().map(|p| Part::Fixed((*p).to_string())));
+            *t = fresh;
+            why[i].insert("a table of names by fields");
         }
     }
     // A numbered part, when another key differs only in its number.
@@ -292,6 +353,12 @@ fn shape_of(t: &[Part], idx: &[usize], keys: &[String], reasons: &BTreeSet<&str>
             Part::Whole(word) => {
                 let l = label(word, &mut labels);
                 pattern.push(format!("(?P<{l}>.+)"));
+            }
+            Part::Prefixed(head) => {
+                let word = head.trim_end_matches('_');
+                let l = label(word, &mut labels);
+                pattern.push(format!("{}(?P<{l}>[^.]+)", regex::escape(head)));
+                base.push(word.to_string());
             }
             Part::Span(word, n) => {
                 let l = label(word, &mut labels);

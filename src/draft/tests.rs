@@ -84,6 +84,21 @@ fn numbered_copies_and_enumerations_become_labels() {
 }
 
 #[test]
+fn a_table_of_prefixed_names_becomes_labels() {
+    let (_, page) = drafted(
+        "uptime:5\ncmdstat_get:calls=5,depth=10\ncmdstat_set:calls=2,depth=4\n",
+        None,
+    );
+    has(&page, "app_cmdstat_calls_total{cmdstat=\"get\"} 5.0");
+    has(&page, "app_cmdstat_depth{cmdstat=\"set\"} 4.0");
+    let (_, page) = drafted(
+        "LCK.ban.creat=1\nLCK.cli.creat=2\nLCK.ban.locks=7\nLCK.cli.locks=3\n",
+        None,
+    );
+    has(&page, "app_lck_locks{lck=\"ban\"} 7.0");
+}
+
+#[test]
 fn tab_separated_lines() {
     let (recipe, page) = drafted("hits\t5\nmisses\t2\n", None);
     has(&page, "app_hits_total 5.0");
