@@ -47,7 +47,8 @@ fn record(out: &mut String, s: &Seen, rules: &RuleOf, prefix: &str) {
         return;
     };
     if rule.typed.kind == Kind::Drop {
-        let _ = writeln!(out, "  dropped: {}", rule.typed.why);
+        // The reason starts with "dropped:".
+        let _ = writeln!(out, "  {}", rule.typed.why);
         return;
     }
     let mut why = vec![rule.typed.why.clone()];

@@ -229,7 +229,7 @@ fn explain_tells_each_line_what_it_became_and_why() {
     let d = draft(
         Sample {
             name: "s.txt",
-            text: "# Stats\nrequests: 10\nrole: leader\n",
+            text: "# Stats\nrequests: 10\nrole: leader\nstarted: Mon Dec 07 10:54:05 2026\n",
         },
         None,
         "app",
@@ -245,6 +245,10 @@ fn explain_tells_each_line_what_it_became_and_why() {
         "{e}"
     );
     assert!(e.contains("became  app_role\n  because state set"), "{e}");
+    assert!(
+        e.contains("  read    started = \"Mon Dec 07 10:54:05 2026\"\n  dropped: text, neither"),
+        "{e}"
+    );
 }
 
 #[test]
