@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{csv, json, DraftError};
+use super::{csv, json, tables, DraftError};
 use crate::parse::number;
 
 /// How a sample is read: the recipe's `format` and its options table.
@@ -69,6 +69,9 @@ pub fn detect(text: &str) -> Result<Layout, DraftError> {
             String::new(),
             vec!["format prometheus: the sample has `# TYPE`/`# HELP` lines or labelled samples; the page's own names, types and help pass through".into()],
         ));
+    }
+    if let Some(layout) = tables::layout(&lines) {
+        return Ok(layout);
     }
     if let Some(layout) = csv::layout(&lines) {
         return Ok(layout);

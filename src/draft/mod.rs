@@ -13,6 +13,7 @@ pub mod explain;
 pub mod json;
 pub mod labels;
 pub mod names;
+pub mod tables;
 pub mod types;
 pub mod write;
 

@@ -193,6 +193,14 @@ pub fn name(key: &str, trailing: Option<&str>) -> Named {
             }
         }
     }
+    // `time_t`: seconds since the epoch.
+    if unit.is_none() && parts.len() >= 2 && parts.ends_with(&["time".to_string(), "t".to_string()])
+    {
+        parts.truncate(parts.len() - 2);
+        parts.push("timestamp".into());
+        unit = Some("seconds");
+        why = Some("`time_t` in the key: a timestamp in seconds".into());
+    }
     // A type's name in a metric's name misleads (promtool says so): unbound's
     // `histogram.*` keys are buckets of a distribution.
     for w in parts.iter_mut() {

@@ -208,6 +208,30 @@ fn a_numeric_row_type_column_labels_too() {
 }
 
 #[test]
+fn tables_named_by_header_rows_openvpn_status_version_3() {
+    let (recipe, page) = drafted(
+        "TITLE\tOpenVPN 2.6.14\nHEADER\tCLIENT_LIST\tCommon Name\tBytes Received\tConnected Since (time_t)\n\
+         CLIENT_LIST\tc1\t5\t1796642982\nCLIENT_LIST\tc2\t7\t1796642983\n\
+         GLOBAL_STATS\tMax bcast/mcast queue length\t0\nGLOBAL_STATS\tdco_enabled\t1\nEND\n",
+        None,
+    );
+    assert!(recipe.contains("format = \"regex\""), "{recipe}");
+    has(
+        &page,
+        "app_client_list_bytes_received_total{common_name=\"c1\"} 5.0",
+    );
+    has(
+        &page,
+        "app_client_list_bytes_received_total{common_name=\"c2\"} 7.0",
+    );
+    has(
+        &page,
+        "app_client_list_connected_since_timestamp_seconds{common_name=\"c2\"} 1796642983.0",
+    );
+    has(&page, "app_global_stats_dco_enabled 1.0");
+}
+
+#[test]
 fn prometheus_text_passes_through() {
     let (recipe, page) = drafted("# TYPE x_total counter\nx_total 3\ny{a=\"1\"} 2\n", None);
     assert!(recipe.contains("format = \"prometheus\""), "{recipe}");
