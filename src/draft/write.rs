@@ -65,18 +65,15 @@ fn rule_text(out: &mut String, rule: &Rule, app: &str) {
     }
     comment(out, &why.join("; "));
     out.push_str("[[mapping.metric]]\n");
-    let (what, help) = match &rule.matcher {
+    let help = match &rule.matcher {
         Matcher::Key(k) => {
             let _ = writeln!(out, "key = {}", toml_str(k));
-            (k.clone(), format!("{k}, as {app} writes it"))
+            format!("{k}, as {app} writes it")
         }
         Matcher::Pattern(shape) => {
             let _ = writeln!(out, "match = {}", toml_pattern(&shape.pattern));
             let by = shape.labels.join(", ");
-            (
-                shape.base.clone(),
-                format!("{}, by {by}, as {app} writes it", shape.base),
-            )
+            format!("{}, by {by}, as {app} writes it", shape.base)
         }
     };
     if rule.typed.kind == Kind::Drop {
@@ -111,7 +108,6 @@ fn rule_text(out: &mut String, rule: &Rule, app: &str) {
     }
     let help = rule.help.clone().unwrap_or(help);
     let _ = writeln!(out, "help = {}", toml_str(&help.replace(['\r', '\n'], " ")));
-    let _ = what;
     out.push('\n');
 }
 
