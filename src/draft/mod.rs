@@ -1,10 +1,9 @@
 //! `metrics-adapter draft`: a first recipe from a sample of an app's stats. It sits above the
 //! parser and the recipes: it picks a format and its options ([`detect`], [`json`], [`csv`],
-//! [`tables`]),
-//! reads the sample with that very format (so the keys are the ones the recipe will see),
-//! finds labels in repeated structure ([`labels`]), names ([`names`]) and types ([`types`])
-//! each family, and writes the recipe with `[[test]]` cases cut from the sample and a
-//! comment per guess ([`write`]). The recipe is compiled and its cases run before it is
+//! [`tables`]), reads the sample with that very format (so the keys are the ones the recipe
+//! will see), finds labels in repeated structure ([`labels`]), names ([`names`]) and types
+//! ([`types`]) each family, and writes the recipe with `[[test]]` cases cut from the sample
+//! and a comment per guess ([`write`]). The recipe is compiled and its cases run before it is
 //! printed, so what `draft` prints, `test` and `parse` accept. [`explain`] tells, line by
 //! line, what each value became and why.
 
