@@ -14,6 +14,7 @@ use crate::recipe::Registry;
 use crate::scrape::Scraper;
 use crate::server::{self, App, Loaded};
 
+mod draft;
 mod recipes;
 
 #[derive(Debug, Clone, clap::Parser)]
@@ -139,6 +140,8 @@ pub enum Command {
         #[arg(value_name = "RECIPE|FILE|DIR")]
         targets: Vec<String>,
     },
+    /// Print a first recipe (TOML) for a sample of an app's stats, with test cases from it.
+    Draft(draft::DraftArgs),
     /// List the parsers: built-in recipes, generic formats, and recipes from parsers.dirs.
     Parsers {
         #[command(subcommand)]
@@ -284,6 +287,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             source.as_deref(),
         ),
         Some(Command::Test { targets }) => recipes::test_recipes(&cli, targets),
+        Some(Command::Draft(args)) => draft::run(args),
         Some(Command::Parsers { action: None }) => recipes::parsers(&cli),
         Some(Command::Parsers {
             action: Some(ParsersCommand::Show { name }),

@@ -8,6 +8,7 @@
 mod conventions;
 mod core;
 mod docs;
+mod draft;
 mod hardening;
 mod harness;
 mod hostile;
