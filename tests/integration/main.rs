@@ -16,6 +16,7 @@ mod live_config;
 mod recipe_tools;
 mod recipes;
 mod reliability;
+mod requests;
 mod scrape_budget;
 mod security;
 mod seed_pod;
