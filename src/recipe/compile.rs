@@ -50,7 +50,7 @@ pub trait Parser: Send + Sync + std::fmt::Debug {
     }
     /// What a request/reply source sends when it sets no `send` of its own (the recipe's
     /// `[[request]]`s).
-    fn requests(&self) -> &[crate::source::tcp::Request] {
+    fn requests(&self) -> &[super::request::Request] {
         &[]
     }
     /// A line recipe (its mapping's rules accumulate): its input is a log followed by a
@@ -118,7 +118,7 @@ pub struct Recipe {
     format_name: String,
     format: Format,
     framing: Option<Arc<Framing>>,
-    requests: Vec<crate::source::tcp::Request>,
+    requests: Vec<super::request::Request>,
     mapping: Mapping,
     /// What the recipe reads and makes, as written: running totals are kept across a
     /// reload only for the same one.
@@ -431,7 +431,7 @@ impl Parser for Recipe {
         self.framing.as_ref()
     }
 
-    fn requests(&self) -> &[crate::source::tcp::Request] {
+    fn requests(&self) -> &[super::request::Request] {
         &self.requests
     }
 

@@ -3,13 +3,70 @@
 //! is read as it is; each later one's reaches the recipe as its own section, whose records'
 //! keys start with the section's name (`slowlog_length.value`, `slabs.1:chunk_size`).
 //!
-//! Authentication is not here: a password is the source's (`auth`, `secret_file`).
+//! Authentication is not here: a password is the source's (`auth`, `secret_file`). The
+//! [`Request`]s and their [`Framing`] are defined here, below the sources that send them.
 
 use serde::Deserialize;
 
 use crate::parse::format::Format;
 use crate::parse::RecipeError;
-use crate::source::tcp::{Framing, Request};
+
+/// Where a reply ends: at the connection's close, at a terminator (`END\r\n`), or after
+/// one RESP reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Framing {
+    Close,
+    Until(Vec<u8>),
+    Resp,
+}
+
+impl Framing {
+    /// From the `framing` and `until` keys (a source's or a recipe request's); an error is
+    /// the key at fault and why.
+    pub fn from_keys(
+        framing: Option<&str>,
+        until: Option<&str>,
+    ) -> Result<Framing, (&'static str, String)> {
+        Ok(match (framing, until) {
+            (None | Some("until"), Some(u)) if !u.is_empty() => {
+                Framing::Until(u.as_bytes().to_vec())
+            }
+            (Some("until"), _) => {
+                return Err((
+                    "until",
+                    "framing \"until\" needs a non-empty `until`".into(),
+                ))
+            }
+            (None | Some("close"), None) => Framing::Close,
+            (Some("resp"), None) => Framing::Resp,
+            (Some("close" | "resp"), Some(_)) => {
+                return Err(("until", "only applies with framing \"until\"".into()))
+            }
+            (Some(other), _) => {
+                return Err((
+                    "framing",
+                    format!("expected close, until or resp, not {other:?}"),
+                ))
+            }
+            (None, Some(_)) => return Err(("until", "must not be empty".into())),
+        })
+    }
+}
+
+/// One request and how its reply is read: the source's own `send`, or one of its recipe's
+/// `[[request]]`s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// As written: any `{secret}` is still the placeholder.
+    pub send: String,
+    pub framing: Framing,
+    /// The line written before the reply (`# slowlog_length`, the recipe's own section
+    /// syntax), so the reply reaches the recipe as its own section.
+    pub header: Option<String>,
+    /// An error reply (`-ERR unknown command 'CONFIG'`, a command an ACL denies) leaves the
+    /// section out instead of failing the read.
+    pub optional: bool,
+}
 
 /// Most requests a recipe sends per read.
 const MAX_REQUESTS: usize = 16;
@@ -62,7 +119,7 @@ pub fn compile(
             );
         }
         let framing = Framing::from_keys(r.framing.as_deref(), r.until.as_deref())
-            .map_err(|e| RecipeError::invalid(e.to_string()).at(at(e.key())))?;
+            .map_err(|(key, reason)| RecipeError::invalid(reason).at(at(key)))?;
         if framing == Framing::Close && i + 1 < options.len() {
             return fail(
                 "framing",

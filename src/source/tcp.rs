@@ -18,6 +18,8 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+pub use crate::recipe::request::{Framing, Request};
+
 use super::replies::Replies;
 use super::resp::{self, Value};
 use super::{quote, KeyError, Secret, SourceError, UNSET};
@@ -38,68 +40,13 @@ pub struct Config {
     pub secret_env: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Framing {
-    Close,
-    Until(Vec<u8>),
-    Resp,
-}
-
-impl Framing {
-    /// From the `framing` and `until` keys (a source's or a recipe request's); errors name
-    /// the key.
-    pub fn from_keys(framing: Option<&str>, until: Option<&str>) -> Result<Framing, KeyError> {
-        Ok(match (framing, until) {
-            (None | Some("until"), Some(u)) if !u.is_empty() => {
-                Framing::Until(u.as_bytes().to_vec())
-            }
-            (Some("until"), _) => {
-                return Err(KeyError::invalid(
-                    "until",
-                    "framing \"until\" needs a non-empty `until`",
-                ))
-            }
-            (None | Some("close"), None) => Framing::Close,
-            (Some("resp"), None) => Framing::Resp,
-            (Some("close" | "resp"), Some(_)) => {
-                return Err(KeyError::invalid(
-                    "until",
-                    "only applies with framing \"until\"",
-                ))
-            }
-            (Some(other), _) => {
-                return Err(KeyError::invalid(
-                    "framing",
-                    format!("expected close, until or resp, not {other:?}"),
-                ))
-            }
-            (None, Some(_)) => return Err(KeyError::invalid("until", "must not be empty")),
-        })
+/// `(framing, until)` as `check` shows them.
+fn shown(framing: &Framing) -> (&'static str, String) {
+    match framing {
+        Framing::Close => ("close", UNSET.to_string()),
+        Framing::Until(u) => ("until", quote(&String::from_utf8_lossy(u))),
+        Framing::Resp => ("resp", UNSET.to_string()),
     }
-
-    /// `(framing, until)` as `check` shows them.
-    fn shown(&self) -> (&'static str, String) {
-        match self {
-            Framing::Close => ("close", UNSET.to_string()),
-            Framing::Until(u) => ("until", quote(&String::from_utf8_lossy(u))),
-            Framing::Resp => ("resp", UNSET.to_string()),
-        }
-    }
-}
-
-/// One request and how its reply is read: the source's own `send`, or one of its recipe's
-/// `[[request]]`s.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Request {
-    /// As written: any `{secret}` is still the placeholder.
-    pub send: String,
-    pub framing: Framing,
-    /// The line written before the reply (`# slowlog_length`, the recipe's own section
-    /// syntax), so the reply reaches the recipe as its own section.
-    pub header: Option<String>,
-    /// An error reply (`-ERR unknown command 'CONFIG'`, a command an ACL denies) leaves the
-    /// section out instead of failing the read.
-    pub optional: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -158,7 +105,10 @@ impl TcpSource {
         }
         let framing = match (&c.framing, &c.until) {
             (None, None) => None,
-            (f, u) => Some(Framing::from_keys(f.as_deref(), u.as_deref())?),
+            (f, u) => Some(
+                Framing::from_keys(f.as_deref(), u.as_deref())
+                    .map_err(|(key, reason)| KeyError::invalid(key, reason))?,
+            ),
         };
         Ok(TcpSource {
             address,
@@ -213,7 +163,7 @@ impl TcpSource {
             .map(|a| quote(&format!("AUTH {a}\r\n")))
             .collect();
         sent.extend(requests.iter().map(|r| quote(&r.send)));
-        let framings: Vec<(&str, String)> = requests.iter().map(|r| r.framing.shown()).collect();
+        let framings: Vec<(&str, String)> = requests.iter().map(|r| shown(&r.framing)).collect();
         let same = framings.windows(2).all(|w| w.first() == w.get(1));
         let (framing, until) = match framings.first() {
             Some((f, u)) if same => (quote(f), u.clone()),
