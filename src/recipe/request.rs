@@ -120,6 +120,12 @@ pub fn compile(
         }
         let framing = Framing::from_keys(r.framing.as_deref(), r.until.as_deref())
             .map_err(|(key, reason)| RecipeError::invalid(reason).at(at(key)))?;
+        if r.optional && framing != Framing::Resp {
+            return fail(
+                "optional",
+                "only a RESP reply can be an error reply: set framing = \"resp\"".into(),
+            );
+        }
         if framing == Framing::Close && i + 1 < options.len() {
             return fail(
                 "framing",
@@ -193,7 +199,7 @@ mod tests {
     fn requests_compile_with_their_section_lines() {
         let r = load(
             "[[request]]\nsend = \"INFO\\r\\n\"\nframing = \"resp\"\n\
-             [[request]]\nsend = \"stats slabs\\r\\n\"\nuntil = \"END\\r\\n\"\nsection = \"slabs\"\noptional = true\n",
+             [[request]]\nsend = \"stats slabs\\r\\n\"\nuntil = \"END\\r\\n\"\nsection = \"slabs\"\n",
         )
         .unwrap();
         let got: Vec<String> = r.requests().iter().map(|q| format!("{q:?}")).collect();
@@ -201,7 +207,7 @@ mod tests {
             got,
             [
                 "Request { send: \"INFO\\r\\n\", framing: Resp, header: None, optional: false }",
-                "Request { send: \"stats slabs\\r\\n\", framing: Until([69, 78, 68, 13, 10]), header: Some(\"# slabs\"), optional: true }",
+                "Request { send: \"stats slabs\\r\\n\", framing: Until([69, 78, 68, 13, 10]), header: Some(\"# slabs\"), optional: false }",
             ]
         );
         // A reply's records are keyed by its section; the first reply's and INFO's own
@@ -230,6 +236,11 @@ mod tests {
                 "[[request]]\nsend = \"x\"\nframing = \"resp\"\nuntil = \"END\"\n",
                 "request[0].until",
                 "only applies with framing \"until\"",
+            ),
+            (
+                "[[request]]\nsend = \"x\"\nuntil = \"END\"\noptional = true\n",
+                "request[0].optional",
+                "only a RESP reply can be an error reply",
             ),
             (
                 "[[request]]\nsend = \"x\"\n[[request]]\nsend = \"y\"\nsection = \"b\"\n",
