@@ -215,6 +215,13 @@ mod tests {
         let parsed = r.parse(b"# Server\na:1\n# slabs\nx:96\n").unwrap();
         let names: Vec<&str> = parsed.families.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(names, ["a", "slabs_x"]);
+        // A reply's own section lines (INFO sent as a later request), or a line its text
+        // makes look like one, keep its keys in its section.
+        let parsed = r
+            .parse(b"a:1\n# slabs\n# Server\nx:96\n# y:1\nz:2\n")
+            .unwrap();
+        let names: Vec<&str> = parsed.families.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["a", "slabs_x", "slabs_z"]);
     }
 
     /// Each mistake is refused at load, at its key, with the reason.

@@ -152,9 +152,15 @@ impl Kv {
                     if let Some(label) = &o.section_label {
                         labels = Arc::new([(label.clone(), name.trim().to_string())]);
                     }
-                    keyed = (o.request_sections.iter())
+                    let request = (o.request_sections.iter())
                         .find(|s| s.as_str() == name.trim())
                         .map(String::as_str);
+                    // Within a reply, a section line of its own (INFO's `# Server`) or one
+                    // its text makes (a key written as `# x`) does not end the reply's
+                    // section: only the next reply's line does.
+                    if request.is_some() || keyed.is_none() {
+                        keyed = request;
+                    }
                     continue;
                 }
             }
