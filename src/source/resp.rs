@@ -307,4 +307,44 @@ mod tests {
         // Incomplete is not an error: more may come.
         assert_eq!(parse_slowly(b"*2\r\n:1\r\n"), Ok(None));
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 300, ..Default::default() })]
+
+        /// Any bytes, arriving in two pieces split anywhere, parse as they do whole: the
+        /// same reply or the same refusal, never a panic; and a reply's text never holds a
+        /// line that does not start with its key (a bulk string aside).
+        #[test]
+        fn pieces_parse_as_the_whole(
+            data in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just(b"*2\r\n".to_vec()),
+                proptest::strategy::Just(b"$3\r\na\nb\r\n".to_vec()),
+                proptest::strategy::Just(b":-7\r\n".to_vec()),
+                proptest::strategy::Just(b"+OK\r\n".to_vec()),
+                proptest::collection::vec(proptest::prelude::any::<u8>(), 0..6),
+            ], 0..8),
+            split in 0usize..64,
+        ) {
+            let data: Vec<u8> = data.concat();
+            let whole = Parser::default().advance(&data);
+            let split = split.min(data.len());
+            let mut p = Parser::default();
+            let pieces = match p.advance(&data[..split]) {
+                Ok(None) => p.advance(&data),
+                done => done,
+            };
+            proptest::prop_assert_eq!(&pieces, &whole);
+            if let Ok(Some(v @ (Value::Array(_) | Value::Integer(_) | Value::Status(_)))) = &whole {
+                let mut out = Vec::new();
+                render(v, &mut out);
+                for line in String::from_utf8_lossy(&out).lines() {
+                    let key = line.split(':').next().unwrap_or_default();
+                    proptest::prop_assert!(
+                        key == "value" || key.split('.').next().is_some_and(|k| !k.is_empty()),
+                        "{line:?}"
+                    );
+                }
+            }
+        }
+    }
 }
