@@ -48,6 +48,11 @@ pub trait Parser: Send + Sync + std::fmt::Debug {
     fn framing(&self) -> Option<&std::sync::Arc<Framing>> {
         None
     }
+    /// What a request/reply source sends when it sets no `send` of its own (the recipe's
+    /// `[[request]]`s).
+    fn requests(&self) -> &[super::request::Request] {
+        &[]
+    }
     /// A line recipe (its mapping's rules accumulate): its input is a log followed by a
     /// `tail` source, whose new lines it adds into running totals ([`Recipe::feed`]).
     fn line_recipe(&self) -> Option<&Recipe> {
@@ -78,6 +83,9 @@ pub struct RecipeFile {
     prometheus: Option<toml::Value>,
     /// The input is an append log of whole dumps: how its blocks are found.
     pub framing: Option<FramingOptions>,
+    /// `[[request]]`: what a `tcp` source sends, and how each reply is framed.
+    #[serde(default)]
+    pub request: Vec<super::request::RequestOptions>,
     #[serde(default)]
     pub mapping: mapping::Options,
     /// `[[test]]`: samples and the page lines they must give (see [`super::cases`]).
@@ -110,6 +118,7 @@ pub struct Recipe {
     format_name: String,
     format: Format,
     framing: Option<Arc<Framing>>,
+    requests: Vec<super::request::Request>,
     mapping: Mapping,
     /// What the recipe reads and makes, as written: running totals are kept across a
     /// reload only for the same one.
@@ -149,9 +158,13 @@ impl Recipe {
             .iter_mut()
             .find(|(n, _)| *n == file.format)
             .and_then(|(_, t)| t.take());
-        let fingerprint = format!("{:?} {options:?} {:?}", file.format, file.mapping);
-        let format =
+        let fingerprint = format!(
+            "{:?} {options:?} {:?} {:?}",
+            file.format, file.mapping, file.request
+        );
+        let mut format =
             Format::from_options(&file.format, options).map_err(|e| e.in_table(&file.format))?;
+        let requests = super::request::compile(&file.request, &mut format)?;
         let mapping = Mapping::new(file.mapping)?;
         if mapping.accumulates() {
             // Lines are what a tail source delivers: a recipe whose rules accumulate reads
@@ -192,6 +205,7 @@ impl Recipe {
             format_name: file.format,
             format,
             framing,
+            requests,
             mapping,
             fingerprint,
             tests: file.test,
@@ -415,6 +429,10 @@ impl Parser for Recipe {
 
     fn framing(&self) -> Option<&Arc<Framing>> {
         self.framing.as_ref()
+    }
+
+    fn requests(&self) -> &[super::request::Request] {
+        &self.requests
     }
 
     fn line_recipe(&self) -> Option<&Recipe> {

@@ -11,6 +11,7 @@ pub mod explain;
 pub mod preview;
 pub mod registry;
 mod renamed;
+pub mod request;
 pub mod testing;
 
 pub use compile::{Fed, FramingOptions, Parser, Recipe, RecipeFile};

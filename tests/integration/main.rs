@@ -21,6 +21,7 @@ mod recipe_tools;
 mod recipes;
 mod relabel;
 mod reliability;
+mod requests;
 mod scrape_budget;
 mod security;
 mod seed_pod;
