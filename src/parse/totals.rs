@@ -141,6 +141,9 @@ pub struct RunningTotals {
     count: usize,
     /// Bumped whenever the totals change: a page built at this version is current.
     version: u64,
+    /// What the recipe keeps from one line for a later one, and a multi-line record not
+    /// complete yet (see [`crate::parse::mapping::state`]).
+    pub line_state: crate::parse::mapping::state::LineState,
 }
 
 impl RunningTotals {

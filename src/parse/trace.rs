@@ -31,6 +31,9 @@ pub enum Step {
     NoRule(&'static str),
     /// The rule took the record, and it carries nothing (a log's "-").
     Nothing(String),
+    /// What the rule derived from the record: a value computed, labels remembered or
+    /// recalled (with the line they came from).
+    Derived(String),
     /// An accumulating rule added the value into a series of the running totals.
     Added {
         name: String,

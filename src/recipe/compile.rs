@@ -234,6 +234,8 @@ pub struct Fed {
     pub unmatched: Unmatched,
     /// New label sets refused because the source's page holds `max_series` samples already.
     pub dropped: u64,
+    /// Keys of the line state forgotten: to make room at `max_keys`, and expired.
+    pub state_dropped: [u64; 2],
 }
 
 /// How many issues a feed keeps as text; the rest are only counted.
@@ -249,10 +251,17 @@ impl Recipe {
         &self.fingerprint
     }
 
+    /// Whether its rules keep state across lines (`remember`): its source's page then
+    /// counts what the bounds of that state dropped.
+    pub fn remembers(&self) -> bool {
+        self.mapping.remembers()
+    }
+
     /// Adds new lines of a followed log (complete lines only) into `totals`: the one path,
     /// records -> mapping -> totals. `max_series` bounds the samples the totals hold.
     pub fn feed(&self, text: &str, totals: &mut RunningTotals, max_series: usize) -> Fed {
         let (mut issues, mut unmatched) = (Vec::new(), Unmatched::default());
+        let before = [totals.line_state.evicted, totals.line_state.expired];
         let mut run = self.mapping.run_into(std::mem::take(totals), max_series);
         // A line format cannot fail as a whole (see `RegexFormat::records`).
         let _ = self
@@ -266,11 +275,16 @@ impl Recipe {
         }
         let count = issues.len() as u64;
         issues.truncate(KEPT_ISSUES);
+        let state = &totals.line_state;
         Fed {
             issues: count,
             first_issues: issues,
             unmatched,
             dropped,
+            state_dropped: [
+                state.evicted.saturating_sub(before[0]),
+                state.expired.saturating_sub(before[1]),
+            ],
         }
     }
 

@@ -74,6 +74,7 @@ pub(crate) fn render(
                     Step::Skipped(m) => writeln!(out, "  nothing: {m} (counted as unmatched)"),
                     Step::NoRule(what) => writeln!(out, "  no rule matched: {what}"),
                     Step::Nothing(m) => writeln!(out, "  nothing: {m}"),
+                    Step::Derived(m) => writeln!(out, "  derived {m}"),
                     Step::Added {
                         name,
                         kind,
