@@ -86,4 +86,9 @@ impl Trace {
 pub trait LineReader {
     /// Why `line` made no record, when the format can say (a regex `drop` rule, no rule).
     fn no_record(&self, line: &str) -> Option<String>;
+    /// The lines that continue a multi-line record, each with the record's first line.
+    fn record_lines(&self, text: &str) -> Vec<(usize, usize)> {
+        let _ = text;
+        Vec::new()
+    }
 }

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::cases::{self, Case};
 use super::explain::render;
 use super::renamed::{old_log_table, renamed_key};
+use crate::framing::records::{RecordFraming, MAX_PENDING};
 use crate::framing::Framing;
 use crate::parse::format::Format;
 use crate::parse::mapping::{self, Mapping};
@@ -91,13 +92,17 @@ pub struct RecipeFile {
 #[serde(deny_unknown_fields)]
 pub struct FramingOptions {
     /// A line matching this starts a block.
-    pub block_start: String,
+    pub block_start: Option<String>,
     /// A line matching this is a block's last line (it must match no other line).
     pub block_end: Option<String>,
     /// The `block_start` line is the block's write time, as `date` prints it: the source
     /// then knows the write period and goes stale when the writer stops.
     #[serde(default)]
     pub dated: bool,
+    /// A log recipe's multi-line records: a line matching this starts one.
+    pub record_start: Option<String>,
+    /// A line matching this is a record's last line.
+    pub record_end: Option<String>,
 }
 
 #[derive(Debug)]
@@ -163,19 +168,53 @@ impl Recipe {
                         .into(),
                 );
             }
-            if file.framing.is_some() {
+            if file
+                .framing
+                .as_ref()
+                .is_some_and(|f| f.block_start.is_some() || f.block_end.is_some() || f.dated)
+            {
                 return Err(
-                    "[framing] does not apply to a recipe whose rules accumulate (it reads \
-                     the lines of a log as they are appended)"
+                    "[framing] block_start, block_end and dated do not apply to a recipe whose \
+                     rules accumulate (it reads the lines of a log as they are appended; \
+                     record_start frames its multi-line records)"
                         .into(),
                 );
             }
+        }
+        let mut format = format;
+        match file.framing.take() {
+            Some(FramingOptions {
+                record_start: Some(start),
+                record_end,
+                ..
+            }) => {
+                let framing = RecordFraming::new(&start, record_end.as_deref())
+                    .map_err(|(key, e)| RecipeError::invalid(e).at(format!("framing.{key}")))?;
+                match &mut format {
+                    Format::Regex(r) if mapping.accumulates() => r.set_record_framing(framing),
+                    _ => {
+                        return Err(RecipeError::invalid(
+                            "multi-line records are for a log recipe (format = \"regex\", rules that accumulate)",
+                        )
+                        .at("framing.record_start"))
+                    }
+                }
+            }
+            Some(FramingOptions {
+                record_end: Some(_),
+                ..
+            }) => return Err(RecipeError::invalid("needs record_start").at("framing.record_end")),
+            other => file.framing = other,
         }
         cases::validate(&file.test)?;
         let framing = file
             .framing
             .map(|f| {
-                Framing::new(&f.block_start, f.block_end.as_deref()).map(|framing| Framing {
+                let start = f
+                    .block_start
+                    .as_deref()
+                    .ok_or(("block_start", "required".to_string()))?;
+                Framing::new(start, f.block_end.as_deref()).map(|framing| Framing {
                     dated: f.dated,
                     ..framing
                 })
@@ -260,6 +299,47 @@ impl Recipe {
     /// Adds new lines of a followed log (complete lines only) into `totals`: the one path,
     /// records -> mapping -> totals. `max_series` bounds the samples the totals hold.
     pub fn feed(&self, text: &str, totals: &mut RunningTotals, max_series: usize) -> Fed {
+        self.feed_lines(text, totals, max_series, false)
+    }
+
+    /// Multi-line records (`[framing] record_start`), when the recipe reads them.
+    fn record_framing(&self) -> Option<&RecordFraming> {
+        match &self.format {
+            Format::Regex(r) => r.record_framing(),
+            _ => None,
+        }
+    }
+
+    /// [`Recipe::feed`]; `last`: no more lines follow (a saved log), so a multi-line record
+    /// still open is read as it is rather than kept for them.
+    fn feed_lines(
+        &self,
+        text: &str,
+        totals: &mut RunningTotals,
+        max_series: usize,
+        last: bool,
+    ) -> Fed {
+        let joined: String;
+        let mut text = text;
+        if let Some(framing) = self.record_framing() {
+            // A record whose end is not written yet is read with the lines after it.
+            let pending = std::mem::take(&mut totals.line_state.pending);
+            if !pending.is_empty() {
+                joined = pending + text;
+                text = &joined;
+            }
+            let cut = if last {
+                text.len()
+            } else {
+                framing.complete_len(text)
+            };
+            if let Some((whole, rest)) = text.split_at_checked(cut) {
+                if rest.len() <= MAX_PENDING {
+                    totals.line_state.pending = rest.to_string();
+                    text = whole;
+                }
+            }
+        }
         let (mut issues, mut unmatched) = (Vec::new(), Unmatched::default());
         let before = [totals.line_state.evicted, totals.line_state.expired];
         let mut run = self.mapping.run_into(std::mem::take(totals), max_series);
@@ -292,7 +372,7 @@ impl Recipe {
     /// tests show. `max_series` caps label sets as a source's `max_series` does.
     fn parse_whole(&self, text: &str, max_series: usize) -> Parsed {
         let mut totals = self.totals();
-        let fed = self.feed(text, &mut totals, max_series);
+        let fed = self.feed_lines(text, &mut totals, max_series, true);
         let mut issues = fed.first_issues;
         if fed.dropped > 0 {
             issues.push(Issue::new(
