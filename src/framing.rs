@@ -270,7 +270,5 @@ fn written(data: &[u8], spans: &[Span]) -> Option<Written> {
     Some(Written { at, period })
 }
 
-pub mod records;
-
 #[cfg(test)]
 mod tests;

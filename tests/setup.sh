@@ -51,6 +51,7 @@ PACKAGES=(
   catatonit                                              # podman builds its pod infra image from it
   busybox-static                                         # the meminfo writer's image (a static busybox)
   musl-tools                                             # musl-gcc: the static binary (ring compiles C)
+  mariadb-server                                         # mysql_slow_log: mariadbd writing its slow query log
 )
 
 log() { printf '[setup] %s\n' "$*" >&2; }

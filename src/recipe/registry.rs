@@ -29,6 +29,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     recipe!("meminfo"),
     recipe!("meminfo_appended"),
     recipe!("memcached_stats"),
+    recipe!("mysql_slow_log"),
     recipe!("nginx_access"),
     recipe!("nginx_stub_status"),
     recipe!("php_fpm"),

@@ -10,7 +10,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::family::{LabelSet, Suffix};
-use crate::framing::records::RecordFraming;
+use crate::parse::records::RecordFraming;
 use crate::parse::{numbered_lines, ParseError, Record, RecordSink, Unmatched};
 use crate::text::excerpt;
 

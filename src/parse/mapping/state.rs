@@ -41,11 +41,27 @@ impl Limits {
         }
         let expire = match &o.expire {
             None => DEFAULT_EXPIRE,
-            Some(t) => crate::source::parse_duration(t)
-                .map_err(|e| RecipeError::invalid(e).at("mapping.state.expire"))?,
+            Some(t) => duration(t).ok_or_else(|| {
+                RecipeError::invalid(format!("{t:?} is not a duration like 30m, 1h or 3600s"))
+                    .at("mapping.state.expire")
+            })?,
         };
         Ok(Limits { max_keys, expire })
     }
+}
+
+/// `90s`, `30m`, `24h` (a number and a unit; the source keys' own parser is a layer above).
+fn duration(text: &str) -> Option<Duration> {
+    let t = text.trim();
+    let (n, unit) = t.split_at_checked(t.len().checked_sub(1)?)?;
+    let mult = match unit {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return None,
+    };
+    let v: f64 = n.parse().ok()?;
+    (v.is_finite() && v > 0.0 && v * mult < 1e9).then(|| Duration::from_secs_f64(v * mult))
 }
 
 /// What one key holds: the labels remembered, the line that remembered them last (for
@@ -68,7 +84,7 @@ pub struct LineState {
     /// Keys forgotten because they were older than `expire`, since the start.
     pub expired: u64,
     /// A multi-line record whose end has not been read yet (see
-    /// [`crate::framing::records`]): it is read with the lines that follow it.
+    /// [`crate::parse::records`]): it is read with the lines that follow it.
     pub pending: String,
 }
 

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::{Apache, Haproxy, Memcached, Nginx, PhpFpm, Redis, PYTHON};
+use super::{Apache, Haproxy, MariaDb, Memcached, Nginx, PhpFpm, Redis, PYTHON};
 
 /// Every program a test runs, with its Debian package. POSIX basics (`sh`, `date`, `kill`,
 /// `mkfifo`) are left out; php-fpm too, whose file name has a version in it
@@ -20,6 +20,9 @@ pub const PROGRAMS: &[(&str, &str)] = &[
     (Haproxy::BIN, "haproxy"),
     (Apache::BIN, "apache2"),
     (PhpFpm::CGI_FCGI, "libfcgi-bin"),
+    (MariaDb::BIN, "mariadb-server"),
+    (MariaDb::INSTALL, "mariadb-server"),
+    (MariaDb::CLI, "mariadb-client"),
     ("/usr/bin/promtool", "prometheus"),
     (PYTHON, "python3"),
     ("/usr/bin/curl", "curl"),

@@ -7,6 +7,7 @@
 mod apache;
 mod hanging;
 mod haproxy;
+mod mariadb;
 mod memcached;
 mod nginx;
 mod php_fpm;
@@ -15,6 +16,7 @@ mod redis;
 pub use apache::*;
 pub use hanging::*;
 pub use haproxy::*;
+pub use mariadb::*;
 pub use memcached::*;
 pub use nginx::*;
 pub use php_fpm::*;

@@ -1,4 +1,5 @@
-//! Multi-line records of a followed log: a line `record_start` matches opens a record, the
+//! Multi-line records of a followed log (`[framing] record_start`; the append-log block
+//! framing is [`crate::framing`], a layer up, as it reads sources): a line `record_start` matches opens a record, the
 //! lines after it belong to it until one `record_end` matches (its last line) or the next
 //! record starts. A MySQL slow-query entry (`# User@Host:`, `# Query_time:`, the statement)
 //! or a stack trace is then one record, read by one `[[regex.rule]]` pattern (whose `.` and

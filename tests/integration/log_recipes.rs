@@ -1,0 +1,156 @@
+//! The built-in recipes for daemons' logs (mtail's example programs' names), each followed
+//! by a `tail` source while the real daemon writes its log: the counts must be exactly what
+//! the daemon logged. Every wait is bounded.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::harness::*;
+use crate::tail::{series, wait_page, wait_ready};
+
+/// An adapter following `log` with the built-in recipe `parser`, polling every 100 ms.
+fn follow(parser: &str, log: &Path) -> Adapter {
+    Adapter::start(&format!(
+        "[sources.log]\ntype = \"tail\"\nparser = \"{parser}\"\npath = {}\n\
+         interval = \"100ms\"\ntimeout = \"5s\"\n",
+        toml_str(&log.display().to_string())
+    ))
+}
+
+/// One slow-log entry as the test reads it from the file: (user, verb, query time, lock time).
+fn entries(log: &str) -> Vec<(String, String, f64, f64)> {
+    log.split("# User@Host: ")
+        .skip(1)
+        .map(|e| {
+            let user = e.split('[').next().unwrap().to_string();
+            let field = |name: &str| -> f64 {
+                let at = e.find(name).unwrap() + name.len();
+                e[at..].split_whitespace().next().unwrap().parse().unwrap()
+            };
+            let statement = e
+                .split("SET timestamp=")
+                .nth(1)
+                .unwrap()
+                .lines()
+                .nth(1)
+                .unwrap();
+            let verb = statement.split_whitespace().next().unwrap().to_lowercase();
+            (user, verb, field("# Query_time: "), field("Lock_time: "))
+        })
+        .collect()
+}
+
+#[test]
+fn mysql_slow_log_counts_exactly_what_mariadb_logged() {
+    let db = MariaDb::start();
+    db.sql(
+        "CREATE DATABASE shop; CREATE TABLE shop.t (id INT PRIMARY KEY, v INT); \
+         CREATE USER app@'%' IDENTIFIED BY 'pw'; GRANT ALL ON shop.* TO app@'%';",
+    );
+    let adapter = follow("mysql_slow_log", &db.slow_log);
+    wait_ready(&adapter);
+    let before = std::fs::read_to_string(&db.slow_log).unwrap().len();
+    // What was logged before the adapter started is not counted: 10 entries from here.
+    db.sql(
+        "INSERT INTO shop.t VALUES (1,1),(2,2),(3,3); UPDATE shop.t SET v = v + 1; \
+         SELECT * FROM shop.t; SELECT\n  v FROM shop.t WHERE id = 1; SELECT SLEEP(0.05);",
+    );
+    db.sql_as(
+        "app",
+        "DELETE FROM shop.t WHERE id = 3; SELECT COUNT(*) FROM shop.t; \
+         UPDATE shop.t SET v = 0 WHERE id = 1 # outbox;",
+    );
+    db.sql("FLUSH STATUS; DROP TABLE shop.t;");
+    let page = wait_page(&adapter, Duration::from_secs(10), |p| {
+        series(p, "query_time_total_count") == Some(10.0)
+    });
+    let log = std::fs::read_to_string(&db.slow_log).unwrap();
+    let new = entries(&log[before..]);
+    assert_eq!(new.len(), 10, "{log}");
+    let sum = |user: &str, verb: &str, lock: bool| -> f64 {
+        new.iter()
+            .filter(|(u, v, _, _)| u == user && v == verb)
+            .map(|(_, _, q, l)| if lock { *l } else { *q })
+            .sum()
+    };
+    let close = |got: Option<f64>, want: f64| {
+        assert!(
+            got.is_some_and(|g| (g - want).abs() < 1e-9),
+            "{got:?} != {want}\n{page}"
+        );
+    };
+    let at = |user: &str, verb: &str, service: &str| {
+        format!("{{user=\"{user}\",server=\"localhost\",type=\"{verb}\",service=\"{service}\"}}")
+    };
+    for (verb, count_in) in [("insert", 1), ("select", 3)] {
+        let n = new
+            .iter()
+            .filter(|(u, v, _, _)| u == "root" && v == verb)
+            .count();
+        assert_eq!(n, count_in);
+        close(
+            series(&page, &format!("query_time{}", at("root", verb, "n/a"))),
+            sum("root", verb, false),
+        );
+        close(
+            series(&page, &format!("lock_time{}", at("root", verb, "n/a"))),
+            sum("root", verb, true),
+        );
+    }
+    close(
+        series(&page, &format!("query_time{}", at("root", "update", "n/a"))),
+        sum("root", "update", false),
+    );
+    close(
+        series(&page, &format!("query_time{}", at("app", "delete", "n/a"))),
+        sum("app", "delete", false),
+    );
+    close(
+        series(&page, &format!("query_time{}", at("app", "select", "n/a"))),
+        sum("app", "select", false),
+    );
+    // The trailing `# outbox` comment names the service.
+    let outbox = new
+        .iter()
+        .find(|(u, v, _, _)| u == "app" && v == "update")
+        .unwrap();
+    close(
+        series(
+            &page,
+            &format!("query_time{}", at("app", "update", "outbox")),
+        ),
+        outbox.2,
+    );
+    // FLUSH and DROP count only overall.
+    assert!(
+        !page.contains("type=\"flush\"") && !page.contains("type=\"drop\""),
+        "{page}"
+    );
+    close(
+        series(&page, "query_time_overall_sum"),
+        new.iter().map(|e| e.2).sum(),
+    );
+    close(
+        series(&page, "lock_time_overall_sum"),
+        new.iter().map(|e| e.3).sum(),
+    );
+    assert_eq!(series(&page, "lock_time_total_count"), Some(10.0));
+    // SLEEP(0.05) took at least that long: the times are mariadb's, not zeros.
+    assert!(sum("root", "select", false) >= 0.05);
+    assert_eq!(
+        series(
+            &page,
+            "metrics_adapter_source_unmatched_total{source=\"log\"}"
+        ),
+        Some(0.0),
+        "{page}"
+    );
+    assert_eq!(
+        series(
+            &page,
+            "metrics_adapter_source_parse_errors_total{source=\"log\"}"
+        ),
+        Some(0.0)
+    );
+    promtool_check(&page, &[]);
+}
