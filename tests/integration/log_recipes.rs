@@ -154,3 +154,72 @@ fn mysql_slow_log_counts_exactly_what_mariadb_logged() {
     );
     promtool_check(&page, &[]);
 }
+
+fn append(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+/// What `remember` keeps is bounded: a key past `max_keys` and a key older than `expire`
+/// are forgotten, each counted on the adapter's page, and the line that needed it counts
+/// as unmatched instead of as a wrong number.
+#[test]
+fn line_state_past_its_bounds_is_counted_on_the_page() {
+    let dir = TempDir::new("line-state");
+    dir.write(
+        "parsers/sessions.toml",
+        "description = 'sessions'\nformat = 'regex'\n\
+         [[regex.rule]]\npattern = '^(?P<t>[0-9]+) open (?P<id>[0-9]+)$'\nline_key = 'open'\n\
+         [[regex.rule]]\npattern = '^(?P<t>[0-9]+) close (?P<id>[0-9]+)$'\nline_key = 'close'\n\
+         [mapping.state]\nmax_keys = 2\nexpire = '1s'\n\
+         [[mapping.metric]]\nkey = 'open'\nname = 'opened'\naccumulate = 'count'\n\
+         drop_labels = ['t', 'id']\nremember = { by = 'id', labels = { start = 't' } }\n\
+         [[mapping.metric]]\nkey = 'close'\nname = 'open_seconds'\naccumulate = 'sum'\n\
+         recall = { by = 'id', forget = true }\nvalue = 't - start'\ndrop_labels = ['id']\n",
+    );
+    let log = dir.write("app.log", "");
+    let adapter = Adapter::start(&format!(
+        "[parsers]\ndirs = [{}]\n[sources.log]\ntype = \"tail\"\nparser = \"sessions\"\n\
+         path = {}\ninterval = \"100ms\"\n",
+        toml_str(&dir.join("parsers").display().to_string()),
+        toml_str(&log.display().to_string())
+    ));
+    wait_ready(&adapter);
+    let dropped = |p: &str, reason: &str| {
+        series(
+            p,
+            &format!("metrics_adapter_source_line_state_dropped_total{{source=\"log\",reason=\"{reason}\"}}"),
+        )
+    };
+    // A third open session past max_keys = 2: the oldest (1) is forgotten.
+    append(&log, "100 open 1\n101 open 2\n102 open 3\n103 close 3\n");
+    let page = wait_page(&adapter, Duration::from_secs(10), |p| {
+        series(p, "open_seconds_total") == Some(1.0)
+    });
+    assert_eq!(dropped(&page, "max_keys"), Some(1.0), "{page}");
+    assert_eq!(dropped(&page, "expired"), Some(0.0));
+    append(&log, "110 close 1\n");
+    let page = wait_page(&adapter, Duration::from_secs(10), |p| {
+        series(p, "metrics_adapter_source_unmatched_total{source=\"log\"}") == Some(1.0)
+    });
+    assert_eq!(series(&page, "open_seconds_total"), Some(1.0));
+    // Session 2 was remembered over a second ago (expire = 1s): waiting that long is the
+    // condition under test, not a synchronisation.
+    std::thread::sleep(Duration::from_millis(1100));
+    append(&log, "120 close 2\n");
+    let page = wait_page(&adapter, Duration::from_secs(10), |p| {
+        dropped(p, "expired") == Some(1.0)
+    });
+    assert_eq!(dropped(&page, "max_keys"), Some(1.0));
+    assert_eq!(series(&page, "open_seconds_total"), Some(1.0), "{page}");
+    assert_eq!(series(&page, "opened_total"), Some(3.0));
+    assert_eq!(
+        series(
+            &page,
+            "metrics_adapter_source_unmatched_total{source=\"log\"}"
+        ),
+        Some(2.0)
+    );
+    promtool_check(&page, &[]);
+}
