@@ -52,6 +52,7 @@ PACKAGES=(
   busybox-static                                         # the meminfo writer's image (a static busybox)
   musl-tools                                             # musl-gcc: the static binary (ring compiles C)
   mariadb-server                                         # mysql_slow_log: mariadbd writing its slow query log
+  vsftpd                                                 # vsftpd_log, vsftpd_xferlog
 )
 
 log() { printf '[setup] %s\n' "$*" >&2; }

@@ -35,6 +35,8 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     recipe!("php_fpm"),
     recipe!("redis_info"),
     recipe!("vmstat"),
+    recipe!("vsftpd_log"),
+    recipe!("vsftpd_xferlog"),
 ];
 
 /// Bare formats usable as parsers: (format, description, options table). Options are the

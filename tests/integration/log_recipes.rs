@@ -223,3 +223,88 @@ fn line_state_past_its_bounds_is_counted_on_the_page() {
     );
     promtool_check(&page, &[]);
 }
+
+#[test]
+fn vsftpd_logs_count_exactly_what_vsftpd_did() {
+    let big = vec![b'x'; 5000];
+    let ftp = Vsftpd::start(&[("hello.txt", b"hello\n"), ("big.bin", &big)]);
+    let adapter = Adapter::start(&format!(
+        "[sources.log]\ntype = \"tail\"\nparser = \"vsftpd_log\"\npath = {}\n\
+         interval = \"100ms\"\ntimeout = \"5s\"\n\
+         [sources.xfer]\ntype = \"tail\"\nparser = \"vsftpd_xferlog\"\npath = {}\n\
+         interval = \"100ms\"\ntimeout = \"5s\"\n",
+        toml_str(&ftp.log.display().to_string()),
+        toml_str(&ftp.xferlog.display().to_string())
+    ));
+    wait_ready(&adapter);
+    for _ in 0..3 {
+        assert!(ftp.curl("hello.txt", &[]));
+    }
+    for _ in 0..2 {
+        assert!(ftp.curl("big.bin", &[]));
+    }
+    let up = ftp.dir.write("up.txt", "uploaded\n");
+    for name in ["a.txt", "b.txt"] {
+        assert!(ftp.curl(
+            &format!("incoming/{name}"),
+            &["-T", &up.display().to_string()]
+        ));
+    }
+    // No such file: a session with a 550 and no transfer.
+    assert!(!ftp.curl("missing.txt", &[]));
+    // A session held open for 2 s: its time is at least that.
+    ftp.session(Duration::from_secs(2));
+    let page = wait_page(&adapter, Duration::from_secs(10), |p| {
+        series(p, "connects") == Some(9.0)
+            && series(p, "commands{command=\"QUIT\"}") == Some(9.0)
+            && series(p, "transfers{direction=\"outgoing\"}") == Some(5.0)
+            && series(p, "transfers{direction=\"incoming\"}") == Some(2.0)
+    });
+    assert_eq!(series(&page, "logins"), Some(9.0), "{page}");
+    assert_eq!(series(&page, "uploads"), Some(2.0));
+    assert_eq!(series(&page, "commands{command=\"USER\"}"), Some(9.0));
+    assert_eq!(series(&page, "commands{command=\"RETR\"}"), Some(5.0));
+    assert_eq!(series(&page, "commands{command=\"STOR\"}"), Some(2.0));
+    assert_eq!(series(&page, "responses{response=\"226\"}"), Some(7.0));
+    assert_eq!(series(&page, "responses{response=\"221\"}"), Some(9.0));
+    assert_eq!(series(&page, "responses{response=\"550\"}"), Some(1.0));
+    // PWD is not a four-letter command: not counted, as mtail's program does not.
+    assert!(!page.contains("command=\"PWD\""), "{page}");
+    let session = series(&page, "session_time").unwrap();
+    assert!((2.0..=12.0).contains(&session), "{session}\n{page}");
+    assert_eq!(
+        series(&page, "bytes_transferred{direction=\"outgoing\"}"),
+        Some(3.0 * 6.0 + 2.0 * 5000.0)
+    );
+    assert_eq!(
+        series(&page, "bytes_transferred{direction=\"incoming\"}"),
+        Some(2.0 * 9.0)
+    );
+    assert!(series(&page, "transfer_time{direction=\"outgoing\"}").is_some());
+    for source in ["log", "xfer"] {
+        let at = format!("{{source=\"{source}\"}}");
+        assert_eq!(
+            series(
+                &page,
+                &format!("metrics_adapter_source_unmatched_total{at}")
+            ),
+            Some(0.0),
+            "{page}"
+        );
+        assert_eq!(
+            series(
+                &page,
+                &format!("metrics_adapter_source_parse_errors_total{at}")
+            ),
+            Some(0.0)
+        );
+    }
+    assert_eq!(
+        series(
+            &page,
+            "metrics_adapter_source_line_state_dropped_total{source=\"log\",reason=\"expired\"}"
+        ),
+        Some(0.0)
+    );
+    promtool_check(&page, &[]);
+}

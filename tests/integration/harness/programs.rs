@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::{Apache, Haproxy, MariaDb, Memcached, Nginx, PhpFpm, Redis, PYTHON};
+use super::{Apache, Haproxy, MariaDb, Memcached, Nginx, PhpFpm, Redis, Vsftpd, PYTHON};
 
 /// Every program a test runs, with its Debian package. POSIX basics (`sh`, `date`, `kill`,
 /// `mkfifo`) are left out; php-fpm too, whose file name has a version in it
@@ -23,6 +23,7 @@ pub const PROGRAMS: &[(&str, &str)] = &[
     (MariaDb::BIN, "mariadb-server"),
     (MariaDb::INSTALL, "mariadb-server"),
     (MariaDb::CLI, "mariadb-client"),
+    (Vsftpd::BIN, "vsftpd"),
     ("/usr/bin/promtool", "prometheus"),
     (PYTHON, "python3"),
     ("/usr/bin/curl", "curl"),

@@ -12,6 +12,7 @@ mod memcached;
 mod nginx;
 mod php_fpm;
 mod redis;
+mod vsftpd;
 
 pub use apache::*;
 pub use hanging::*;
@@ -21,3 +22,4 @@ pub use memcached::*;
 pub use nginx::*;
 pub use php_fpm::*;
 pub use redis::*;
+pub use vsftpd::*;
