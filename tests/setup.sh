@@ -53,6 +53,7 @@ PACKAGES=(
   musl-tools                                             # musl-gcc: the static binary (ring compiles C)
   mariadb-server                                         # mysql_slow_log: mariadbd writing its slow query log
   vsftpd                                                 # vsftpd_log, vsftpd_xferlog
+  lighttpd                                               # lighttpd_access
 )
 
 log() { printf '[setup] %s\n' "$*" >&2; }

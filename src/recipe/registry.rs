@@ -26,6 +26,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     recipe!("apache_access"),
     recipe!("apache_status"),
     recipe!("haproxy_csv"),
+    recipe!("lighttpd_access"),
     recipe!("meminfo"),
     recipe!("meminfo_appended"),
     recipe!("memcached_stats"),

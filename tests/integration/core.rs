@@ -1208,6 +1208,7 @@ fn cli_parsers_show_and_did_you_mean() {
         "haproxy_csv        built-in recipe   HAProxy stats CSV, ;csv page or show stat (haproxy_exporter names)\n",
         "json               generic format    generic JSON document, every numeric leaf as a gauge named by its path\n",
         "kv                 generic format    generic key: value lines, every numeric value as a gauge\n",
+        "lighttpd_access    built-in recipe   lighttpd access log, mtail's format with %I %O %T (mtail lighttpd names)\n",
         "memcached_stats    built-in recipe   memcached stats (memcached_exporter names)\n",
         "meminfo            built-in recipe   Linux /proc/meminfo (node_exporter node_memory_* names)\n",
         "meminfo_appended   built-in recipe   date line + /proc/meminfo dump appended to a file (latest complete block)\n",

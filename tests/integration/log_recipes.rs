@@ -308,3 +308,76 @@ fn vsftpd_logs_count_exactly_what_vsftpd_did() {
     );
     promtool_check(&page, &[]);
 }
+
+#[test]
+fn lighttpd_access_counts_exactly_what_curl_exchanged() {
+    let web = Lighttpd::start(&[("index.html", "hello\n"), ("healthz", "ok\n")]);
+    let adapter = follow("lighttpd_access", &web.log);
+    wait_ready(&adapter);
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(web.request("/index.html", &[]));
+    }
+    for _ in 0..2 {
+        seen.push(web.request("/missing", &[]));
+    }
+    seen.push(web.request("/index.html", &["-X", "POST", "-d", "a=1&b=2"]));
+    for _ in 0..2 {
+        seen.push(web.request("/index.html", &["-H", "X-Forwarded-For: 10.0.0.9"]));
+    }
+    let want = |status: u16, part: fn(&Exchange) -> f64| -> f64 {
+        seen.iter().filter(|e| e.status == status).map(part).sum()
+    };
+    // lighttpd writes its log about once a second, when a request comes: health checks
+    // (which the recipe does not count) bring the rest out, bounded.
+    let page = wait_page(&adapter, Duration::from_secs(15), |p| {
+        web.request("/healthz", &[]);
+        series(p, "request{status=\"200\"}") == Some(6.0)
+            && series(p, "request{status=\"404\"}") == Some(2.0)
+    });
+    for status in [200, 404] {
+        let at = |more: &str| format!("{{status=\"{status}\"{more}}}");
+        assert_eq!(
+            series(
+                &page,
+                &format!("bytes_out{}", at(",subtotal=\"resp_body\""))
+            ),
+            Some(want(status, |e| e.body_bytes)),
+            "{page}"
+        );
+        assert_eq!(
+            series(
+                &page,
+                &format!("bytes_out{}", at(",subtotal=\"resp_header\""))
+            ),
+            Some(want(status, |e| e.header_bytes)),
+            "{page}"
+        );
+        assert_eq!(
+            series(&page, &format!("bytes_in{}", at(""))),
+            Some(want(status, |e| e.request_bytes)),
+            "{page}"
+        );
+        assert!(series(&page, &format!("time_taken{}", at(""))).is_some());
+    }
+    assert_eq!(
+        series(&page, "requests{proxy_cache=\"127.0.0.1\"}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        series(
+            &page,
+            "metrics_adapter_source_unmatched_total{source=\"log\"}"
+        ),
+        Some(0.0),
+        "{page}"
+    );
+    assert_eq!(
+        series(
+            &page,
+            "metrics_adapter_source_parse_errors_total{source=\"log\"}"
+        ),
+        Some(0.0)
+    );
+    promtool_check(&page, &[]);
+}

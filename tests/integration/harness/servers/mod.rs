@@ -7,6 +7,7 @@
 mod apache;
 mod hanging;
 mod haproxy;
+mod lighttpd;
 mod mariadb;
 mod memcached;
 mod nginx;
@@ -17,6 +18,7 @@ mod vsftpd;
 pub use apache::*;
 pub use hanging::*;
 pub use haproxy::*;
+pub use lighttpd::*;
 pub use mariadb::*;
 pub use memcached::*;
 pub use nginx::*;
