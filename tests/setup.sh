@@ -54,6 +54,7 @@ PACKAGES=(
   mariadb-server                                         # mysql_slow_log: mariadbd writing its slow query log
   vsftpd                                                 # vsftpd_log, vsftpd_xferlog
   lighttpd                                               # lighttpd_access
+  rsync                                                  # rsyncd_log: the rsync daemon
 )
 
 log() { printf '[setup] %s\n' "$*" >&2; }

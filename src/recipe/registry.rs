@@ -35,6 +35,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     recipe!("nginx_stub_status"),
     recipe!("php_fpm"),
     recipe!("redis_info"),
+    recipe!("rsyncd_log"),
     recipe!("vmstat"),
     recipe!("vsftpd_log"),
     recipe!("vsftpd_xferlog"),

@@ -381,3 +381,83 @@ fn lighttpd_access_counts_exactly_what_curl_exchanged() {
     );
     promtool_check(&page, &[]);
 }
+
+#[test]
+fn rsyncd_log_counts_exactly_what_the_clients_moved() {
+    let big = vec![b'z'; 3000];
+    let rsyncd = Rsyncd::start(&[("a.txt", b"hello\n"), ("b.bin", &big)]);
+    let adapter = follow("rsyncd_log", &rsyncd.log);
+    wait_ready(&adapter);
+    let got = rsyncd.dir.join("got");
+    rsyncd.run(&["-a", "{url}files/", &format!("{}/", got.display())]);
+    let up = rsyncd.dir.write("up.txt", "up\n");
+    rsyncd.run(&[&up.display().to_string(), "{url}files/"]);
+    // 3000 bytes at 1 KiB/s: a connection open for two seconds or more, by the log's clock.
+    rsyncd.run(&[
+        "--bwlimit=1",
+        "{url}files/b.bin",
+        &format!("{}/slow.bin", got.display()),
+    ]);
+    // The daemon writes a session's summary once its client is gone (its own count of the
+    // bytes, protocol included, not the client's): wait for all three in the log.
+    let summaries = wait_for("three session summaries", Duration::from_secs(10), || {
+        let log = std::fs::read_to_string(&rsyncd.log).ok()?;
+        let found: Vec<(f64, f64)> = log
+            .lines()
+            .filter_map(|l| l.split_once("] sent ").map(|(_, rest)| rest))
+            .map(|rest| {
+                let w: Vec<&str> = rest.split_whitespace().collect();
+                (w[0].parse().unwrap(), w[3].parse().unwrap())
+            })
+            .collect();
+        (found.len() == 3).then_some(found)
+    });
+    let sent: f64 = summaries.iter().map(|s| s.0).sum();
+    let received: f64 = summaries.iter().map(|s| s.1).sum();
+    assert!(sent > 2.0 * 3000.0, "{summaries:?}");
+    let page = wait_page(&adapter, Duration::from_secs(10), |p| {
+        series(p, "bytes_total{operation=\"sent\"}") == Some(sent)
+            && series(p, "bytes_total{operation=\"received\"}") == Some(received)
+    });
+    assert_eq!(series(&page, "connections_total"), Some(3.0), "{page}");
+    assert_eq!(
+        series(
+            &page,
+            "transfers_total{operation=\"send\",module=\"files\"}"
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        series(
+            &page,
+            "transfers_total{operation=\"recv\",module=\"files\"}"
+        ),
+        Some(1.0),
+        "{page}"
+    );
+    let time = series(&page, "connection_time_total").unwrap();
+    assert!((2.0..=10.0).contains(&time), "{time}\n{page}");
+    assert_eq!(
+        series(
+            &page,
+            "metrics_adapter_source_unmatched_total{source=\"log\"}"
+        ),
+        Some(0.0),
+        "{page}"
+    );
+    assert_eq!(
+        series(
+            &page,
+            "metrics_adapter_source_parse_errors_total{source=\"log\"}"
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        series(
+            &page,
+            "metrics_adapter_source_line_state_dropped_total{source=\"log\",reason=\"max_keys\"}"
+        ),
+        Some(0.0)
+    );
+    promtool_check(&page, &[]);
+}

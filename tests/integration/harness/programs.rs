@@ -7,7 +7,9 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::{Apache, Haproxy, Lighttpd, MariaDb, Memcached, Nginx, PhpFpm, Redis, Vsftpd, PYTHON};
+use super::{
+    Apache, Haproxy, Lighttpd, MariaDb, Memcached, Nginx, PhpFpm, Redis, Rsyncd, Vsftpd, PYTHON,
+};
 
 /// Every program a test runs, with its Debian package. POSIX basics (`sh`, `date`, `kill`,
 /// `mkfifo`) are left out; php-fpm too, whose file name has a version in it
@@ -25,6 +27,7 @@ pub const PROGRAMS: &[(&str, &str)] = &[
     (MariaDb::CLI, "mariadb-client"),
     (Vsftpd::BIN, "vsftpd"),
     (Lighttpd::BIN, "lighttpd"),
+    (Rsyncd::BIN, "rsync"),
     ("/usr/bin/promtool", "prometheus"),
     (PYTHON, "python3"),
     ("/usr/bin/curl", "curl"),

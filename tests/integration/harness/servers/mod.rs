@@ -13,6 +13,7 @@ mod memcached;
 mod nginx;
 mod php_fpm;
 mod redis;
+mod rsyncd;
 mod vsftpd;
 
 pub use apache::*;
@@ -24,4 +25,5 @@ pub use memcached::*;
 pub use nginx::*;
 pub use php_fpm::*;
 pub use redis::*;
+pub use rsyncd::*;
 pub use vsftpd::*;
