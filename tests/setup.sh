@@ -55,6 +55,7 @@ PACKAGES=(
   vsftpd                                                 # vsftpd_log, vsftpd_xferlog
   lighttpd                                               # lighttpd_access
   rsync                                                  # rsyncd_log: the rsync daemon
+  openssh-server                                         # sftp_log: sshd's internal-sftp (tests run it in a mount namespace)
 )
 
 log() { printf '[setup] %s\n' "$*" >&2; }

@@ -36,6 +36,7 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     recipe!("php_fpm"),
     recipe!("redis_info"),
     recipe!("rsyncd_log"),
+    recipe!("sftp_log"),
     recipe!("vmstat"),
     recipe!("vsftpd_log"),
     recipe!("vsftpd_xferlog"),

@@ -1219,6 +1219,7 @@ fn cli_parsers_show_and_did_you_mean() {
         "prometheus         generic format    an app that already speaks the Prometheus text format, passed through\n",
         "redis_info         built-in recipe   Redis INFO (redis_exporter names)\n",
         "rsyncd_log         built-in recipe   rsync daemon log, with transfer logging (mtail rsyncd names)\n",
+        "sftp_log           built-in recipe   OpenSSH sftp through syslog, internal-sftp or sftp-server -l INFO (mtail sftp names)\n",
         "vmstat             built-in recipe   Linux /proc/vmstat (node_exporter node_vmstat_* names)\n",
         "vsftpd_log         built-in recipe   vsftpd log, with log_ftp_protocol (mtail vsftpd names)\n",
         "vsftpd_xferlog     built-in recipe   vsftpd transfer log, xferlog format (mtail vsftpd names)\n",

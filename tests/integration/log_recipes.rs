@@ -3,6 +3,7 @@
 //! the daemon logged. Every wait is bounded.
 
 use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use crate::harness::*;
@@ -456,6 +457,75 @@ fn rsyncd_log_counts_exactly_what_the_clients_moved() {
         series(
             &page,
             "metrics_adapter_source_line_state_dropped_total{source=\"log\",reason=\"max_keys\"}"
+        ),
+        Some(0.0)
+    );
+    promtool_check(&page, &[]);
+}
+
+#[test]
+fn sftp_log_counts_exactly_what_the_sessions_moved() {
+    let sftpd = Sftpd::start(&[("hello.txt", "hello\n")]);
+    let adapter = follow("sftp_log", &sftpd.log);
+    wait_ready(&adapter);
+    let up = sftpd.dir.write("up.bin", vec![b'u'; 1234]);
+    let other = sftpd.dir.write("other.bin", vec![b'o'; 500]);
+    let got = sftpd.dir.join("got");
+    std::fs::create_dir_all(&got).unwrap();
+    let (up, other, got) = (
+        up.display().to_string(),
+        other.display().to_string(),
+        got.display().to_string(),
+    );
+    sftpd.session(&format!(
+        "get /home/alice/hello.txt {got}/hello.txt\nput {up} /home/alice/up.bin\n"
+    ));
+    // A second session: read back what was written, and write outside /home.
+    sftpd.session(&format!(
+        "get /home/alice/up.bin {got}/up.bin\nput {other} /run/other.bin\nls /home/alice\n"
+    ));
+    let user = String::from_utf8(Command::new("id").arg("-un").output().unwrap().stdout).unwrap();
+    let user = user.trim();
+    let page = wait_page(&adapter, Duration::from_secs(10), |p| {
+        series(p, &format!("logout_count{{username=\"{user}\"}}")) == Some(2.0)
+    });
+    assert_eq!(
+        series(&page, &format!("login_count{{username=\"{user}\"}}")),
+        Some(2.0),
+        "{page}"
+    );
+    assert_eq!(series(&page, "files_read"), Some(2.0), "{page}");
+    assert_eq!(series(&page, "bytes_read"), Some(6.0 + 1234.0));
+    assert_eq!(series(&page, "files_written"), Some(2.0));
+    assert_eq!(series(&page, "bytes_written"), Some(1234.0 + 500.0));
+    assert_eq!(
+        series(&page, "user_files_read{username=\"alice\"}"),
+        Some(2.0)
+    );
+    assert_eq!(
+        series(&page, "user_bytes_read{username=\"alice\"}"),
+        Some(6.0 + 1234.0)
+    );
+    assert_eq!(
+        series(&page, "user_files_written{username=\"alice\"}"),
+        Some(1.0)
+    );
+    assert_eq!(
+        series(&page, "user_bytes_written{username=\"alice\"}"),
+        Some(1234.0)
+    );
+    assert_eq!(
+        series(
+            &page,
+            "metrics_adapter_source_unmatched_total{source=\"log\"}"
+        ),
+        Some(0.0),
+        "{page}"
+    );
+    assert_eq!(
+        series(
+            &page,
+            "metrics_adapter_source_parse_errors_total{source=\"log\"}"
         ),
         Some(0.0)
     );

@@ -8,7 +8,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::{
-    Apache, Haproxy, Lighttpd, MariaDb, Memcached, Nginx, PhpFpm, Redis, Rsyncd, Vsftpd, PYTHON,
+    Apache, Haproxy, Lighttpd, MariaDb, Memcached, Nginx, PhpFpm, Redis, Rsyncd, Sftpd, Vsftpd,
+    PYTHON,
 };
 
 /// Every program a test runs, with its Debian package. POSIX basics (`sh`, `date`, `kill`,
@@ -28,6 +29,9 @@ pub const PROGRAMS: &[(&str, &str)] = &[
     (Vsftpd::BIN, "vsftpd"),
     (Lighttpd::BIN, "lighttpd"),
     (Rsyncd::BIN, "rsync"),
+    (Sftpd::SSHD, "openssh-server"),
+    (Sftpd::SFTP, "openssh-client"),
+    (Sftpd::KEYGEN, "openssh-client"),
     ("/usr/bin/promtool", "prometheus"),
     (PYTHON, "python3"),
     ("/usr/bin/curl", "curl"),

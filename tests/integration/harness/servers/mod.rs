@@ -14,6 +14,7 @@ mod nginx;
 mod php_fpm;
 mod redis;
 mod rsyncd;
+mod sshd;
 mod vsftpd;
 
 pub use apache::*;
@@ -26,4 +27,5 @@ pub use nginx::*;
 pub use php_fpm::*;
 pub use redis::*;
 pub use rsyncd::*;
+pub use sshd::*;
 pub use vsftpd::*;
