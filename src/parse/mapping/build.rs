@@ -196,6 +196,11 @@ impl Builder {
     }
 
     /// Records a step for `parse --explain`; `make` runs only when it is asked for.
+    /// Whether `parse --explain` is recording (what only it shows may be skipped).
+    pub(super) fn tracing(&self) -> bool {
+        self.trace.is_some()
+    }
+
     pub(super) fn step(&mut self, make: impl FnOnce() -> Step) {
         if let Some(t) = &mut self.trace {
             t.step(make());

@@ -50,6 +50,8 @@ pub(super) struct Derive {
     /// The expression, and the labels it reads (`value` aside): they are its operands,
     /// not labels of the sample.
     value: Option<(Expr, Vec<String>)>,
+    /// The expression as written, for `parse --explain`.
+    value_text: String,
     dates: Vec<(String, Layout)>,
 }
 
@@ -123,6 +125,7 @@ impl Derive {
             maps: r.map_labels.clone().into_iter().collect(),
             cases,
             value,
+            value_text: r.value.clone().unwrap_or_default(),
             dates,
         }))
     }
@@ -217,21 +220,28 @@ impl Derive {
         for (name, map) in &self.maps {
             if let Some((_, v)) = labels.iter_mut().find(|(k, _)| k == name) {
                 if let Some(word) = map.get(v.as_str()) {
+                    out.step(|| Step::Derived(format!("{name} {v:?} -> {word:?} (map_labels)")));
                     word.clone_into(v);
                 }
             }
         }
         for (name, case) in &self.cases {
             if let Some((_, v)) = labels.iter_mut().find(|(k, _)| k == name) {
-                *v = match case {
+                let new = match case {
                     Case::Lower => v.to_lowercase(),
                     Case::Upper => v.to_uppercase(),
                 };
+                if new != *v {
+                    out.step(|| Step::Derived(format!("{name} {v:?} -> {new:?} (label_case)")));
+                }
+                *v = new;
             }
         }
         let mut value = record.value.clone();
         if let Some((expr, operands)) = &self.value {
             let mut empty = None;
+            let mut read: Vec<(String, f64)> = Vec::new();
+            let tracing = out.tracing();
             let result = expr.eval(&mut |name| {
                 let text = if name == "value" {
                     record.value.to_string()
@@ -242,13 +252,17 @@ impl Derive {
                     empty = Some(name.to_string());
                     return Err(String::new());
                 }
-                match self.dates.iter().find(|(l, _)| l == name) {
+                let v = match self.dates.iter().find(|(l, _)| l == name) {
                     Some((_, layout)) => layout
                         .parse(&text)
                         .map_err(|e| format!("{name} {text:?}: {e}")),
                     None => number::parse(&text)
                         .ok_or_else(|| format!("{name} {text:?} is not a number")),
+                }?;
+                if tracing && !read.iter().any(|(n, _)| n == name) {
+                    read.push((name.to_string(), v));
                 }
+                Ok(v)
             });
             match (result, empty) {
                 (_, Some(name)) => {
@@ -263,7 +277,15 @@ impl Derive {
                     return None;
                 }
                 (Ok(v), None) => {
-                    out.step(|| Step::Derived(format!("value = {v}")));
+                    out.step(|| {
+                        let shown: Vec<String> =
+                            read.iter().map(|(n, x)| format!("{n} = {x}")).collect();
+                        Step::Derived(format!(
+                            "value = {} = {v} ({})",
+                            self.value_text,
+                            shown.join(", ")
+                        ))
+                    });
                     value = Cow::Owned(v.to_string());
                 }
             }

@@ -171,3 +171,26 @@ fn bad_keys_are_refused_with_where_and_why() {
     )
     .contains("`value` applies to a rule that reads a number"));
 }
+
+/// `parse --explain` tells each step: a label mapped and cased, a value computed from its
+/// operands, and the line a recalled label was remembered on.
+#[test]
+fn explain_shows_each_step_and_where_a_value_came_from() {
+    let r = Recipe::from_toml("t", SESSIONS).unwrap();
+    let text = crate::recipe::Parser::explain(
+        &r,
+        b"2026/12/07 10:00:00 [7] connect\n2026/12/07 10:00:00 [7] i UPDATE 700 612\n2026/12/07 10:00:04 [7] end\n",
+    )
+    .unwrap()
+    .unwrap();
+    for line in [
+        "  derived remembered start=\"2026/12/07 10:00:00\" for pid=\"7\"",
+        "  derived dir \"i\" -> \"incoming\" (map_labels)",
+        "  derived verb \"UPDATE\" -> \"update\" (label_case)",
+        "  derived value = out - body = 88 (out = 700, body = 612)",
+        "  derived recalled start=\"2026/12/07 10:00:00\" for pid=\"7\", remembered from line 1 (now forgotten)",
+        "  derived value = time - start = 4 (time = 1796637604, start = 1796637600)",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line:?} not in:\n{text}");
+    }
+}
