@@ -12,6 +12,7 @@ use super::renamed::{old_log_table, renamed_key};
 use crate::framing::Framing;
 use crate::parse::format::Format;
 use crate::parse::mapping::{self, Mapping};
+use crate::parse::records::{RecordFraming, MAX_PENDING};
 use crate::parse::totals::RunningTotals;
 use crate::parse::trace::LineReader;
 use crate::parse::{text, Issue, ParseError, Parsed, Unmatched};
@@ -99,13 +100,17 @@ pub struct RecipeFile {
 #[serde(deny_unknown_fields)]
 pub struct FramingOptions {
     /// A line matching this starts a block.
-    pub block_start: String,
+    pub block_start: Option<String>,
     /// A line matching this is a block's last line (it must match no other line).
     pub block_end: Option<String>,
     /// The `block_start` line is the block's write time, as `date` prints it: the source
     /// then knows the write period and goes stale when the writer stops.
     #[serde(default)]
     pub dated: bool,
+    /// A log recipe's multi-line records: a line matching this starts one.
+    pub record_start: Option<String>,
+    /// A line matching this is a record's last line.
+    pub record_end: Option<String>,
 }
 
 #[derive(Debug)]
@@ -176,19 +181,53 @@ impl Recipe {
                         .into(),
                 );
             }
-            if file.framing.is_some() {
+            if file
+                .framing
+                .as_ref()
+                .is_some_and(|f| f.block_start.is_some() || f.block_end.is_some() || f.dated)
+            {
                 return Err(
-                    "[framing] does not apply to a recipe whose rules accumulate (it reads \
-                     the lines of a log as they are appended)"
+                    "[framing] block_start, block_end and dated do not apply to a recipe whose \
+                     rules accumulate (it reads the lines of a log as they are appended; \
+                     record_start frames its multi-line records)"
                         .into(),
                 );
             }
+        }
+        let mut format = format;
+        match file.framing.take() {
+            Some(FramingOptions {
+                record_start: Some(start),
+                record_end,
+                ..
+            }) => {
+                let framing = RecordFraming::new(&start, record_end.as_deref())
+                    .map_err(|(key, e)| RecipeError::invalid(e).at(format!("framing.{key}")))?;
+                match &mut format {
+                    Format::Regex(r) if mapping.accumulates() => r.set_record_framing(framing),
+                    _ => {
+                        return Err(RecipeError::invalid(
+                            "multi-line records are for a log recipe (format = \"regex\", rules that accumulate)",
+                        )
+                        .at("framing.record_start"))
+                    }
+                }
+            }
+            Some(FramingOptions {
+                record_end: Some(_),
+                ..
+            }) => return Err(RecipeError::invalid("needs record_start").at("framing.record_end")),
+            other => file.framing = other,
         }
         cases::validate(&file.test)?;
         let framing = file
             .framing
             .map(|f| {
-                Framing::new(&f.block_start, f.block_end.as_deref()).map(|framing| Framing {
+                let start = f
+                    .block_start
+                    .as_deref()
+                    .ok_or(("block_start", "required".to_string()))?;
+                Framing::new(start, f.block_end.as_deref()).map(|framing| Framing {
                     dated: f.dated,
                     ..framing
                 })
@@ -248,6 +287,8 @@ pub struct Fed {
     pub unmatched: Unmatched,
     /// New label sets refused because the source's page holds `max_series` samples already.
     pub dropped: u64,
+    /// Keys of the line state forgotten: to make room at `max_keys`, and expired.
+    pub state_dropped: [u64; 2],
 }
 
 /// How many issues a feed keeps as text; the rest are only counted.
@@ -263,10 +304,58 @@ impl Recipe {
         &self.fingerprint
     }
 
+    /// Whether its rules keep state across lines (`remember`): its source's page then
+    /// counts what the bounds of that state dropped.
+    pub fn remembers(&self) -> bool {
+        self.mapping.remembers()
+    }
+
     /// Adds new lines of a followed log (complete lines only) into `totals`: the one path,
     /// records -> mapping -> totals. `max_series` bounds the samples the totals hold.
     pub fn feed(&self, text: &str, totals: &mut RunningTotals, max_series: usize) -> Fed {
+        self.feed_lines(text, totals, max_series, false)
+    }
+
+    /// Multi-line records (`[framing] record_start`), when the recipe reads them.
+    fn record_framing(&self) -> Option<&RecordFraming> {
+        match &self.format {
+            Format::Regex(r) => r.record_framing(),
+            _ => None,
+        }
+    }
+
+    /// [`Recipe::feed`]; `last`: no more lines follow (a saved log), so a multi-line record
+    /// still open is read as it is rather than kept for them.
+    fn feed_lines(
+        &self,
+        text: &str,
+        totals: &mut RunningTotals,
+        max_series: usize,
+        last: bool,
+    ) -> Fed {
+        let joined: String;
+        let mut text = text;
+        if let Some(framing) = self.record_framing() {
+            // A record whose end is not written yet is read with the lines after it.
+            let pending = std::mem::take(&mut totals.line_state.pending);
+            if !pending.is_empty() {
+                joined = pending + text;
+                text = &joined;
+            }
+            let cut = if last {
+                text.len()
+            } else {
+                framing.complete_len(text)
+            };
+            if let Some((whole, rest)) = text.split_at_checked(cut) {
+                if rest.len() <= MAX_PENDING {
+                    totals.line_state.pending = rest.to_string();
+                    text = whole;
+                }
+            }
+        }
         let (mut issues, mut unmatched) = (Vec::new(), Unmatched::default());
+        let before = [totals.line_state.evicted, totals.line_state.expired];
         let mut run = self.mapping.run_into(std::mem::take(totals), max_series);
         // A line format cannot fail as a whole (see `RegexFormat::records`).
         let _ = self
@@ -280,11 +369,16 @@ impl Recipe {
         }
         let count = issues.len() as u64;
         issues.truncate(KEPT_ISSUES);
+        let state = &totals.line_state;
         Fed {
             issues: count,
             first_issues: issues,
             unmatched,
             dropped,
+            state_dropped: [
+                state.evicted.saturating_sub(before[0]),
+                state.expired.saturating_sub(before[1]),
+            ],
         }
     }
 
@@ -292,7 +386,7 @@ impl Recipe {
     /// tests show. `max_series` caps label sets as a source's `max_series` does.
     fn parse_whole(&self, text: &str, max_series: usize) -> Parsed {
         let mut totals = self.totals();
-        let fed = self.feed(text, &mut totals, max_series);
+        let fed = self.feed_lines(text, &mut totals, max_series, true);
         let mut issues = fed.first_issues;
         if fed.dropped > 0 {
             issues.push(Issue::new(

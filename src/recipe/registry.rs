@@ -26,14 +26,20 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     recipe!("apache_access"),
     recipe!("apache_status"),
     recipe!("haproxy_csv"),
+    recipe!("lighttpd_access"),
     recipe!("meminfo"),
     recipe!("meminfo_appended"),
     recipe!("memcached_stats"),
+    recipe!("mysql_slow_log"),
     recipe!("nginx_access"),
     recipe!("nginx_stub_status"),
     recipe!("php_fpm"),
     recipe!("redis_info"),
+    recipe!("rsyncd_log"),
+    recipe!("sftp_log"),
     recipe!("vmstat"),
+    recipe!("vsftpd_log"),
+    recipe!("vsftpd_xferlog"),
 ];
 
 /// Bare formats usable as parsers: (format, description, options table). Options are the

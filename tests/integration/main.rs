@@ -17,6 +17,7 @@ mod https_source;
 mod json_each;
 mod language;
 mod live_config;
+mod log_recipes;
 mod recipe_tools;
 mod recipes;
 mod relabel;

@@ -102,7 +102,7 @@ fn follow(log: &Path, extra: &str) -> Adapter {
 }
 
 /// The value of the series written exactly as `series` on the page, or `None`.
-fn series(page: &str, series: &str) -> Option<f64> {
+pub(crate) fn series(page: &str, series: &str) -> Option<f64> {
     page.lines()
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
@@ -137,7 +137,7 @@ pub(crate) fn wait_page(
 }
 
 /// Waits until the adapter is ready (its first follow step happened).
-fn wait_ready(adapter: &Adapter) {
+pub(crate) fn wait_ready(adapter: &Adapter) {
     let start = Instant::now();
     while adapter.get("/readyz").status != 200 {
         assert!(start.elapsed() < START_TIMEOUT, "never ready");

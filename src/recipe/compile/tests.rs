@@ -142,6 +142,10 @@ fn the_reference_describes_every_key() {
             "`[mapping.defaults]`",
             keys_of::<mapping::DefaultsOptions>(),
         ),
+        (
+            "`[mapping.state]`",
+            keys_of::<mapping::state::StateOptions>(),
+        ),
         ("`[[test]]`", keys_of::<crate::recipe::cases::Case>()),
     ];
     // The probe works: the structs do list their keys (renamed ones as written).
