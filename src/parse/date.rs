@@ -60,6 +60,19 @@ pub enum DateError {
     },
     #[error("not a date: {0}")]
     Spelling(&'static str),
+    #[error("{text:?} is not written as {layout:?}")]
+    NotInLayout { text: String, layout: String },
+    #[error("date layout {layout:?}: unknown field %{field}; expected one of {expected}")]
+    UnknownField {
+        layout: String,
+        field: String,
+        expected: &'static str,
+    },
+    #[error(
+        "date layout {0:?}: needs a year (%Y or %y), a month (%m or %b), a day (%d) and an \
+         hour (%H): a time without them is not one moment"
+    )]
+    NotOneMoment(String),
 }
 
 const C_LOCALE: &str = "expected `date` in the C locale, like `Wed Nov 25 03:46:26 UTC 2026`";

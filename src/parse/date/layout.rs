@@ -9,7 +9,7 @@
 // Source text is the app's: an index or slice that can panic is a crash on its data.
 #![warn(clippy::indexing_slicing)]
 
-use super::{Fields, MONTHS, WEEKDAYS};
+use super::{DateError, Fields, MONTHS, WEEKDAYS};
 
 /// A compiled layout: literal bytes and fields, in order.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +41,7 @@ enum Part {
 const LETTERS: &str = "%Y %y %m %b %d %e %a %H %M %S %f %z %%";
 
 impl Layout {
-    pub fn new(text: &str) -> Result<Layout, String> {
+    pub fn new(text: &str) -> Result<Layout, DateError> {
         let mut parts = Vec::new();
         let mut bytes = text.bytes();
         while let Some(b) = bytes.next() {
@@ -61,9 +61,11 @@ impl Layout {
                     Some(b'%') => Part::Literal(b'%'),
                     other => {
                         let shown = other.map_or(String::new(), |b| char::from(b).to_string());
-                        return Err(format!(
-                            "date layout {text:?}: unknown field %{shown}; expected one of {LETTERS}"
-                        ));
+                        return Err(DateError::UnknownField {
+                            layout: text.to_string(),
+                            field: shown,
+                            expected: LETTERS,
+                        });
                     }
                 },
                 b' ' => Part::Space,
@@ -77,10 +79,7 @@ impl Layout {
             || !has(Part::Day)
             || !has(Part::Hour)
         {
-            return Err(format!(
-                "date layout {text:?}: needs a year (%Y or %y), a month (%m or %b), a day (%d) \
-                 and an hour (%H): a time without them is not one moment"
-            ));
+            return Err(DateError::NotOneMoment(text.to_string()));
         }
         Ok(Layout {
             text: text.to_string(),
@@ -94,8 +93,11 @@ impl Layout {
 
     /// Seconds since the epoch of `text` written in this layout (the whole text, surrounding
     /// white space aside).
-    pub fn parse(&self, text: &str) -> Result<f64, String> {
-        let wrong = || format!("{text:?} is not written as {:?}", self.text);
+    pub fn parse(&self, text: &str) -> Result<f64, DateError> {
+        let wrong = || DateError::NotInLayout {
+            text: text.to_string(),
+            layout: self.text.clone(),
+        };
         let mut rest = text.trim().as_bytes();
         let mut f = Fields {
             weekday: None,
@@ -151,7 +153,7 @@ impl Layout {
                 Part::Zone => {
                     let n = rest.iter().take_while(|b| !b.is_ascii_whitespace()).count();
                     let (word, tail) = rest.split_at_checked(n).ok_or_else(wrong)?;
-                    f.offset = super::zone(word).map_err(|e| e.to_string())?;
+                    f.offset = super::zone(word)?;
                     rest = tail;
                 }
             }
@@ -159,7 +161,7 @@ impl Layout {
         if !rest.is_empty() {
             return Err(wrong());
         }
-        f.epoch().map_err(|e| e.to_string())
+        f.epoch()
     }
 }
 
@@ -206,24 +208,27 @@ mod tests {
     #[test]
     fn wrong_text_and_bad_layouts_say_why() {
         let rsyncd = Layout::new("%Y/%m/%d %H:%M:%S").unwrap();
+        let said = |r: Result<f64, super::DateError>| r.map_err(|e| e.to_string());
         assert_eq!(
-            rsyncd.parse("2026/11/29"),
+            said(rsyncd.parse("2026/11/29")),
             Err("\"2026/11/29\" is not written as \"%Y/%m/%d %H:%M:%S\"".into())
         );
         assert_eq!(
-            rsyncd.parse("2026/02/30 10:00:00"),
+            said(rsyncd.parse("2026/02/30 10:00:00")),
             Err("there is no day 2026-02-30".into())
         );
         let ctime = Layout::new("%a %b %e %H:%M:%S %Y").unwrap();
         assert_eq!(
-            ctime.parse("Tue Dec  7 10:00:00 2026"),
+            said(ctime.parse("Tue Dec  7 10:00:00 2026")),
             Err("2026-12-07 is a Monday, not a Tuesday".into())
         );
         assert!(Layout::new("%H:%M:%S")
             .unwrap_err()
+            .to_string()
             .contains("needs a year"));
         assert!(Layout::new("%Y %Q")
             .unwrap_err()
+            .to_string()
             .contains("unknown field %Q"));
         // Multi-byte text never panics.
         assert!(rsyncd.parse("2026/1é/29 22:39:38").is_err());

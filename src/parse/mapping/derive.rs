@@ -16,6 +16,20 @@ use crate::parse::date::Layout;
 use crate::parse::trace::Step;
 use crate::parse::{number, Issue, RecipeError, Record};
 
+/// Why a record's `value` expression gives no number.
+#[derive(Debug, thiserror::Error)]
+enum ValueError {
+    /// An operand is empty or `-`: the value adds nothing (no issue).
+    #[error("empty")]
+    Empty,
+    #[error("{0} {1:?} is not a number")]
+    NotANumber(String, String),
+    #[error("{0} {1:?}: {2}")]
+    Date(String, String, crate::parse::date::DateError),
+    #[error(transparent)]
+    Expr(#[from] super::expr::ExprError),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Case {
     Lower,
@@ -54,7 +68,8 @@ impl Derive {
         let value = match &r.value {
             None => None,
             Some(text) => {
-                let e = Expr::parse(text).map_err(|e| RecipeError::invalid(e).at("value"))?;
+                let e = Expr::parse(text)
+                    .map_err(|e| RecipeError::invalid(e.to_string()).at("value"))?;
                 let mut names = Vec::new();
                 e.names(&mut names);
                 names.retain(|n| n != "value");
@@ -67,7 +82,9 @@ impl Derive {
             .map(|(label, layout)| {
                 Layout::new(layout)
                     .map(|l| (label.clone(), l))
-                    .map_err(|e| RecipeError::invalid(e).at(format!("date_labels.{label}")))
+                    .map_err(|e| {
+                        RecipeError::invalid(e.to_string()).at(format!("date_labels.{label}"))
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
         if let Some((label, _)) = dates
@@ -231,14 +248,14 @@ impl Derive {
                 };
                 if text.is_empty() || text == "-" {
                     empty = Some(name.to_string());
-                    return Err(String::new());
+                    return Err(ValueError::Empty);
                 }
                 let v = match self.dates.iter().find(|(l, _)| l == name) {
                     Some((_, layout)) => layout
                         .parse(&text)
-                        .map_err(|e| format!("{name} {text:?}: {e}")),
+                        .map_err(|e| ValueError::Date(name.to_string(), text.clone(), e)),
                     None => number::parse(&text)
-                        .ok_or_else(|| format!("{name} {text:?} is not a number")),
+                        .ok_or_else(|| ValueError::NotANumber(name.to_string(), text.clone())),
                 }?;
                 if tracing && !read.iter().any(|(n, _)| n == name) {
                     read.push((name.to_string(), v));

@@ -21,21 +21,42 @@ pub(super) enum Op {
     Div,
 }
 
+/// Why a `value` expression cannot be read, or computed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub(super) enum ExprError {
+    #[error("longer than {MAX_LEN} characters")]
+    TooLong,
+    #[error("{0:?} is not a number")]
+    NotANumber(String),
+    #[error("unexpected {0:?} in {1:?} (names, numbers, + - * / and parentheses)")]
+    BadCharacter(char, String),
+    #[error("unexpected {0} in {1:?}")]
+    Trailing(String, String),
+    #[error("unexpected {0}")]
+    Unexpected(String),
+    #[error("a '(' is not closed")]
+    NotClosed,
+    #[error("ends where a name or number belongs")]
+    EndsEarly,
+    #[error("division by zero")]
+    DivisionByZero,
+}
+
 /// The longest expression a recipe may write: enough for any sum of captures, and a bound
 /// on the recursion of the parser below.
 const MAX_LEN: usize = 256;
 
 impl Expr {
-    pub(super) fn parse(text: &str) -> Result<Expr, String> {
+    pub(super) fn parse(text: &str) -> Result<Expr, ExprError> {
         if text.len() > MAX_LEN {
-            return Err(format!("longer than {MAX_LEN} characters"));
+            return Err(ExprError::TooLong);
         }
         let tokens = tokens(text)?;
         let mut at = 0;
         let e = sum(&tokens, &mut at)?;
         match tokens.get(at) {
             None => Ok(e),
-            Some(t) => Err(format!("unexpected {t} in {text:?}")),
+            Some(t) => Err(ExprError::Trailing(t.to_string(), text.to_string())),
         }
     }
 
@@ -56,11 +77,12 @@ impl Expr {
         }
     }
 
-    /// Its value, `name` giving each name's; `Err` names what could not be read.
-    pub(super) fn eval(
+    /// Its value, `name` giving each name's; `Err` is what could not be read (the caller's
+    /// error for a name, or a division by zero).
+    pub(super) fn eval<E: From<ExprError>>(
         &self,
-        name: &mut dyn FnMut(&str) -> Result<f64, String>,
-    ) -> Result<f64, String> {
+        name: &mut dyn FnMut(&str) -> Result<f64, E>,
+    ) -> Result<f64, E> {
         Ok(match self {
             Expr::Number(n) => *n,
             Expr::Name(n) => name(n)?,
@@ -71,7 +93,7 @@ impl Expr {
                     Op::Add => a + b,
                     Op::Sub => a - b,
                     Op::Mul => a * b,
-                    Op::Div if b == 0.0 => return Err("division by zero".into()),
+                    Op::Div if b == 0.0 => return Err(ExprError::DivisionByZero.into()),
                     Op::Div => a / b,
                 }
             }
@@ -96,7 +118,7 @@ impl std::fmt::Display for Token {
     }
 }
 
-fn tokens(text: &str) -> Result<Vec<Token>, String> {
+fn tokens(text: &str) -> Result<Vec<Token>, ExprError> {
     let mut out = Vec::new();
     let mut chars = text.char_indices().peekable();
     while let Some((_, c)) = chars.next() {
@@ -110,8 +132,7 @@ fn tokens(text: &str) -> Result<Vec<Token>, String> {
                 {
                     n.push(d);
                 }
-                let v = crate::parse::number::parse(&n)
-                    .ok_or_else(|| format!("{n:?} is not a number"))?;
+                let v = crate::parse::number::parse(&n).ok_or(ExprError::NotANumber(n))?;
                 out.push(Token::Number(v));
             }
             c if c.is_ascii_alphabetic() || c == '_' => {
@@ -123,17 +144,13 @@ fn tokens(text: &str) -> Result<Vec<Token>, String> {
                 }
                 out.push(Token::Name(n));
             }
-            c => {
-                return Err(format!(
-                    "unexpected {c:?} in {text:?} (names, numbers, + - * / and parentheses)"
-                ))
-            }
+            c => return Err(ExprError::BadCharacter(c, text.to_string())),
         }
     }
     Ok(out)
 }
 
-fn sum(t: &[Token], at: &mut usize) -> Result<Expr, String> {
+fn sum(t: &[Token], at: &mut usize) -> Result<Expr, ExprError> {
     let mut e = product(t, at)?;
     while let Some(Token::Op(c @ ('+' | '-'))) = t.get(*at) {
         let op = if *c == '+' { Op::Add } else { Op::Sub };
@@ -143,7 +160,7 @@ fn sum(t: &[Token], at: &mut usize) -> Result<Expr, String> {
     Ok(e)
 }
 
-fn product(t: &[Token], at: &mut usize) -> Result<Expr, String> {
+fn product(t: &[Token], at: &mut usize) -> Result<Expr, ExprError> {
     let mut e = unary(t, at)?;
     while let Some(Token::Op(c @ ('*' | '/'))) = t.get(*at) {
         let op = if *c == '*' { Op::Mul } else { Op::Div };
@@ -153,7 +170,7 @@ fn product(t: &[Token], at: &mut usize) -> Result<Expr, String> {
     Ok(e)
 }
 
-fn unary(t: &[Token], at: &mut usize) -> Result<Expr, String> {
+fn unary(t: &[Token], at: &mut usize) -> Result<Expr, ExprError> {
     let token = t.get(*at).cloned();
     *at += 1;
     match token {
@@ -167,25 +184,29 @@ fn unary(t: &[Token], at: &mut usize) -> Result<Expr, String> {
                     *at += 1;
                     Ok(e)
                 }
-                _ => Err("a '(' is not closed".into()),
+                _ => Err(ExprError::NotClosed),
             }
         }
-        Some(other) => Err(format!("unexpected {other}")),
-        None => Err("ends where a name or number belongs".into()),
+        Some(other) => Err(ExprError::Unexpected(other.to_string())),
+        None => Err(ExprError::EndsEarly),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Expr;
+    use super::{Expr, ExprError};
 
-    fn eval(text: &str, vars: &[(&str, f64)]) -> Result<f64, String> {
+    fn eval(text: &str, vars: &[(&str, f64)]) -> Result<f64, ExprError> {
         Expr::parse(text)?.eval(&mut |n| {
             vars.iter()
                 .find(|(k, _)| *k == n)
                 .map(|(_, v)| *v)
-                .ok_or_else(|| format!("no {n}"))
+                .ok_or_else(|| ExprError::Unexpected(n.to_string()))
         })
+    }
+
+    fn parse_error(text: &str) -> String {
+        Expr::parse(text).unwrap_err().to_string()
     }
 
     #[test]
@@ -195,7 +216,7 @@ mod tests {
         assert_eq!(eval("value * 2 + 1", &v), Ok(7.0));
         assert_eq!(eval("(bytes_out - bytes_body) / 8", &v), Ok(11.0));
         assert_eq!(eval("-value + 1e3", &v), Ok(997.0));
-        assert_eq!(eval("value / 0", &v), Err("division by zero".into()));
+        assert_eq!(eval("value / 0", &v), Err(ExprError::DivisionByZero));
         let mut names = Vec::new();
         Expr::parse("a - b + a * 2").unwrap().names(&mut names);
         assert_eq!(names, ["a", "b"]);
@@ -203,18 +224,10 @@ mod tests {
 
     #[test]
     fn bad_expressions_say_where() {
-        assert_eq!(
-            Expr::parse("a -"),
-            Err("ends where a name or number belongs".into())
-        );
-        assert_eq!(Expr::parse("(a - b"), Err("a '(' is not closed".into()));
-        assert_eq!(
-            Expr::parse("a b"),
-            Err("unexpected \"b\" in \"a b\"".into())
-        );
-        assert!(Expr::parse("a % b").unwrap_err().contains("unexpected '%'"));
-        assert!(Expr::parse(&"(".repeat(300))
-            .unwrap_err()
-            .contains("longer than"));
+        assert_eq!(parse_error("a -"), "ends where a name or number belongs");
+        assert_eq!(parse_error("(a - b"), "a '(' is not closed");
+        assert_eq!(parse_error("a b"), "unexpected \"b\" in \"a b\"");
+        assert!(parse_error("a % b").contains("unexpected '%'"));
+        assert!(parse_error(&"(".repeat(300)).contains("longer than"));
     }
 }

@@ -72,7 +72,7 @@ pub(super) struct Item<'v> {
 
 impl Each {
     pub(super) fn new(o: &EachOptions) -> Result<Each, RecipeError> {
-        let bad = |why: String| RecipeError::from(format!("path {:?}: {why}", o.path));
+        let bad = |why: PathError| RecipeError::from(format!("path {:?}: {why}", o.path));
         let levels = parse_levels(&o.path).map_err(bad)?;
         let name = levels.last().map(|l| l.name.clone()).unwrap_or_default();
         let mut labels = Vec::new();
@@ -230,16 +230,37 @@ fn label_source(levels: &[Level], field: &str) -> LabelFrom {
     LabelFrom::Field(levels.len().saturating_sub(1), field.to_string())
 }
 
+/// Why an `each` path cannot be read.
+#[derive(Debug, thiserror::Error)]
+enum PathError {
+    #[error("empty")]
+    Empty,
+    #[error("expected `.` or the end after {0:?}")]
+    NoDot(String),
+    #[error("{0:?} must end with [] or a filter")]
+    NoBracket(String),
+    #[error("unclosed [ in {0:?}")]
+    Unclosed(String),
+    #[error("[{0}]: a filter is written [?(@.field==\"value\")] (or !=)")]
+    FilterForm(String),
+    #[error("[{0}]: the filter compares with == or !=")]
+    FilterOperator(String),
+    #[error("[{0}]: the field is written @.name")]
+    FilterField(String),
+    #[error("[{0}]: {1} is not a JSON string, number, true, false or null")]
+    FilterValue(String, String),
+}
+
 /// Splits a path into its levels. A path without brackets iterates its end (`processes`
 /// is `processes[]`).
-fn parse_levels(path: &str) -> Result<Vec<Level>, String> {
+fn parse_levels(path: &str) -> Result<Vec<Level>, PathError> {
     let mut levels = Vec::new();
     let mut name = String::new();
     let mut rest = path.trim();
     if !rest.contains('[') {
         let path = split_path(rest);
         if path.is_empty() {
-            return Err("empty".into());
+            return Err(PathError::Empty);
         }
         return Ok(vec![Level {
             name: format!("{}[]", path.join(".")),
@@ -252,13 +273,13 @@ fn parse_levels(path: &str) -> Result<Vec<Level>, String> {
             rest
         } else {
             rest.strip_prefix('.')
-                .ok_or_else(|| format!("expected `.` or the end after {name:?}"))?
+                .ok_or_else(|| PathError::NoDot(name.clone()))?
         };
         let open = rest_dot
             .find('[')
-            .ok_or_else(|| format!("{rest_dot:?} must end with [] or a filter"))?;
+            .ok_or_else(|| PathError::NoBracket(rest_dot.to_string()))?;
         let (names, bracket) = rest_dot.split_at(open);
-        let close = closing(bracket).ok_or_else(|| format!("unclosed [ in {bracket:?}"))?;
+        let close = closing(bracket).ok_or_else(|| PathError::Unclosed(bracket.to_string()))?;
         let (inside, after) = bracket.split_at(close + 1);
         let inner = inside
             .strip_prefix('[')
@@ -301,7 +322,7 @@ fn closing(s: &str) -> Option<usize> {
 }
 
 /// `?(@.state=="ACTIVE")`, `?(@.busy != true)`.
-fn parse_filter(inner: &str) -> Result<Filter, String> {
+fn parse_filter(inner: &str) -> Result<Filter, PathError> {
     let body = inner
         .trim()
         .strip_prefix('?')
@@ -309,27 +330,25 @@ fn parse_filter(inner: &str) -> Result<Filter, String> {
         .and_then(|s| s.strip_prefix('('))
         .and_then(|s| s.strip_suffix(')'))
         .map(str::trim)
-        .ok_or_else(|| format!("[{inner}]: a filter is written [?(@.field==\"value\")] (or !=)"))?;
+        .ok_or_else(|| PathError::FilterForm(inner.to_string()))?;
     let (lhs, rhs, equal) = if let Some((l, r)) = body.split_once("!=") {
         (l, r, false)
     } else if let Some((l, r)) = body.split_once("==") {
         (l, r, true)
     } else {
-        return Err(format!("[{inner}]: the filter compares with == or !="));
+        return Err(PathError::FilterOperator(inner.to_string()));
     };
     let field = lhs
         .trim()
         .strip_prefix("@.")
-        .ok_or_else(|| format!("[{inner}]: the field is written @.name"))?;
+        .ok_or_else(|| PathError::FilterField(inner.to_string()))?;
     let rhs = rhs.trim();
     let value = match rhs.strip_prefix('\'').and_then(|r| r.strip_suffix('\'')) {
         Some(single) => Value::String(single.to_string()),
         None => serde_json::from_str::<Value>(rhs)
             .ok()
             .filter(|v| !matches!(v, Value::Array(_) | Value::Object(_)))
-            .ok_or_else(|| {
-                format!("[{inner}]: {rhs} is not a JSON string, number, true, false or null")
-            })?,
+            .ok_or_else(|| PathError::FilterValue(inner.to_string(), rhs.to_string()))?,
     };
     Ok(Filter {
         field: split_path(field),
