@@ -13,6 +13,7 @@ mod harness;
 mod hostile;
 mod language;
 mod live_config;
+mod log_formats;
 mod recipe_tools;
 mod recipes;
 mod reliability;
