@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::cases::{self, Case};
 use super::explain::render;
+use super::log_format::{self, FormatError, LogFormat};
 use super::renamed::{old_log_table, renamed_key};
 use crate::framing::Framing;
 use crate::parse::format::Format;
@@ -78,6 +79,9 @@ pub struct RecipeFile {
     prometheus: Option<toml::Value>,
     /// The input is an append log of whole dumps: how its blocks are found.
     pub framing: Option<FramingOptions>,
+    /// An app's own log format string may replace the one rule's pattern (see
+    /// [`super::log_format`]).
+    pub log_format: Option<log_format::Options>,
     #[serde(default)]
     pub mapping: mapping::Options,
     /// `[[test]]`: samples and the page lines they must give (see [`super::cases`]).
@@ -116,6 +120,17 @@ pub struct Recipe {
     fingerprint: String,
     /// The recipe's `[[test]]` cases; the registry takes them out when it keeps the recipe.
     pub tests: Vec<Case>,
+    /// `[log_format]`, with what is needed to build the recipe again around another pattern.
+    log_format: Option<Box<Rebuild>>,
+}
+
+/// A recipe with `[log_format]`, as written: [`Recipe::with_log_format`] builds it again
+/// with its one rule's pattern compiled from an app's format string.
+#[derive(Debug)]
+struct Rebuild {
+    log_format: LogFormat,
+    regex: toml::Value,
+    mapping: mapping::Options,
 }
 
 impl Recipe {
@@ -150,6 +165,14 @@ impl Recipe {
             .find(|(n, _)| *n == file.format)
             .and_then(|(_, t)| t.take());
         let fingerprint = format!("{:?} {options:?} {:?}", file.format, file.mapping);
+        let log_format = match file.log_format.take() {
+            None => None,
+            Some(o) => Some(Box::new(Rebuild {
+                log_format: LogFormat::new(o)?,
+                regex: one_rule(&file.format, options.as_ref())?,
+                mapping: file.mapping.clone(),
+            })),
+        };
         let format =
             Format::from_options(&file.format, options).map_err(|e| e.in_table(&file.format))?;
         let mapping = Mapping::new(file.mapping)?;
@@ -195,6 +218,49 @@ impl Recipe {
             mapping,
             fingerprint,
             tests: file.test,
+            log_format,
+        })
+    }
+
+    /// This recipe reading lines written in an app's own `format` (nginx `log_format`,
+    /// Apache `LogFormat`): its one rule's pattern compiled from it by the recipe's
+    /// `[log_format]`, values the format does not write left out; the mapping as it is.
+    pub fn with_log_format(&self, format: &str) -> Result<Recipe, FormatError> {
+        let Some(rebuild) = &self.log_format else {
+            return Err(FormatError::NotDeclared(self.name.clone()));
+        };
+        let pattern = rebuild.log_format.compile(format)?;
+        let names: Vec<String> = regex::Regex::new(&pattern)
+            .map_err(|e| FormatError::Recipe(e.to_string()))?
+            .capture_names()
+            .flatten()
+            .map(str::to_string)
+            .collect();
+        let mut regex = rebuild.regex.clone();
+        if let Some(rule) = (regex.get_mut("rule"))
+            .and_then(|r| r.as_array_mut())
+            .and_then(|r| r.first_mut())
+            .and_then(|r| r.as_table_mut())
+        {
+            rule.insert("pattern".into(), toml::Value::String(pattern));
+            if let Some(values) = rule.get_mut("values").and_then(|v| v.as_array_mut()) {
+                values.retain(|v| v.as_str().is_some_and(|v| names.iter().any(|n| n == v)));
+            }
+        }
+        let recipe_error = |e: RecipeError| FormatError::Recipe(e.to_string());
+        Ok(Recipe {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            checked_against: self.checked_against.clone(),
+            notes: self.notes.clone(),
+            up_metric: self.up_metric.clone(),
+            format_name: self.format_name.clone(),
+            format: Format::from_options("regex", Some(regex)).map_err(recipe_error)?,
+            framing: None,
+            mapping: Mapping::new(rebuild.mapping.clone()).map_err(recipe_error)?,
+            fingerprint: format!("{} log_format {format:?}", self.fingerprint),
+            tests: Vec::new(),
+            log_format: None,
         })
     }
 
@@ -344,6 +410,23 @@ impl Recipe {
             out.push_str(&format!("the read fails: {e}\n"));
         }
         Ok(out)
+    }
+}
+
+/// A `[log_format]` recipe's `[regex]` table, checked to hold one rule read line by line
+/// (the rule whose pattern a format string replaces).
+fn one_rule(format: &str, regex: Option<&toml::Value>) -> Result<toml::Value, RecipeError> {
+    let rules = regex
+        .filter(|_| format == "regex")
+        .filter(|r| r.get("whole_text").and_then(toml::Value::as_bool) != Some(true))
+        .and_then(|r| Some((r, r.get("rule")?.as_array()?.len())));
+    match rules {
+        Some((regex, 1)) => Ok(regex.clone()),
+        _ => Err(
+            "log_format: a recipe with [log_format] has format = \"regex\", line by \
+             line, with one [[regex.rule]] (the pattern a format string replaces)"
+                .into(),
+        ),
     }
 }
 

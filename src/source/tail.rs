@@ -40,6 +40,7 @@ pub struct Config {
     pub from_start: Option<bool>,
     pub state_file: Option<String>,
     pub follow_links: Option<bool>,
+    pub log_format: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +51,9 @@ pub struct TailSource {
     pub state_file: Option<PathBuf>,
     /// Open the log through a symbolic link (off by default: the app may plant one).
     pub follow_links: bool,
+    /// The app's own format string (nginx `log_format`, Apache `LogFormat`): the recipe's
+    /// pattern is compiled from it (see [`crate::recipe::log_format`]).
+    pub log_format: Option<String>,
     /// The follower: shared by the clones of the source, and handed on to the next config
     /// when a reload leaves the source as it was.
     state: Arc<Mutex<State>>,
@@ -101,6 +105,7 @@ impl TailSource {
             from_start: c.from_start.unwrap_or(false),
             state_file: c.state_file.map(PathBuf::from),
             follow_links,
+            log_format: c.log_format,
             state: Arc::new(Mutex::new(state)),
         })
     }
@@ -117,6 +122,12 @@ impl TailSource {
                     .map_or_else(|| UNSET.to_string(), |p| quote(&p.display().to_string())),
             ),
             ("follow_links", self.follow_links.to_string()),
+            (
+                "log_format",
+                self.log_format
+                    .as_deref()
+                    .map_or_else(|| UNSET.to_string(), quote),
+            ),
         ]
     }
 
