@@ -24,6 +24,7 @@ use crate::recipe::{Parser, Registry};
 use crate::source::Source;
 
 mod failure;
+mod file_totals;
 mod follow;
 mod isolated;
 mod part;

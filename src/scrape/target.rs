@@ -65,7 +65,7 @@ pub struct Target {
     pub(super) followed: Mutex<Option<super::follow::Built>>,
     /// A followed log's running totals: its lines, added up by the line recipe. Shared
     /// with the next config's target when a reload leaves the source as it was.
-    pub(super) running: Arc<Mutex<crate::parse::totals::RunningTotals>>,
+    pub(super) running: Arc<Mutex<super::file_totals::FileTotals>>,
     /// One parse at a time (see [`parse_isolated`]).
     parsing: Arc<tokio::sync::Semaphore>,
 }

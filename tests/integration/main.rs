@@ -23,5 +23,6 @@ mod seed_pod;
 mod setup;
 mod sockets;
 mod tail;
+mod tail_glob;
 mod trust;
 mod trust_again;

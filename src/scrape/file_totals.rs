@@ -1,0 +1,85 @@
+//! A followed source's running totals, one [`RunningTotals`] per file: the one file of a
+//! plain `path`, or each file of a glob `path`, whose series are labelled `file` (its base
+//! name) on the page. Kept apart per file so a line's series need no extra label while it
+//! is counted (the totals' hot path stays as it is); the label is added when the page part
+//! is built.
+
+use std::collections::BTreeMap;
+
+use crate::family::{Family, LabelSet, Sample};
+use crate::parse::totals::RunningTotals;
+
+/// The label a glob's series carry: the file's base name.
+pub const FILE_LABEL: &str = "file";
+
+#[derive(Debug, Default)]
+pub struct FileTotals {
+    /// `None`: the one file of a plain path.
+    by_file: BTreeMap<Option<String>, RunningTotals>,
+    /// Bumped when totals are removed, so the version still moves on.
+    removed: u64,
+}
+
+impl FileTotals {
+    /// The totals of `file`, made by the recipe of `fingerprint` (started over when a reload
+    /// changed the recipe).
+    pub fn of(&mut self, file: Option<&str>, fingerprint: &str) -> &mut RunningTotals {
+        let totals = self
+            .by_file
+            .entry(file.map(str::to_string))
+            .or_insert_with(|| RunningTotals::new(fingerprint));
+        if totals.fingerprint() != fingerprint {
+            totals.reset(fingerprint);
+        }
+        totals
+    }
+
+    /// Samples the other files' totals hold (what is left of `max_series` is `file`'s).
+    pub fn samples_except(&self, file: Option<&str>) -> usize {
+        (self.by_file.iter())
+            .filter(|(f, _)| f.as_deref() != file)
+            .map(|(_, t)| t.series_count())
+            .sum()
+    }
+
+    /// Moves on whenever any file's totals change: a page part built at it is current.
+    pub fn version(&self) -> u64 {
+        (self.by_file.values())
+            .map(RunningTotals::version)
+            .fold(self.removed, u64::wrapping_add)
+    }
+
+    /// Every file's totals, for a step over all of them (expiry).
+    #[cfg(any())]
+    pub fn each(&mut self) -> impl Iterator<Item = &mut RunningTotals> {
+        self.by_file.values_mut()
+    }
+
+    /// The families for a page: a glob's files' series with their `file` label first.
+    pub fn families(&self) -> Vec<Family> {
+        let mut out = Vec::new();
+        for (file, totals) in &self.by_file {
+            let families = totals.families();
+            match file {
+                None => out.extend(families),
+                Some(name) => out.extend(families.into_iter().map(|f| labelled(f, name))),
+            }
+        }
+        out
+    }
+}
+
+/// `family` with `file="<name>"` first on each sample (replacing a `file` the recipe wrote).
+fn labelled(family: Family, name: &str) -> Family {
+    let samples = family
+        .samples
+        .into_iter()
+        .map(|s| {
+            let labels: LabelSet = std::iter::once((FILE_LABEL.to_string(), name.to_string()))
+                .chain(s.labels.iter().filter(|(k, _)| k != FILE_LABEL).cloned())
+                .collect();
+            Sample { labels, ..s }
+        })
+        .collect();
+    Family { samples, ..family }
+}
