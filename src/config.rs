@@ -118,6 +118,8 @@ pub struct RawSource {
     pub max_series: Option<usize>,
     /// A duration, or `off`: see [`MaxAge`].
     pub max_age: Option<String>,
+    /// A duration: a tail source's series not updated for that long are removed.
+    pub expire_after: Option<String>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
@@ -139,6 +141,7 @@ const COMMON_KEYS: &[&str] = &[
     "max_bytes",
     "max_series",
     "max_age",
+    "expire_after",
     "labels",
     "include",
     "exclude",
@@ -223,6 +226,8 @@ pub struct SourceSpec {
     /// More series than this in one read make the source down.
     pub max_series: usize,
     pub max_age: MaxAge,
+    /// A followed log's series not updated for this long are removed.
+    pub expire_after: Option<Duration>,
     pub labels: Vec<(String, String)>,
     pub include: Vec<regex::Regex>,
     pub exclude: Vec<regex::Regex>,
@@ -509,6 +514,21 @@ impl Settings {
                 }
                 _ => {}
             }
+            let expire_after = match rs.expire_after.as_deref().map(str::trim) {
+                None => None,
+                Some(t) => Some(parse_duration(t).map_err(|r| bad(&key("expire_after"), r))?),
+            };
+            if expire_after.is_some() && !matches!(source, Source::Tail(_)) {
+                return Err(bad(
+                    &key("expire_after"),
+                    format!(
+                        "applies to a source of type tail only: a {} source's series are \
+                         those of its latest read, so one the app no longer reports is gone \
+                         at the next read already",
+                        source.kind()
+                    ),
+                ));
+            }
             let regexes = |list: &[String], k: &str| -> Result<Vec<regex::Regex>, ConfigError> {
                 list.iter()
                     .map(|p| {
@@ -540,6 +560,7 @@ impl Settings {
                 },
                 max_series: rs.max_series.unwrap_or(DEFAULT_MAX_SERIES),
                 max_age,
+                expire_after,
                 name,
                 source,
                 parser: rs.parser,

@@ -5,6 +5,7 @@
 //! is built.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use crate::family::{Family, LabelSet, Sample};
 use crate::parse::totals::RunningTotals;
@@ -16,14 +17,20 @@ pub const FILE_LABEL: &str = "file";
 pub struct FileTotals {
     /// `None`: the one file of a plain path.
     by_file: BTreeMap<Option<String>, RunningTotals>,
-    /// Bumped when totals are removed, so the version still moves on.
-    removed: u64,
+    /// When the first totals began: series are stamped with the time since.
+    began: Option<Instant>,
+    /// The last expiry pass.
+    expired: Option<Instant>,
 }
+
+/// How often an expiry pass runs at most.
+const EXPIRY_PASS: Duration = Duration::from_secs(1);
 
 impl FileTotals {
     /// The totals of `file`, made by the recipe of `fingerprint` (started over when a reload
     /// changed the recipe).
     pub fn of(&mut self, file: Option<&str>, fingerprint: &str) -> &mut RunningTotals {
+        let now = self.now();
         let totals = self
             .by_file
             .entry(file.map(str::to_string))
@@ -31,6 +38,7 @@ impl FileTotals {
         if totals.fingerprint() != fingerprint {
             totals.reset(fingerprint);
         }
+        totals.set_stamp(now);
         totals
     }
 
@@ -46,13 +54,27 @@ impl FileTotals {
     pub fn version(&self) -> u64 {
         (self.by_file.values())
             .map(RunningTotals::version)
-            .fold(self.removed, u64::wrapping_add)
+            .fold(0, u64::wrapping_add)
     }
 
-    /// Every file's totals, for a step over all of them (expiry).
-    #[cfg(any())]
-    pub fn each(&mut self) -> impl Iterator<Item = &mut RunningTotals> {
-        self.by_file.values_mut()
+    /// Milliseconds since these totals began: what a series changed now is stamped with.
+    fn now(&mut self) -> u64 {
+        let began = *self.began.get_or_insert_with(Instant::now);
+        u64::try_from(began.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Removes the series of every file not changed for `after` (`expire_after`); at most
+    /// once a second, as a pass looks at every series. Returns how many went.
+    pub fn expire(&mut self, after: Duration) -> usize {
+        if self.expired.is_some_and(|at| at.elapsed() < EXPIRY_PASS) {
+            return 0;
+        }
+        self.expired = Some(Instant::now());
+        let after = u64::try_from(after.as_millis()).unwrap_or(u64::MAX);
+        let Some(before) = self.now().checked_sub(after) else {
+            return 0;
+        };
+        self.by_file.values_mut().map(|t| t.expire(before)).sum()
     }
 
     /// The families for a page: a glob's files' series with their `file` label first.

@@ -23,6 +23,7 @@ mod seed_pod;
 mod setup;
 mod sockets;
 mod tail;
+mod tail_expiry;
 mod tail_glob;
 mod trust;
 mod trust_again;
