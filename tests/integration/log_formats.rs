@@ -75,6 +75,13 @@ fn nginx_main_and_combined_with_and_without_times_count_every_line() {
         "log_format combined_timed '$remote_addr - $remote_user [$time_local] \"$request\" \
          $status $body_bytes_sent \"$http_referer\" \"$http_user_agent\"{times}';"
     );
+    // The pod example logs this very format.
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/kubernetes/examples/nginx-access-log/nginx.conf"
+    ))
+    .unwrap();
+    assert!(example.contains(MAIN), "{example}");
     counts_every_line(MAIN, "main", false);
     counts_every_line("", "combined", false);
     counts_every_line(&main_timed, "main_timed", true);
