@@ -105,3 +105,56 @@ fn labelled(family: Family, name: &str) -> Family {
         .collect();
     Family { samples, ..family }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::family::MetricKind;
+
+    /// A glob's file label comes first and replaces one the recipe wrote.
+    #[test]
+    fn a_files_label_comes_first_and_replaces_the_recipes() {
+        let family = Family::new("hits", MetricKind::Counter, "h").with_sample(
+            vec![
+                ("method".to_string(), "GET".to_string()),
+                ("file".to_string(), "x".to_string()),
+            ],
+            2.0,
+        );
+        let got = labelled(family, "a.log");
+        let labels: Vec<(String, String)> = got.samples[0].labels.to_vec();
+        assert_eq!(
+            labels,
+            [
+                ("file".to_string(), "a.log".to_string()),
+                ("method".to_string(), "GET".to_string())
+            ]
+        );
+        assert_eq!(got.samples[0].value, 2.0);
+    }
+
+    /// The version moves with any file's totals; the room left is the others' samples.
+    #[test]
+    fn version_and_room_span_every_file() {
+        let registry = crate::recipe::Registry::builtin().unwrap();
+        let nginx = registry.get("nginx_access").unwrap().parser.clone();
+        let recipe = nginx.line_recipe().unwrap();
+        let mut all = FileTotals::default();
+        let line =
+            "1.2.3.4 - - [07/Dec/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"c\"\n";
+        let v0 = all.version();
+        recipe.feed(line, all.of(Some("a.log"), recipe.fingerprint()), 100);
+        let v1 = all.version();
+        recipe.feed(line, all.of(Some("b.log"), recipe.fingerprint()), 100);
+        assert!(v0 < v1 && v1 < all.version());
+        // a.log: a count and a size series.
+        assert_eq!(all.samples_except(Some("b.log")), 2);
+        assert_eq!(all.samples_except(None), 4);
+        let names: Vec<String> = all
+            .families()
+            .iter()
+            .flat_map(|f| f.samples.iter().map(|s| s.labels[0].1.clone()))
+            .collect();
+        assert_eq!(names, ["a.log", "a.log", "b.log", "b.log"]);
+    }
+}

@@ -76,6 +76,16 @@ fn a_glob_follows_each_file_labelled_by_name_new_ones_too_up_to_max_files() {
         counted(p, "a.log", "GET") == Some(3.0)
     });
     assert_eq!(self_metric(&page, "source_parse_errors_total"), 1.0);
+    // A file of the glob rotated by rename (to a name the glob does not match) and written
+    // again: neither line lost nor doubled.
+    append(&a, "GET", 1);
+    std::fs::rename(&a, dir.join("a.log.1")).unwrap();
+    append(&a, "GET", 2);
+    let page = wait_page(&adapter, Duration::from_secs(10), |p| {
+        counted(p, "a.log", "GET") >= Some(6.0)
+    });
+    assert_eq!(counted(&page, "a.log", "GET"), Some(6.0), "{page}");
+    assert!(!page.contains("a.log.1"), "{page}");
 }
 
 #[test]

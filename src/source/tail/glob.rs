@@ -15,6 +15,9 @@ use tracing::{info, warn};
 use super::follow::Follower;
 use super::Step;
 
+/// The most directory entries a listing reads.
+pub const LIST_MAX: usize = 100_000;
+
 /// A file name pattern in a fixed directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Pattern {
@@ -44,16 +47,28 @@ impl Pattern {
     }
 
     /// The names in the directory that match, sorted; none when it does not exist (yet).
+    /// A directory of more than [`LIST_MAX`] entries is an error (the source is down): the
+    /// app owns it, and a listing every poll must stay cheap.
     pub fn list(&self) -> std::io::Result<Vec<String>> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e),
         };
-        let mut names: Vec<String> = entries
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter(|n| matches(&self.name, n))
-            .collect();
+        let mut names = Vec::new();
+        for (i, entry) in entries.enumerate() {
+            if i >= LIST_MAX {
+                return Err(std::io::Error::other(format!(
+                    "more than {LIST_MAX} entries in the directory: not listed at every poll"
+                )));
+            }
+            let Ok(name) = entry?.file_name().into_string() else {
+                continue;
+            };
+            if matches(&self.name, &name) {
+                names.push(name);
+            }
+        }
         names.sort();
         Ok(names)
     }
