@@ -462,13 +462,6 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
             _ => framing.is_some_and(|f| f.dated),
         };
         keys.push(("max_age", max_age_shown(s.max_age, dated)));
-        if matches!(s.source, crate::source::Source::Tail(_)) {
-            let expire = s.expire_after.map(|d| format!("{d:?}"));
-            keys.push((
-                "expire_after",
-                expire.unwrap_or_else(|| crate::source::UNSET.to_string()),
-            ));
-        }
         let interval = match s.refresh {
             crate::config::Refresh::OnScrape => {
                 format!("{} (read on each scrape)", crate::source::UNSET)

@@ -226,8 +226,6 @@ pub struct SourceSpec {
     /// More series than this in one read make the source down.
     pub max_series: usize,
     pub max_age: MaxAge,
-    /// A followed log's series not updated for this long are removed.
-    pub expire_after: Option<Duration>,
     pub labels: Vec<(String, String)>,
     pub include: Vec<regex::Regex>,
     pub exclude: Vec<regex::Regex>,
@@ -439,7 +437,7 @@ impl Settings {
                     "missing: name a parser (see `metrics-adapter parsers`)".into(),
                 ));
             }
-            let (source, keys_read) = Source::from_keys(&rs.kind, std::mem::take(&mut rs.keys))
+            let (mut source, keys_read) = Source::from_keys(&rs.kind, std::mem::take(&mut rs.keys))
                 .map_err(|e| {
                     let k = match e.key() {
                         "" => format!("sources.{name}"),
@@ -518,7 +516,9 @@ impl Settings {
                 None => None,
                 Some(t) => Some(parse_duration(t).map_err(|r| bad(&key("expire_after"), r))?),
             };
-            if expire_after.is_some() && !matches!(source, Source::Tail(_)) {
+            if let Source::Tail(tail) = &mut source {
+                tail.expire_after = expire_after;
+            } else if expire_after.is_some() {
                 return Err(bad(
                     &key("expire_after"),
                     format!(
@@ -560,7 +560,6 @@ impl Settings {
                 },
                 max_series: rs.max_series.unwrap_or(DEFAULT_MAX_SERIES),
                 max_age,
-                expire_after,
                 name,
                 source,
                 parser: rs.parser,

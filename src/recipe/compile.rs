@@ -243,8 +243,14 @@ impl Recipe {
             .and_then(|r| r.as_table_mut())
         {
             rule.insert("pattern".into(), toml::Value::String(pattern));
+            let written =
+                |v: &toml::Value| v.as_str().is_some_and(|v| names.iter().any(|n| n == v));
             if let Some(values) = rule.get_mut("values").and_then(|v| v.as_array_mut()) {
-                values.retain(|v| v.as_str().is_some_and(|v| names.iter().any(|n| n == v)));
+                values.retain(written);
+            }
+            // A capture taken from another (`derive`) needs that one written too.
+            if let Some(derive) = rule.get_mut("derive").and_then(|v| v.as_array_mut()) {
+                derive.retain(|d| d.get("from").is_some_and(written));
             }
         }
         let recipe_error = |e: RecipeError| FormatError::Recipe(e.to_string());

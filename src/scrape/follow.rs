@@ -138,7 +138,7 @@ impl Target {
             return Ok((Step::default(), Fed::default()));
         };
         let mut all = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(after) = self.spec.expire_after {
+        if let Some(after) = tail.expire_after {
             all.expire(after);
         }
         if tail.glob.is_some() {

@@ -61,6 +61,9 @@ pub struct TailSource {
     pub glob: Option<glob::Pattern>,
     /// The most files a glob follows.
     pub max_files: usize,
+    /// Series not updated for this long leave the totals (the common key `expire_after`,
+    /// refused on other sources: see [`crate::config`]).
+    pub expire_after: Option<Duration>,
     /// The app's own format string (nginx `log_format`, Apache `LogFormat`): the recipe's
     /// pattern is compiled from it (see [`crate::recipe::log_format`]).
     pub log_format: Option<String>,
@@ -137,6 +140,7 @@ impl TailSource {
             log_format: c.log_format,
             glob,
             max_files,
+            expire_after: None,
             state: Arc::new(Mutex::new(state)),
         })
     }
@@ -154,6 +158,10 @@ impl TailSource {
             ),
             ("follow_links", self.follow_links.to_string()),
             ("max_files", self.max_files.to_string()),
+            (
+                "expire_after",
+                (self.expire_after).map_or_else(|| UNSET.to_string(), |d| format!("{d:?}")),
+            ),
             (
                 "log_format",
                 self.log_format
