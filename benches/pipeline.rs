@@ -100,6 +100,12 @@ fn cases() -> Vec<(&'static str, String)> {
             fixture("recipes/apache_status/apache-2.4-event.input"),
         ),
         ("haproxy_csv", haproxy_csv(2000)),
+        // One scrape's page as the recorded apps serve it (what each scrape pays).
+        ("haproxy_csv@sample", fixture("samples/haproxy/stats.csv")),
+        (
+            "redis_info@sample",
+            fixture("recipes/redis_info/redis-7.0-info-all.input"),
+        ),
         ("redis_info", redis_info_all(2000, 1000)),
         ("kv", redis_info_all(2000, 1000)),
         (
@@ -115,12 +121,21 @@ fn cases() -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A case's recipe: its name up to `@` (`haproxy_csv@sample` reads with `haproxy_csv`).
+fn recipe_of(case: &str) -> &str {
+    case.split('@').next().unwrap_or(case)
+}
+
 fn parsers(c: &mut Criterion) {
     let registry = Registry::builtin().expect("built-in recipes");
     let mut group = c.benchmark_group("parse");
     group.sample_size(10);
     for (name, input) in &cases() {
-        let parser = registry.get(name).expect("registered").parser.clone();
+        let parser = registry
+            .get(recipe_of(name))
+            .expect("registered")
+            .parser
+            .clone();
         group.throughput(Throughput::Bytes(input.len() as u64));
         group.bench_with_input(
             BenchmarkId::new(*name, input.len()),
@@ -194,7 +209,11 @@ fn cpu_time_report(filter: Option<&str>) {
         if filter.is_some_and(|f| !name.contains(f)) {
             continue;
         }
-        let parser = registry.get(name).expect("registered").parser.clone();
+        let parser = registry
+            .get(recipe_of(name))
+            .expect("registered")
+            .parser
+            .clone();
         let bytes = input.as_bytes();
         black_box(parser.parse(bytes).expect("parses"));
         // Enough iterations for about 0.3 s of CPU per round.

@@ -39,9 +39,21 @@ use required::Required;
 use rule::{full_match, labels_of, Rule};
 pub use run::{Finished, MappingRun};
 
-/// A rule that can match a key, and its captures of the key once known: `Some(None)` when
-/// its pattern does not match after all.
-type Candidate = (usize, Option<Option<Vec<(String, String)>>>);
+/// A rule that can match a key, and its captures of the key: `None` when its pattern does
+/// not match after all.
+type Candidate = (usize, Option<Vec<(String, String)>>);
+
+/// What the rules make of each key met in earlier reads: `None` when include/exclude leave
+/// it out, else its [`Candidate`]s. An app writes the same keys scrape after scrape (a
+/// HAProxy page's 80 columns, Redis INFO's fields), and finding a key's rules (the `match`
+/// patterns, their captures) was most of a small page's read: a read looks its keys up
+/// here and works out only new ones. Shared by the reads of every source using the recipe,
+/// replaced whole when a read brings new keys (see [`run`]), so a lookup takes no lock.
+type Known = std::sync::Arc<HashMap<String, Option<Vec<Candidate>>>>;
+
+/// Keys kept in [`Known`]: beyond it (keys made of the app's data, as a kv dump's per-item
+/// lines can be) new keys are worked out per read, as before.
+const KNOWN_KEYS: usize = 4096;
 
 #[derive(Debug)]
 pub struct Mapping {
@@ -59,6 +71,7 @@ pub struct Mapping {
     index: RuleIndex,
     when_slots: usize,
     labels_slots: usize,
+    known: std::sync::RwLock<Known>,
 }
 
 impl Mapping {
@@ -166,6 +179,7 @@ impl Mapping {
             unmatched_help: opts.unmatched_help,
             required,
             rules,
+            known: Default::default(),
         })
     }
 
@@ -255,22 +269,53 @@ impl Mapping {
         self.filtered(key).is_none().then(|| {
             self.index
                 .candidates(&self.rules, key)
-                .map(|(i, _)| (i, None))
+                .map(|(i, rule)| (i, rule.captures(key)))
                 .collect()
         })
+    }
+
+    /// The keys earlier reads met (see [`Known`]).
+    fn known(&self) -> Known {
+        match self.known.read() {
+            Ok(known) => known.clone(),
+            // A read that panicked while publishing left the old map: still right.
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Adds the keys a read met to [`Known`], up to [`KNOWN_KEYS`].
+    fn publish<'k>(
+        &self,
+        fresh: impl Iterator<Item = (std::borrow::Cow<'k, str>, Option<Option<Vec<Candidate>>>)>,
+    ) {
+        let mut known = match self.known.write() {
+            Ok(known) => known,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let mut map = HashMap::clone(&known);
+        for (key, resolved) in fresh {
+            if map.len() >= KNOWN_KEYS {
+                break;
+            }
+            if !map.contains_key(key.as_ref()) {
+                let resolved = resolved.unwrap_or_else(|| self.resolve(&key));
+                map.insert(key.into_owned(), resolved);
+            }
+        }
+        *known = std::sync::Arc::new(map);
     }
 
     /// Applies the rules that can match a record's key (its [`Mapping::resolve`]d
     /// candidates, kept per key when a table repeats it).
     fn apply_cached(
         &self,
-        hits: &mut [Candidate],
+        hits: &[Candidate],
         record: &Record<'_>,
         issues: &mut Vec<Issue>,
         out: &mut Builder,
     ) {
         let mut matched = false;
-        for (rule_idx, captures) in hits.iter_mut() {
+        for (rule_idx, captures) in hits {
             let Some(rule) = self.rules.get(*rule_idx) else {
                 continue;
             };
@@ -280,8 +325,7 @@ impl Mapping {
                 out.step(|| Step::WhenFailed(rule.describe()));
                 continue;
             }
-            // Captures only once a rule is reached.
-            let Some(captures) = captures.get_or_insert_with(|| rule.captures(&record.key)) else {
+            let Some(captures) = captures else {
                 continue;
             };
             matched = true;

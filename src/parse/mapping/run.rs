@@ -7,7 +7,7 @@ use foldhash::HashMap;
 
 use super::build::Builder;
 use super::required::Seen;
-use super::{Candidate, Mapping};
+use super::{Candidate, Known, Mapping, KNOWN_KEYS};
 use crate::family::Family;
 use crate::parse::totals::RunningTotals;
 use crate::parse::trace::{Step, Trace};
@@ -35,6 +35,9 @@ pub struct MappingRun<'m, 'a> {
     /// tells each record's way in full).
     cache: bool,
     by_key: HashMap<Cow<'a, str>, Resolved>,
+    /// The keys earlier reads met, as this read started; the keys it meets that are not
+    /// there are added at its end (while there is room).
+    known: Known,
     /// Running totals that accumulating rules add into as the read goes, a batch at a
     /// time, so a long log read whole holds no more than a batch of its events.
     feeding: Option<Feeding>,
@@ -99,6 +102,11 @@ impl Mapping {
             limit,
             cache: !traced,
             by_key: HashMap::default(),
+            known: if traced {
+                Known::default()
+            } else {
+                self.known()
+            },
             feeding: None,
         }
     }
@@ -130,7 +138,21 @@ impl<'a> RecordSink<'a> for MappingRun<'_, 'a> {
             }
             return;
         }
-        if self.cache && self.records == 513 && self.by_key.len() > 384 {
+        if self.cache {
+            if let Some(hits) = self.known.get(record.key.as_ref()) {
+                if let Some(hits) = hits {
+                    m.apply_cached(hits, &record, issues, out);
+                }
+                if self.out.observed.len() >= BATCH {
+                    self.add_observed();
+                }
+                return;
+            }
+        }
+        // Keys that hardly repeat within a read and cannot be kept for the next (no room
+        // left) are not worth a cache entry each.
+        let full = self.known.len() >= KNOWN_KEYS;
+        if self.cache && full && self.records == 513 && self.by_key.len() > 384 {
             self.cache = false;
             self.by_key = HashMap::default();
         }
@@ -183,6 +205,10 @@ impl MappingRun<'_, '_> {
     /// Ends the read: summaries and histograms are completed and the families handed over.
     pub fn finish(mut self) -> Finished {
         self.add_observed();
+        // A read past its limit is refused whatever it met: its keys are not kept.
+        if self.cache && !self.by_key.is_empty() && self.known.len() < KNOWN_KEYS {
+            self.mapping.publish(self.by_key.drain());
+        }
         let (totals, dropped) = match self.feeding.take() {
             Some(f) => (Some(f.totals), f.dropped),
             None => (None, 0),
