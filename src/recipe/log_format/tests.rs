@@ -117,3 +117,33 @@ fn nginx_access_with_a_custom_format_counts_with_its_own_mapping() {
         .unwrap();
     assert!(no.with_log_format("%h %>s %b %D").is_ok());
 }
+
+/// The patterns compiled from usual formats are one-pass, as the built-in line patterns are
+/// (`builtin_line_patterns_are_one_pass`): a custom format costs no more per line.
+#[test]
+fn compiled_formats_are_one_pass() {
+    let cases = [
+        (
+            "nginx_access",
+            r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for" $request_time $upstream_response_time"#,
+        ),
+        (
+            "nginx_access",
+            r#"$remote_addr [$time_local] "$request" $status $body_bytes_sent $request_time"#,
+        ),
+        ("apache_access", r#"%h %l %u %t "%r" %>s %b %D"#),
+        (
+            "apache_access",
+            r#"%h %l %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i" %D"#,
+        ),
+    ];
+    for (recipe, format) in cases {
+        let path = format!("{}/parsers/{recipe}.toml", env!("CARGO_MANIFEST_DIR"));
+        let file: toml::Table = std::fs::read_to_string(path).unwrap().parse().unwrap();
+        let options: Options = file["log_format"].clone().try_into().unwrap();
+        let pattern = LogFormat::new(options).unwrap().compile(format).unwrap();
+        if let Err(e) = regex_automata::dfa::onepass::DFA::new(&pattern) {
+            panic!("{recipe}: {format}: not one-pass ({e}): {pattern}");
+        }
+    }
+}
