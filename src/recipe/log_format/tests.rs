@@ -147,3 +147,28 @@ fn compiled_formats_are_one_pass() {
         }
     }
 }
+
+/// A format without the request line: no method label, the rest as usual.
+#[test]
+fn a_format_without_a_request_has_no_method() {
+    let registry = Registry::builtin().unwrap();
+    let nginx = registry
+        .get("nginx_access")
+        .unwrap()
+        .parser
+        .line_recipe()
+        .unwrap();
+    let custom = nginx
+        .with_log_format("$remote_addr $status $body_bytes_sent")
+        .unwrap();
+    let parsed = custom.parse(b"10.0.0.1 200 5\n10.0.0.1 200 7\n").unwrap();
+    let (page, _) = crate::recipe::preview::render(parsed, crate::exposition::WireFormat::Text);
+    assert!(
+        page.contains("nginx_http_response_count_total{status=\"200\"} 2"),
+        "{page}"
+    );
+    assert!(
+        page.contains("nginx_http_response_size_bytes{status=\"200\"} 12"),
+        "{page}"
+    );
+}
