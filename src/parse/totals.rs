@@ -189,16 +189,18 @@ impl RunningTotals {
                 continue;
             }
             let old: Vec<(LabelSet, usize)> = t.series.drain().collect();
-            let (values, updated) = (
-                std::mem::take(&mut t.values),
-                std::mem::take(&mut t.updated),
-            );
+            // Taken out one by one as their label sets come: kept values move, not copied.
+            let mut values: Vec<Option<Value>> = std::mem::take(&mut t.values)
+                .into_iter()
+                .map(Some)
+                .collect();
+            let updated = std::mem::take(&mut t.updated);
             let samples = samples_per_series(&t.how);
             for (labels, i) in old {
-                match (values.get(i), updated.get(i)) {
+                match (values.get_mut(i).and_then(Option::take), updated.get(i)) {
                     (Some(v), Some(&u)) if u >= stamp => {
                         t.series.insert(labels, t.values.len());
-                        t.values.push(v.clone());
+                        t.values.push(v);
                         t.updated.push(u);
                     }
                     _ => {

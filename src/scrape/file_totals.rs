@@ -17,6 +17,8 @@ pub const FILE_LABEL: &str = "file";
 pub struct FileTotals {
     /// `None`: the one file of a plain path.
     by_file: BTreeMap<Option<String>, RunningTotals>,
+    /// The versions of totals removed (each plus one), so the version never goes back.
+    removed: u64,
     /// When the first totals began: series are stamped with the time since.
     began: Option<Instant>,
     /// The last expiry pass.
@@ -54,7 +56,7 @@ impl FileTotals {
     pub fn version(&self) -> u64 {
         (self.by_file.values())
             .map(RunningTotals::version)
-            .fold(0, u64::wrapping_add)
+            .fold(self.removed, u64::wrapping_add)
     }
 
     /// Milliseconds since these totals began: what a series changed now is stamped with.
@@ -74,7 +76,19 @@ impl FileTotals {
         let Some(before) = self.now().checked_sub(after) else {
             return 0;
         };
-        self.by_file.values_mut().map(|t| t.expire(before)).sum()
+        let gone = self.by_file.values_mut().map(|t| t.expire(before)).sum();
+        // A glob's file whose every series expired is forgotten: the names an app can
+        // invent over time do not pile up.
+        let mut removed = self.removed;
+        self.by_file.retain(|file, t| {
+            let keep = file.is_none() || t.series_count() > 0;
+            if !keep {
+                removed = removed.wrapping_add(t.version()).wrapping_add(1);
+            }
+            keep
+        });
+        self.removed = removed;
+        gone
     }
 
     /// The families for a page: a glob's files' series with their `file` label first.
@@ -131,6 +145,25 @@ mod tests {
             ]
         );
         assert_eq!(got.samples[0].value, 2.0);
+    }
+
+    /// Expiry forgets a glob's file with no series left; the version still moves on.
+    #[test]
+    fn a_file_whose_series_all_expired_is_forgotten() {
+        let registry = crate::recipe::Registry::builtin().unwrap();
+        let nginx = registry.get("nginx_access").unwrap().parser.clone();
+        let recipe = nginx.line_recipe().unwrap();
+        let mut all = FileTotals::default();
+        let line =
+            "1.2.3.4 - - [07/Dec/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"c\"\n";
+        recipe.feed(line, all.of(Some("a.log"), recipe.fingerprint()), 100);
+        let before = all.version();
+        // Stamped at 0 ms; expired once anything is older than "now - 0".
+        all.began = Instant::now().checked_sub(Duration::from_secs(5));
+        assert_eq!(all.expire(Duration::from_secs(1)), 2);
+        assert!(all.by_file.is_empty());
+        assert!(all.version() > before);
+        assert!(all.families().is_empty());
     }
 
     /// The version moves with any file's totals; the room left is the others' samples.

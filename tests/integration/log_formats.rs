@@ -233,3 +233,48 @@ fn check_names_the_variable_of_a_format_that_cannot_be_compiled() {
         assert!(out.stderr.contains(&want), "{want}\n{}", out.stderr);
     }
 }
+
+/// `parse --source NAME` reads a sample as a tail source with `log_format` reads its lines.
+#[test]
+fn parse_with_a_tail_source_reads_its_log_format() {
+    let dir = TempDir::new("log-format-parse");
+    let config = dir.write(
+        "config.toml",
+        "[sources.web]\ntype = \"tail\"\nparser = \"nginx_access\"\npath = \"/tmp/a.log\"\n\
+         log_format = '$remote_addr \"$request\" $status $request_time'\n",
+    );
+    let sample = dir.write(
+        "sample.log",
+        "10.0.0.1 \"GET /a HTTP/1.1\" 200 0.004\n10.0.0.1 \"GET /b HTTP/1.1\" 200 0.002\ncombined?\n",
+    );
+    let (config, sample) = (config.display().to_string(), sample.display().to_string());
+    let args = [
+        "--config",
+        &config,
+        "parse",
+        "nginx_access",
+        "--source",
+        "web",
+    ];
+    let out = run_cli(
+        &[&args[..], &[sample.as_str(), "--explain"]].concat(),
+        Duration::from_secs(30),
+    );
+    assert!(out.success(), "{out}");
+    assert!(
+        out.stdout.contains(
+            "observes 0.004 into nginx_http_response_time_seconds{method=\"GET\",status=\"200\"}"
+        ),
+        "{out}"
+    );
+    assert!(out.stdout.contains("1 unmatched"), "{out}");
+    let out = run_cli(
+        &[&args[..], &[sample.as_str()]].concat(),
+        Duration::from_secs(30),
+    );
+    assert!(
+        out.stdout
+            .contains("nginx_http_response_count_total{method=\"GET\",status=\"200\"} 2"),
+        "{out}"
+    );
+}
