@@ -1,12 +1,12 @@
 //! The command line: serve (default), and the debugging commands that give the
-//! `curl /metrics` workflow without a pod (`check`, `once`, `parse`, `parsers`).
+//! `curl /metrics` workflow without a pod (`check`, `once`, `parse`, `test`, `draft`, `parsers`).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::{Parser as _, Subcommand};
+use clap::Parser as _;
 
 use crate::config::{LogFormat, Overrides, Settings};
 use crate::exposition::{self, WireFormat};
@@ -14,7 +14,11 @@ use crate::recipe::Registry;
 use crate::scrape::Scraper;
 use crate::server::{self, App, Loaded};
 
+mod command;
+mod draft;
 mod recipes;
+
+pub use command::{Command, ParsersCommand};
 
 #[derive(Debug, Clone, clap::Parser)]
 #[command(
@@ -93,71 +97,6 @@ impl ServeArgs {
                 .map_err(|e| format!("--config.auto-reload-interval: {e}, or 0 to turn it off")),
         }
     }
-}
-
-#[derive(Debug, Clone, Subcommand)]
-pub enum Command {
-    /// Serve /metrics (the default).
-    Run(ServeArgs),
-    /// Check the config and recipes (and the serving options given before `check`); print
-    /// every source with its resolved settings. Reads no source.
-    Check,
-    /// Read every source once and print the page; errors go to stderr.
-    Once {
-        /// Print OpenMetrics instead of the 0.0.4 text format.
-        #[arg(long)]
-        openmetrics: bool,
-    },
-    /// Run one parser or recipe on a sample and print the metrics (with --config, the
-    /// config's recipes too; with --source, read as that source of the config reads).
-    Parse {
-        /// A name from `metrics-adapter parsers`, or a recipe file (`.toml`).
-        #[arg(value_name = "RECIPE")]
-        parser: String,
-        /// The sample; `-` or nothing reads stdin.
-        file: Option<PathBuf>,
-        /// Print OpenMetrics instead of the 0.0.4 text format.
-        #[arg(long)]
-        openmetrics: bool,
-        /// Instead of the page, tell what became of every input line, and why.
-        #[arg(long)]
-        explain: bool,
-        /// Read the sample as this source of the config does: a file source's own
-        /// block_start/block_end framing, and the source's labels. Needs --config.
-        #[arg(long, value_name = "NAME")]
-        source: Option<String>,
-    },
-    /// Run recipes' `[[test]]` cases and show what differs; exits 1 if one fails (or none
-    /// is found).
-    ///
-    /// Without an argument, every built-in recipe's. An argument is a recipe's name (with
-    /// --config, the config's recipes are known too), a recipe file (`.toml`), or a
-    /// directory whose recipe files are all tested. docs/recipes.md, `[[test]]`, describes
-    /// the cases.
-    Test {
-        /// Recipe names, recipe files or directories.
-        #[arg(value_name = "RECIPE|FILE|DIR")]
-        targets: Vec<String>,
-    },
-    /// List the parsers: built-in recipes, generic formats, and recipes from parsers.dirs.
-    Parsers {
-        #[command(subcommand)]
-        action: Option<ParsersCommand>,
-    },
-}
-
-/// `parsers` without a command lists them.
-#[derive(Debug, Clone, Subcommand)]
-pub enum ParsersCommand {
-    /// Print a parser's recipe (TOML), to copy and adapt.
-    ///
-    /// A built-in recipe as embedded, a recipe from parsers.dirs (with --config) as its file
-    /// reads, a generic format as the minimal recipe it stands for. docs/recipes.md
-    /// describes every key.
-    Show {
-        /// A name from `metrics-adapter parsers`.
-        name: String,
-    },
 }
 
 /// Entry point: runs the command and prints any error with its context.
@@ -284,6 +223,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
             source.as_deref(),
         ),
         Some(Command::Test { targets }) => recipes::test_recipes(&cli, targets),
+        Some(Command::Draft(args)) => draft::run(args),
         Some(Command::Parsers { action: None }) => recipes::parsers(&cli),
         Some(Command::Parsers {
             action: Some(ParsersCommand::Show { name }),
@@ -496,6 +436,7 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
                 .collect();
             format!("{{ {} }}", pairs.join(", "))
         };
+        let rules = crate::parse::relabel::describe(s.relabel.as_deref(), crate::source::UNSET);
         keys.extend([
             ("timeout", format!("{:?}", s.timeout)),
             ("interval", interval),
@@ -503,6 +444,7 @@ fn check(cli: &Cli) -> Result<ExitCode, Error> {
             ("labels", labels),
             ("include", list(&s.include)),
             ("exclude", list(&s.exclude)),
+            ("relabel", rules),
         ]);
         for (k, v) in keys {
             let _ = writeln!(out, "    {k} = {v}");

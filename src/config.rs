@@ -126,6 +126,10 @@ pub struct RawSource {
     pub include: Vec<String>,
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// `[[sources.NAME.relabel]]`: Prometheus' `metric_relabel_configs` (see
+    /// [`crate::parse::relabel`]).
+    #[serde(default)]
+    pub relabel: Vec<crate::parse::relabel::RawRule>,
     /// The kind's own keys, unread until `type` is known.
     #[serde(flatten)]
     pub keys: crate::source::Keys,
@@ -145,6 +149,7 @@ const COMMON_KEYS: &[&str] = &[
     "labels",
     "include",
     "exclude",
+    "relabel",
 ];
 
 /// A recipe written in the config file, `[recipes.NAME]`: its table as TOML text, loaded
@@ -229,6 +234,8 @@ pub struct SourceSpec {
     pub labels: Vec<(String, String)>,
     pub include: Vec<regex::Regex>,
     pub exclude: Vec<regex::Regex>,
+    /// The relabeling rules, when there are any.
+    pub relabel: Option<std::sync::Arc<crate::parse::relabel::Relabel>>,
 }
 
 #[derive(Debug, Clone)]
@@ -545,12 +552,15 @@ impl Settings {
                     ));
                 }
             }
+            let relabel = crate::parse::relabel::Relabel::new(&rs.relabel)
+                .map_err(|e| bad(&key(&format!("relabel[{}].{}", e.index, e.key)), e.reason))?;
             // The common keys (`rs`, its kind's keys taken out) and the kind's keys as read.
             let definition = format!("{name}: {rs:?} {keys_read}");
             sources.push(SourceSpec {
                 definition,
                 include: regexes(&rs.include, "include")?,
                 exclude: regexes(&rs.exclude, "exclude")?,
+                relabel: (!relabel.is_empty()).then(|| std::sync::Arc::new(relabel)),
                 labels: rs.labels.into_iter().collect(),
                 max_bytes: match &rs.max_bytes {
                     Some(RawSize(text)) => {

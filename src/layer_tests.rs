@@ -19,6 +19,8 @@ const LAYERS: &[&[&str]] = &[
     &["framing"],
     // Recipes, their registry, tests, explanation and preview.
     &["recipe"],
+    // `draft`: a first recipe from a sample, checked by compiling it (above the recipes).
+    &["draft"],
     // I/O: sources, the web config (TLS, basic auth).
     &["source", "web"],
     &["config"],

@@ -22,18 +22,21 @@
 //! - [`exposition`]: writes a family set in a wire format; [`server`] serves it over HTTP,
 //!   with TLS and basic auth from a web config file ([`web`]).
 //! - [`process`]: the adapter's own `process_*` metrics, read from `/proc/self` per scrape.
+//! - [`draft`]: `metrics-adapter draft`, a first recipe (with its test cases) from a sample
+//!   of an app's stats.
 //! - [`config`]: the layered configuration (embedded default, TOML file, environment, flags);
 //!   [`app`]: the configuration in force, swapped whole on a hot reload.
 //!
 //! The modules stand in layers, each using only those below it (declared and checked in
 //! `layer_tests.rs`): `text`, `keys`, `small_file`, `reaper` < `family` < `parse`,
-//! `exposition`, `process` < `framing` < `recipe` < `source`, `web` < `config` < `scrape`
+//! `exposition`, `process` < `framing` < `recipe` < `draft`, `source`, `web` < `config` < `scrape`
 //! < `app` < `server` < `cli`.
 #![forbid(unsafe_code)]
 
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod draft;
 pub mod exposition;
 pub mod family;
 pub mod framing;

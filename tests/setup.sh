@@ -29,6 +29,7 @@ PACKAGES=(
   haproxy
   apache2                                                # mod_status is built in
   php-fpm                                                # php8.2-fpm on bookworm
+  php-cli                                                # php -S: a server answering POSTed queries
   prometheus                                             # promtool, and the server for deploy rehearsals
   python3
   python3-prometheus-client                              # the independent exposition parser

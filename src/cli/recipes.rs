@@ -1,5 +1,5 @@
 //! The recipe commands: `parse` (and what it reads a sample with: a recipe by name or file,
-//! and with `--source` a config source's framing and labels), `test` (a recipe's `[[test]]`
+//! and with `--source` a config source's framing, relabeling and labels), `test` (a recipe's `[[test]]`
 //! cases), `parsers` and `parsers show`.
 
 use std::fmt::Write as _;
@@ -21,6 +21,8 @@ pub(super) struct ParseWith {
     pub entry: Entry,
     framing: Option<Arc<Framing>>,
     labels: Vec<(String, String)>,
+    /// The source's `[[relabel]]` rules.
+    rules: Option<Arc<crate::parse::relabel::Relabel>>,
 }
 
 impl ParseWith {
@@ -36,6 +38,35 @@ impl ParseWith {
             known_lines: None,
         };
         latest_block(input, framing, saved).map(|b| b.bytes)
+    }
+
+    /// What the source's recipe makes of `block`: a line recipe's lines counted with the
+    /// source's relabeling before counting, as its `tail` source counts them; anything else
+    /// parsed, then relabeled.
+    pub fn parse(&self, block: &[u8]) -> Result<crate::parse::Parsed, crate::parse::ParseError> {
+        let Some(rules) = &self.rules else {
+            return self.entry.parser.parse(block);
+        };
+        match self.entry.parser.line_recipe() {
+            Some(recipe) => {
+                if block.iter().all(u8::is_ascii_whitespace) {
+                    return Err(crate::parse::ParseError::Empty);
+                }
+                let mut totals = recipe.totals();
+                totals.relabel_with(Some(rules.clone()));
+                let fed = recipe.feed(&crate::parse::text(block), &mut totals, usize::MAX);
+                Ok(crate::parse::Parsed {
+                    families: totals.families(),
+                    issues: fed.first_issues,
+                    unmatched: fed.unmatched,
+                })
+            }
+            None => {
+                let mut parsed = self.entry.parser.parse(block)?;
+                parsed.families = rules.families(std::mem::take(&mut parsed.families)).0;
+                Ok(parsed)
+            }
+        }
     }
 
     /// The source's `labels` on every sample, replacing any of the same name, as the
@@ -86,6 +117,7 @@ pub(super) fn for_parse(cli: &Cli, name: &str, source: Option<&str>) -> Result<P
         framing: entry.parser.framing().cloned(),
         entry,
         labels: Vec::new(),
+        rules: None,
     };
     if let (Some(source), Some(settings)) = (source, settings) {
         let spec = settings
@@ -119,6 +151,7 @@ pub(super) fn for_parse(cli: &Cli, name: &str, source: Option<&str>) -> Result<P
             }
         }
         with.labels.clone_from(&spec.labels);
+        with.rules.clone_from(&spec.relabel);
     }
     Ok(with)
 }
@@ -248,8 +281,7 @@ pub(super) fn parse(
         emit(&crate::text::escape_controls(&text))?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut parsed = entry
-        .parser
+    let mut parsed = with
         .parse(block)
         .map_err(|e| format!("parser {name}: {e}"))?;
     with.relabel(&mut parsed.families);

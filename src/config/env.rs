@@ -88,13 +88,30 @@ pub fn apply(
         let parts: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
         let mut created = Vec::new();
         let key =
-            set(table, &parts, &value, &mut created).map_err(|reason| (var.clone(), reason))?;
+            set(table, &parts, &value, &mut created).map_err(|e| (var.clone(), e.to_string()))?;
         for t in created {
             keys.created.entry(t).or_insert_with(|| var.clone());
         }
         keys.set.insert(key, var);
     }
     Ok(keys)
+}
+
+/// Why an environment variable cannot be applied to the config.
+#[derive(Debug, thiserror::Error)]
+enum EnvError {
+    #[error("an empty key part (a doubled or trailing `__`)")]
+    EmptyPart,
+    #[error("inline recipes ([recipes.NAME]) are read from the file only, not the environment")]
+    InlineRecipe,
+    #[error("no key after the prefix")]
+    NoKey,
+    #[error("{0} is a value, not a table")]
+    NotATable(String),
+    #[error("matches {0} (an environment variable cannot tell them apart); rename one")]
+    Ambiguous(String),
+    #[error("{0:?} is not a TOML array of strings{1}")]
+    NotAList(String, String),
 }
 
 /// Sets `parts` (lowercase) to `value` in `table`; returns the dotted key as the file
@@ -104,20 +121,17 @@ fn set(
     parts: &[String],
     value: &str,
     created: &mut Vec<String>,
-) -> Result<String, String> {
+) -> Result<String, EnvError> {
     if parts.iter().any(String::is_empty) {
-        return Err("an empty key part (a doubled or trailing `__`)".into());
+        return Err(EnvError::EmptyPart);
     }
     if parts.first().is_some_and(|p| p == "recipes") {
-        return Err(
-            "inline recipes ([recipes.NAME]) are read from the file only, not the environment"
-                .into(),
-        );
+        return Err(EnvError::InlineRecipe);
     }
     let mut spelled: Vec<String> = Vec::with_capacity(parts.len());
     let mut here = table;
     let Some((last, tables)) = parts.split_last() else {
-        return Err("no key after the prefix".into());
+        return Err(EnvError::NoKey);
     };
     for part in tables {
         let name = existing_key(here, part, &spelled)?;
@@ -130,7 +144,7 @@ fn set(
             .or_insert_with(|| toml::Value::Table(toml::Table::new()));
         here = match next {
             toml::Value::Table(t) => t,
-            _ => return Err(format!("{} is a value, not a table", spelled.join("."))),
+            _ => return Err(EnvError::NotATable(spelled.join("."))),
         };
     }
     let name = existing_key(here, last, &spelled)?;
@@ -148,7 +162,7 @@ fn set(
 
 /// The key of `table` that `part` (lowercase) names: the one equal to it without regard to
 /// case, or `part` itself for a new key.
-fn existing_key(table: &toml::Table, part: &str, above: &[String]) -> Result<String, String> {
+fn existing_key(table: &toml::Table, part: &str, above: &[String]) -> Result<String, EnvError> {
     let matching: Vec<&String> = table.keys().filter(|k| k.to_lowercase() == part).collect();
     match matching.as_slice() {
         [] => Ok(part.to_string()),
@@ -160,10 +174,7 @@ fn existing_key(table: &toml::Table, part: &str, above: &[String]) -> Result<Str
                 path.join(".")
             };
             let names: Vec<String> = several.iter().map(at).collect();
-            Err(format!(
-                "matches {} (an environment variable cannot tell them apart); rename one",
-                names.join(" and ")
-            ))
+            Err(EnvError::Ambiguous(names.join(" and ")))
         }
     }
 }
@@ -177,20 +188,16 @@ fn is_list_key(dotted: &str) -> bool {
 }
 
 /// A list value: a TOML array of strings, or comma-separated items.
-fn list(value: &str) -> Result<Vec<toml::Value>, String> {
+fn list(value: &str) -> Result<Vec<toml::Value>, EnvError> {
     let trimmed = value.trim();
     if trimmed.starts_with('[') {
-        let parsed: toml::Table = toml::from_str(&format!("v = {trimmed}")).map_err(|e| {
-            format!(
-                "{trimmed:?} is not a TOML array of strings ({})",
-                e.message()
-            )
-        })?;
+        let parsed: toml::Table = toml::from_str(&format!("v = {trimmed}"))
+            .map_err(|e| EnvError::NotAList(trimmed.to_string(), format!(" ({})", e.message())))?;
         return match parsed.get("v") {
             Some(toml::Value::Array(items)) if items.iter().all(toml::Value::is_str) => {
                 Ok(items.clone())
             }
-            _ => Err(format!("{trimmed:?} is not a TOML array of strings")),
+            _ => Err(EnvError::NotAList(trimmed.to_string(), String::new())),
         };
     }
     Ok(trimmed

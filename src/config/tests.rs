@@ -79,8 +79,8 @@ fn errors_name_file_key_and_reason() {
         e.contains("sources.a.type: unknown source type \"ftp\""),
         "{e}"
     );
-    let e = err("[sources.a]\ntype = 'http'\nparser = 'kv'\nurl = 'https://x/'\n");
-    assert!(e.contains("sources.a.url: scheme \"https\""), "{e}");
+    let e = err("[sources.a]\ntype = 'http'\nparser = 'kv'\nurl = 'ftp://x/'\n");
+    assert!(e.contains("sources.a.url: scheme \"ftp\""), "{e}");
     let e = err("[sources.a]\ntype = 'file'\npath = '/x'\nparser = 'kv'\ntimeout = 'soon'\n");
     assert!(
         e.contains("sources.a.timeout: \"soon\" is not a positive duration"),
@@ -316,7 +316,8 @@ fn a_kinds_key_errors_have_the_house_shape() {
         e.ends_with(
             "adapter.toml: sources.a.timout: unknown field `timout`, expected one of `path`, \
              `block_start`, `block_end`, `follow_links` (or one every source takes: type, parser, \
-             timeout, interval, max_bytes, max_series, max_age, expire_after, labels, include, exclude)"
+             timeout, interval, max_bytes, max_series, max_age, expire_after, labels, include, exclude, \
+             relabel)"
         ),
         "{e}"
     );
@@ -355,6 +356,7 @@ fn common_keys_are_the_ones_raw_source_takes() {
         .map(|k| match *k {
             "labels" => "labels = { a = 'b' }\n".to_string(),
             "include" | "exclude" => format!("{k} = ['x']\n"),
+            "relabel" => "relabel = [{ target_label = 'a', replacement = 'b' }]\n".to_string(),
             "max_bytes" | "max_series" => format!("{k} = 1\n"),
             other => format!("{other} = '1s'\n"),
         })
@@ -557,4 +559,37 @@ fn max_age_is_refused_where_no_clock_can_tell() {
     assert_eq!(load_str(ok, &[]).unwrap().sources[0].max_age, MaxAge::Off);
     let ok = "[sources.h]\ntype = 'http'\nurl = 'http://x/'\nparser = 'kv'\n";
     assert_eq!(load_str(ok, &[]).unwrap().sources[0].max_age, MaxAge::Auto);
+}
+
+#[test]
+fn relabel_errors_name_file_rule_key_and_reason() {
+    let source = "[sources.a]\ntype = 'file'\npath = '/x'\nparser = 'kv'\n";
+    let e = err(&format!(
+        "{source}[[sources.a.relabel]]\nsource_labels = ['x']\nregex = '('\ntarget_label = 'y'\n"
+    ));
+    assert!(
+        e.contains("adapter.toml: sources.a.relabel[0].regex: "),
+        "{e}"
+    );
+    assert!(e.contains("unclosed group"), "{e}");
+    let e = err(&format!(
+        "{source}[[sources.a.relabel]]\ntarget_label = 'y'\n[[sources.a.relabel]]\naction = 'nope'\n"
+    ));
+    assert!(
+        e.contains("adapter.toml: sources.a.relabel[1].action: unknown action \"nope\"; one of replace, keep, drop"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{source}[[sources.a.relabel]]\nsource_labels = ['x']\n"
+    ));
+    assert!(
+        e.ends_with(
+            "sources.a.relabel[0].target_label: missing: action replace writes or compares a label"
+        ),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{source}[[sources.a.relabel]]\nsource_label = ['x']\n"
+    ));
+    assert!(e.contains("source_label"), "{e}");
 }

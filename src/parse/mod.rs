@@ -13,6 +13,7 @@ pub mod error;
 pub mod format;
 pub mod mapping;
 pub mod number;
+pub mod relabel;
 pub mod totals;
 pub mod trace;
 
@@ -45,6 +46,9 @@ pub struct Record<'a> {
     pub suffix: Suffix,
     /// 1-based line the value came from, for error messages.
     pub line: usize,
+    /// Where in a document the value's item is (`pools[0].workers[2]`), when the line does
+    /// not say (a JSON `each` item), for `parse --explain`.
+    pub from: Option<std::sync::Arc<str>>,
 }
 
 impl<'a> Record<'a> {

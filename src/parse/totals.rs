@@ -15,6 +15,7 @@ use foldhash::HashMap;
 use crate::family::{bounds, le_label, Family, LabelSet, Labels, MetricKind, Suffix};
 use crate::parse::mapping::accumulate::{Accumulate, Verb};
 use crate::parse::mapping::{Mapping, Observation};
+use crate::parse::relabel::Relabel;
 use crate::parse::Issue;
 
 /// One series' state.
@@ -146,6 +147,9 @@ pub struct RunningTotals {
     /// What a series changed now is stamped with (a time, told by the caller: parsing
     /// knows no clock), for [`RunningTotals::expire`].
     stamp: u64,
+    /// The source's relabeling, run on each event before it is counted (it bounds the
+    /// label sets); kept across [`RunningTotals::reset`].
+    relabel: Option<Arc<Relabel>>,
 }
 
 impl RunningTotals {
@@ -165,8 +169,15 @@ impl RunningTotals {
     /// page built from the old totals is not served again.
     pub fn reset(&mut self, fingerprint: &str) {
         let version = self.version + 1;
+        let relabel = self.relabel.take();
         *self = RunningTotals::new(fingerprint);
         self.version = version;
+        self.relabel = relabel;
+    }
+
+    /// Relabels each event with `rules` before it is counted.
+    pub fn relabel_with(&mut self, rules: Option<Arc<Relabel>>) {
+        self.relabel = rules;
     }
 
     pub fn version(&self) -> u64 {
@@ -236,6 +247,13 @@ impl RunningTotals {
         max_series: usize,
         issues: &mut Vec<Issue>,
     ) -> u64 {
+        if let Some(rules) = self.relabel.take() {
+            // The source's relabeling, before counting: it is what bounds the label sets.
+            let (families, observed) = rules.events(read_families, observed);
+            let dropped = self.add(mapping, &families, &observed, max_series, issues);
+            self.relabel = Some(rules);
+            return dropped;
+        }
         let mut dropped = 0;
         // The read's family index -> ours, looked up by name once per batch.
         let mut ours: Vec<Option<usize>> = vec![None; read_families.len()];

@@ -55,6 +55,8 @@ pub struct TracedRecord {
     pub value: String,
     pub labels: LabelSet,
     pub unit: Option<String>,
+    /// Where in the document the record's item is (a JSON `each` item).
+    pub from: Option<std::sync::Arc<str>>,
 }
 
 impl Trace {
@@ -67,6 +69,7 @@ impl Trace {
                 value: r.value.to_string(),
                 labels: r.labels.clone(),
                 unit: r.unit.map(str::to_string),
+                from: r.from.clone(),
             },
             Vec::new(),
         ));

@@ -62,6 +62,9 @@ pub(crate) fn render(
                 labels_text(&r.labels),
                 r.value
             );
+            if let Some(from) = &r.from {
+                let _ = writeln!(out, "  from    {from}");
+            }
             for step in steps {
                 let _ = match step {
                     Step::Filtered(why) => writeln!(out, "  nothing: {why}"),

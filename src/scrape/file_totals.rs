@@ -7,7 +7,10 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
 use crate::family::{Family, LabelSet, Sample};
+use crate::parse::relabel::Relabel;
 use crate::parse::totals::RunningTotals;
 
 /// The label a glob's series carry: the file's base name.
@@ -19,6 +22,8 @@ pub struct FileTotals {
     by_file: BTreeMap<Option<String>, RunningTotals>,
     /// The versions of totals removed (each plus one), so the version never goes back.
     removed: u64,
+    /// The source's relabeling, given to each file's totals (run before counting).
+    relabel: Option<Arc<Relabel>>,
     /// When the first totals began: series are stamped with the time since.
     began: Option<Instant>,
     /// The last expiry pass.
@@ -36,12 +41,24 @@ impl FileTotals {
         let totals = self
             .by_file
             .entry(file.map(str::to_string))
-            .or_insert_with(|| RunningTotals::new(fingerprint));
+            .or_insert_with(|| {
+                let mut totals = RunningTotals::new(fingerprint);
+                totals.relabel_with(self.relabel.clone());
+                totals
+            });
         if totals.fingerprint() != fingerprint {
             totals.reset(fingerprint);
         }
         totals.set_stamp(now);
         totals
+    }
+
+    /// Relabels each file's events with `rules` before they are counted.
+    pub fn relabel_with(&mut self, rules: Option<Arc<Relabel>>) {
+        for totals in self.by_file.values_mut() {
+            totals.relabel_with(rules.clone());
+        }
+        self.relabel = rules;
     }
 
     /// Samples the other files' totals hold (what is left of `max_series` is `file`'s).

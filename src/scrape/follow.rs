@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime};
 
 use super::failure::FailureKind;
 use super::file_totals::FileTotals;
-use super::target::{Outcome, Target};
+use super::target::{Built, Outcome, Target};
 use crate::family::{bounds, FamilySet};
 use crate::parse::Unmatched;
 use crate::recipe::Fed;
@@ -117,16 +117,6 @@ impl Target {
             families_dropped: false,
         }
     }
-}
-
-/// A followed log's page part, built from the totals at `version`.
-#[derive(Debug, Clone)]
-pub(super) struct Built {
-    version: u64,
-    families: Arc<FamilySet>,
-    reserved: u64,
-    conflicts: u64,
-    first_conflict: Option<String>,
 }
 
 impl Target {

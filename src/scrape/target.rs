@@ -62,7 +62,7 @@ pub struct Target {
     block_lines: std::sync::atomic::AtomicUsize,
     /// A followed log's last page part, and the totals' version it was built from: while
     /// nothing new is read it is served again, not rebuilt (see [`Target::follow`]).
-    pub(super) followed: Mutex<Option<super::follow::Built>>,
+    pub(super) followed: Mutex<Option<Built>>,
     /// A followed log's running totals: its lines, added up by the line recipe. Shared
     /// with the next config's target when a reload leaves the source as it was.
     pub(super) running: Arc<Mutex<super::file_totals::FileTotals>>,
@@ -103,6 +103,12 @@ impl Target {
                 new.adopt(old_tail);
                 running = old.running.clone();
             }
+        }
+        if let (crate::source::Source::Tail(_), None) = (&spec.source, same) {
+            // A followed log's events are relabeled before they are counted.
+            let totals: &Mutex<super::file_totals::FileTotals> = &running;
+            (totals.lock().unwrap_or_else(PoisonError::into_inner))
+                .relabel_with(spec.relabel.clone());
         }
         let state = same.map_or_else(State::default, |t| {
             let old = t.lock();
@@ -525,4 +531,15 @@ fn unmatched_key(first: &str, tail: bool) -> String {
         return String::new();
     }
     first.chars().filter(|c| !c.is_ascii_digit()).collect()
+}
+
+/// A followed log's page part, built from its running totals at `version` (see
+/// [`Target::follow`], in `follow.rs`).
+#[derive(Debug, Clone)]
+pub(super) struct Built {
+    pub(super) version: u64,
+    pub(super) families: Arc<crate::family::FamilySet>,
+    pub(super) reserved: u64,
+    pub(super) conflicts: u64,
+    pub(super) first_conflict: Option<String>,
 }

@@ -1,4 +1,5 @@
-//! `http`: GET a status page (nginx `stub_status`, Apache `?auto`, HAProxy `;csv`, JSON).
+//! `http`: GET a status page (nginx `stub_status`, Apache `?auto`, HAProxy `;csv`, JSON),
+//! or POST a query to an app whose stats are its answer (see [`request_body`]).
 //!
 //! HTTP/1.1 with keep-alive: the connection of the last fetch is kept and reused (a new TCP
 //! connection per scrape costs more than the status page itself). A kept connection the
@@ -7,13 +8,13 @@
 //! Credentials are read from their file or variable at each fetch, so rotation just works.
 //! With `socket`, the connection goes to that unix stream socket instead of the URL's host
 //! and port; the URL still gives the `Host` header and the path (an app behind a socket on
-//! a shared volume, nginx `listen unix:`).
+//! a shared volume, nginx `listen unix:`). `https://` URLs speak TLS (see [`tls`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{HeaderName, HeaderValue};
@@ -23,6 +24,9 @@ use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 
 use super::{quote, KeyError, Secret, SourceError, UNSET};
+
+mod request_body;
+pub mod tls;
 
 /// The keys of an `http` source, as written.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -38,6 +42,12 @@ pub struct Config {
     pub bearer_token_file: Option<String>,
     pub bearer_token_env: Option<String>,
     pub gzip: Option<bool>,
+    /// GET unless a body is given (see [`request_body`]).
+    pub method: Option<String>,
+    pub body: Option<String>,
+    pub body_file: Option<String>,
+    /// `https://` settings: Prometheus' `tls_config` keys (see [`tls`]).
+    pub tls: Option<tls::Config>,
 }
 
 #[derive(Debug, Clone)]
@@ -60,6 +70,8 @@ pub struct Target {
     port: Option<u16>,
     /// The request target: path and query, `/` when the URL has no path.
     path: String,
+    /// `https://`: the default port is 443.
+    https: bool,
 }
 
 impl Target {
@@ -68,6 +80,7 @@ impl Target {
             host: uri.host().unwrap_or_default().to_string(),
             port: uri.port_u16(),
             path: uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+            https: uri.scheme_str() == Some("https"),
         }
     }
 
@@ -82,12 +95,13 @@ impl Target {
     /// What to connect to: the host without an IPv6 address's brackets, and the port.
     fn socket(&self) -> (&str, u16) {
         let host = self.host.trim_start_matches('[').trim_end_matches(']');
-        (host, self.port.unwrap_or(80))
+        (host, self.port.unwrap_or(if self.https { 443 } else { 80 }))
     }
 
     /// The URL without any user info.
     fn url(&self) -> String {
-        format!("http://{}{}", self.authority(), self.path)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}{}", self.authority(), self.path)
     }
 }
 
@@ -99,13 +113,17 @@ pub struct HttpSource {
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub auth: Auth,
     pub gzip: bool,
+    /// The method, and the body a POST sends.
+    pub request_body: request_body::RequestBody,
+    /// TLS, for an `https://` URL.
+    pub tls: Option<Arc<tls::Tls>>,
     /// The idle keep-alive connection, shared by clones of this source.
     idle: Arc<Mutex<Option<Conn>>>,
 }
 
 /// An HTTP/1.1 connection: the request half, and its driver task (stopped on drop).
 struct Conn {
-    sender: SendRequest<Empty<Bytes>>,
+    sender: SendRequest<Full<Bytes>>,
     _driver: AbortOnDrop<()>,
 }
 
@@ -146,13 +164,13 @@ impl HttpSource {
             super::check_host_port(&with_port).map_err(bad_url)?;
         }
         match uri.scheme_str() {
-            Some("http") => {}
+            Some("http" | "https") => {}
             Some(other) => {
                 return Err(bad_url(format!(
-                "scheme {other:?} is not supported; use http:// (status pages are on localhost)"
-            )))
+                    "scheme {other:?} is not supported; use http:// or https://"
+                )))
             }
-            None => return Err(bad_url(format!("{url:?} needs http://"))),
+            None => return Err(bad_url(format!("{url:?} needs http:// or https://"))),
         }
         if uri.host().is_none() {
             return Err(bad_url(format!("{url:?} has no host")));
@@ -203,7 +221,15 @@ impl HttpSource {
             Some(s) => Some(s.strip_prefix("unix:").unwrap_or(&s).into()),
             None => None,
         };
+        let tls = tls::Tls::from_config(
+            c.tls,
+            uri.scheme_str() == Some("https"),
+            uri.host().unwrap_or_default(),
+        )?
+        .map(Arc::new);
         Ok(HttpSource {
+            request_body: request_body::RequestBody::from_config(c.method, c.body, c.body_file)?,
+            tls,
             target: Target::new(&uri),
             socket,
             headers,
@@ -258,6 +284,10 @@ impl HttpSource {
             ("bearer_token_env", tok_env),
             ("gzip", self.gzip.to_string()),
         ]
+        .into_iter()
+        .chain(self.request_body.resolved())
+        .chain(tls::Tls::resolved(self.tls.as_deref()))
+        .collect()
     }
 
     /// The `Authorization` value, its secret read now, off the runtime thread.
@@ -292,14 +322,17 @@ impl HttpSource {
     fn request(
         &self,
         authorization: Option<&HeaderValue>,
-    ) -> Result<Request<Empty<Bytes>>, SourceError> {
-        let mut req = Request::get(&self.target.path)
+        body: &Bytes,
+    ) -> Result<Request<Full<Bytes>>, SourceError> {
+        let mut req = Request::builder()
+            .method(self.request_body.method.clone())
+            .uri(&self.target.path)
             .header(hyper::header::HOST, self.target.authority())
             .header(
                 hyper::header::USER_AGENT,
                 concat!("metrics-adapter/", env!("CARGO_PKG_VERSION")),
             )
-            .body(Empty::new())
+            .body(Full::new(body.clone()))
             .map_err(|e| SourceError::Protocol(format!("building the request: {e}")))?;
         let h = req.headers_mut();
         if self.gzip {
@@ -329,6 +362,10 @@ impl HttpSource {
                 }),
         }
         .map_err(SourceError::io(format!("connecting to {target}")))?;
+        let stream = match &self.tls {
+            Some(tls) => tls.connect(stream, &target).await?,
+            None => stream,
+        };
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|e| SourceError::Protocol(format!("{target}: {e}")))?;
@@ -372,8 +409,9 @@ impl HttpSource {
         // sends the same credential.
         let authorization = self.authorization().await?;
         let auth = authorization.as_ref();
+        let body = self.request_body.bytes().await?;
         let request = || {
-            let mut req = self.request(auth)?;
+            let mut req = self.request(auth, &body)?;
             if let Some(n) = range {
                 let h = req.headers_mut();
                 h.remove(hyper::header::ACCEPT_ENCODING);
@@ -480,7 +518,7 @@ pub(super) struct Answer {
 impl HttpSource {
     async fn fresh_request(
         &self,
-        request: Request<Empty<Bytes>>,
+        request: Request<Full<Bytes>>,
     ) -> Result<(Conn, hyper::Response<Incoming>), SourceError> {
         let mut conn = self.connect().await?;
         let resp = conn

@@ -570,6 +570,7 @@ parser = "meminfo_appended"
             "labels = { instance = \"a\" }",
             r"include = ['node_memory_\w+']",
             "exclude = (unset)",
+            "relabel = (unset)",
         ]
     );
     assert_eq!(
@@ -598,7 +599,7 @@ parser = "meminfo_appended"
         ]
     );
     assert_eq!(
-        block("web")[..10],
+        block("web")[..14],
         [
             "url = \"http://127.0.0.1:8080/status?auto\"",
             "socket = (unset)",
@@ -609,6 +610,10 @@ parser = "meminfo_appended"
             "bearer_token_file = (unset)",
             "bearer_token_env = (unset)",
             "gzip = true",
+            "method = GET",
+            "body = (unset)",
+            "body_file = (unset)",
+            "tls = (unset)",
             "max_age = (unset)",
         ]
     );
@@ -616,12 +621,12 @@ parser = "meminfo_appended"
     // rule is spelled out.
     let seed = block("seed");
     assert!(
-        seed[9].starts_with("block_start = '^(?:")
-            && seed[9].ends_with("' (from recipe meminfo_appended)"),
+        seed[13].starts_with("block_start = '^(?:")
+            && seed[13].ends_with("' (from recipe meminfo_appended)"),
         "{seed:?}"
     );
     assert_eq!(
-        seed[10],
+        seed[14],
         "max_age = (unset) (the recipe's blocks are dated: stale past 3 write periods, at least 10s)"
     );
 }

@@ -258,7 +258,7 @@ impl Csv {
             let mut row = match row {
                 Ok(row) => row,
                 Err(message) => {
-                    issues.push(Issue::new(n, message));
+                    issues.push(Issue::new(n, message.to_string()));
                     continue;
                 }
             };
@@ -317,11 +317,11 @@ impl Csv {
         &self,
         lines: impl Iterator<Item = (usize, &'a str)>,
         columns: usize,
-    ) -> impl Iterator<Item = (usize, usize, Result<Vec<Cow<'a, str>>, String>)> {
+    ) -> impl Iterator<Item = (usize, usize, Result<Vec<Cow<'a, str>>, RowError>)> {
         let delimiter = self.delimiter;
         lines.enumerate().map(move |(i, (n, line))| {
             let row = match cells(line, delimiter) {
-                None => Err(format!("bad quoting in {}", excerpt(line))),
+                None => Err(RowError::Quoting(excerpt(line))),
                 Some(mut row) => {
                     if row.len() == columns + 1 && row.last().is_some_and(|c| c.is_empty()) {
                         row.pop();
@@ -329,13 +329,22 @@ impl Csv {
                     if row.len() == columns {
                         Ok(row)
                     } else {
-                        Err(format!("{} cells, the header has {columns}", row.len()))
+                        Err(RowError::Cells(row.len(), columns))
                     }
                 }
             };
             (n, i + 1, row)
         })
     }
+}
+
+/// Why a line is no row.
+#[derive(Debug, Clone, thiserror::Error)]
+enum RowError {
+    #[error("bad quoting in {0}")]
+    Quoting(String),
+    #[error("{0} cells, the header has {1}")]
+    Cells(usize, usize),
 }
 
 #[cfg(test)]

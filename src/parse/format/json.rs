@@ -52,8 +52,12 @@ pub struct EachOptions {
 pub struct Json {
     root: Vec<String>,
     labels: BTreeMap<String, String>,
-    each: Vec<EachOptions>,
+    each: Vec<each::Each>,
 }
+
+mod each;
+#[cfg(test)]
+mod nested_tests;
 
 fn split_path(p: &str) -> Vec<String> {
     p.split('.')
@@ -95,15 +99,20 @@ fn kind_of(v: &Value) -> &'static str {
 
 impl Json {
     pub fn new(opts: Options) -> Result<Json, RecipeError> {
+        let mut each = Vec::with_capacity(opts.each.len());
         for (i, e) in opts.each.iter().enumerate() {
             if e.path.is_empty() {
                 return Err(format!("json.each[{i}].path must not be empty").into());
             }
+            each.push(
+                each::Each::new(e)
+                    .map_err(|err| RecipeError::from(format!("json.each[{i}].{err}")))?,
+            );
         }
         Ok(Json {
             root: opts.root.as_deref().map(split_path).unwrap_or_default(),
             labels: opts.labels,
-            each: opts.each,
+            each,
         })
     }
 
@@ -120,7 +129,7 @@ impl Json {
         let root = lookup(&doc, &self.root).ok_or_else(|| {
             ParseError::Invalid(format!("no {:?} in the document", self.root.join(".")))
         })?;
-        let mut skip: Vec<Vec<String>> = self.each.iter().map(|e| split_path(&e.path)).collect();
+        let mut skip: Vec<Vec<String>> = self.each.iter().map(|e| split_path(&e.first)).collect();
         let mut common = Vec::new();
         for (label, field) in &self.labels {
             match root.get(field).and_then(scalar) {
@@ -140,70 +149,42 @@ impl Json {
             &mut Labels::new(&common),
             records,
         );
-        for (e, p) in self.each.iter().zip(&skip) {
-            let Some(target) = lookup(root, p) else {
-                continue;
-            };
-            let prefix = e.prefix.clone().unwrap_or_else(|| e.path.clone());
-            let items: Vec<(Option<&String>, &Value)> = match target {
-                Value::Array(a) => a.iter().map(|v| (None, v)).collect(),
-                Value::Object(m) => m.iter().map(|(k, v)| (Some(k), v)).collect(),
-                _ => {
-                    issues.push(Issue::new(0, format!("{}: not an array or object", e.path)));
-                    continue;
-                }
-            };
-            'items: for (index, (key, item)) in items.into_iter().enumerate() {
-                let mut labels = common.clone();
-                if let Some(k) = key {
-                    labels.push((
-                        e.key_label.clone().unwrap_or_else(|| "key".into()),
-                        k.clone(),
-                    ));
-                }
-                for (label, field) in &e.labels {
-                    match item.get(field).map(|v| (v, scalar(v))) {
-                        Some((_, Some(v))) => labels.push((label.clone(), v)),
-                        // Without its label the item's series are those of every other
-                        // such item: skipped, so no two of them collide or pass for one.
-                        found => {
-                            let what = match found {
-                                None => format!("no field {field:?}"),
-                                Some((v, _)) => {
-                                    format!("field {field:?} is {}", kind_of(v))
-                                }
-                            };
-                            let at = match key {
-                                Some(k) => format!("{}[{k:?}]", e.path),
-                                None => format!("{}[{index}]", e.path),
-                            };
-                            issues.push(Issue::new(
-                                0,
-                                format!("{at}: {what} for label {label}; item skipped"),
-                            ));
-                            continue 'items;
-                        }
-                    }
-                }
-                let used: Vec<&String> = e.labels.values().collect();
-                let mut item_labels = Labels::new(&labels);
-                match item {
+        for e in &self.each {
+            let mut problems = Vec::new();
+            let items = e.items(root, &common, &mut problems);
+            issues.extend(problems.into_iter().map(|p| Issue::new(0, p)));
+            // Label fields are not also records; nor what another `each` reads below.
+            let mut used = e.label_fields();
+            let nested: Vec<String> = (self.each.iter())
+                .filter_map(|o| o.name.strip_prefix(e.name.as_str())?.strip_prefix('.'))
+                .filter_map(|rest| split_path(rest.split('[').next()?).into_iter().next())
+                .collect();
+            used.extend(nested.iter().map(String::as_str));
+            for item in items {
+                let from: std::sync::Arc<str> = item.from.into();
+                let mut item_labels = Labels::new(&item.labels);
+                match item.value {
                     Value::Object(m) => {
+                        let mut sink = WithFrom {
+                            from: &from,
+                            out: records,
+                        };
                         for (field, v) in m {
-                            if used.contains(&field) {
+                            if used.contains(&field.as_str()) {
                                 continue;
                             }
-                            let mut path = prefix.clone();
+                            let mut path = e.prefix.clone();
                             enter(&mut path, field);
-                            walk(v, &mut path, &[], &mut item_labels, records);
+                            walk(v, &mut path, &[], &mut item_labels, &mut sink);
                         }
                     }
                     other => {
                         if let Some(v) = scalar(other) {
                             records.push(Record {
-                                key: prefix.clone().into(),
-                                labels: labels.into(),
+                                key: e.prefix.clone().into(),
+                                labels: item_labels.shared(),
                                 value: v.into(),
+                                from: Some(from),
                                 ..Record::default()
                             });
                         }
@@ -212,6 +193,19 @@ impl Json {
             }
         }
         Ok(())
+    }
+}
+
+/// Passes records on with where their item is in the document (`parse --explain` shows it).
+struct WithFrom<'s, 'a> {
+    from: &'s std::sync::Arc<str>,
+    out: &'s mut dyn RecordSink<'a>,
+}
+
+impl<'a> RecordSink<'a> for WithFrom<'_, 'a> {
+    fn push(&mut self, mut record: Record<'a>) {
+        record.from = Some(self.from.clone());
+        self.out.push(record);
     }
 }
 

@@ -73,7 +73,24 @@ fn read_value(
 
 /// Which series of its summary or histogram a record is: the rule's fixed quantile or
 /// bound, or the capture that gives it (`quantile` as written, `percentile` / 100, `le`).
-fn piece_of(part: Part, captures: &[(String, String)]) -> Result<Piece, String> {
+/// Why a record is no piece of its summary or histogram (a problem with the app's data).
+#[derive(Debug, thiserror::Error)]
+enum PieceError {
+    #[error("quantile {0:?} is not between 0 and 1 (a percentile? name the capture `percentile`)")]
+    QuantileOutOfRange(String),
+    #[error("quantile {0:?} is not a number")]
+    QuantileNotANumber(String),
+    #[error("percentile {0:?} is not a number")]
+    PercentileNotANumber(String),
+    #[error("no quantile")]
+    NoQuantile,
+    #[error("bucket bound {0:?} is not a number")]
+    BoundNotANumber(String),
+    #[error("no bucket bound")]
+    NoBound,
+}
+
+fn piece_of(part: Part, captures: &[(String, String)]) -> Result<Piece, PieceError> {
     let capture = |n: &str| {
         captures
             .iter()
@@ -88,25 +105,23 @@ fn piece_of(part: Part, captures: &[(String, String)]) -> Result<Piece, String> 
             // OpenMetrics refuses a quantile outside [0, 1]: `p99` is a percentile.
             (Some(t), _) => match number::parse(t) {
                 Some(q) if (0.0..=1.0).contains(&q) => Ok(Piece::Quantile(q, t.to_string())),
-                Some(_) => Err(format!(
-                    "quantile {t:?} is not between 0 and 1 (a percentile? name the capture `percentile`)"
-                )),
-                None => Err(format!("quantile {t:?} is not a number")),
+                Some(_) => Err(PieceError::QuantileOutOfRange(t.to_string())),
+                None => Err(PieceError::QuantileNotANumber(t.to_string())),
             },
             (None, Some(t)) => number::parse(t)
                 // Rounded so `99.9` is the quantile 0.999, not 0.9990000000000001.
                 .map(|p| (p * 1e6).round() / 1e8)
                 .map(|q| Piece::Quantile(q, le_label(q)))
-                .ok_or_else(|| format!("percentile {t:?} is not a number")),
-            (None, None) => Err("no quantile".into()),
+                .ok_or_else(|| PieceError::PercentileNotANumber(t.to_string())),
+            (None, None) => Err(PieceError::NoQuantile),
         },
         Part::Bucket(Some(b)) => Ok(Piece::Bucket(b)),
         Part::Bucket(None) => match capture("le") {
             Some("+Inf" | "Inf" | "inf" | "+inf") => Ok(Piece::Bucket(f64::INFINITY)),
             Some(t) => number::parse(t)
                 .map(Piece::Bucket)
-                .ok_or_else(|| format!("bucket bound {t:?} is not a number")),
-            None => Err("no bucket bound".into()),
+                .ok_or_else(|| PieceError::BoundNotANumber(t.to_string())),
+            None => Err(PieceError::NoBound),
         },
     }
 }

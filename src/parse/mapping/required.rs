@@ -32,10 +32,11 @@ impl Required {
                 None => required.keys.push(entry),
                 Some((name, rest)) => {
                     let labels = parse_labels(rest).map_err(|e| {
-                        format!(
-                            "mapping.required[{i}]: {entry:?}: {e}; a series is written as on \
-                             the page: name{{label=\"value\",...}}"
-                        )
+                        RecipeError::invalid(format!(
+                            "{entry:?}: {e}; a series is written as on the page: \
+                             name{{label=\"value\",...}}"
+                        ))
+                        .at(format!("mapping.required[{i}]"))
                     })?;
                     let name = name.trim();
                     required.series.push(Series {
@@ -65,24 +66,39 @@ impl Required {
     }
 }
 
+/// Why a required series' labels cannot be read.
+#[derive(Debug, thiserror::Error)]
+enum LabelsError {
+    #[error("no closing }}")]
+    NotClosed,
+    #[error("no = after label {0:?}")]
+    NoEquals(String),
+    #[error("{0:?} is not a label name")]
+    BadName(String),
+    #[error("the value of {0} is not quoted")]
+    NotQuoted(String),
+    #[error("the value of {0} is not closed")]
+    ValueNotClosed(String),
+}
+
 /// `label="value",...}`: the labels of a required series. Values are quoted, with `\"`
 /// and `\\` escapes, as on a page.
-fn parse_labels(text: &str) -> Result<Vec<(String, String)>, String> {
+fn parse_labels(text: &str) -> Result<Vec<(String, String)>, LabelsError> {
     let Some(inner) = text.trim_end().strip_suffix('}') else {
-        return Err("no closing }".into());
+        return Err(LabelsError::NotClosed);
     };
     let mut labels = Vec::new();
     let mut rest = inner.trim_start();
     while !rest.is_empty() {
         let Some((name, after)) = rest.split_once('=') else {
-            return Err(format!("no = after label {:?}", rest.trim()));
+            return Err(LabelsError::NoEquals(rest.trim().to_string()));
         };
         let name = name.trim();
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!("{name:?} is not a label name"));
+            return Err(LabelsError::BadName(name.to_string()));
         }
         let Some(quoted) = after.trim_start().strip_prefix('"') else {
-            return Err(format!("the value of {name} is not quoted"));
+            return Err(LabelsError::NotQuoted(name.to_string()));
         };
         let mut value = String::new();
         let mut chars = quoted.char_indices();
@@ -91,10 +107,10 @@ fn parse_labels(text: &str) -> Result<Vec<(String, String)>, String> {
                 Some((i, '"')) => break i,
                 Some((_, '\\')) => match chars.next() {
                     Some((_, c)) => value.push(c),
-                    None => return Err(format!("the value of {name} is not closed")),
+                    None => return Err(LabelsError::ValueNotClosed(name.to_string())),
                 },
                 Some((_, c)) => value.push(c),
-                None => return Err(format!("the value of {name} is not closed")),
+                None => return Err(LabelsError::ValueNotClosed(name.to_string())),
             }
         };
         labels.push((name.to_string(), value));

@@ -550,3 +550,66 @@ fn word_maps_and_states_can_ignore_case() {
         ]
     );
 }
+
+/// Keys met by one read are kept for the next (see `Known`): a later read gives exactly
+/// what a first one gives, `when` still decides per record, unmatched keys are still
+/// counted, and a key first met in a later read is worked out then.
+#[test]
+fn keys_kept_across_reads_decide_as_a_first_read() {
+    let m = mapping(
+        r#"
+        unmatched = "drop"
+        exclude_keys = ['skip_.*']
+        [[metric]]
+        match = 'cmdstat_(?P<cmd>[a-z]+)\.calls'
+        name = "commands_total"
+        type = "counter"
+        [[metric]]
+        key = "scur"
+        when = { svname = "FRONTEND" }
+        name = "frontend_sessions"
+        [[metric]]
+        key = "scur"
+        name = "server_sessions"
+        "#,
+    );
+    let row = |sv: &str, v: &'static str| {
+        let mut r = rec("scur", v);
+        r.labels = l(&[("svname", sv)]);
+        r
+    };
+    let read = |extra: Option<Record<'static>>| {
+        let mut records = vec![
+            rec("cmdstat_get.calls", "5"),
+            row("FRONTEND", "1"),
+            row("s1", "3"),
+            rec("skip_me", "1"),
+            rec("unknown", "2"),
+            rec("cmdstat_set.calls", "7"),
+        ];
+        records.extend(extra);
+        let mut u = Unmatched::default();
+        let f = m.apply(records, &mut Vec::new(), &mut u);
+        let samples: Vec<_> = f
+            .iter()
+            .flat_map(|f| {
+                f.samples
+                    .iter()
+                    .map(|s| (f.name.clone(), s.labels.to_vec(), s.value))
+            })
+            .collect();
+        (samples, u.count)
+    };
+    let first = read(None);
+    assert_eq!(m.known().len(), 5, "every key met is kept");
+    assert_eq!(read(None), first);
+    assert_eq!(first.1, 1, "`unknown` is counted, `skip_me` excluded");
+    let (later, _) = read(Some(rec("cmdstat_del.calls", "9")));
+    assert_eq!(later.len(), first.0.len() + 1);
+    assert!(later.contains(&(
+        "commands_total".to_string(),
+        vec![("cmd".to_string(), "del".to_string())],
+        9.0
+    )));
+    assert_eq!(m.known().len(), 6);
+}

@@ -3,7 +3,10 @@
 
 use super::Target;
 use crate::family::{exposed_name, Family, LabelSet, PerLabelSet};
+use crate::parse::relabel::BAD_NAME;
 use crate::scrape::self_metrics::SELF_PREFIX;
+use crate::source::Source;
+use tracing::debug;
 
 impl Target {
     /// Drops the families source data wrote under a reserved name; returns how many series.
@@ -25,9 +28,23 @@ impl Target {
         dropped
     }
 
-    /// Applies the source's `include`/`exclude` (on names as written) and static labels.
+    /// Applies the source's `relabel` rules, `include`/`exclude` (on names as written) and
+    /// static labels, in that order. A followed log's rules ran before its lines were
+    /// counted (see [`crate::parse::relabel`]), so not again here.
     pub(in crate::scrape) fn relabel(&self, families: &mut Vec<Family>) {
         let spec = &self.spec;
+        if let (Some(rules), false) = (&spec.relabel, matches!(spec.source, Source::Tail(_))) {
+            let (relabeled, bad_names) = rules.families(std::mem::take(families));
+            *families = relabeled;
+            if bad_names > 0 {
+                debug!(source = %spec.name, "{bad_names} series dropped: {BAD_NAME}");
+            }
+            // A rule may rename a series into a name the adapter or Prometheus writes.
+            let reserved = self.drop_reserved(families);
+            if reserved > 0 {
+                debug!(source = %spec.name, "{reserved} series renamed to a reserved name dropped");
+            }
+        }
         if !spec.include.is_empty() || !spec.exclude.is_empty() {
             families.retain(|f| {
                 let names = [f.name.clone(), exposed_name(&f.name, f.kind)];

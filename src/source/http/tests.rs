@@ -51,7 +51,7 @@ fn the_target_is_worked_out_once_from_the_url() {
         assert_eq!(s.describe(), describe, "{url}");
         assert_eq!(s.target.authority(), host_header, "{url}");
         assert_eq!(s.target.socket(), socket, "{url}");
-        let req = s.request(None).unwrap();
+        let req = s.request(None, &bytes::Bytes::new()).unwrap();
         assert_eq!(req.uri().to_string(), path, "{url}");
         assert_eq!(req.headers()[hyper::header::HOST], host_header, "{url}");
     }
@@ -100,7 +100,7 @@ fn a_socket_replaces_the_connect_not_the_host_header() {
         s.describe(),
         "http://app.local/status?auto via unix:/run/app.sock"
     );
-    let req = s.request(None).unwrap();
+    let req = s.request(None, &bytes::Bytes::new()).unwrap();
     assert_eq!(req.headers()[hyper::header::HOST], "app.local");
     assert_eq!(req.uri().to_string(), "/status?auto");
     let resolved = s.resolved();
@@ -114,4 +114,36 @@ fn a_socket_replaces_the_connect_not_the_host_header() {
         ..Config::default()
     };
     assert_eq!(HttpSource::from_config(c).unwrap_err().key(), "socket");
+}
+
+#[test]
+fn https_defaults_to_port_443_and_a_body_makes_a_post() {
+    let c = Config {
+        url: Some("https://127.0.0.1/x".into()),
+        tls: Some(tls::Config {
+            insecure_skip_verify: Some(true),
+            ..tls::Config::default()
+        }),
+        body: Some("{}".into()),
+        ..Config::default()
+    };
+    let s = HttpSource::from_config(c).unwrap();
+    assert_eq!(s.target.socket(), ("127.0.0.1", 443));
+    assert_eq!(s.describe(), "https://127.0.0.1/x");
+    let req = s.request(None, &bytes::Bytes::from_static(b"{}")).unwrap();
+    assert_eq!(req.method(), hyper::Method::POST);
+    let resolved = s.resolved();
+    assert!(
+        resolved.contains(&("body", "(2 bytes, not shown)".into())),
+        "{resolved:?}"
+    );
+    assert!(
+        resolved.contains(&("tls.insecure_skip_verify", "true".into())),
+        "{resolved:?}"
+    );
+    let c = Config {
+        url: Some("https://127.0.0.1/x".into()),
+        ..Config::default()
+    };
+    assert_eq!(HttpSource::from_config(c).unwrap_err().key(), "tls.ca_file");
 }

@@ -21,10 +21,13 @@ pub const PROGRAMS: &[(&str, &str)] = &[
     (Apache::BIN, "apache2"),
     (PhpFpm::CGI_FCGI, "libfcgi-bin"),
     ("/usr/bin/promtool", "prometheus"),
+    ("/usr/bin/prometheus", "prometheus"),
     (PYTHON, "python3"),
     ("/usr/bin/curl", "curl"),
     ("/usr/bin/openssl", "openssl"),
+    ("/usr/bin/php", "php-cli"),
     ("/usr/bin/ss", "iproute2"),
+    ("/usr/sbin/ip", "iproute2"),
     ("/usr/bin/unshare", "util-linux"),
     (
         "/usr/bin/prometheus-nginx-exporter",
