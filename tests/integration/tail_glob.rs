@@ -120,3 +120,28 @@ fn a_wildcard_outside_the_file_name_or_with_a_state_file_is_refused() {
         assert!(out.stderr.contains(want), "{want}\n{}", out.stderr);
     }
 }
+
+/// The source's relabeling runs on each file's events before they are counted; the `file`
+/// label comes after it.
+#[test]
+fn a_globs_files_are_relabeled_before_counting() {
+    let dir = TempDir::new("tail-glob-relabel");
+    let pattern = dir.join("*.log").display().to_string();
+    let adapter = Adapter::start(&format!(
+        "[sources.web]\ntype = \"tail\"\nparser = \"nginx_access\"\npath = {}\n\
+         interval = \"100ms\"\n\
+         [[sources.web.relabel]]\nsource_labels = [\"method\"]\nregex = \"P(OST|UT)\"\n\
+         target_label = \"method\"\nreplacement = \"write\"\n",
+        toml_str(&pattern)
+    ));
+    wait_ready(&adapter);
+    append(&dir.join("a.log"), "POST", 2);
+    append(&dir.join("b.log"), "PUT", 3);
+    append(&dir.join("b.log"), "GET", 1);
+    let page = wait_page(&adapter, Duration::from_secs(10), |p| {
+        counted(p, "a.log", "write") == Some(2.0)
+            && counted(p, "b.log", "write") == Some(3.0)
+            && counted(p, "b.log", "GET") == Some(1.0)
+    });
+    assert!(!page.contains("method=\"PUT\""), "{page}");
+}
