@@ -519,22 +519,9 @@ impl Settings {
                 }
                 _ => {}
             }
-            let expire_after = match rs.expire_after.as_deref().map(str::trim) {
-                None => None,
-                Some(t) => Some(parse_duration(t).map_err(|r| bad(&key("expire_after"), r))?),
-            };
-            if let Source::Tail(tail) = &mut source {
-                tail.expire_after = expire_after;
-            } else if expire_after.is_some() {
-                return Err(bad(
-                    &key("expire_after"),
-                    format!(
-                        "applies to a source of type tail only: a {} source's series are \
-                         those of its latest read, so one the app no longer reports is gone \
-                         at the next read already",
-                        source.kind()
-                    ),
-                ));
+            if let Some(t) = rs.expire_after.as_deref() {
+                (parse_duration(t.trim()).and_then(|d| source.expire_after(d)))
+                    .map_err(|r| bad(&key("expire_after"), r))?;
             }
             let regexes = |list: &[String], k: &str| -> Result<Vec<regex::Regex>, ConfigError> {
                 list.iter()
