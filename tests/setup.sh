@@ -52,6 +52,11 @@ PACKAGES=(
   catatonit                                              # podman builds its pod infra image from it
   busybox-static                                         # the meminfo writer's image (a static busybox)
   musl-tools                                             # musl-gcc: the static binary (ring compiles C)
+  mariadb-server                                         # mysql_slow_log: mariadbd writing its slow query log
+  vsftpd                                                 # vsftpd_log, vsftpd_xferlog
+  lighttpd                                               # lighttpd_access
+  rsync                                                  # rsyncd_log: the rsync daemon
+  openssh-server                                         # sftp_log: sshd's internal-sftp (tests run it in a mount namespace)
 )
 
 log() { printf '[setup] %s\n' "$*" >&2; }

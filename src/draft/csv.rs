@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use super::detect::{toml_str, Layout};
+use super::layout::{toml_str, Layout};
 use super::names;
 use crate::parse::number;
 

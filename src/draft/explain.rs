@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
-use super::detect::Layout;
+use super::layout::Layout;
 use super::types::Kind;
 use super::{Matcher, Rule, Seen};
 use crate::text::excerpt;

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::detect::{toml_str, Layout};
+use super::layout::{toml_str, Layout};
 use super::names;
 
 /// Fields that name an item, in the order they are preferred.

@@ -12,6 +12,7 @@ pub mod detect;
 pub mod explain;
 pub mod json;
 pub mod labels;
+pub mod layout;
 pub mod names;
 pub mod tables;
 pub mod types;
@@ -24,7 +25,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::parse::format::Format;
 use crate::parse::{Issue, Record, RecordSink, Unmatched};
-use detect::Layout;
+use layout::Layout;
 use types::{Kind, Typed};
 
 /// The largest sample read: a status page, not a log.

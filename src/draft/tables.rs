@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::detect::{toml_pattern, toml_str, Layout};
+use super::layout::{toml_pattern, toml_str, Layout};
 use super::names;
 use crate::parse::number;
 

@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
-use super::detect::{toml_pattern, toml_str, Layout};
+use super::layout::{toml_pattern, toml_str, Layout};
 use super::types::Kind;
 use super::{DraftError, Matcher, Rule, Seen};
 use crate::exposition::WireFormat;

@@ -359,5 +359,8 @@ fn rfc3339(text: &[u8]) -> Result<f64, DateError> {
     .epoch()
 }
 
+mod layout;
+pub use layout::Layout;
+
 #[cfg(test)]
 mod tests;

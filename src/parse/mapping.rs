@@ -24,12 +24,15 @@ use crate::family::{Family, Labels, MetricKind};
 
 pub mod accumulate;
 mod build;
+mod derive;
 mod emit;
+mod expr;
 mod index;
 mod options;
 mod required;
 mod rule;
 mod run;
+pub mod state;
 
 use build::Builder;
 pub use build::Observation;
@@ -72,6 +75,8 @@ pub struct Mapping {
     when_slots: usize,
     labels_slots: usize,
     known: std::sync::RwLock<Known>,
+    /// The bounds of what `remember` rules keep across lines.
+    state_limits: state::Limits,
 }
 
 impl Mapping {
@@ -165,6 +170,7 @@ impl Mapping {
             };
         }
         let required = Required::new(opts.required, &opts.prefix)?;
+        let state_limits = state::Limits::new(&opts.state)?;
         Ok(Mapping {
             accumulating,
             index: RuleIndex::new(&rules)?,
@@ -180,6 +186,7 @@ impl Mapping {
             required,
             rules,
             known: Default::default(),
+            state_limits,
         })
     }
 
@@ -187,6 +194,13 @@ impl Mapping {
     /// running totals, not samples of a snapshot.
     pub fn accumulates(&self) -> bool {
         self.accumulating
+    }
+
+    /// Whether a rule keeps labels for a later line (`remember`).
+    pub fn remembers(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.derive.as_ref().is_some_and(|d| d.remembers()))
     }
 
     /// How rule `rule` (an [`Observation`]'s) adds into the totals.

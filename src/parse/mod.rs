@@ -13,6 +13,7 @@ pub mod error;
 pub mod format;
 pub mod mapping;
 pub mod number;
+pub mod records;
 pub mod relabel;
 pub mod totals;
 pub mod trace;

@@ -150,6 +150,9 @@ pub struct RunningTotals {
     /// The source's relabeling, run on each event before it is counted (it bounds the
     /// label sets); kept across [`RunningTotals::reset`].
     relabel: Option<Arc<Relabel>>,
+    /// What the recipe keeps from one line for a later one, and a multi-line record not
+    /// complete yet (see [`crate::parse::mapping::state`]).
+    pub line_state: crate::parse::mapping::state::LineState,
 }
 
 impl RunningTotals {

@@ -31,6 +31,9 @@ pub enum Step {
     NoRule(&'static str),
     /// The rule took the record, and it carries nothing (a log's "-").
     Nothing(String),
+    /// What the rule derived from the record: a value computed, labels remembered or
+    /// recalled (with the line they came from).
+    Derived(String),
     /// An accumulating rule added the value into a series of the running totals.
     Added {
         name: String,
@@ -86,4 +89,9 @@ impl Trace {
 pub trait LineReader {
     /// Why `line` made no record, when the format can say (a regex `drop` rule, no rule).
     fn no_record(&self, line: &str) -> Option<String>;
+    /// The lines that continue a multi-line record, each with the record's first line.
+    fn record_lines(&self, text: &str) -> Vec<(usize, usize)> {
+        let _ = text;
+        Vec::new()
+    }
 }

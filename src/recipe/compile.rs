@@ -8,14 +8,16 @@ use serde::Deserialize;
 
 use super::cases::{self, Case};
 use super::explain::render;
-use super::log_format::{self, FormatError, LogFormat};
+use super::log_format::{self, LogFormat};
 use super::renamed::{old_log_table, renamed_key};
 use crate::framing::Framing;
 use crate::parse::format::Format;
 use crate::parse::mapping::{self, Mapping};
+use crate::parse::records::{RecordFraming, MAX_PENDING};
 use crate::parse::totals::RunningTotals;
 use crate::parse::trace::LineReader;
 use crate::parse::{text, Issue, ParseError, Parsed, Unmatched};
+use rebuild::{one_rule, Rebuild};
 
 /// Turns a source's bytes into families. The set is open (recipes, code parsers, user recipes),
 /// so this is the one trait of the pipeline.
@@ -48,6 +50,11 @@ pub trait Parser: Send + Sync + std::fmt::Debug {
     /// How the input is framed when it is an append log of whole dumps.
     fn framing(&self) -> Option<&std::sync::Arc<Framing>> {
         None
+    }
+    /// What a request/reply source sends when it sets no `send` of its own (the recipe's
+    /// `[[request]]`s).
+    fn requests(&self) -> &[super::request::Request] {
+        &[]
     }
     /// A line recipe (its mapping's rules accumulate): its input is a log followed by a
     /// `tail` source, whose new lines it adds into running totals ([`Recipe::feed`]).
@@ -82,6 +89,9 @@ pub struct RecipeFile {
     /// An app's own log format string may replace the one rule's pattern (see
     /// [`super::log_format`]).
     pub log_format: Option<log_format::Options>,
+    /// `[[request]]`: what a `tcp` source sends, and how each reply is framed.
+    #[serde(default)]
+    pub request: Vec<super::request::RequestOptions>,
     #[serde(default)]
     pub mapping: mapping::Options,
     /// `[[test]]`: samples and the page lines they must give (see [`super::cases`]).
@@ -95,13 +105,17 @@ pub struct RecipeFile {
 #[serde(deny_unknown_fields)]
 pub struct FramingOptions {
     /// A line matching this starts a block.
-    pub block_start: String,
+    pub block_start: Option<String>,
     /// A line matching this is a block's last line (it must match no other line).
     pub block_end: Option<String>,
     /// The `block_start` line is the block's write time, as `date` prints it: the source
     /// then knows the write period and goes stale when the writer stops.
     #[serde(default)]
     pub dated: bool,
+    /// A log recipe's multi-line records: a line matching this starts one.
+    pub record_start: Option<String>,
+    /// A line matching this is a record's last line.
+    pub record_end: Option<String>,
 }
 
 #[derive(Debug)]
@@ -114,6 +128,7 @@ pub struct Recipe {
     format_name: String,
     format: Format,
     framing: Option<Arc<Framing>>,
+    requests: Vec<super::request::Request>,
     mapping: Mapping,
     /// What the recipe reads and makes, as written: running totals are kept across a
     /// reload only for the same one.
@@ -122,15 +137,6 @@ pub struct Recipe {
     pub tests: Vec<Case>,
     /// `[log_format]`, with what is needed to build the recipe again around another pattern.
     log_format: Option<Box<Rebuild>>,
-}
-
-/// A recipe with `[log_format]`, as written: [`Recipe::with_log_format`] builds it again
-/// with its one rule's pattern compiled from an app's format string.
-#[derive(Debug)]
-struct Rebuild {
-    log_format: LogFormat,
-    regex: toml::Value,
-    mapping: mapping::Options,
 }
 
 impl Recipe {
@@ -164,7 +170,10 @@ impl Recipe {
             .iter_mut()
             .find(|(n, _)| *n == file.format)
             .and_then(|(_, t)| t.take());
-        let fingerprint = format!("{:?} {options:?} {:?}", file.format, file.mapping);
+        let fingerprint = format!(
+            "{:?} {options:?} {:?} {:?}",
+            file.format, file.mapping, file.request
+        );
         let log_format = match file.log_format.take() {
             None => None,
             Some(o) => Some(Box::new(Rebuild {
@@ -173,8 +182,9 @@ impl Recipe {
                 mapping: file.mapping.clone(),
             })),
         };
-        let format =
+        let mut format =
             Format::from_options(&file.format, options).map_err(|e| e.in_table(&file.format))?;
+        let requests = super::request::compile(&file.request, &mut format)?;
         let mapping = Mapping::new(file.mapping)?;
         if mapping.accumulates() {
             // Lines are what a tail source delivers: a recipe whose rules accumulate reads
@@ -186,19 +196,53 @@ impl Recipe {
                         .into(),
                 );
             }
-            if file.framing.is_some() {
+            if file
+                .framing
+                .as_ref()
+                .is_some_and(|f| f.block_start.is_some() || f.block_end.is_some() || f.dated)
+            {
                 return Err(
-                    "[framing] does not apply to a recipe whose rules accumulate (it reads \
-                     the lines of a log as they are appended)"
+                    "[framing] block_start, block_end and dated do not apply to a recipe whose \
+                     rules accumulate (it reads the lines of a log as they are appended; \
+                     record_start frames its multi-line records)"
                         .into(),
                 );
             }
+        }
+        let mut format = format;
+        match file.framing.take() {
+            Some(FramingOptions {
+                record_start: Some(start),
+                record_end,
+                ..
+            }) => {
+                let framing = RecordFraming::new(&start, record_end.as_deref())
+                    .map_err(|(key, e)| RecipeError::invalid(e).at(format!("framing.{key}")))?;
+                match &mut format {
+                    Format::Regex(r) if mapping.accumulates() => r.set_record_framing(framing),
+                    _ => {
+                        return Err(RecipeError::invalid(
+                            "multi-line records are for a log recipe (format = \"regex\", rules that accumulate)",
+                        )
+                        .at("framing.record_start"))
+                    }
+                }
+            }
+            Some(FramingOptions {
+                record_end: Some(_),
+                ..
+            }) => return Err(RecipeError::invalid("needs record_start").at("framing.record_end")),
+            other => file.framing = other,
         }
         cases::validate(&file.test)?;
         let framing = file
             .framing
             .map(|f| {
-                Framing::new(&f.block_start, f.block_end.as_deref()).map(|framing| Framing {
+                let start = f
+                    .block_start
+                    .as_deref()
+                    .ok_or(("block_start", "required".to_string()))?;
+                Framing::new(start, f.block_end.as_deref()).map(|framing| Framing {
                     dated: f.dated,
                     ..framing
                 })
@@ -215,58 +259,11 @@ impl Recipe {
             format_name: file.format,
             format,
             framing,
+            requests,
             mapping,
             fingerprint,
             tests: file.test,
             log_format,
-        })
-    }
-
-    /// This recipe reading lines written in an app's own `format` (nginx `log_format`,
-    /// Apache `LogFormat`): its one rule's pattern compiled from it by the recipe's
-    /// `[log_format]`, values the format does not write left out; the mapping as it is.
-    pub fn with_log_format(&self, format: &str) -> Result<Recipe, FormatError> {
-        let Some(rebuild) = &self.log_format else {
-            return Err(FormatError::NotDeclared(self.name.clone()));
-        };
-        let pattern = rebuild.log_format.compile(format)?;
-        let names: Vec<String> = regex::Regex::new(&pattern)
-            .map_err(|e| FormatError::Recipe(e.to_string()))?
-            .capture_names()
-            .flatten()
-            .map(str::to_string)
-            .collect();
-        let mut regex = rebuild.regex.clone();
-        if let Some(rule) = (regex.get_mut("rule"))
-            .and_then(|r| r.as_array_mut())
-            .and_then(|r| r.first_mut())
-            .and_then(|r| r.as_table_mut())
-        {
-            rule.insert("pattern".into(), toml::Value::String(pattern));
-            let written =
-                |v: &toml::Value| v.as_str().is_some_and(|v| names.iter().any(|n| n == v));
-            if let Some(values) = rule.get_mut("values").and_then(|v| v.as_array_mut()) {
-                values.retain(written);
-            }
-            // A capture taken from another (`derive`) needs that one written too.
-            if let Some(derive) = rule.get_mut("derive").and_then(|v| v.as_array_mut()) {
-                derive.retain(|d| d.get("from").is_some_and(written));
-            }
-        }
-        let recipe_error = |e: RecipeError| FormatError::Recipe(e.to_string());
-        Ok(Recipe {
-            name: self.name.clone(),
-            description: self.description.clone(),
-            checked_against: self.checked_against.clone(),
-            notes: self.notes.clone(),
-            up_metric: self.up_metric.clone(),
-            format_name: self.format_name.clone(),
-            format: Format::from_options("regex", Some(regex)).map_err(recipe_error)?,
-            framing: None,
-            mapping: Mapping::new(rebuild.mapping.clone()).map_err(recipe_error)?,
-            fingerprint: format!("{} log_format {format:?}", self.fingerprint),
-            tests: Vec::new(),
-            log_format: None,
         })
     }
 
@@ -306,6 +303,8 @@ pub struct Fed {
     pub unmatched: Unmatched,
     /// New label sets refused because the source's page holds `max_series` samples already.
     pub dropped: u64,
+    /// Keys of the line state forgotten: to make room at `max_keys`, and expired.
+    pub state_dropped: [u64; 2],
 }
 
 /// How many issues a feed keeps as text; the rest are only counted.
@@ -321,10 +320,58 @@ impl Recipe {
         &self.fingerprint
     }
 
+    /// Whether its rules keep state across lines (`remember`): its source's page then
+    /// counts what the bounds of that state dropped.
+    pub fn remembers(&self) -> bool {
+        self.mapping.remembers()
+    }
+
     /// Adds new lines of a followed log (complete lines only) into `totals`: the one path,
     /// records -> mapping -> totals. `max_series` bounds the samples the totals hold.
     pub fn feed(&self, text: &str, totals: &mut RunningTotals, max_series: usize) -> Fed {
+        self.feed_lines(text, totals, max_series, false)
+    }
+
+    /// Multi-line records (`[framing] record_start`), when the recipe reads them.
+    fn record_framing(&self) -> Option<&RecordFraming> {
+        match &self.format {
+            Format::Regex(r) => r.record_framing(),
+            _ => None,
+        }
+    }
+
+    /// [`Recipe::feed`]; `last`: no more lines follow (a saved log), so a multi-line record
+    /// still open is read as it is rather than kept for them.
+    fn feed_lines(
+        &self,
+        text: &str,
+        totals: &mut RunningTotals,
+        max_series: usize,
+        last: bool,
+    ) -> Fed {
+        let joined: String;
+        let mut text = text;
+        if let Some(framing) = self.record_framing() {
+            // A record whose end is not written yet is read with the lines after it.
+            let pending = std::mem::take(&mut totals.line_state.pending);
+            if !pending.is_empty() {
+                joined = pending + text;
+                text = &joined;
+            }
+            let cut = if last {
+                text.len()
+            } else {
+                framing.complete_len(text)
+            };
+            if let Some((whole, rest)) = text.split_at_checked(cut) {
+                if rest.len() <= MAX_PENDING {
+                    totals.line_state.pending = rest.to_string();
+                    text = whole;
+                }
+            }
+        }
         let (mut issues, mut unmatched) = (Vec::new(), Unmatched::default());
+        let before = [totals.line_state.evicted, totals.line_state.expired];
         let mut run = self.mapping.run_into(std::mem::take(totals), max_series);
         // A line format cannot fail as a whole (see `RegexFormat::records`).
         let _ = self
@@ -338,11 +385,16 @@ impl Recipe {
         }
         let count = issues.len() as u64;
         issues.truncate(KEPT_ISSUES);
+        let state = &totals.line_state;
         Fed {
             issues: count,
             first_issues: issues,
             unmatched,
             dropped,
+            state_dropped: [
+                state.evicted.saturating_sub(before[0]),
+                state.expired.saturating_sub(before[1]),
+            ],
         }
     }
 
@@ -350,7 +402,7 @@ impl Recipe {
     /// tests show. `max_series` caps label sets as a source's `max_series` does.
     fn parse_whole(&self, text: &str, max_series: usize) -> Parsed {
         let mut totals = self.totals();
-        let fed = self.feed(text, &mut totals, max_series);
+        let fed = self.feed_lines(text, &mut totals, max_series, true);
         let mut issues = fed.first_issues;
         if fed.dropped > 0 {
             issues.push(Issue::new(
@@ -416,23 +468,6 @@ impl Recipe {
             out.push_str(&format!("the read fails: {e}\n"));
         }
         Ok(out)
-    }
-}
-
-/// A `[log_format]` recipe's `[regex]` table, checked to hold one rule read line by line
-/// (the rule whose pattern a format string replaces).
-fn one_rule(format: &str, regex: Option<&toml::Value>) -> Result<toml::Value, RecipeError> {
-    let rules = regex
-        .filter(|_| format == "regex")
-        .filter(|r| r.get("whole_text").and_then(toml::Value::as_bool) != Some(true))
-        .and_then(|r| Some((r, r.get("rule")?.as_array()?.len())));
-    match rules {
-        Some((regex, 1)) => Ok(regex.clone()),
-        _ => Err(
-            "log_format: a recipe with [log_format] has format = \"regex\", line by \
-             line, with one [[regex.rule]] (the pattern a format string replaces)"
-                .into(),
-        ),
     }
 }
 
@@ -506,11 +541,16 @@ impl Parser for Recipe {
         self.framing.as_ref()
     }
 
+    fn requests(&self) -> &[super::request::Request] {
+        &self.requests
+    }
+
     fn line_recipe(&self) -> Option<&Recipe> {
         self.mapping.accumulates().then_some(self)
     }
 }
 
+mod rebuild;
 #[cfg(test)]
 mod stream_tests;
 #[cfg(test)]

@@ -77,6 +77,7 @@ pub(crate) fn render(
                     Step::Skipped(m) => writeln!(out, "  nothing: {m} (counted as unmatched)"),
                     Step::NoRule(what) => writeln!(out, "  no rule matched: {what}"),
                     Step::Nothing(m) => writeln!(out, "  nothing: {m}"),
+                    Step::Derived(m) => writeln!(out, "  derived {m}"),
                     Step::Added {
                         name,
                         kind,
@@ -140,6 +141,9 @@ pub(crate) fn render(
     };
     // A format without lines (JSON) numbers nothing: its text is not walked line by line.
     let has_lines = by_line.keys().any(|&n| n > 0) || issues.iter().any(|i| i.line > 0);
+    let continued: HashMap<usize, usize> = lines
+        .map(|l| l.record_lines(text).into_iter().collect())
+        .unwrap_or_default();
     for (n, line) in numbered_lines(text).filter(|_| has_lines) {
         let problems: Vec<&Issue> = issues.iter().filter(|i| i.line == n).collect();
         let idx = by_line.get(&n).map_or(&[][..], Vec::as_slice);
@@ -149,6 +153,13 @@ pub(crate) fn render(
         let _ = writeln!(out, "line {n}: {}", excerpt(line));
         for p in &problems {
             let _ = writeln!(out, "  not read: {}", p.message);
+        }
+        if let Some(first) = continued
+            .get(&n)
+            .filter(|_| idx.is_empty() && problems.is_empty())
+        {
+            let _ = writeln!(out, "  part of the record that starts on line {first}\n");
+            continue;
         }
         if idx.is_empty() && problems.is_empty() {
             let why = lines

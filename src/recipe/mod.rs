@@ -12,6 +12,7 @@ pub mod log_format;
 pub mod preview;
 pub mod registry;
 mod renamed;
+pub mod request;
 pub mod testing;
 
 pub use compile::{Fed, FramingOptions, Parser, Recipe, RecipeFile};

@@ -26,14 +26,20 @@ pub const EMBEDDED: &[(&str, &str)] = &[
     recipe!("apache_access"),
     recipe!("apache_status"),
     recipe!("haproxy_csv"),
+    recipe!("lighttpd_access"),
     recipe!("meminfo"),
     recipe!("meminfo_appended"),
     recipe!("memcached_stats"),
+    recipe!("mysql_slow_log"),
     recipe!("nginx_access"),
     recipe!("nginx_stub_status"),
     recipe!("php_fpm"),
     recipe!("redis_info"),
+    recipe!("rsyncd_log"),
+    recipe!("sftp_log"),
     recipe!("vmstat"),
+    recipe!("vsftpd_log"),
+    recipe!("vsftpd_xferlog"),
 ];
 
 /// Bare formats usable as parsers: (format, description, options table). Options are the
@@ -452,7 +458,7 @@ mod tests {
             reg.load_inline("other", "description = 'd'\nformat = 'kv'\nsurprise = 1\n", "adapter.toml")
                 .unwrap_err()
                 .to_string(),
-            "adapter.toml: recipes.other: unknown field `surprise`, expected one of `description`, `checked_against`, `notes`, `format`, `up_metric`, `kv`, `regex`, `json`, `csv`, `prometheus`, `framing`, `log_format`, `mapping`, `test`"
+            "adapter.toml: recipes.other: unknown field `surprise`, expected one of `description`, `checked_against`, `notes`, `format`, `up_metric`, `kv`, `regex`, `json`, `csv`, `prometheus`, `framing`, `log_format`, `request`, `mapping`, `test`"
         );
     }
 }

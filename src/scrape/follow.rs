@@ -32,6 +32,7 @@ impl Target {
         let budget = spec.timeout / 2;
         let (mut bytes, mut issues, mut first_issue, mut dropped) = (0, 0, None, 0);
         let mut unmatched = Unmatched::default();
+        let mut state_dropped = [0; 2];
         loop {
             let (me, t) = (self.clone(), tail.clone());
             let run = move || std::panic::catch_unwind(AssertUnwindSafe(|| me.step(&t)));
@@ -68,6 +69,9 @@ impl Target {
                 unmatched.first = fed.unmatched.first;
             }
             dropped += fed.dropped;
+            for (total, n) in state_dropped.iter_mut().zip(fed.state_dropped) {
+                *total += n;
+            }
             if !step.more || start.elapsed() >= budget {
                 break;
             }
@@ -110,6 +114,7 @@ impl Target {
             first_unmatched: unmatched.first,
             reserved: built.reserved,
             dropped_limit: dropped,
+            state_dropped,
             bytes,
             file_mtime: None,
             duration: start.elapsed(),

@@ -261,8 +261,10 @@ impl Scraper {
             .zip(parsers)
             .map(|(spec, parser)| {
                 let mut spec = spec.clone();
-                if let Source::File(file) = &mut spec.source {
-                    file.read_by(parser.as_ref());
+                match &mut spec.source {
+                    Source::File(file) => file.read_by(parser.as_ref()),
+                    Source::Tcp(tcp) => tcp.read_by(parser.as_ref()),
+                    _ => {}
                 }
                 let same = previous.and_then(|p| {
                     p.targets

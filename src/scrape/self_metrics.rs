@@ -26,6 +26,7 @@ pub(super) struct SelfMetrics {
     parse_errors: Vec<(LabelSet, f64)>,
     unmatched: Vec<(LabelSet, f64)>,
     dropped: Vec<(LabelSet, f64)>,
+    state_dropped: Vec<(LabelSet, f64)>,
     bytes: Vec<(LabelSet, f64)>,
     mtime: Vec<(LabelSet, f64)>,
 }
@@ -73,6 +74,18 @@ impl SelfMetrics {
         .chain(limit)
         {
             self.dropped.push((with("reason", reason), n as f64));
+        }
+        // Only for a followed log whose recipe keeps state across lines.
+        if t.parser
+            .line_recipe()
+            .is_some_and(crate::recipe::Recipe::remembers)
+        {
+            for (reason, n) in ["max_keys", "expired"]
+                .into_iter()
+                .zip(totals.state_dropped)
+            {
+                self.state_dropped.push((with("reason", reason), n as f64));
+            }
         }
         self.bytes.push((l, totals.bytes as f64));
     }
@@ -145,6 +158,12 @@ impl SelfMetrics {
                 Counter,
                 "Series of the source left off pages: written by an earlier source (collision) or under a name the adapter reserves (reserved).",
                 self.dropped,
+            ),
+            fam(
+                "source_line_state_dropped",
+                Counter,
+                "Keys a followed log's recipe kept across lines (remember) and forgot before a later line used them: at max_keys, or expired.",
+                self.state_dropped,
             ),
             fam(
                 "source_read_bytes",

@@ -241,6 +241,7 @@ impl Target {
             first_unmatched: parsed.unmatched.first,
             reserved,
             dropped_limit: 0,
+            state_dropped: [0; 2],
             bytes: read_bytes,
             file_mtime,
             duration: start.elapsed(),
@@ -336,6 +337,14 @@ impl Target {
         state.totals.unmatched += outcome.unmatched;
         state.totals.dropped_reserved += outcome.reserved;
         state.totals.dropped_limit += outcome.dropped_limit;
+        for (total, n) in state
+            .totals
+            .state_dropped
+            .iter_mut()
+            .zip(outcome.state_dropped)
+        {
+            *total += n;
+        }
         state.totals.bytes += outcome.bytes;
         if let Some(e) = &outcome.error {
             state.last_error = Some((e.clone(), outcome.finished));

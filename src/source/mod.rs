@@ -17,6 +17,8 @@ pub mod tcp;
 
 mod address;
 mod bounded;
+mod replies;
+pub mod resp;
 mod secret;
 pub(crate) use address::{check_address, check_host_port, connect, connect_unix, Io};
 pub(crate) use bounded::{check_size, read_limited, read_limited_blocking};
@@ -458,7 +460,7 @@ mod tests {
         assert_eq!(e.key(), "adress");
         assert_eq!(
             e.to_string(),
-            "unknown field `adress`, expected one of `address`, `send`, `until`, `framing`, `secret_file`, `secret_env`"
+            "unknown field `adress`, expected one of `address`, `send`, `until`, `framing`, `auth`, `secret_file`, `secret_env`"
         );
         let e = Source::from_keys("ftp", Keys::new()).unwrap_err();
         assert_eq!(e.key(), "type");

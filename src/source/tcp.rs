@@ -1,20 +1,30 @@
-//! `tcp`: send a request line and read the reply (Redis `INFO`, memcached `stats`, HAProxy
+//! `tcp`: send requests and read their replies (Redis `INFO`, memcached `stats`, HAProxy
 //! `show stat`), over TCP (`host:port`) or a unix stream socket (`unix:/path`).
 //!
-//! Framing says where the reply ends: at connection close, at a terminator (`END\r\n`), or
-//! after one RESP bulk string (`$<len>\r\n<payload>\r\n`, of which only the payload is kept).
+//! What is sent is the source's own `send`, or else the requests of the recipe that reads
+//! the source (its `[[request]]`): `address` and `parser` are then a whole config. Several
+//! requests are sent one after another on one connection, and their replies are joined, each
+//! after its section line, into the one text the recipe parses.
 //!
-//! The `send` text may hold `{secret}` (`AUTH {secret}\r\nINFO all\r\n`), filled from
-//! `secret_file` or `secret_env` at each read; only the text with the placeholder is kept,
-//! so `check`, logs and the status page can only ever show `{secret}`.
+//! Framing says where a reply ends: at connection close, at a terminator (`END\r\n`), or
+//! after one RESP reply (see [`super::resp`] for how it becomes text).
+//!
+//! A secret (`secret_file`, `secret_env`) is read at each read and goes into `auth` (sent as
+//! Redis `AUTH` before the requests, its `+OK` passed over) or, as before `auth` existed,
+//! into `send` in place of `{secret}`. Only the texts with the placeholder are kept, so
+//! `check`, logs and the status page can only ever show `{secret}`.
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
+pub use crate::recipe::request::{Framing, Request};
+
+use super::replies::Replies;
+use super::resp::{self, Value};
 use super::{quote, KeyError, Secret, SourceError, UNSET};
 
-/// Where the secret goes in `send`.
+/// Where the secret goes in `send` and `auth`.
 const PLACEHOLDER: &str = "{secret}";
 
 /// The keys of a `tcp` source, as written.
@@ -25,26 +35,35 @@ pub struct Config {
     pub send: Option<String>,
     pub until: Option<String>,
     pub framing: Option<String>,
+    pub auth: Option<String>,
     pub secret_file: Option<String>,
     pub secret_env: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Framing {
-    Close,
-    Until(Vec<u8>),
-    Resp,
+/// `(framing, until)` as `check` shows them.
+fn shown(framing: &Framing) -> (&'static str, String) {
+    match framing {
+        Framing::Close => ("close", UNSET.to_string()),
+        Framing::Until(u) => ("until", quote(&String::from_utf8_lossy(u))),
+        Framing::Resp => ("resp", UNSET.to_string()),
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct TcpSource {
     /// `host:port` or `unix:/path`.
     pub address: String,
-    /// As written: any `{secret}` is still the placeholder.
-    pub send: String,
-    pub framing: Framing,
-    /// Fills `{secret}` in `send`; set exactly when `send` holds it.
+    /// The source's own `send`, which replaces the recipe's requests.
+    pub send: Option<String>,
+    /// The source's own framing: of its `send`, else of each of the recipe's requests.
+    pub framing: Option<Framing>,
+    /// The arguments of a Redis `AUTH` sent first (`{secret}`, `user {secret}`).
+    pub auth: Option<String>,
+    /// Fills `{secret}` in `auth` and `send`; set exactly when one of them holds it.
     pub secret: Option<Secret>,
+    /// The requests of the recipe that reads the source, and its name (see
+    /// [`TcpSource::read_by`]).
+    pub recipe: Option<(String, Arc<[Request]>)>,
 }
 
 impl TcpSource {
@@ -54,350 +73,270 @@ impl TcpSource {
             .ok_or_else(|| KeyError::missing("address", "host:port or unix:/path to connect to"))?;
         super::check_address(&address, "/run/redis/redis.sock")
             .map_err(|reason| KeyError::invalid("address", reason))?;
-        let send = c.send.unwrap_or_default();
         let secret = Secret::one_of(c.secret_file, c.secret_env, "secret_file")?;
+        if let Some(auth) = &c.auth {
+            if !auth.contains(PLACEHOLDER) {
+                return Err(KeyError::invalid(
+                    "auth",
+                    "write {secret} where the password goes (auth = \"{secret}\", or \
+                     \"user {secret}\" for an ACL user) and give secret_file or secret_env",
+                ));
+            }
+        }
+        let in_send = c.send.as_deref().is_some_and(|s| s.contains(PLACEHOLDER));
         // Each without the other is a mistake that would otherwise show only at run time:
         // a literal `{secret}` sent to the app, or a secret read for nothing.
-        match (&secret, send.contains(PLACEHOLDER)) {
+        match (&secret, in_send || c.auth.is_some()) {
             (Some(_), false) => {
                 return Err(KeyError::invalid(
-                    "send",
-                    "a secret is given but `send` has no {secret} to put it in",
+                    "auth",
+                    "a secret is given but nothing uses it: set auth = \"{secret}\" (Redis \
+                     AUTH), or put {secret} in send",
                 ))
             }
             (None, true) => {
+                let key = if in_send { "send" } else { "auth" };
                 return Err(KeyError::missing(
                     "secret_file",
-                    "`send` holds {secret}: give secret_file or secret_env",
-                ))
+                    format!("`{key}` holds {{secret}}: give secret_file or secret_env"),
+                ));
             }
             _ => {}
         }
-        let framing = match (c.framing.as_deref(), &c.until) {
-            (None | Some("until"), Some(u)) if !u.is_empty() => {
-                Framing::Until(u.as_bytes().to_vec())
-            }
-            (Some("until"), _) => {
-                return Err(KeyError::invalid(
-                    "until",
-                    "framing \"until\" needs a non-empty `until`",
-                ))
-            }
-            (None | Some("close"), None) => Framing::Close,
-            (Some("resp"), None) => Framing::Resp,
-            (Some("close" | "resp"), Some(_)) => {
-                return Err(KeyError::invalid(
-                    "until",
-                    "only applies with framing \"until\"",
-                ))
-            }
-            (Some(other), _) => {
-                return Err(KeyError::invalid(
-                    "framing",
-                    format!("expected close, until or resp, not {other:?}"),
-                ))
-            }
-            (None, Some(_)) => return Err(KeyError::invalid("until", "must not be empty")),
+        let framing = match (&c.framing, &c.until) {
+            (None, None) => None,
+            (f, u) => Some(
+                Framing::from_keys(f.as_deref(), u.as_deref())
+                    .map_err(|(key, reason)| KeyError::invalid(key, reason))?,
+            ),
         };
         Ok(TcpSource {
             address,
-            send,
+            send: c.send,
             framing,
+            auth: c.auth,
             secret,
+            recipe: None,
         })
     }
 
-    /// Every key with the value in force (see [`super::Source::resolved`]).
-    pub fn resolved(&self) -> Vec<(&'static str, String)> {
-        let text = |b: &[u8]| quote(&String::from_utf8_lossy(b));
-        let (framing, until) = match &self.framing {
-            Framing::Close => ("close", UNSET.to_string()),
-            Framing::Until(u) => ("until", text(u)),
-            Framing::Resp => ("resp", UNSET.to_string()),
+    /// Takes the requests of the recipe that reads the source; used when it has no `send`.
+    pub fn read_by(&mut self, parser: &dyn crate::recipe::Parser) {
+        let requests = parser.requests();
+        if !requests.is_empty() {
+            self.recipe = Some((parser.name().to_string(), requests.into()));
+        }
+    }
+
+    /// The requests a read sends, in order (`{secret}` still in place).
+    pub fn requests(&self) -> Vec<Request> {
+        let own = |send: String| Request {
+            send,
+            framing: self.framing.clone().unwrap_or(Framing::Close),
+            header: None,
+            optional: false,
         };
+        match (&self.send, &self.recipe) {
+            (Some(send), _) => vec![own(send.clone())],
+            (None, Some((_, requests))) => (requests.iter())
+                .map(|r| Request {
+                    framing: self.framing.clone().unwrap_or_else(|| r.framing.clone()),
+                    ..r.clone()
+                })
+                .collect(),
+            // Nothing to send: a server that talks first.
+            (None, None) => vec![own(String::new())],
+        }
+    }
+
+    /// Every key with the value in force (see [`super::Source::resolved`]); `send` lists
+    /// every request the read sends, the AUTH first, with `{secret}` for the secret.
+    pub fn resolved(&self) -> Vec<(&'static str, String)> {
+        let requests = self.requests();
+        let from = match (&self.send, &self.recipe) {
+            (None, Some((name, _))) => format!(" (from recipe {name})"),
+            _ => String::new(),
+        };
+        let mut sent: Vec<String> = self
+            .auth
+            .iter()
+            .map(|a| quote(&format!("AUTH {a}\r\n")))
+            .collect();
+        sent.extend(requests.iter().map(|r| quote(&r.send)));
+        let framings: Vec<(&str, String)> = requests.iter().map(|r| shown(&r.framing)).collect();
+        let same = framings.windows(2).all(|w| w.first() == w.get(1));
+        let (framing, until) = match framings.first() {
+            Some((f, u)) if same => (quote(f), u.clone()),
+            _ => {
+                let each: Vec<String> = framings
+                    .iter()
+                    .map(|(f, u)| match *f {
+                        "until" => format!("until {u}"),
+                        f => f.to_string(),
+                    })
+                    .collect();
+                (
+                    format!("one per request: {}", each.join(", ")),
+                    UNSET.to_string(),
+                )
+            }
+        };
+        let own_framing = self.framing.is_some();
         let (secret_file, secret_env) = Secret::resolved(self.secret.as_ref());
         vec![
             ("address", quote(&self.address)),
-            ("send", quote(&self.send)),
-            ("framing", quote(framing)),
+            ("send", sent.join(" then ") + &from),
+            ("framing", framing + if own_framing { "" } else { &from }),
             ("until", until),
+            (
+                "auth",
+                self.auth
+                    .as_deref()
+                    .map_or_else(|| UNSET.to_string(), quote),
+            ),
             ("secret_file", secret_file),
             ("secret_env", secret_env),
         ]
     }
 
-    /// The bytes to send now: `send` with the secret read and put in.
-    async fn request(&self) -> Result<Vec<u8>, SourceError> {
+    /// The secret now, if the source has one.
+    async fn secret_value(&self) -> Result<Option<String>, SourceError> {
         let Some(secret) = &self.secret else {
-            return Ok(self.send.clone().into_bytes());
+            return Ok(None);
         };
-        let value = secret.read_off_thread().await?;
-        // A line break would end the command early and send the rest as another command.
-        if value.chars().any(char::is_control) {
-            return Err(SourceError::Secret(
-                "the secret holds a control character (a line break?); not sent".into(),
-            ));
-        }
-        Ok(self.send.replace(PLACEHOLDER, &value).into_bytes())
+        secret.read_off_thread().await.map(Some)
     }
 
     pub async fn fetch(&self, max_bytes: u64) -> Result<Vec<u8>, SourceError> {
-        let what = || format!("tcp {}", self.address);
-        let request = self.request().await?;
-        let mut stream = super::connect(&self.address)
+        let what = format!("tcp {}", self.address);
+        let secret = self.secret_value().await?;
+        let stream = super::connect(&self.address)
             .await
-            .map_err(SourceError::io(what()))?;
-        if !request.is_empty() {
-            stream
-                .write_all(&request)
-                .await
-                .map_err(SourceError::io(what()))?;
+            .map_err(SourceError::io(what.as_str()))?;
+        self.converse(Replies::new(stream, max_bytes, what), secret)
+            .await
+    }
+
+    /// The AUTH and the requests on a connected stream; the replies, joined.
+    async fn converse<S>(
+        &self,
+        mut replies: Replies<S>,
+        secret: Option<String>,
+    ) -> Result<Vec<u8>, SourceError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        if let Some(auth) = &self.auth {
+            authenticate(&mut replies, auth, secret.as_deref().unwrap_or_default()).await?;
         }
-        // The request held the secret: gone before the (possibly slow) read.
-        drop(request);
-        match &self.framing {
-            Framing::Close => super::read_limited(stream, max_bytes, &what()).await,
-            Framing::Until(end) => read_until(&mut stream, end, max_bytes, &what()).await,
-            Framing::Resp => read_resp_bulk(&mut stream, max_bytes, &what()).await,
+        let mut out = Vec::new();
+        for request in self.requests() {
+            let send = match &secret {
+                Some(value) if request.send.contains(PLACEHOLDER) => {
+                    // A line break would end the command early and send the rest as
+                    // another command.
+                    if value.chars().any(char::is_control) {
+                        return Err(SourceError::Secret(
+                            "the secret holds a control character (a line break?); not sent".into(),
+                        ));
+                    }
+                    request.send.replace(PLACEHOLDER, value)
+                }
+                _ => request.send.clone(),
+            };
+            replies.send(send.as_bytes()).await?;
+            // The request held the secret: gone before the (possibly slow) read.
+            drop(send);
+            let Some(reply) = read_reply(&mut replies, &request).await? else {
+                continue;
+            };
+            if let Some(header) = &request.header {
+                if !out.is_empty() && !out.ends_with(b"\n") {
+                    out.push(b'\n');
+                }
+                out.extend_from_slice(header.as_bytes());
+                out.push(b'\n');
+            }
+            out.extend_from_slice(&reply);
         }
+        Ok(out)
     }
 }
 
-async fn read_chunk(
-    stream: &mut (impl AsyncRead + Unpin),
-    buf: &mut Vec<u8>,
-    what: &str,
-) -> Result<usize, SourceError> {
-    let mut chunk = [0u8; 16 * 1024];
-    let n = stream
-        .read(&mut chunk)
-        .await
-        .map_err(SourceError::io(what))?;
-    buf.extend_from_slice(&chunk[..n]);
-    Ok(n)
-}
-
-async fn read_until(
-    stream: &mut (impl AsyncRead + Unpin),
-    end: &[u8],
-    max_bytes: u64,
-    what: &str,
-) -> Result<Vec<u8>, SourceError> {
-    let mut buf = Vec::new();
-    loop {
-        if buf.ends_with(end) {
-            return Ok(buf);
-        }
-        super::check_size(buf.len() as u64, max_bytes)?;
-        if read_chunk(stream, &mut buf, what).await? == 0 {
-            return Err(SourceError::Protocol(format!(
-                "{what}: connection closed before the terminator ({} bytes read)",
-                buf.len()
-            )));
-        }
+/// Sends Redis `AUTH` with `auth`'s words (the secret in place of `{secret}`) as one RESP
+/// command, so a password with spaces or quotes arrives whole; only `+OK` lets the read go
+/// on: a refusal is the source's error, in the server's words.
+async fn authenticate<S>(
+    replies: &mut Replies<S>,
+    auth: &str,
+    secret: &str,
+) -> Result<(), SourceError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let words: Vec<String> = std::iter::once("AUTH".to_string())
+        .chain(
+            auth.split_whitespace()
+                .map(|w| w.replace(PLACEHOLDER, secret)),
+        )
+        .collect();
+    let mut command = format!("*{}\r\n", words.len()).into_bytes();
+    for w in &words {
+        command.extend_from_slice(format!("${}\r\n", w.len()).as_bytes());
+        command.extend_from_slice(w.as_bytes());
+        command.extend_from_slice(b"\r\n");
+    }
+    drop(words);
+    replies.send(&command).await?;
+    drop(command);
+    match replies.resp().await? {
+        Value::Status(_) => Ok(()),
+        Value::Error(e) => Err(SourceError::Protocol(format!(
+            "{}: AUTH refused: server replied -{e}",
+            replies.what()
+        ))),
+        other => Err(SourceError::Protocol(format!(
+            "{}: AUTH answered {other:?}, not +OK",
+            replies.what()
+        ))),
     }
 }
 
-/// Longest RESP status or error line taken (`-WRONGPASS invalid username-password pair or
-/// user is disabled.` is 62 bytes); past it the reply is not RESP.
-const RESP_LINE_LIMIT: usize = 1024;
-
-/// The first bulk string of the reply, after any status replies (`+OK` to `AUTH` or
-/// `SELECT`); an error reply (`-NOAUTH ...`) is the source's error, in the server's words.
-async fn read_resp_bulk(
-    stream: &mut (impl AsyncRead + Unpin),
-    max_bytes: u64,
-    what: &str,
-) -> Result<Vec<u8>, SourceError> {
-    let mut buf = Vec::new();
-    // Where the reply being read starts in `buf`: after the status replies passed over.
-    let mut start = 0;
-    let (header_end, len) = loop {
-        let Some(rest) = buf.get(start..) else {
-            return Err(SourceError::Protocol(format!(
-                "{what}: RESP reply out of step"
-            )));
-        };
-        let Some(i) = rest.windows(2).position(|w| w == b"\r\n") else {
-            if rest.len() > RESP_LINE_LIMIT {
-                return Err(SourceError::Protocol(format!(
-                    "{what}: reply does not start with a RESP header"
-                )));
+/// One request's reply as text; `None` for an optional request the server refused.
+async fn read_reply<S>(
+    replies: &mut Replies<S>,
+    request: &Request,
+) -> Result<Option<Vec<u8>>, SourceError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    match &request.framing {
+        Framing::Close => replies.until_close().await.map(Some),
+        Framing::Until(end) => replies.until(end).await.map(Some),
+        Framing::Resp => {
+            // Status replies before the reply are those of commands in the same `send`
+            // (`AUTH {secret}\r\nINFO all\r\n`, `SELECT 1`): passed over.
+            let value = loop {
+                match replies.resp().await? {
+                    Value::Status(_) => continue,
+                    value => break value,
+                }
+            };
+            match value {
+                Value::Error(_) if request.optional => Ok(None),
+                Value::Error(e) => Err(SourceError::Protocol(format!(
+                    "{}: server replied -{e}",
+                    replies.what()
+                ))),
+                value => {
+                    let mut text = Vec::new();
+                    resp::render(&value, &mut text);
+                    Ok(Some(text))
+                }
             }
-            if read_chunk(stream, &mut buf, what).await? == 0 {
-                return Err(SourceError::Protocol(format!(
-                    "{what}: connection closed before a reply"
-                )));
-            }
-            continue;
-        };
-        let line = String::from_utf8_lossy(&rest[..i]).into_owned();
-        let line_end = start + i + 2;
-        if line.starts_with('+') {
-            start = line_end;
-            continue;
-        }
-        if line.starts_with('-') {
-            return Err(SourceError::Protocol(format!(
-                "{what}: server replied {line}"
-            )));
-        }
-        match line.strip_prefix('$').map(str::parse::<u64>) {
-            Some(Ok(len)) => break (line_end, len),
-            _ => {
-                return Err(SourceError::Protocol(format!(
-                    "{what}: expected a RESP bulk string, got {:?}",
-                    crate::text::excerpt(&line)
-                )))
-            }
-        }
-    };
-    super::check_size(len, max_bytes)?;
-    // Within max_bytes, so it fits in memory and in usize.
-    let len = usize::try_from(len).map_err(|_| SourceError::TooLarge { limit: max_bytes })?;
-    let total = header_end + len + 2;
-    while buf.len() < total {
-        if read_chunk(stream, &mut buf, what).await? == 0 {
-            return Err(SourceError::Protocol(format!(
-                "{what}: connection closed mid-reply ({} of {len} bytes)",
-                buf.len().saturating_sub(header_end)
-            )));
         }
     }
-    Ok(buf[header_end..header_end + len].to_vec())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn resp(reply: &[u8]) -> Result<Vec<u8>, String> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let mut stream = reply;
-        rt.block_on(read_resp_bulk(&mut stream, 1000, "tcp t"))
-            .map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn resp_takes_the_bulk_reply_after_status_replies() {
-        assert_eq!(resp(b"$3\r\nabc\r\n").unwrap(), b"abc");
-        assert_eq!(resp(b"+OK\r\n$3\r\nabc\r\n").unwrap(), b"abc");
-        assert_eq!(resp(b"+OK\r\n+OK\r\n$0\r\n\r\n").unwrap(), b"");
-        // The payload may hold CRLFs and `+`/`-` lines of its own: it is taken by length.
-        assert_eq!(resp(b"$6\r\n-x\r\n+y\r\n").unwrap(), b"-x\r\n+y");
-    }
-
-    #[test]
-    fn resp_error_replies_are_the_sources_error() {
-        assert_eq!(
-            resp(b"-NOAUTH Authentication required.\r\n").unwrap_err(),
-            "tcp t: server replied -NOAUTH Authentication required."
-        );
-        assert_eq!(
-            resp(
-                b"-WRONGPASS invalid username-password pair or user is disabled.\r\n$3\r\nabc\r\n"
-            )
-            .unwrap_err(),
-            "tcp t: server replied -WRONGPASS invalid username-password pair or user is disabled."
-        );
-        assert_eq!(
-            resp(b"+OK\r\n-ERR unknown command\r\n").unwrap_err(),
-            "tcp t: server replied -ERR unknown command"
-        );
-        assert!(resp(b":1\r\n")
-            .unwrap_err()
-            .contains("expected a RESP bulk string"));
-        assert!(resp(b"+OK\r\n")
-            .unwrap_err()
-            .contains("closed before a reply"));
-        assert!(resp(b"$5\r\nab")
-            .unwrap_err()
-            .contains("closed mid-reply (2 of 5"));
-        assert!(resp(b"$1001\r\n")
-            .unwrap_err()
-            .contains("more than 1000 bytes"));
-    }
-
-    fn config(pairs: &[(&str, &str)]) -> Config {
-        let mut c = Config::default();
-        for (k, v) in pairs {
-            let v = Some(v.to_string());
-            match *k {
-                "address" => c.address = v,
-                "send" => c.send = v,
-                "secret_file" => c.secret_file = v,
-                "secret_env" => c.secret_env = v,
-                "framing" => c.framing = v,
-                _ => panic!("{k}"),
-            }
-        }
-        c
-    }
-
-    #[test]
-    fn unix_addresses_and_secrets_are_checked_at_load() {
-        let ok = TcpSource::from_config(config(&[("address", "unix:/run/haproxy.sock")]));
-        assert_eq!(ok.unwrap().address, "unix:/run/haproxy.sock");
-        let e = TcpSource::from_config(config(&[("address", "unix:")])).unwrap_err();
-        assert_eq!(
-            (e.key(), e.to_string().as_str()),
-            (
-                "address",
-                "\"unix:\" needs the socket's path, as in unix:/run/redis/redis.sock"
-            )
-        );
-        let e =
-            TcpSource::from_config(config(&[("address", "a:1"), ("send", "AUTH {secret}\r\n")]))
-                .unwrap_err();
-        assert_eq!(e.key(), "secret_file");
-        let e = TcpSource::from_config(config(&[
-            ("address", "a:1"),
-            ("send", "INFO\r\n"),
-            ("secret_env", "PW"),
-        ]))
-        .unwrap_err();
-        assert_eq!(e.key(), "send");
-        let e = TcpSource::from_config(config(&[
-            ("address", "a:1"),
-            ("send", "AUTH {secret}\r\n"),
-            ("secret_env", "PW"),
-            ("secret_file", "/pw"),
-        ]))
-        .unwrap_err();
-        assert_eq!(e.key(), "secret_file");
-    }
-
-    #[test]
-    fn the_secret_is_filled_at_each_read_and_shown_nowhere() {
-        let dir = std::env::temp_dir().join(format!("ma-tcp-secret-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("pw");
-        std::fs::write(&file, "Zq9-first\n").unwrap();
-        let s = TcpSource::from_config(config(&[
-            ("address", "a:1"),
-            ("send", "AUTH {secret}\r\nINFO all\r\n"),
-            ("secret_file", file.to_str().unwrap()),
-            ("framing", "resp"),
-        ]))
-        .unwrap();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        let sent = rt.block_on(s.request()).unwrap();
-        assert_eq!(sent, b"AUTH Zq9-first\r\nINFO all\r\n");
-        // Rotated: the next read sends the new one.
-        std::fs::write(&file, "Zq9-second").unwrap();
-        let sent = rt.block_on(s.request()).unwrap();
-        assert_eq!(sent, b"AUTH Zq9-second\r\nINFO all\r\n");
-        // A line break would split the command: refused, and not echoed.
-        std::fs::write(&file, "Zq9\r\nFLUSHALL").unwrap();
-        let e = rt.block_on(s.request()).unwrap_err().to_string();
-        assert!(e.contains("control character") && !e.contains("Zq9"), "{e}");
-        let shown = format!("{:?} {s:?}", s.resolved());
-        assert!(!shown.contains("Zq9"), "{shown}");
-        assert!(shown.contains("AUTH {secret}"), "{shown}");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-}
+mod tests;

@@ -586,12 +586,13 @@ parser = "meminfo_appended"
     );
     assert!(block("own").contains(&"max_bytes = 1000".to_string()));
     assert_eq!(
-        block("mc")[..8],
+        block("mc")[..9],
         [
             "address = \"127.0.0.1:11211\"",
             r#"send = "stats\r\n""#,
             "framing = \"until\"",
             r#"until = "END\r\n""#,
+            "auth = (unset)",
             "secret_file = (unset)",
             "secret_env = (unset)",
             "max_age = (unset)",

@@ -1208,15 +1208,21 @@ fn cli_parsers_show_and_did_you_mean() {
         "haproxy_csv        built-in recipe   HAProxy stats CSV, ;csv page or show stat (haproxy_exporter names)\n",
         "json               generic format    generic JSON document, every numeric leaf as a gauge named by its path\n",
         "kv                 generic format    generic key: value lines, every numeric value as a gauge\n",
+        "lighttpd_access    built-in recipe   lighttpd access log, mtail's format with %I %O %T (mtail lighttpd names)\n",
         "memcached_stats    built-in recipe   memcached stats (memcached_exporter names)\n",
         "meminfo            built-in recipe   Linux /proc/meminfo (node_exporter node_memory_* names)\n",
         "meminfo_appended   built-in recipe   date line + /proc/meminfo dump appended to a file (latest complete block)\n",
+        "mysql_slow_log     built-in recipe   MySQL/MariaDB slow query log (mtail mysql_slowqueries names)\n",
         "nginx_access       built-in recipe   nginx access log, combined or main (+ $request_time $upstream_response_time) (prometheus-nginxlog-exporter names)\n",
         "nginx_stub_status  built-in recipe   nginx stub_status page (nginx-prometheus-exporter names)\n",
         "php_fpm            built-in recipe   PHP-FPM status page, JSON with ?json&full (php-fpm_exporter names)\n",
         "prometheus         generic format    an app that already speaks the Prometheus text format, passed through\n",
         "redis_info         built-in recipe   Redis INFO (redis_exporter names)\n",
+        "rsyncd_log         built-in recipe   rsync daemon log, with transfer logging (mtail rsyncd names)\n",
+        "sftp_log           built-in recipe   OpenSSH sftp through syslog, internal-sftp or sftp-server -l INFO (mtail sftp names)\n",
         "vmstat             built-in recipe   Linux /proc/vmstat (node_exporter node_vmstat_* names)\n",
+        "vsftpd_log         built-in recipe   vsftpd log, with log_ftp_protocol (mtail vsftpd names)\n",
+        "vsftpd_xferlog     built-in recipe   vsftpd transfer log, xferlog format (mtail vsftpd names)\n",
         )
     );
 

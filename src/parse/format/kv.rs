@@ -38,6 +38,11 @@ pub struct Options {
     pub value_unit: bool,
     /// What to do with a line that has no separator: `error` (count it) or `skip`.
     pub malformed: String,
+    /// Sections that are the replies of the recipe's `[[request]]`s: their records' keys are
+    /// `<section>.<key>`, so rules tell them from the first reply's. Set by the recipe, not
+    /// written in `[kv]`.
+    #[serde(skip)]
+    pub request_sections: Vec<String>,
 }
 
 impl Default for Options {
@@ -52,6 +57,7 @@ impl Default for Options {
             nested: false,
             value_unit: false,
             malformed: "error".into(),
+            request_sections: Vec::new(),
         }
     }
 }
@@ -80,6 +86,14 @@ impl Kv {
             opts,
             skip_malformed,
         })
+    }
+
+    /// The line a request's reply is written after (`# slowlog_length`), which makes its
+    /// records' keys `<section>.<key>`; `None` when the format has no `section_prefix`.
+    pub fn request_section(&mut self, name: &str) -> Option<String> {
+        let prefix = self.opts.section_prefix.as_ref()?;
+        self.opts.request_sections.push(name.to_string());
+        Some(format!("{prefix}{name}"))
     }
 
     fn split<'a>(&self, line: &'a str) -> Option<(&'a str, &'a str)> {
@@ -112,22 +126,46 @@ impl Kv {
         let o = &self.opts;
         // The labels of the current section, shared by its records.
         let mut labels = LabelSet::default();
+        // The current section when it is a request's reply: its name starts the keys.
+        let mut keyed: Option<&str> = None;
+        // Past a reply's end line, until the next reply's section line.
+        let mut ended = false;
         for (n, raw) in numbered_lines(text) {
             let mut line = raw;
             if let Some(end) = &o.end_line {
                 if line.trim_end() == end {
-                    break;
+                    // With several replies, the end line ends one: the next starts at its
+                    // section line.
+                    if o.request_sections.is_empty() {
+                        break;
+                    }
+                    ended = true;
+                    continue;
                 }
             }
             if let Some(p) = &o.section_prefix {
                 if let Some(name) = line.strip_prefix(p.as_str()) {
+                    if ended && !o.request_sections.iter().any(|s| s == name.trim()) {
+                        continue;
+                    }
+                    ended = false;
                     if let Some(label) = &o.section_label {
                         labels = Arc::new([(label.clone(), name.trim().to_string())]);
+                    }
+                    let request = (o.request_sections.iter())
+                        .find(|s| s.as_str() == name.trim())
+                        .map(String::as_str);
+                    // Within a reply, a section line of its own (INFO's `# Server`) or one
+                    // its text makes (a key written as `# x`) does not end the reply's
+                    // section: only the next reply's line does.
+                    if request.is_some() || keyed.is_none() {
+                        keyed = request;
                     }
                     continue;
                 }
             }
-            if line.trim().is_empty()
+            if ended
+                || line.trim().is_empty()
                 || o.comment_prefix
                     .as_deref()
                     .is_some_and(|c| line.starts_with(c))
@@ -149,8 +187,12 @@ impl Kv {
             if o.nested && number::parse(value).is_none() {
                 if let Some(pairs) = nested_pairs(value) {
                     for (sub, v) in pairs {
+                        let key = match keyed {
+                            Some(section) => format!("{section}.{key}.{sub}"),
+                            None => format!("{key}.{sub}"),
+                        };
                         records.push(Record {
-                            key: format!("{key}.{sub}").into(),
+                            key: key.into(),
                             labels: labels.clone(),
                             value: v.into(),
                             line: n,
@@ -166,7 +208,10 @@ impl Kv {
                 (value, None)
             };
             records.push(Record {
-                key: key.into(),
+                key: match keyed {
+                    Some(section) => format!("{section}.{key}").into(),
+                    None => key.into(),
+                },
                 labels: labels.clone(),
                 value: value.into(),
                 unit,

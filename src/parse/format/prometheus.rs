@@ -209,6 +209,12 @@ impl Prometheus {
                 ));
                 continue;
             }
+            // A quantile or bucket bound that is no number (or a quantile outside [0, 1],
+            // redis_exporter's `quantile="99"`) would make a page OpenMetrics refuses.
+            if let Some(why) = bad_bound(kind, suffix, &labels) {
+                issues.push(Issue::new(n, format!("{metric}: {why}")));
+                continue;
+            }
             records.push(Record {
                 key: key.into(),
                 suffix,
@@ -224,9 +230,64 @@ impl Prometheus {
     }
 }
 
+/// Why a summary's quantile or a histogram's bucket bound cannot stand, if it cannot.
+fn bad_bound(kind: MetricKind, suffix: Suffix, labels: &Labels) -> Option<String> {
+    let name = match (kind, suffix) {
+        (MetricKind::Summary, Suffix::None) => "quantile",
+        (MetricKind::Histogram, Suffix::Bucket) => "le",
+        _ => return None,
+    };
+    let Some((_, text)) = labels.iter().find(|(l, _)| l == name) else {
+        return Some(format!("no {name} label"));
+    };
+    match (name, number::parse(text)) {
+        ("quantile", Some(q)) if (0.0..=1.0).contains(&q) => None,
+        ("quantile", Some(_)) => Some(format!("quantile {text:?} is not between 0 and 1")),
+        ("le", Some(_)) => None,
+        ("le", None) if matches!(text.as_str(), "+Inf" | "Inf" | "inf" | "+inf") => None,
+        _ => Some(format!("{name} {text:?} is not a number")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Series OpenMetrics refuses are skipped and told, the rest of the family kept.
+    #[test]
+    fn quantiles_and_bounds_that_cannot_stand_are_skipped() {
+        let (r, i) = run(concat!(
+            "# TYPE x summary\n",
+            "x{quantile=\"99\"} 1\nx{quantile=\"0.5\"} 2\nx{quantile=\"p\"} 2\nx_sum 3\nx_count 4\n",
+            "# TYPE h histogram\n",
+            "h_bucket{le=\"0.1\"} 1\nh_bucket{le=\"x\"} 1\nh_bucket 1\nh_bucket{le=\"+Inf\"} 2\nh_count 2\n",
+        ));
+        let kept: Vec<_> = r
+            .iter()
+            .map(|r| (r.key.as_ref(), r.suffix, r.value.as_ref()))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("x", Suffix::None, "2"),
+                ("x", Suffix::Sum, "3"),
+                ("x", Suffix::Count, "4"),
+                ("h", Suffix::Bucket, "1"),
+                ("h", Suffix::Bucket, "2"),
+                ("h", Suffix::Count, "2"),
+            ]
+        );
+        let told: Vec<_> = i.iter().map(|i| i.message.as_str()).collect();
+        assert_eq!(
+            told,
+            [
+                "x: quantile \"99\" is not between 0 and 1",
+                "x: quantile \"p\" is not a number",
+                "h_bucket: le \"x\" is not a number",
+                "h_bucket: no le label",
+            ]
+        );
+    }
 
     fn run(text: &str) -> (Vec<Record<'_>>, Vec<Issue>) {
         let (mut r, mut i) = (Vec::new(), Vec::new());

@@ -10,6 +10,7 @@ use regex::{CaptureLocations, Regex};
 use serde::Deserialize;
 
 use crate::family::{LabelSet, Suffix};
+use crate::parse::records::RecordFraming;
 use crate::parse::{numbered_lines, ParseError, Record, RecordSink, Unmatched};
 use crate::text::excerpt;
 
@@ -85,6 +86,8 @@ struct Rule {
 pub struct RegexFormat {
     whole_text: bool,
     rules: Vec<Rule>,
+    /// Multi-line records (`[framing] record_start`): each is matched as one "line".
+    framing: Option<RecordFraming>,
 }
 
 impl RegexFormat {
@@ -170,7 +173,17 @@ impl RegexFormat {
         Ok(RegexFormat {
             whole_text: opts.whole_text,
             rules,
+            framing: None,
         })
+    }
+
+    /// Reads multi-line records framed so instead of single lines.
+    pub fn set_record_framing(&mut self, framing: RecordFraming) {
+        self.framing = Some(framing);
+    }
+
+    pub fn record_framing(&self) -> Option<&RecordFraming> {
+        self.framing.as_ref()
     }
 
     /// Whether it reads line by line (not `whole_text`).
@@ -216,7 +229,7 @@ impl RegexFormat {
             let mut seen: Vec<Vec<LabelSet>> = vec![Vec::new(); self.rules.len()];
             let mut derive_locs: Vec<_> = self.rules.iter().map(Rule::derive_locations).collect();
             let mut derived = Vec::new();
-            for (n, line) in numbered_lines(text) {
+            let mut read = |n: usize, line: &'a str| {
                 let mut used = false;
                 let per_rule = self
                     .rules
@@ -241,6 +254,18 @@ impl RegexFormat {
                 if !used && !line.trim().is_empty() {
                     unmatched.add(n, || format!("no rule matches {}", excerpt(line)));
                 }
+            };
+            match &self.framing {
+                None => {
+                    for (n, line) in numbered_lines(text) {
+                        read(n, line);
+                    }
+                }
+                Some(framing) => {
+                    for r in framing.records(text) {
+                        read(r.line, r.text);
+                    }
+                }
             }
         }
         Ok(())
@@ -248,6 +273,16 @@ impl RegexFormat {
 }
 
 impl crate::parse::trace::LineReader for RegexFormat {
+    fn record_lines(&self, text: &str) -> Vec<(usize, usize)> {
+        let Some(framing) = &self.framing else {
+            return Vec::new();
+        };
+        framing
+            .records(text)
+            .flat_map(|r| (1..r.text.lines().count()).map(move |i| (r.line + i, r.line)))
+            .collect()
+    }
+
     fn no_record(&self, line: &str) -> Option<String> {
         if self.whole_text {
             return Some("no match starts on this line (whole_text)".into());

@@ -96,6 +96,8 @@ pub(super) struct Builder {
     pub(super) parts_index: HashMap<(usize, LabelSet), usize>,
     /// What accumulating rules made, in input order.
     pub(super) observed: Vec<Observation>,
+    /// What `remember` rules keep across lines (see [`super::state`]).
+    pub(super) state: super::state::LineState,
 }
 
 /// One series of a summary or histogram, as a rule read it.
@@ -136,6 +138,7 @@ impl Builder {
             parts: Vec::new(),
             parts_index: HashMap::default(),
             observed: Vec::new(),
+            state: super::state::LineState::default(),
         }
     }
 
@@ -193,6 +196,11 @@ impl Builder {
     }
 
     /// Records a step for `parse --explain`; `make` runs only when it is asked for.
+    /// Whether `parse --explain` is recording (what only it shows may be skipped).
+    pub(super) fn tracing(&self) -> bool {
+        self.trace.is_some()
+    }
+
     pub(super) fn step(&mut self, make: impl FnOnce() -> Step) {
         if let Some(t) = &mut self.trace {
             t.step(make());

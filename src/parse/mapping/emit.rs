@@ -279,9 +279,25 @@ impl Mapping {
     ) {
         if matches!(rule.action, Action::Drop) {
             out.step(|| Step::Dropped(rule.describe()));
+            // A `drop` rule may still remember what a later line uses.
+            if let Some(d) = &rule.derive {
+                d.apply(record, &self.state_limits, out, issues);
+            }
             return;
         }
         out.step(|| Step::Took(rule.describe()));
+        // A rule that derives labels or its value sees the record as that made it.
+        let derived;
+        let record = match &rule.derive {
+            None => record,
+            Some(d) => match d.apply(record, &self.state_limits, out, issues) {
+                Some(r) => {
+                    derived = r;
+                    &derived
+                }
+                None => return,
+            },
+        };
         let (source_scale, source_unit) = self.source_unit(record);
         let template = match &rule.matcher {
             super::rule::Matcher::Names(n) => {

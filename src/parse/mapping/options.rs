@@ -33,6 +33,8 @@ pub struct Options {
     pub groups: Vec<GroupOptions>,
     /// `[mapping.defaults]`: what an accumulating rule that observes uses unless it says.
     pub defaults: DefaultsOptions,
+    /// `[mapping.state]`: the bounds of what `remember` keeps across lines.
+    pub state: super::state::StateOptions,
 }
 
 /// `[mapping.defaults]`, in the manner of statsd_exporter's `defaults`: the buckets, the
@@ -193,6 +195,21 @@ pub struct RuleOptions {
     pub quantiles: Vec<f64>,
     /// `observe` into a summary: quantiles are over the last this many observations.
     pub window: Option<usize>,
+    /// Label values mapped to words: `{ direction = { i = "incoming", o = "outgoing" } }`.
+    #[serde(default)]
+    pub map_labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// Labels whose value is put in `lower` or `upper` case.
+    #[serde(default)]
+    pub label_case: BTreeMap<String, String>,
+    /// The value computed from the record's own (`value`) and its labels: `"a - b"`.
+    pub value: Option<String>,
+    /// Labels `value` reads as timestamps, by layout: `{ time = "%Y/%m/%d %H:%M:%S" }`.
+    #[serde(default)]
+    pub date_labels: BTreeMap<String, String>,
+    /// Keep labels of this record for a later one of the same key.
+    pub remember: Option<RememberOptions>,
+    /// Add the labels an earlier record kept for this one's key.
+    pub recall: Option<RecallOptions>,
 }
 
 impl RuleOptions {
@@ -231,9 +248,35 @@ impl RuleOptions {
             ("drop_labels", !self.drop_labels.is_empty()),
             ("continue", self.keep_going),
             ("accumulate", self.accumulate.is_some()),
+            ("map_labels", !self.map_labels.is_empty()),
+            ("label_case", !self.label_case.is_empty()),
+            ("value", self.value.is_some()),
+            ("date_labels", !self.date_labels.is_empty()),
+            ("recall", self.recall.is_some()),
         ];
         let mut keys: Vec<_> = given.iter().filter(|(_, g)| *g).map(|(k, _)| *k).collect();
         keys.extend(self.value_keys());
         keys
     }
+}
+
+/// `remember = { by, labels }`: what a line keeps for a later one (see `derive`).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RememberOptions {
+    /// The label whose value is the key (`pid`).
+    pub by: String,
+    /// What to keep: the name it is recalled under = the record's label.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// `recall = { by, forget }`: a later line takes what an earlier one kept.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecallOptions {
+    /// The label whose value is the key (`pid`).
+    pub by: String,
+    /// Forget the key once recalled (a session's last line).
+    #[serde(default)]
+    pub forget: bool,
 }

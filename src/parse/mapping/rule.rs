@@ -140,6 +140,9 @@ pub(super) struct Rule {
     pub(super) drop_labels: Vec<String>,
     pub(super) keep_going: bool,
     pub(super) action: Action,
+    /// Labels recalled, remembered, mapped, cased, and a computed value (see
+    /// [`super::derive`]); `None` for most rules, whose records go by untouched.
+    pub(super) derive: Option<Box<super::derive::Derive>>,
 }
 
 /// The names `type` takes (`unknown` is an alias of `untyped`, as in OpenMetrics, and
@@ -276,6 +279,7 @@ impl Rule {
             None => r,
         };
         let kind = r.kind.as_deref().map(parse_kind).transpose()?;
+        let derive = super::derive::Derive::new(&r)?.map(Box::new);
         let accumulate = match (&r.accumulate, r.drop) {
             (Some(verb), false) => Some(Accumulate::new(&r, verb, kind, defaults)?),
             _ => None,
@@ -405,6 +409,16 @@ impl Rule {
             || (matches!(matcher, Matcher::Pattern(_))
                 && r.name.as_deref().is_some_and(|n| !n.contains('{'))
                 && !r.help.contains("{key}"));
+        // A computed value is read as a number: a rule that reads none cannot use it.
+        let reads_number = match &action {
+            Action::Value { read, .. } => matches!(read, Read::Number(_)),
+            Action::Part { .. } => true,
+            Action::Accumulate(a) => a.verb != super::accumulate::Verb::Count,
+            _ => false,
+        };
+        if derive.as_ref().is_some_and(|d| d.computes()) && !reads_number {
+            return Err("`value` applies to a rule that reads a number (a gauge, counter, untyped, summary or histogram, or accumulate sum, observe or set)".into());
+        }
         Ok(Rule {
             origin,
             matcher,
@@ -421,6 +435,7 @@ impl Rule {
             drop_labels: r.drop_labels,
             keep_going: r.keep_going,
             action,
+            derive,
         })
     }
 

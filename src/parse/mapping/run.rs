@@ -115,6 +115,8 @@ impl Mapping {
     /// as it goes; [`Finished::totals`] hands them back.
     pub fn run_into(&self, totals: RunningTotals, max_series: usize) -> MappingRun<'_, '_> {
         let mut run = self.run(usize::MAX, false);
+        let mut totals = totals;
+        run.out.state = std::mem::take(&mut totals.line_state);
         run.feeding = Some(Feeding {
             totals,
             max_series,
@@ -210,7 +212,10 @@ impl MappingRun<'_, '_> {
             self.mapping.publish(self.by_key.drain());
         }
         let (totals, dropped) = match self.feeding.take() {
-            Some(f) => (Some(f.totals), f.dropped),
+            Some(mut f) => {
+                f.totals.line_state = std::mem::take(&mut self.out.state);
+                (Some(f.totals), f.dropped)
+            }
             None => (None, 0),
         };
         self.out.finish(&mut self.issues);

@@ -197,7 +197,7 @@ fn mistakes_in_the_rules_name_the_key() {
     );
     assert_eq!(
         err(&format!("[framing]\nblock_start = '^x'\n{rule}accumulate = 'sum'\n")),
-        "[framing] does not apply to a recipe whose rules accumulate (it reads the lines of a log as they are appended)"
+        "[framing] block_start, block_end and dated do not apply to a recipe whose rules accumulate (it reads the lines of a log as they are appended; record_start frames its multi-line records)"
     );
 }
 

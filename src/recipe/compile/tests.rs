@@ -130,6 +130,10 @@ fn the_reference_describes_every_key() {
         ("`[csv]`", keys_of::<format::csv::Options>()),
         ("`[prometheus]`", keys_of::<format::prometheus::Options>()),
         ("`[framing]`", keys_of::<FramingOptions>()),
+        (
+            "`[[request]]`",
+            keys_of::<crate::recipe::request::RequestOptions>(),
+        ),
         ("`[mapping]`", keys_of::<mapping::Options>()),
         ("`[mapping.units.UNIT]`", keys_of::<mapping::UnitOptions>()),
         ("`[[mapping.metric]]`", keys_of::<mapping::RuleOptions>()),
@@ -137,6 +141,10 @@ fn the_reference_describes_every_key() {
         (
             "`[mapping.defaults]`",
             keys_of::<mapping::DefaultsOptions>(),
+        ),
+        (
+            "`[mapping.state]`",
+            keys_of::<mapping::state::StateOptions>(),
         ),
         ("`[[test]]`", keys_of::<crate::recipe::cases::Case>()),
     ];

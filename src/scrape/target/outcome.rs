@@ -31,6 +31,8 @@ pub struct Outcome {
     /// when the outcome is recorded, with its families, so no page shows the drop before
     /// the data it was dropped from.
     pub dropped_limit: u64,
+    /// Keys of a followed log's line state forgotten this time: at `max_keys`, expired.
+    pub state_dropped: [u64; 2],
     /// Bytes read from the source (more than the data when an append log is searched).
     pub bytes: u64,
     /// A file source's modification time, as Unix time.
@@ -72,6 +74,7 @@ impl Outcome {
             first_unmatched: None,
             reserved: 0,
             dropped_limit: 0,
+            state_dropped: [0; 2],
             bytes: 0,
             file_mtime: None,
             duration,
@@ -97,4 +100,6 @@ pub struct Totals {
     pub dropped_reserved: u64,
     /// Values of new series a followed log could not add: `max_series` reached.
     pub dropped_limit: u64,
+    /// Keys of a followed log's line state forgotten: at `max_keys`, expired.
+    pub state_dropped: [u64; 2],
 }

@@ -7,7 +7,10 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use super::{Apache, Haproxy, Memcached, Nginx, PhpFpm, Redis, PYTHON};
+use super::{
+    Apache, Haproxy, Lighttpd, MariaDb, Memcached, Nginx, PhpFpm, Redis, Rsyncd, Sftpd, Vsftpd,
+    PYTHON,
+};
 
 /// Every program a test runs, with its Debian package. POSIX basics (`sh`, `date`, `kill`,
 /// `mkfifo`) are left out; php-fpm too, whose file name has a version in it
@@ -20,6 +23,15 @@ pub const PROGRAMS: &[(&str, &str)] = &[
     (Haproxy::BIN, "haproxy"),
     (Apache::BIN, "apache2"),
     (PhpFpm::CGI_FCGI, "libfcgi-bin"),
+    (MariaDb::BIN, "mariadb-server"),
+    (MariaDb::INSTALL, "mariadb-server"),
+    (MariaDb::CLI, "mariadb-client"),
+    (Vsftpd::BIN, "vsftpd"),
+    (Lighttpd::BIN, "lighttpd"),
+    (Rsyncd::BIN, "rsync"),
+    (Sftpd::SSHD, "openssh-server"),
+    (Sftpd::SFTP, "openssh-client"),
+    (Sftpd::KEYGEN, "openssh-client"),
     ("/usr/bin/promtool", "prometheus"),
     ("/usr/bin/prometheus", "prometheus"),
     (PYTHON, "python3"),

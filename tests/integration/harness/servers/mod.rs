@@ -7,15 +7,25 @@
 mod apache;
 mod hanging;
 mod haproxy;
+mod lighttpd;
+mod mariadb;
 mod memcached;
 mod nginx;
 mod php_fpm;
 mod redis;
+mod rsyncd;
+mod sshd;
+mod vsftpd;
 
 pub use apache::*;
 pub use hanging::*;
 pub use haproxy::*;
+pub use lighttpd::*;
+pub use mariadb::*;
 pub use memcached::*;
 pub use nginx::*;
 pub use php_fpm::*;
 pub use redis::*;
+pub use rsyncd::*;
+pub use sshd::*;
+pub use vsftpd::*;
