@@ -118,6 +118,8 @@ pub struct RawSource {
     pub max_series: Option<usize>,
     /// A duration, or `off`: see [`MaxAge`].
     pub max_age: Option<String>,
+    /// A duration: a tail source's series not updated for that long are removed.
+    pub expire_after: Option<String>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
@@ -143,6 +145,7 @@ const COMMON_KEYS: &[&str] = &[
     "max_bytes",
     "max_series",
     "max_age",
+    "expire_after",
     "labels",
     "include",
     "exclude",
@@ -441,7 +444,7 @@ impl Settings {
                     "missing: name a parser (see `metrics-adapter parsers`)".into(),
                 ));
             }
-            let (source, keys_read) = Source::from_keys(&rs.kind, std::mem::take(&mut rs.keys))
+            let (mut source, keys_read) = Source::from_keys(&rs.kind, std::mem::take(&mut rs.keys))
                 .map_err(|e| {
                     let k = match e.key() {
                         "" => format!("sources.{name}"),
@@ -515,6 +518,10 @@ impl Settings {
                     ))
                 }
                 _ => {}
+            }
+            if let Some(t) = rs.expire_after.as_deref() {
+                (parse_duration(t.trim()).and_then(|d| source.expire_after(d)))
+                    .map_err(|r| bad(&key("expire_after"), r))?;
             }
             let regexes = |list: &[String], k: &str| -> Result<Vec<regex::Regex>, ConfigError> {
                 list.iter()

@@ -356,7 +356,8 @@ check_in_prometheus() {
       nginx-access-log) checks+=(
         "sum(nginx_http_response_count_total{$job,$pod,method=\"GET\",status=\"200\"}) >= 5"
         "sum(nginx_http_response_count_total{$job,$pod,method=\"POST\"}) == 2"
-        "sum(nginx_http_response_time_seconds_count{$job,$pod}) >= 7") ;;
+        "sum(nginx_http_response_size_bytes{$job,$pod,method=\"GET\",status=\"200\"}) >= 5 * 40"
+        "sum(metrics_adapter_source_unmatched_total{$job,$pod,source=\"access\"}) == 0") ;;
       *) die "no checks for example $ex" ;;
     esac
   done
@@ -395,7 +396,11 @@ check_ranges() { # EXAMPLE
 make_requests() { # EXAMPLE
   local url="http://127.0.0.1:${HPORT[$1]}/" i
   for i in 1 2 3 4 5; do curl -fs -m 2 -o /dev/null "$url" || die "$1: nginx does not answer on $url"; done
-  for i in 1 2; do curl -s -m 2 -o /dev/null -X POST "$url" || die "$1: nginx does not answer a POST"; done
+  # Forwarded: nginx's `main` format writes the header's list in its last field.
+  for i in 1 2; do
+    curl -s -m 2 -o /dev/null -X POST -H 'X-Forwarded-For: 10.1.2.3, 10.0.0.9' "$url" ||
+      die "$1: nginx does not answer a POST"
+  done
   say "$1: 5 GETs and 2 POSTs sent to nginx on $url"
 }
 

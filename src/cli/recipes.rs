@@ -139,6 +139,17 @@ pub(super) fn for_parse(cli: &Cli, name: &str, source: Option<&str>) -> Result<P
                 with.framing = Some(own.clone());
             }
         }
+        // A tail source's own log format: its lines read as the source reads them.
+        if let crate::source::Source::Tail(tail) = &spec.source {
+            if let (Some(format), Some(recipe)) =
+                (&tail.log_format, with.entry.parser.line_recipe())
+            {
+                let custom = recipe.with_log_format(format).map_err(|e| {
+                    format!("{}: sources.{source}.log_format: {e}", settings.origin)
+                })?;
+                with.entry.parser = Arc::new(custom);
+            }
+        }
         with.labels.clone_from(&spec.labels);
         with.rules.clone_from(&spec.relabel);
     }

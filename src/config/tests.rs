@@ -316,7 +316,8 @@ fn a_kinds_key_errors_have_the_house_shape() {
         e.ends_with(
             "adapter.toml: sources.a.timout: unknown field `timout`, expected one of `path`, \
              `block_start`, `block_end`, `follow_links` (or one every source takes: type, parser, \
-             timeout, interval, max_bytes, max_series, max_age, labels, include, exclude, relabel)"
+             timeout, interval, max_bytes, max_series, max_age, expire_after, labels, include, exclude, \
+             relabel)"
         ),
         "{e}"
     );

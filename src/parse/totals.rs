@@ -103,6 +103,8 @@ struct Tracked {
     /// Each label set's place in `values`.
     series: HashMap<LabelSet, usize>,
     values: Vec<Value>,
+    /// Each value's stamp when it last changed (see [`RunningTotals::set_stamp`]).
+    updated: Vec<u64>,
     /// The label sets found last, by pointer: a line format hands out the same label set
     /// for the same labels line after line, and finding it here costs no hashing.
     recent: Vec<(LabelSet, usize)>,
@@ -142,6 +144,9 @@ pub struct RunningTotals {
     count: usize,
     /// Bumped whenever the totals change: a page built at this version is current.
     version: u64,
+    /// What a series changed now is stamped with (a time, told by the caller: parsing
+    /// knows no clock), for [`RunningTotals::expire`].
+    stamp: u64,
     /// The source's relabeling, run on each event before it is counted (it bounds the
     /// label sets); kept across [`RunningTotals::reset`].
     relabel: Option<Arc<Relabel>>,
@@ -180,6 +185,51 @@ impl RunningTotals {
 
     pub fn version(&self) -> u64 {
         self.version
+    }
+
+    /// The stamp series changed from now on carry (the caller's clock, e.g. milliseconds).
+    pub fn set_stamp(&mut self, stamp: u64) {
+        self.stamp = stamp;
+    }
+
+    /// Removes the series not changed since before `stamp` (a source's `expire_after`, as
+    /// mtail's `del ... after` and statsd_exporter's `ttl`): a label value seen once does
+    /// not stay on the page forever. One that comes back starts from nothing. Returns how
+    /// many series went.
+    pub fn expire(&mut self, stamp: u64) -> usize {
+        let mut removed = 0;
+        for t in &mut self.families {
+            if t.updated.iter().all(|u| *u >= stamp) {
+                continue;
+            }
+            let old: Vec<(LabelSet, usize)> = t.series.drain().collect();
+            // Taken out one by one as their label sets come: kept values move, not copied.
+            let mut values: Vec<Option<Value>> = std::mem::take(&mut t.values)
+                .into_iter()
+                .map(Some)
+                .collect();
+            let updated = std::mem::take(&mut t.updated);
+            let samples = samples_per_series(&t.how);
+            for (labels, i) in old {
+                match (values.get_mut(i).and_then(Option::take), updated.get(i)) {
+                    (Some(v), Some(&u)) if u >= stamp => {
+                        t.series.insert(labels, t.values.len());
+                        t.values.push(v);
+                        t.updated.push(u);
+                    }
+                    _ => {
+                        removed += 1;
+                        self.count = self.count.saturating_sub(samples);
+                    }
+                }
+            }
+            // Places have moved: the label sets remembered by pointer are forgotten.
+            t.recent.clear();
+        }
+        if removed > 0 {
+            self.version += 1;
+        }
+        removed
     }
 
     /// Samples the page holds, over all families (what `max_series` bounds).
@@ -229,6 +279,7 @@ impl RunningTotals {
                         rule: o.rule,
                         series: HashMap::default(),
                         values: Vec::new(),
+                        updated: Vec::new(),
                         recent: Vec::new(),
                     });
                     self.by_name
@@ -240,20 +291,24 @@ impl RunningTotals {
                 continue;
             };
             self.version += 1;
-            if let Some(value) = tracked
-                .find(&o.labels)
-                .and_then(|i| tracked.values.get_mut(i))
-            {
-                value.add(&tracked.how, o.value);
+            if let Some(i) = tracked.find(&o.labels) {
+                if let Some(value) = tracked.values.get_mut(i) {
+                    value.add(&tracked.how, o.value);
+                }
+                if let Some(u) = tracked.updated.get_mut(i) {
+                    *u = self.stamp;
+                }
                 continue;
             }
             // A megabyte method would be a megabyte on every page from now on.
             let labels = cut_labels(&tracked.name, &o.labels, issues);
-            if let Some(value) = tracked
-                .find(&labels)
-                .and_then(|i| tracked.values.get_mut(i))
-            {
-                value.add(&tracked.how, o.value);
+            if let Some(i) = tracked.find(&labels) {
+                if let Some(value) = tracked.values.get_mut(i) {
+                    value.add(&tracked.how, o.value);
+                }
+                if let Some(u) = tracked.updated.get_mut(i) {
+                    *u = self.stamp;
+                }
                 continue;
             }
             let samples = samples_per_series(&tracked.how);
@@ -265,6 +320,7 @@ impl RunningTotals {
             value.add(&tracked.how, o.value);
             let i = tracked.values.len();
             tracked.values.push(value);
+            tracked.updated.push(self.stamp);
             tracked.remember(&labels, i);
             tracked.series.insert(labels, i);
             self.count += samples;

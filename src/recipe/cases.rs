@@ -24,6 +24,10 @@ pub struct Case {
     /// The page must be exactly `expect`, no more lines.
     #[serde(default)]
     pub exact: bool,
+    /// The input is written in this format string, as a tail source's `log_format` gives
+    /// it (a recipe with `[log_format]`).
+    #[serde(default)]
+    pub log_format: Option<String>,
 }
 
 /// A multi-line string or a list of lines: both are natural in TOML, and a newcomer's first

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::cases::{self, Case};
 use super::explain::render;
+use super::log_format::{self, LogFormat};
 use super::renamed::{old_log_table, renamed_key};
 use crate::framing::Framing;
 use crate::parse::format::Format;
@@ -16,6 +17,7 @@ use crate::parse::records::{RecordFraming, MAX_PENDING};
 use crate::parse::totals::RunningTotals;
 use crate::parse::trace::LineReader;
 use crate::parse::{text, Issue, ParseError, Parsed, Unmatched};
+use rebuild::{one_rule, Rebuild};
 
 /// Turns a source's bytes into families. The set is open (recipes, code parsers, user recipes),
 /// so this is the one trait of the pipeline.
@@ -84,6 +86,9 @@ pub struct RecipeFile {
     prometheus: Option<toml::Value>,
     /// The input is an append log of whole dumps: how its blocks are found.
     pub framing: Option<FramingOptions>,
+    /// An app's own log format string may replace the one rule's pattern (see
+    /// [`super::log_format`]).
+    pub log_format: Option<log_format::Options>,
     /// `[[request]]`: what a `tcp` source sends, and how each reply is framed.
     #[serde(default)]
     pub request: Vec<super::request::RequestOptions>,
@@ -130,6 +135,8 @@ pub struct Recipe {
     fingerprint: String,
     /// The recipe's `[[test]]` cases; the registry takes them out when it keeps the recipe.
     pub tests: Vec<Case>,
+    /// `[log_format]`, with what is needed to build the recipe again around another pattern.
+    log_format: Option<Box<Rebuild>>,
 }
 
 impl Recipe {
@@ -167,6 +174,14 @@ impl Recipe {
             "{:?} {options:?} {:?} {:?}",
             file.format, file.mapping, file.request
         );
+        let log_format = match file.log_format.take() {
+            None => None,
+            Some(o) => Some(Box::new(Rebuild {
+                log_format: LogFormat::new(o)?,
+                regex: one_rule(&file.format, options.as_ref())?,
+                mapping: file.mapping.clone(),
+            })),
+        };
         let mut format =
             Format::from_options(&file.format, options).map_err(|e| e.in_table(&file.format))?;
         let requests = super::request::compile(&file.request, &mut format)?;
@@ -248,6 +263,7 @@ impl Recipe {
             mapping,
             fingerprint,
             tests: file.test,
+            log_format,
         })
     }
 
@@ -534,6 +550,7 @@ impl Parser for Recipe {
     }
 }
 
+mod rebuild;
 #[cfg(test)]
 mod stream_tests;
 #[cfg(test)]

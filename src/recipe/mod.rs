@@ -8,6 +8,7 @@
 pub mod cases;
 pub mod compile;
 pub mod explain;
+pub mod log_format;
 pub mod preview;
 pub mod registry;
 mod renamed;

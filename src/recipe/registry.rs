@@ -458,7 +458,7 @@ mod tests {
             reg.load_inline("other", "description = 'd'\nformat = 'kv'\nsurprise = 1\n", "adapter.toml")
                 .unwrap_err()
                 .to_string(),
-            "adapter.toml: recipes.other: unknown field `surprise`, expected one of `description`, `checked_against`, `notes`, `format`, `up_metric`, `kv`, `regex`, `json`, `csv`, `prometheus`, `framing`, `request`, `mapping`, `test`"
+            "adapter.toml: recipes.other: unknown field `surprise`, expected one of `description`, `checked_against`, `notes`, `format`, `up_metric`, `kv`, `regex`, `json`, `csv`, `prometheus`, `framing`, `log_format`, `request`, `mapping`, `test`"
         );
     }
 }

@@ -59,6 +59,8 @@ pub enum CaseFailure {
     Framing(#[from] crate::framing::FramingError),
     #[error("  the input did not parse: {0}\n")]
     Parse(#[from] crate::parse::ParseError),
+    #[error("  log_format: {0}\n")]
+    LogFormat(String),
     /// The page differs from `expect`: the difference, and what the parse left out.
     #[error("{0}")]
     Page(String),
@@ -69,7 +71,19 @@ pub enum CaseFailure {
 pub fn run(parser: &dyn Parser, case: &Case) -> Result<(), CaseFailure> {
     let input = case.input.as_bytes();
     let block = crate::framing::saved_input(parser.framing().map(|f| &**f), input)?;
-    let parsed = parser.parse(block)?;
+    let parsed = match &case.log_format {
+        None => parser.parse(block)?,
+        Some(format) => {
+            let custom = parser
+                .line_recipe()
+                .ok_or_else(|| {
+                    CaseFailure::LogFormat(format!("{} is not a line recipe", parser.name()))
+                })?
+                .with_log_format(format)
+                .map_err(|e| CaseFailure::LogFormat(e.to_string()))?;
+            custom.parse(block)?
+        }
+    };
     let (page, notes) = super::preview::render(parsed, WireFormat::Text);
     let page_lines: Vec<&str> = page.lines().collect();
     let expected = case.expected_lines();

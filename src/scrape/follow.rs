@@ -9,6 +9,7 @@ use std::sync::{Arc, PoisonError};
 use std::time::{Instant, SystemTime};
 
 use super::failure::FailureKind;
+use super::file_totals::FileTotals;
 use super::target::{Built, Outcome, Target};
 use crate::family::{bounds, FamilySet};
 use crate::parse::Unmatched;
@@ -131,18 +132,67 @@ impl Target {
         let Some(recipe) = self.parser.line_recipe() else {
             return Ok((Step::default(), Fed::default()));
         };
-        let mut totals = self.running.lock().unwrap_or_else(PoisonError::into_inner);
-        if totals.fingerprint() != recipe.fingerprint() {
-            // A reload changed the recipe: its totals start over.
-            totals.reset(recipe.fingerprint());
+        let mut all = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(after) = tail.expire_after {
+            all.expire(after);
         }
+        if tail.glob.is_some() {
+            return self.step_files(tail, recipe, &mut all);
+        }
+        // A reload that changed the recipe starts its totals over.
+        let totals = all.of(None, recipe.fingerprint());
         let step = tail.step(self.spec.max_bytes)?;
         let fed = if step.lines.is_empty() {
             Fed::default()
         } else {
             let text = crate::parse::text(&step.lines);
-            recipe.feed(&text, &mut totals, self.spec.max_series)
+            recipe.feed(&text, totals, self.spec.max_series)
         };
+        Ok((step, fed))
+    }
+
+    /// [`Target::step`] for a glob `path`: one read of each file, each into its own totals
+    /// (`max_series` bounds them together). Files past `max_files` are told as an issue.
+    fn step_files(
+        &self,
+        tail: &TailSource,
+        recipe: &crate::recipe::Recipe,
+        all: &mut FileTotals,
+    ) -> Result<(Step, Fed), crate::source::SourceError> {
+        let files = tail.step_files(self.spec.max_bytes)?;
+        let (mut step, mut fed) = (Step::default(), Fed::default());
+        for (name, one) in files.files {
+            step.bytes += one.bytes;
+            step.too_long += one.too_long;
+            step.more |= one.more;
+            if one.lines.is_empty() {
+                continue;
+            }
+            let room = (self.spec.max_series).saturating_sub(all.samples_except(Some(&name)));
+            let totals = all.of(Some(&name), recipe.fingerprint());
+            let text = crate::parse::text(&one.lines);
+            let more = recipe.feed(&text, totals, room);
+            fed.issues += more.issues;
+            fed.dropped += more.dropped;
+            fed.unmatched.count += more.unmatched.count;
+            if fed.unmatched.first.is_none() {
+                fed.unmatched.first = more.unmatched.first.map(|u| format!("{name}: {u}"));
+            }
+            fed.first_issues.extend(more.first_issues);
+        }
+        if let Some(first) = files.first_skipped {
+            fed.issues += files.newly_skipped as u64;
+            fed.first_issues.insert(
+                0,
+                crate::parse::Issue::new(
+                    0,
+                    format!(
+                        "{} file(s) match the path past max_files ({}), not followed: {first}...",
+                        files.skipped, tail.max_files
+                    ),
+                ),
+            );
+        }
         Ok((step, fed))
     }
 

@@ -17,13 +17,14 @@ use bytes::Bytes;
 use foldhash::HashSet;
 use tracing::warn;
 
-use crate::config::{Refresh, Settings};
+use crate::config::{Refresh, Settings, SourceSpec};
 use crate::exposition::{self, WireFormat};
 use crate::family::{Family, FamilySet};
-use crate::recipe::Registry;
+use crate::recipe::{Parser, Registry};
 use crate::source::Source;
 
 mod failure;
+mod file_totals;
 mod follow;
 mod isolated;
 mod part;
@@ -58,6 +59,14 @@ pub enum ScraperError {
         source_name: String,
         reason: String,
     },
+    /// A tail source's `log_format` that the recipe cannot read (see
+    /// [`crate::recipe::log_format`]).
+    #[error("{origin}: sources.{source_name}.log_format: {reason}")]
+    LogFormat {
+        origin: String,
+        source_name: String,
+        reason: String,
+    },
     /// `max_age` on a source that has no clock to compare it with.
     #[error("{origin}: sources.{source_name}.max_age: {reason}")]
     NoClock {
@@ -76,6 +85,36 @@ pub enum ScraperError {
         second: String,
         parser: String,
     },
+}
+
+/// `parser`, or for a tail source with `log_format`, its recipe reading that format.
+fn with_log_format(
+    spec: &SourceSpec,
+    parser: Arc<dyn Parser>,
+    origin: &str,
+) -> Result<Arc<dyn Parser>, ScraperError> {
+    let Source::Tail(crate::source::tail::TailSource {
+        log_format: Some(format),
+        ..
+    }) = &spec.source
+    else {
+        return Ok(parser);
+    };
+    let error = |reason: String| ScraperError::LogFormat {
+        origin: origin.to_string(),
+        source_name: spec.name.clone(),
+        reason,
+    };
+    let Some(recipe) = parser.line_recipe() else {
+        return Err(error(format!(
+            "{:?} is not a line recipe; log_format is read by nginx_access or apache_access",
+            spec.parser
+        )));
+    };
+    match recipe.with_log_format(format) {
+        Ok(recipe) => Ok(Arc::new(recipe)),
+        Err(e) => Err(error(e.to_string())),
+    }
 }
 
 /// Two sources with the same recipe and the same static labels write the same series (and
@@ -163,6 +202,9 @@ impl Scraper {
                         },
                     })
             })
+            .collect::<Result<Vec<_>, _>>()?;
+        let parsers = (settings.sources.iter().zip(parsers))
+            .map(|(spec, parser)| with_log_format(spec, parser, &settings.origin.to_string()))
             .collect::<Result<Vec<_>, _>>()?;
         for (spec, parser) in settings.sources.iter().zip(&parsers) {
             let tail = matches!(spec.source, Source::Tail(_));

@@ -65,7 +65,7 @@ pub struct Target {
     pub(super) followed: Mutex<Option<Built>>,
     /// A followed log's running totals: its lines, added up by the line recipe. Shared
     /// with the next config's target when a reload leaves the source as it was.
-    pub(super) running: Arc<Mutex<crate::parse::totals::RunningTotals>>,
+    pub(super) running: Arc<Mutex<super::file_totals::FileTotals>>,
     /// One parse at a time (see [`parse_isolated`]).
     parsing: Arc<tokio::sync::Semaphore>,
 }
@@ -106,7 +106,7 @@ impl Target {
         }
         if let (crate::source::Source::Tail(_), None) = (&spec.source, same) {
             // A followed log's events are relabeled before they are counted.
-            let totals: &Mutex<crate::parse::totals::RunningTotals> = &running;
+            let totals: &Mutex<super::file_totals::FileTotals> = &running;
             (totals.lock().unwrap_or_else(PoisonError::into_inner))
                 .relabel_with(spec.relabel.clone());
         }

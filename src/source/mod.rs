@@ -369,6 +369,21 @@ impl Source {
         }
     }
 
+    /// Sets `expire_after` (a common key that only a followed log's running totals take).
+    pub fn expire_after(&mut self, after: std::time::Duration) -> Result<(), String> {
+        match self {
+            Source::Tail(tail) => {
+                tail.expire_after = Some(after);
+                Ok(())
+            }
+            other => Err(format!(
+                "applies to a source of type tail only: a {} source's series are those of its \
+                 latest read, so one the app no longer reports is gone at the next read already",
+                other.kind()
+            )),
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             Source::File(_) => "file",

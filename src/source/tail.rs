@@ -15,6 +15,7 @@
 //! Rotation and truncation: see [`follow`].
 
 mod follow;
+pub mod glob;
 mod rotated;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,10 @@ use super::{quote, KeyError, SourceError, UNSET};
 /// How often the file is polled when the source sets no `interval`.
 pub const DEFAULT_POLL: Duration = Duration::from_secs(1);
 
+/// Files a glob `path` follows when the source sets no `max_files`: a file descriptor,
+/// a follower and its totals each; a directory of more logs than this is rarely meant.
+pub const DEFAULT_MAX_FILES: usize = 64;
+
 /// The keys of a `tail` source, as written.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +45,8 @@ pub struct Config {
     pub from_start: Option<bool>,
     pub state_file: Option<String>,
     pub follow_links: Option<bool>,
+    pub log_format: Option<String>,
+    pub max_files: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -50,6 +57,16 @@ pub struct TailSource {
     pub state_file: Option<PathBuf>,
     /// Open the log through a symbolic link (off by default: the app may plant one).
     pub follow_links: bool,
+    /// `path`'s file name holds `*` or `?`: the matching files are followed, each its own.
+    pub glob: Option<glob::Pattern>,
+    /// The most files a glob follows.
+    pub max_files: usize,
+    /// Series not updated for this long leave the totals (the common key `expire_after`,
+    /// refused on other sources: see [`crate::config`]).
+    pub expire_after: Option<Duration>,
+    /// The app's own format string (nginx `log_format`, Apache `LogFormat`): the recipe's
+    /// pattern is compiled from it (see [`crate::recipe::log_format`]).
+    pub log_format: Option<String>,
     /// The follower: shared by the clones of the source, and handed on to the next config
     /// when a reload leaves the source as it was.
     state: Arc<Mutex<State>>,
@@ -62,6 +79,8 @@ struct State {
     saved: Option<Option<Position>>,
     /// The position last written to the state file.
     written: Option<Position>,
+    /// A glob's files.
+    files: glob::Files,
     /// The last write of the state file failed (and was warned about): the next failures
     /// are not warned again until one succeeds, or the poll would warn every second.
     save_failing: bool,
@@ -91,6 +110,23 @@ impl TailSource {
                 "must not be the log itself",
             ));
         }
+        let glob = glob::Pattern::of(Path::new(&path)).map_err(|e| KeyError::invalid("path", e))?;
+        if glob.is_some() && c.state_file.is_some() {
+            return Err(KeyError::invalid(
+                "state_file",
+                "not with a wildcard path (it holds one file's position)",
+            ));
+        }
+        let max_files = c.max_files.unwrap_or(DEFAULT_MAX_FILES);
+        if max_files == 0 {
+            return Err(KeyError::invalid("max_files", "must be at least 1"));
+        }
+        if glob.is_none() && c.max_files.is_some() {
+            return Err(KeyError::invalid(
+                "max_files",
+                "only for a path with a wildcard (`*`, `?`) in its file name",
+            ));
+        }
         let follow_links = c.follow_links.unwrap_or(false);
         let state = State {
             follower: Follower::new(follow_links),
@@ -101,6 +137,10 @@ impl TailSource {
             from_start: c.from_start.unwrap_or(false),
             state_file: c.state_file.map(PathBuf::from),
             follow_links,
+            log_format: c.log_format,
+            glob,
+            max_files,
+            expire_after: None,
             state: Arc::new(Mutex::new(state)),
         })
     }
@@ -117,6 +157,17 @@ impl TailSource {
                     .map_or_else(|| UNSET.to_string(), |p| quote(&p.display().to_string())),
             ),
             ("follow_links", self.follow_links.to_string()),
+            ("max_files", self.max_files.to_string()),
+            (
+                "expire_after",
+                (self.expire_after).map_or_else(|| UNSET.to_string(), |d| format!("{d:?}")),
+            ),
+            (
+                "log_format",
+                self.log_format
+                    .as_deref()
+                    .map_or_else(|| UNSET.to_string(), quote),
+            ),
         ]
     }
 
@@ -215,6 +266,30 @@ impl TailSource {
             }
         }
         Ok(step)
+    }
+}
+
+impl TailSource {
+    /// One bounded read of each file of a glob `path` (see [`glob`]); blocking, called as
+    /// [`TailSource::step`] is.
+    pub fn step_files(&self, max_bytes: u64) -> Result<glob::FilesStep, SourceError> {
+        let Some(pattern) = &self.glob else {
+            return Ok(glob::FilesStep::default());
+        };
+        let max = usize::try_from(max_bytes).unwrap_or(usize::MAX);
+        let mut state = self.lock();
+        (state.files)
+            .step(
+                pattern,
+                self.from_start,
+                self.follow_links,
+                self.max_files,
+                max,
+            )
+            .map_err(SourceError::io(format!(
+                "listing {}",
+                pattern.dir.display()
+            )))
     }
 }
 

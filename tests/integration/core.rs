@@ -1213,7 +1213,7 @@ fn cli_parsers_show_and_did_you_mean() {
         "meminfo            built-in recipe   Linux /proc/meminfo (node_exporter node_memory_* names)\n",
         "meminfo_appended   built-in recipe   date line + /proc/meminfo dump appended to a file (latest complete block)\n",
         "mysql_slow_log     built-in recipe   MySQL/MariaDB slow query log (mtail mysql_slowqueries names)\n",
-        "nginx_access       built-in recipe   nginx access log, combined (+ $request_time $upstream_response_time) (prometheus-nginxlog-exporter names)\n",
+        "nginx_access       built-in recipe   nginx access log, combined or main (+ $request_time $upstream_response_time) (prometheus-nginxlog-exporter names)\n",
         "nginx_stub_status  built-in recipe   nginx stub_status page (nginx-prometheus-exporter names)\n",
         "php_fpm            built-in recipe   PHP-FPM status page, JSON with ?json&full (php-fpm_exporter names)\n",
         "prometheus         generic format    an app that already speaks the Prometheus text format, passed through\n",

@@ -24,12 +24,12 @@ fn test_runs_every_builtin_recipes_cases() {
     let out = run_cli(&["test"], CLI_TIMEOUT);
     assert!(out.success(), "{out}");
     let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines.len(), 20, "{out}");
+    assert_eq!(lines.len(), 25, "{out}");
     assert_eq!(
-        lines[10],
+        lines[14],
         "recipe nginx_stub_status (built-in recipe): case \"nginx 1.22 stub_status, the whole page\": ok"
     );
-    assert_eq!(lines[19], "17 recipe(s), 19 case(s): 19 passed, 0 failed");
+    assert_eq!(lines[24], "17 recipe(s), 24 case(s): 24 passed, 0 failed");
     assert_eq!(out.stderr, "");
 }
 

@@ -13,8 +13,8 @@ use crate::harness::*;
 
 const NGINX: &str = "/usr/sbin/nginx";
 
-/// nginx (one process) writing the `timed` access log (combined + `$request_time
-/// $upstream_response_time`) to `log`.
+/// nginx (one process) writing its access log to `log`: the `timed` format (combined +
+/// `$request_time $upstream_response_time`) unless started with another.
 pub(crate) struct LoggingNginx {
     _proc: Proc,
     pub(crate) port: u16,
@@ -25,6 +25,16 @@ pub(crate) struct LoggingNginx {
 
 impl LoggingNginx {
     pub(crate) fn start() -> LoggingNginx {
+        LoggingNginx::start_with(
+            "log_format timed '$remote_addr - $remote_user [$time_local] \"$request\" $status '\n\
+             '$body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time $upstream_response_time';",
+            "timed",
+        )
+    }
+
+    /// nginx writing its access log in the format `name`, declared by `log_format` (a
+    /// `log_format` directive, or empty for nginx's own `combined`).
+    pub(crate) fn start_with(log_format: &str, name: &str) -> LoggingNginx {
         require_binary(NGINX);
         let dir = TempDir::new("nginx-log");
         let port = free_port();
@@ -34,12 +44,10 @@ impl LoggingNginx {
             format!(
                 "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
                  error_log {d}/error.log warn;\nevents {{ worker_connections 128; }}\n\
-                 http {{\n\
-                 log_format timed '$remote_addr - $remote_user [$time_local] \"$request\" $status '\n\
-                 '$body_bytes_sent \"$http_referer\" \"$http_user_agent\" $request_time $upstream_response_time';\n\
+                 http {{\n{log_format}\n\
                  client_body_temp_path {d}/tb; proxy_temp_path {d}/tp; fastcgi_temp_path {d}/tf;\n\
                  uwsgi_temp_path {d}/tu; scgi_temp_path {d}/ts;\n\
-                 server {{\n  listen 127.0.0.1:{port};\n  access_log {d}/access.log timed;\n\
+                 server {{\n  listen 127.0.0.1:{port};\n  access_log {d}/access.log {name};\n\
                  location = /ok {{ return 200 \"ok\\n\"; }}\n\
                  location = /missing {{ return 404; }}\n\
                  }}\n}}\n"
@@ -93,7 +101,7 @@ impl LoggingNginx {
 }
 
 /// An adapter following `log` with `nginx_access`, polling every 100 ms.
-fn follow(log: &Path, extra: &str) -> Adapter {
+pub(crate) fn follow(log: &Path, extra: &str) -> Adapter {
     Adapter::start(&format!(
         "[sources.web]\ntype = \"tail\"\nparser = \"nginx_access\"\npath = {}\n\
          interval = \"100ms\"\ntimeout = \"5s\"\n{extra}",
@@ -107,7 +115,7 @@ pub(crate) fn series(page: &str, series: &str) -> Option<f64> {
         .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
-fn count(page: &str, method: &str, status: &str) -> f64 {
+pub(crate) fn count(page: &str, method: &str, status: &str) -> f64 {
     series(
         page,
         &format!("nginx_http_response_count_total{{method=\"{method}\",status=\"{status}\"}}"),
@@ -145,7 +153,7 @@ pub(crate) fn wait_ready(adapter: &Adapter) {
     }
 }
 
-fn self_metric(page: &str, name: &str) -> f64 {
+pub(crate) fn self_metric(page: &str, name: &str) -> f64 {
     series(page, &format!("metrics_adapter_{name}{{source=\"web\"}}")).unwrap_or(-1.0)
 }
 

@@ -238,3 +238,38 @@ fn explain_tells_what_each_line_added() {
         assert!(text.lines().any(|l| l == line), "{line:?} not in:\n{text}");
     }
 }
+
+/// `expire`: series not changed since the stamp go (and their samples from the count); a
+/// label set that comes back starts from nothing; the others keep their totals.
+#[test]
+fn expire_removes_series_not_changed_since_the_stamp() {
+    let r = recipe(REQUESTS);
+    let mut totals = r.totals();
+    totals.set_stamp(1_000);
+    r.feed("GET 200 10\nPUT 500 3\n", &mut totals, 100);
+    totals.set_stamp(5_000);
+    r.feed("GET 200 4\n", &mut totals, 100);
+    let (count, version) = (totals.series_count(), totals.version());
+    assert_eq!(totals.expire(1_000), 0, "nothing older than 1000");
+    assert_eq!(totals.version(), version);
+    // PUT's count and bytes (last changed at 1000) go; GET's (5000) stay.
+    assert_eq!(totals.expire(2_000), 2);
+    assert!(totals.version() > version);
+    assert_eq!(totals.series_count(), count - 2);
+    assert_eq!(
+        page(&totals.families()),
+        ["requests{method=GET,status=200} 2", "bytes{method=GET} 14"]
+    );
+    // Back again: from nothing; the kept series go on from their totals.
+    totals.set_stamp(6_000);
+    r.feed("PUT 500 1\nGET 200 1\n", &mut totals, 100);
+    assert_eq!(
+        page(&totals.families()),
+        [
+            "requests{method=GET,status=200} 3",
+            "requests{method=PUT,status=500} 1",
+            "bytes{method=GET} 15",
+            "bytes{method=PUT} 1"
+        ]
+    );
+}

@@ -9,6 +9,7 @@ fn case(input: &str, expect: &str, exact: bool) -> Case {
         input: input.into(),
         expect: expect.into(),
         exact,
+        log_format: None,
     }
 }
 

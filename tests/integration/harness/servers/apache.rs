@@ -27,6 +27,14 @@ impl Apache {
     const MODULES: &'static str = "/usr/lib/apache2/modules";
 
     pub fn start() -> Apache {
+        Apache::start_with_log_format(
+            r#"%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\" %D"#,
+        )
+    }
+
+    /// Like [`Apache::start`], the access log written in `log_format` (a `LogFormat`
+    /// string, quotes escaped as in apache2.conf).
+    pub fn start_with_log_format(log_format: &str) -> Apache {
         require_binary(Self::BIN);
         let dir = TempDir::new("apache2");
         let docroot = dir.mkdir("www");
@@ -58,7 +66,7 @@ impl Apache {
                  DocumentRoot {docroot}\n\
                  DirectoryIndex index.html\n\
                  ErrorLog {d}/error.log\n\
-                 LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b \\\"%{{Referer}}i\\\" \\\"%{{User-Agent}}i\\\" %D\" timed\n\
+                 LogFormat \"{log_format}\" timed\n\
                  CustomLog {d}/access.log timed\n\
                  StartServers 1\n\
                  ServerLimit 2\n\
