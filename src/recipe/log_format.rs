@@ -12,6 +12,8 @@
 use std::collections::BTreeMap;
 
 use regex::Regex;
+
+use crate::parse::{ErrorKind, RecipeError};
 use serde::Deserialize;
 
 /// `[log_format]` in a recipe, as written.
@@ -75,18 +77,23 @@ enum Piece {
 
 impl LogFormat {
     /// Checks a recipe's `[log_format]`: a known syntax, and each pattern valid alone.
-    pub fn new(options: Options) -> Result<LogFormat, String> {
+    pub fn new(options: Options) -> Result<LogFormat, RecipeError> {
         let syntax = match options.syntax.as_str() {
             "nginx" => Syntax::Nginx,
             "apache" => Syntax::Apache,
             other => {
-                return Err(format!(
-                    "log_format.syntax: {other:?}; expected \"nginx\" or \"apache\""
-                ))
+                return Err(RecipeError::new(
+                    ErrorKind::UnknownName,
+                    format!("{other:?}; expected \"nginx\" or \"apache\""),
+                )
+                .at("log_format.syntax"))
             }
         };
         for (name, pattern) in &options.variables {
-            Regex::new(pattern).map_err(|e| format!("log_format.variables.{name}: {e}"))?;
+            Regex::new(pattern).map_err(|e| {
+                RecipeError::new(ErrorKind::Pattern, e.to_string())
+                    .at(format!("log_format.variables.{name}"))
+            })?;
         }
         Ok(LogFormat {
             syntax,

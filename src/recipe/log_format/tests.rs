@@ -72,7 +72,12 @@ fn a_format_that_cannot_be_compiled_names_the_variable() {
         syntax: "lighttpd".into(),
         variables: BTreeMap::new(),
     };
-    assert!(LogFormat::new(bad).unwrap_err().contains("\"lighttpd\""));
+    let err = LogFormat::new(bad).unwrap_err();
+    assert_eq!(err.key_path(), "log_format.syntax");
+    assert_eq!(
+        err.to_string(),
+        "log_format.syntax: \"lighttpd\"; expected \"nginx\" or \"apache\""
+    );
 }
 
 /// The built-in recipes read a custom format with their own mapping: same names and labels.
