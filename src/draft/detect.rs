@@ -52,7 +52,27 @@ fn is_log(lines: &[&str]) -> bool {
             request && l.contains(" [") && l.contains("] ")
         })
         .count();
-    !lines.is_empty() && logged * 2 > lines.len()
+    // Other logs: most lines start with when they happened (syslog's `Dec  7 10:00:00`,
+    // `2026/12/07 10:00:00`, ctime); a slow-query log's entries say their query time.
+    let timed = lines.iter().filter(|l| starts_with_a_time(l)).count();
+    let slow_queries = lines.iter().any(|l| l.starts_with("# Query_time:"));
+    !lines.is_empty() && (logged * 2 > lines.len() || timed * 2 > lines.len() || slow_queries)
+}
+
+/// A time of day (`10:00:00`) within a line's first 32 bytes.
+fn starts_with_a_time(line: &str) -> bool {
+    let head = line
+        .as_bytes()
+        .iter()
+        .take(32)
+        .copied()
+        .collect::<Vec<u8>>();
+    head.windows(8).any(|w| {
+        w.iter().enumerate().all(|(i, b)| match i {
+            2 | 5 => *b == b':',
+            _ => b.is_ascii_digit(),
+        })
+    })
 }
 
 fn is_prometheus(lines: &[&str]) -> bool {
@@ -137,11 +157,15 @@ fn key_value(all: &[&str]) -> Option<Layout> {
     let mut why = Vec::new();
     let mut options: Vec<String> = Vec::new();
     let mut lines: Vec<&str> = all.to_vec();
-    // `END` closing the dump (memcached, OpenVPN).
+    // `END` closing the dump (memcached, OpenVPN). Not when it also closes earlier replies
+    // (memcached's `stats`, `stats slabs`, `stats items` read together): then it ends only
+    // one, and the lines are skipped as lines without a value.
+    let is_end = |l: &str| l.trim() == "END" || l.trim() == "EOF";
     let end = lines
         .last()
         .copied()
-        .filter(|l| l.trim() == "END" || l.trim() == "EOF");
+        .filter(|l| is_end(l))
+        .filter(|_| lines.iter().filter(|l| is_end(l)).count() == 1);
     if let Some(end) = end {
         lines.pop();
         options.push(format!("end_line = {}", toml_str(end.trim())));

@@ -62,7 +62,8 @@ pub enum DraftError {
     )]
     TooManyRules(usize),
     #[error(
-        "the sample looks like a log of events (an access log): draft reads stats a status \
+        "the sample looks like a log of events (an access log, a daemon's log): draft reads \
+         stats a status \
          page or file shows; a log is counted line by line by a regex recipe with rules that \
          accumulate (docs/recipes.md, \"Logs\"; parsers/nginx_access.toml)"
     )]
