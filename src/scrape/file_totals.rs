@@ -164,15 +164,22 @@ mod tests {
         assert_eq!(got.samples[0].value, 2.0);
     }
 
+    /// One access log line: a count and a size series of nginx_access.
+    const LINE: &str =
+        "1.2.3.4 - - [07/Dec/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"c\"\n";
+
+    fn nginx_access() -> std::sync::Arc<dyn crate::recipe::Parser> {
+        let registry = crate::recipe::Registry::builtin().unwrap();
+        registry.get("nginx_access").unwrap().parser.clone()
+    }
+
     /// Expiry forgets a glob's file with no series left; the version still moves on.
     #[test]
     fn a_file_whose_series_all_expired_is_forgotten() {
-        let registry = crate::recipe::Registry::builtin().unwrap();
-        let nginx = registry.get("nginx_access").unwrap().parser.clone();
+        let nginx = nginx_access();
         let recipe = nginx.line_recipe().unwrap();
         let mut all = FileTotals::default();
-        let line =
-            "1.2.3.4 - - [07/Dec/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"c\"\n";
+        let line = LINE;
         recipe.feed(line, all.of(Some("a.log"), recipe.fingerprint()), 100);
         let before = all.version();
         // Stamped at 0 ms; expired once anything is older than "now - 0".
@@ -186,12 +193,10 @@ mod tests {
     /// The version moves with any file's totals; the room left is the others' samples.
     #[test]
     fn version_and_room_span_every_file() {
-        let registry = crate::recipe::Registry::builtin().unwrap();
-        let nginx = registry.get("nginx_access").unwrap().parser.clone();
+        let nginx = nginx_access();
         let recipe = nginx.line_recipe().unwrap();
         let mut all = FileTotals::default();
-        let line =
-            "1.2.3.4 - - [07/Dec/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"c\"\n";
+        let line = LINE;
         let v0 = all.version();
         recipe.feed(line, all.of(Some("a.log"), recipe.fingerprint()), 100);
         let v1 = all.version();
