@@ -7,13 +7,18 @@
 //! On a shared machine wall time swings with the neighbours' load. `PIPELINE_CPU=1 cargo
 //! bench --bench pipeline [FILTER]` instead times each parser by the CPU time of this thread
 //! (`/proc/thread-self/schedstat`, in ns), which time spent waiting for a CPU does not
-//! inflate, and prints one line per parser (median of 5 rounds).
+//! inflate, and prints one line per parser (median of 5 rounds), with the heap allocations
+//! one read makes: the parse alone, and the parse, the family set and the page together
+//! (what a scrape of one source does past its source). musl's malloc is slow, so on the
+//! static build the count is most of the cost of a small page.
 #![allow(clippy::unwrap_used, clippy::string_slice)] // test code: a panic is a failed test
 
 #[path = "support/inputs.rs"]
 mod inputs;
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
@@ -194,6 +199,49 @@ fn encoding(c: &mut Criterion) {
     group.finish();
 }
 
+/// The system allocator, counting allocations (`PIPELINE_CPU=1` reports them per read).
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+
+#[allow(unsafe_code)] // the one place: a global allocator cannot be written without it
+                      // SAFETY: every call is passed to `System` unchanged; the counter is only a side effect.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Allocations (and reallocations) `f` makes.
+fn allocations<T>(f: impl FnOnce() -> T) -> u64 {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    black_box(f());
+    ALLOCATIONS.load(Ordering::Relaxed) - before
+}
+
+/// What a scrape of one source does past its source: the parse, the family set, the page.
+fn parse_set_encode(parser: &dyn metrics_adapter::recipe::Parser, bytes: &[u8]) -> String {
+    let parsed = parser.parse(bytes).expect("parses");
+    let mut set = FamilySet::new();
+    set.extend(parsed.families, &mut Vec::new());
+    encode(&set, WireFormat::Text)
+}
+
 /// Nanoseconds this thread has run on a CPU.
 fn thread_cpu_ns() -> u64 {
     std::fs::read_to_string("/proc/thread-self/schedstat")
@@ -232,8 +280,11 @@ fn cpu_time_report(filter: Option<&str>) {
             .collect();
         rounds.sort_by(f64::total_cmp);
         let ns = rounds[2];
+        let parse_allocs = allocations(|| parser.parse(bytes));
+        let scrape_allocs = allocations(|| parse_set_encode(parser.as_ref(), bytes));
         println!(
-            "parse/{name:<18} {:>9} bytes {:>9.3} ms/parse {:>8.1} MB/s (CPU time)",
+            "parse/{name:<18} {:>9} bytes {:>9.3} ms/parse {:>8.1} MB/s (CPU time) \
+             {parse_allocs:>8} allocations/parse {scrape_allocs:>8} parse+set+page",
             bytes.len(),
             ns / 1e6,
             bytes.len() as f64 / ns * 1e3

@@ -268,7 +268,7 @@ pub struct FamilySet {
     /// (family, suffix, label set in name order): the series already on the page, for the families
     /// marked in `indexed`. A family taken whole from another set (see [`FamilySet::merge`])
     /// is only indexed if more samples come for it.
-    series: HashSet<(usize, Suffix, LabelSet)>,
+    series: HashSet<(usize, Suffix, SeriesKey)>,
     indexed: Vec<bool>,
     /// Samples held (what [`FamilySet::series_count`] answers without a walk).
     samples: usize,
@@ -299,8 +299,14 @@ impl FamilySet {
     /// Adds a family, merging it into an existing one of the same name. Names and label names
     /// are sanitised; a kind clash or a repeated series is dropped and reported.
     pub fn push(&mut self, mut family: Family, conflicts: &mut Vec<Conflict>) {
-        family.name = sanitize_metric_name(strip_kind_suffix(&family.name, family.kind));
-        family.help = single_line(&family.help);
+        // In place: a name that is valid as written (most are) costs no copy.
+        let base = strip_kind_suffix(&family.name, family.kind).len();
+        family.name.truncate(base);
+        if !is_valid_metric_name(&family.name) {
+            family.name = sanitize_metric_name(&family.name);
+        }
+        single_line(&mut family.help);
+        let mut samples = std::mem::take(&mut family.samples);
         let idx = match self.index.get(&family.name) {
             Some(&idx) => {
                 if self.families[idx].kind != family.kind {
@@ -328,16 +334,14 @@ impl FamilySet {
                     )));
                     return;
                 };
-                let empty = Family {
-                    samples: Vec::with_capacity(family.samples.len()),
-                    ..Family::new(family.name.clone(), family.kind, family.help.clone())
-                };
-                self.add(empty, exposed, true)
+                // Taken as it came (its samples, checked below, go back into it).
+                self.add(family, exposed, true)
             }
         };
         self.index_series(idx);
-        self.series.reserve(family.samples.len());
-        for mut sample in family.samples {
+        self.series.reserve(samples.len());
+        let (series, target) = (&mut self.series, &mut self.families[idx]);
+        samples.retain_mut(|sample| {
             if sample
                 .labels
                 .iter()
@@ -354,26 +358,28 @@ impl FamilySet {
                     ConflictKind::RepeatedLabel,
                     format!(
                         "metric {} has a repeated label name in {:?}; sample dropped",
-                        family.name, sample.labels
+                        target.name, sample.labels
                     ),
                 ));
-                continue;
+                return false;
             }
-            if !self
-                .series
-                .insert((idx, sample.suffix, series_key(&sample.labels)))
-            {
+            if !series.insert((idx, sample.suffix, SeriesKey(sample.labels.clone()))) {
                 conflicts.push(Conflict::new(
                     ConflictKind::DuplicateSeries,
                     format!(
                         "duplicate series {}{:?}; kept the first",
-                        family.name, sample.labels
+                        target.name, sample.labels
                     ),
                 ));
-                continue;
+                return false;
             }
-            self.families[idx].samples.push(sample);
-            self.samples += 1;
+            true
+        });
+        self.samples += samples.len();
+        if target.samples.is_empty() {
+            target.samples = samples;
+        } else {
+            target.samples.append(&mut samples);
         }
     }
 
@@ -425,7 +431,7 @@ impl FamilySet {
             self.index_series(idx);
             for sample in &family.samples {
                 self.series
-                    .insert((idx, sample.suffix, series_key(&sample.labels)));
+                    .insert((idx, sample.suffix, SeriesKey(sample.labels.clone())));
             }
         }
     }
@@ -467,7 +473,7 @@ impl FamilySet {
         self.indexed[idx] = true;
         for sample in &self.families[idx].samples {
             self.series
-                .insert((idx, sample.suffix, series_key(&sample.labels)));
+                .insert((idx, sample.suffix, SeriesKey(sample.labels.clone())));
         }
     }
 
@@ -508,16 +514,36 @@ fn series_suffixes(kind: MetricKind) -> &'static [Suffix] {
     }
 }
 
-/// A series' identity within its family: its labels in name order (the order they are
-/// written in does not make another series). Label sets are almost always in order
-/// already, and then the key is the shared set itself.
-fn series_key(labels: &LabelSet) -> LabelSet {
-    if labels.windows(2).all(|w| w[0] <= w[1]) {
-        labels.clone()
-    } else {
-        let mut sorted = labels.to_vec();
-        sorted.sort();
-        sorted.into()
+/// A series' identity within its family: its label set, whatever the order the labels are
+/// written in (`{a,b}` and `{b,a}` are one series). The shared set itself, not a sorted
+/// copy: a scrape makes no allocation per series for it. Equal as sets of pairs, which
+/// is the same as equal as label sets because a label name is never repeated in one
+/// (such a sample is refused before it is keyed).
+#[derive(Debug, Clone)]
+struct SeriesKey(LabelSet);
+
+impl PartialEq for SeriesKey {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.0.len() == other.0.len() && self.0.iter().all(|pair| other.0.contains(pair)))
+    }
+}
+
+impl Eq for SeriesKey {}
+
+impl std::hash::Hash for SeriesKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        use std::hash::BuildHasher;
+        // A sum of the pairs' hashes does not depend on their order. Seeded at random per
+        // process, so an app cannot choose label values whose keys collide.
+        static SEED: std::sync::OnceLock<foldhash::fast::RandomState> = std::sync::OnceLock::new();
+        let seed = SEED.get_or_init(foldhash::fast::RandomState::default);
+        let sum = self
+            .0
+            .iter()
+            .fold(0u64, |sum, pair| sum.wrapping_add(seed.hash_one(pair)));
+        state.write_usize(self.0.len());
+        state.write_u64(sum);
     }
 }
 

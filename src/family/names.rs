@@ -34,11 +34,10 @@ pub(super) fn strip_kind_suffix(name: &str, kind: MetricKind) -> &str {
     }
 }
 
-pub(super) fn single_line(help: &str) -> String {
+/// Help text on one line: line breaks become spaces (in place: most help has none).
+pub(super) fn single_line(help: &mut String) {
     if help.contains(['\n', '\r']) {
-        help.replace(['\n', '\r'], " ")
-    } else {
-        help.to_string()
+        *help = help.replace(['\n', '\r'], " ");
     }
 }
 

@@ -42,9 +42,25 @@ use required::Required;
 use rule::{full_match, labels_of, Rule};
 pub use run::{Finished, MappingRun};
 
-/// A rule that can match a key, and its captures of the key: `None` when its pattern does
-/// not match after all.
-type Candidate = (usize, Option<Vec<(String, String)>>);
+/// A rule that can match a key (its index), and what depends on the key alone.
+#[derive(Debug, Clone)]
+struct Candidate {
+    rule: usize,
+    /// Its captures of the key: `None` when its pattern does not match after all.
+    captures: Option<Vec<(String, String)>>,
+    /// The family name and help the rule makes of the key, made once for every later read
+    /// (see `Mapping::emit`): per read it was most of a small page's allocations.
+    made: std::sync::OnceLock<(String, String)>,
+}
+
+/// What the rules make of one key (see [`Known`]).
+#[derive(Debug, Clone, Default)]
+struct KeyRules {
+    /// The rules that can match it, in order.
+    hits: Vec<Candidate>,
+    /// The catch-all's family name and help for it, once made (as [`Candidate::made`]).
+    unmatched: std::sync::OnceLock<(String, String)>,
+}
 
 /// What the rules make of each key met in earlier reads: `None` when include/exclude leave
 /// it out, else its [`Candidate`]s. An app writes the same keys scrape after scrape (a
@@ -52,7 +68,7 @@ type Candidate = (usize, Option<Vec<(String, String)>>);
 /// patterns, their captures) was most of a small page's read: a read looks its keys up
 /// here and works out only new ones. Shared by the reads of every source using the recipe,
 /// replaced whole when a read brings new keys (see [`run`]), so a lookup takes no lock.
-type Known = std::sync::Arc<HashMap<String, Option<Vec<Candidate>>>>;
+type Known = std::sync::Arc<HashMap<String, Option<KeyRules>>>;
 
 /// Keys kept in [`Known`]: beyond it (keys made of the app's data, as a kv dump's per-item
 /// lines can be) new keys are worked out per read, as before.
@@ -256,13 +272,18 @@ impl Mapping {
                 continue;
             };
             matched = true;
-            self.emit(rule_idx, rule, record, &captures, out, issues);
+            let hit = emit::Hit {
+                rule: rule_idx,
+                captures: &captures,
+                made: None,
+            };
+            self.emit(hit, rule, record, out, issues);
             if !rule.keep_going {
                 break;
             }
         }
         if !matched {
-            self.no_rule(record, issues, out);
+            self.no_rule(record, issues, out, None);
         }
     }
 
@@ -279,12 +300,21 @@ impl Mapping {
 
     /// For one key: `None` when include/exclude leave it out, else the rules that can match
     /// it, in order, with room for their captures (worked out when first needed).
-    fn resolve(&self, key: &str) -> Option<Vec<Candidate>> {
+    fn resolve(&self, key: &str) -> Option<KeyRules> {
         self.filtered(key).is_none().then(|| {
-            self.index
+            let hits = self
+                .index
                 .candidates(&self.rules, key)
-                .map(|(i, rule)| (i, rule.captures(key)))
-                .collect()
+                .map(|(i, rule)| Candidate {
+                    rule: i,
+                    captures: rule.captures(key),
+                    made: std::sync::OnceLock::new(),
+                })
+                .collect();
+            KeyRules {
+                hits,
+                unmatched: std::sync::OnceLock::new(),
+            }
         })
     }
 
@@ -300,7 +330,7 @@ impl Mapping {
     /// Adds the keys a read met to [`Known`], up to [`KNOWN_KEYS`].
     fn publish<'k>(
         &self,
-        fresh: impl Iterator<Item = (std::borrow::Cow<'k, str>, Option<Option<Vec<Candidate>>>)>,
+        fresh: impl Iterator<Item = (std::borrow::Cow<'k, str>, Option<Option<KeyRules>>)>,
     ) {
         let mut known = match self.known.write() {
             Ok(known) => known,
@@ -323,14 +353,15 @@ impl Mapping {
     /// candidates, kept per key when a table repeats it).
     fn apply_cached(
         &self,
-        hits: &[Candidate],
+        rules: &KeyRules,
         record: &Record<'_>,
         issues: &mut Vec<Issue>,
         out: &mut Builder,
     ) {
         let mut matched = false;
-        for (rule_idx, captures) in hits {
-            let Some(rule) = self.rules.get(*rule_idx) else {
+        for hit in &rules.hits {
+            let rule_idx = hit.rule;
+            let Some(rule) = self.rules.get(rule_idx) else {
                 continue;
             };
             // Candidates are only rules whose key or pattern matches: a `when` that fails
@@ -339,22 +370,33 @@ impl Mapping {
                 out.step(|| Step::WhenFailed(rule.describe()));
                 continue;
             }
-            let Some(captures) = captures else {
+            let Some(captures) = &hit.captures else {
                 continue;
             };
             matched = true;
-            self.emit(*rule_idx, rule, record, captures, out, issues);
+            let hit = emit::Hit {
+                rule: rule_idx,
+                captures,
+                made: Some(&hit.made),
+            };
+            self.emit(hit, rule, record, out, issues);
             if !rule.keep_going {
                 break;
             }
         }
         if !matched {
-            self.no_rule(record, issues, out);
+            self.no_rule(record, issues, out, Some(&rules.unmatched));
         }
     }
 
     /// A record no rule took: counted under `unmatched = "drop"`, else the catch-all's.
-    fn no_rule(&self, record: &Record<'_>, issues: &mut Vec<Issue>, out: &mut Builder) {
+    fn no_rule(
+        &self,
+        record: &Record<'_>,
+        issues: &mut Vec<Issue>,
+        out: &mut Builder,
+        made: Option<&std::sync::OnceLock<(String, String)>>,
+    ) {
         if self.unmatched.is_none() {
             out.unused
                 .add(record.line, || format!("no rule for key {:?}", record.key));
@@ -365,7 +407,7 @@ impl Mapping {
                 Some(_) => "made by unmatched (the catch-all)",
             })
         });
-        self.emit_unmatched(record, out, issues);
+        self.emit_unmatched(record, made, out, issues);
     }
 }
 

@@ -154,6 +154,19 @@ impl Builder {
         self.families.len() - 1
     }
 
+    /// [`Builder::family`] for a name and help kept elsewhere: copied only when new here.
+    pub(super) fn family_named(&mut self, name: &str, kind: MetricKind, help: &str) -> usize {
+        if let Some(&i) = self.index.get(name) {
+            if self.families[i].help.is_empty() && !help.is_empty() {
+                self.families[i].help = help.to_string();
+            }
+            return i;
+        }
+        self.families.push(Family::new(name, kind, help));
+        self.index.insert(name.to_string(), self.families.len() - 1);
+        self.families.len() - 1
+    }
+
     pub(super) fn family_name(&self, family: usize) -> &str {
         self.families.get(family).map_or("", |f| f.name.as_str())
     }

@@ -126,6 +126,14 @@ fn piece_of(part: Part, captures: &[(String, String)]) -> Result<Piece, PieceErr
     }
 }
 
+/// A rule that matched a key: its index, its captures of the key, and where the family
+/// name and help it makes of the key are kept across reads (`None` for a key not kept).
+pub(super) struct Hit<'a> {
+    pub(super) rule: usize,
+    pub(super) captures: &'a [(String, String)],
+    pub(super) made: Option<&'a std::sync::OnceLock<(String, String)>>,
+}
+
 impl Mapping {
     /// Whether the record's labels satisfy the rule's `when`. Rows share label sets, so the
     /// answer for the last set seen is kept per distinct `when`.
@@ -172,17 +180,20 @@ impl Mapping {
             return record.labels.clone();
         }
         let rule = rule.filter(|_| reshapes);
+        let no_captures = captures.is_empty();
         let make = || -> LabelSet {
-            let mut labels: Labels = record.labels.to_vec();
-            if let Some(rule) = rule {
-                labels.retain(|(k, _)| !rule.drop_labels.contains(k));
-                for (k, _) in labels.iter_mut() {
-                    if let Some(new) = rule.rename_labels.get(k) {
-                        k.clone_from(new);
-                    }
-                }
+            // Built at its final size, each kept label copied once, under its new name.
+            let more = captures.len() + rule.map_or(0, |r| r.labels.len()) + self.labels.len();
+            let mut labels: Labels = Vec::with_capacity(record.labels.len() + more);
+            for (k, v) in record.labels.iter() {
+                let k = match rule {
+                    Some(rule) if rule.drop_labels.contains(k) => continue,
+                    Some(rule) => rule.rename_labels.get(k).unwrap_or(k),
+                    None => k,
+                };
+                labels.push((k.clone(), v.clone()));
             }
-            labels.extend(captures.iter().cloned());
+            labels.extend(captures);
             if let Some(rule) = rule {
                 for (k, v) in &rule.labels {
                     set_label(&mut labels, k, v);
@@ -196,7 +207,7 @@ impl Mapping {
             labels.into()
         };
         // Captures come from the key, not the row: only capture-free results are kept.
-        match out.labels.get_mut(slot).filter(|_| captures.is_empty()) {
+        match out.labels.get_mut(slot).filter(|_| no_captures) {
             Some(cache) => cache.get_or_insert_with(&record.labels, make),
             None => make(),
         }
@@ -205,6 +216,7 @@ impl Mapping {
     pub(super) fn emit_unmatched(
         &self,
         record: &Record,
+        made: Option<&std::sync::OnceLock<(String, String)>>,
         out: &mut Builder,
         issues: &mut Vec<Issue>,
     ) {
@@ -232,28 +244,38 @@ impl Mapping {
         let (scale, unit) = self.source_unit(record);
         let kind = record.kind.unwrap_or(default_kind);
         let cacheable = record.unit.is_none() && record.kind.is_none() && record.help.is_none();
-        let cached = if cacheable {
+        let made = made.filter(|_| cacheable);
+        let cached = if cacheable && made.is_none() {
             out.unmatched.get(record.key.as_ref()).copied()
         } else {
             None
         };
-        let f = match cached {
-            Some(f) => f,
-            None => {
-                // A key that is already a valid name (`redis_version`, `http_requests_total`)
-                // is kept as written; others (`Active(anon)`, `Total Accesses`) are folded.
-                let part = if is_valid_metric_name(&record.key) {
-                    record.key.to_string()
-                } else {
-                    name_part(&record.key)
-                };
-                let short = with_unit(part, unit);
-                let help = match &record.help {
-                    Some(h) => h.clone(),
-                    None if self.unmatched_help.is_empty() => default_help(&record.key),
-                    None => expand_help(&self.unmatched_help, &record.key, &short),
-                };
-                let f = out.family(format!("{}{short}", self.prefix), kind, &help);
+        let name_and_help = || {
+            // A key that is already a valid name (`redis_version`, `http_requests_total`)
+            // is kept as written; others (`Active(anon)`, `Total Accesses`) are folded.
+            let part = if is_valid_metric_name(&record.key) {
+                record.key.to_string()
+            } else {
+                name_part(&record.key)
+            };
+            let short = with_unit(part, unit);
+            let help = match &record.help {
+                Some(h) => h.clone(),
+                None if self.unmatched_help.is_empty() => default_help(&record.key),
+                None => expand_help(&self.unmatched_help, &record.key, &short),
+            };
+            (format!("{}{short}", self.prefix), help)
+        };
+        let f = match (cached, made) {
+            (Some(f), _) => f,
+            // Made in an earlier read (see `Mapping::emit`).
+            (None, Some(made)) => {
+                let (name, help) = made.get_or_init(name_and_help);
+                out.family_named(name, kind, help)
+            }
+            (None, None) => {
+                let (name, help) = name_and_help();
+                let f = out.family(name, kind, &help);
                 if cacheable {
                     out.unmatched.insert(record.key.to_string(), f);
                 }
@@ -270,13 +292,17 @@ impl Mapping {
 
     pub(super) fn emit(
         &self,
-        rule_idx: usize,
+        hit: Hit<'_>,
         rule: &Rule,
         record: &Record,
-        captures: &[(String, String)],
         out: &mut Builder,
         issues: &mut Vec<Issue>,
     ) {
+        let Hit {
+            rule: rule_idx,
+            captures,
+            made,
+        } = hit;
         if matches!(rule.action, Action::Drop) {
             out.step(|| Step::Dropped(rule.describe()));
             // A `drop` rule may still remember what a later line uses.
@@ -312,10 +338,7 @@ impl Mapping {
         // A `match` rule with a fixed name (`cmdstat_(?P<cmd>.+)\.calls` -> `commands`) has
         // one family for all its keys.
         let fixed = rule.fixed_name && cacheable;
-        let family = |out: &mut Builder| -> usize {
-            if let Some(i) = out.cached_family(rule_idx, fixed, cacheable, &record.key) {
-                return i;
-            }
+        let name_and_help = || {
             let prefix = rule.prefix.as_deref().unwrap_or(&self.prefix);
             let short = with_unit(
                 expand(template, &record.key, captures),
@@ -329,8 +352,28 @@ impl Mapping {
             } else {
                 expand_help(&rule.help, &record.key, &short)
             };
-            let i = out.family(format!("{prefix}{short}"), kind, &help);
-            out.cache_family(rule_idx, fixed, cacheable, &record.key, i);
+            (format!("{prefix}{short}"), help)
+        };
+        let family = |out: &mut Builder| -> usize {
+            if let Some(i) = out.cached_family(rule_idx, fixed, cacheable, &record.key) {
+                return i;
+            }
+            // A key met in an earlier read: its name and help were made then, and the
+            // family is found by name (no per-read copy of the key either).
+            let made = made.filter(|_| cacheable);
+            let i = match made {
+                Some(made) => {
+                    let (name, help) = made.get_or_init(name_and_help);
+                    out.family_named(name, kind, help)
+                }
+                None => {
+                    let (name, help) = name_and_help();
+                    out.family(name, kind, &help)
+                }
+            };
+            if fixed || made.is_none() {
+                out.cache_family(rule_idx, fixed, cacheable, &record.key, i);
+            }
             i
         };
         // Captures the name uses are not also labels, nor those that say which series of a

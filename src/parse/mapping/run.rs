@@ -7,14 +7,14 @@ use foldhash::HashMap;
 
 use super::build::Builder;
 use super::required::Seen;
-use super::{Candidate, Known, Mapping, KNOWN_KEYS};
+use super::{KeyRules, Known, Mapping, KNOWN_KEYS};
 use crate::family::Family;
 use crate::parse::totals::RunningTotals;
 use crate::parse::trace::{Step, Trace};
 use crate::parse::{Issue, ParseError, Record, RecordSink, Unmatched};
 
 /// A key's cached resolution: `None` until the key repeats, then [`Mapping::resolve`]'s.
-type Resolved = Option<Option<Vec<Candidate>>>;
+type Resolved = Option<Option<KeyRules>>;
 
 /// A read in progress, fed one record at a time by a format (it is the format's
 /// [`RecordSink`]): the families being built, the per-key rule cache, the mapping's issues
