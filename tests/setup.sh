@@ -51,7 +51,8 @@ PACKAGES=(
   runc                                                   # the OCI runtime pod.sh selects (crun fails here)
   catatonit                                              # podman builds its pod infra image from it
   busybox-static                                         # the meminfo writer's image (a static busybox)
-  musl-tools                                             # musl-gcc: the static binary (ring compiles C)
+  musl-tools                                             # musl-gcc: the static binary (ring and jemalloc compile C)
+  make                                                   # jemalloc's build (the static binary's allocator)
   mariadb-server                                         # mysql_slow_log: mariadbd writing its slow query log
   vsftpd                                                 # vsftpd_log, vsftpd_xferlog
   lighttpd                                               # lighttpd_access
