@@ -156,7 +156,19 @@ fn serve_args(cli: &Cli) -> ServeArgs {
     }
 }
 
+/// The settings, and every parser: the built-in ones, and the config's recipe directories
+/// and inline recipes.
 fn load(cli: &Cli) -> Result<(Settings, Registry), Error> {
+    load_with(cli, false)
+}
+
+/// [`load`] for a process that reads its sources (serve, its reloads, `check`, `once`): of
+/// the built-in recipes, only those a source names are compiled.
+fn load_used(cli: &Cli) -> Result<(Settings, Registry), Error> {
+    load_with(cli, true)
+}
+
+fn load_with(cli: &Cli, used_only: bool) -> Result<(Settings, Registry), Error> {
     let args = serve_args(cli);
     let overrides = Overrides {
         listen: args.listen,
@@ -167,7 +179,8 @@ fn load(cli: &Cli) -> Result<(Settings, Registry), Error> {
         enable_lifecycle: args.enable_lifecycle,
     };
     let settings = Settings::load(cli.config.as_deref(), std::env::vars(), &overrides)?;
-    let mut registry = Registry::builtin()?;
+    let used = |name: &str| !used_only || settings.sources.iter().any(|s| s.parser == name);
+    let mut registry = Registry::builtin_only(used)?;
     for dir in &settings.parser_dirs {
         registry.load_dir(dir)?;
     }
@@ -242,7 +255,7 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
         let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
         (hup, server::shutdown_signal())
     };
-    let (settings, registry) = load(cli)?;
+    let (settings, registry) = load_used(cli)?;
     // Read once, before anything listens: a broken web config stops the start.
     let web = crate::web::Web::load(settings.server.web_config_file.as_deref())?;
     let auto_reload = serve_args(cli).auto_reload_interval()?;
@@ -275,7 +288,7 @@ fn serve(cli: &Cli) -> Result<ExitCode, Error> {
         );
         let loader_cli = cli.clone();
         let loader: crate::app::Loader = Box::new(move || {
-            load(&loader_cli).map_err(|e| crate::app::ReloadError::Load(e.to_string()))
+            load_used(&loader_cli).map_err(|e| crate::app::ReloadError::Load(e.to_string()))
         });
         let app = Arc::new(App::new(Loaded { settings, scraper }, Some(loader)).with_web(web));
         tokio::spawn(reload_on_sighup(app.clone(), hangup));
@@ -319,7 +332,7 @@ fn emit(text: &str) -> Result<(), Error> {
 }
 
 fn check(cli: &Cli) -> Result<ExitCode, Error> {
-    let (settings, registry) = load(cli)?;
+    let (settings, registry) = load_used(cli)?;
     let scraper = Scraper::new(&settings, &registry)?;
     let web = crate::web::Web::load(settings.server.web_config_file.as_deref())?;
     let mut out = String::new();
@@ -493,7 +506,7 @@ fn max_age_shown(max_age: crate::config::MaxAge, dated: bool) -> String {
 }
 
 fn once(cli: &Cli, openmetrics: bool) -> Result<ExitCode, Error> {
-    let (settings, registry) = load(cli)?;
+    let (settings, registry) = load_used(cli)?;
     let rt = runtime()?;
     let scraper = Scraper::new(&settings, &registry)?;
     // Background (`interval`) sources too: `once` reads everything once.

@@ -155,6 +155,13 @@ fn looks_like_recipe(text: &str) -> bool {
 impl Registry {
     /// The generic formats and the embedded recipes.
     pub fn builtin() -> Result<Registry, RegistryError> {
+        Registry::builtin_only(|_| true)
+    }
+
+    /// The generic formats and the embedded recipes `wanted` names. A serving process
+    /// compiles only those its sources use: compiling all of them (their patterns) is most
+    /// of its start-up time and memory, freed at once but held a while by the allocator.
+    pub fn builtin_only(wanted: impl Fn(&str) -> bool) -> Result<Registry, RegistryError> {
         let mut reg = Registry::default();
         for (format, description, options) in GENERIC {
             let recipe = Recipe::generic(format, description, options).map_err(|message| {
@@ -165,7 +172,7 @@ impl Registry {
             })?;
             reg.insert_recipe(recipe, Origin::Generic);
         }
-        for (name, text) in EMBEDDED {
+        for (name, text) in EMBEDDED.iter().filter(|(name, _)| wanted(name)) {
             let recipe =
                 Recipe::from_toml(name, text).map_err(|message| RegistryError::Recipe {
                     origin: format!("built-in recipe parsers/{name}.toml"),
@@ -333,7 +340,12 @@ impl Registry {
     /// `; did you mean "x"?` for a name that is not here but close to one that is, or
     /// nothing.
     pub fn did_you_mean(&self, name: &str) -> String {
-        crate::text::did_you_mean(name, self.names())
+        // The embedded names too: a registry may hold only the recipes a config uses.
+        let embedded = EMBEDDED.iter().map(|(n, _)| *n);
+        let mut names: Vec<&str> = self.names().chain(embedded).collect();
+        names.sort_unstable();
+        names.dedup();
+        crate::text::did_you_mean(name, names)
     }
 
     /// The recipe text behind a parser, for `parsers show`: a built-in recipe's embedded
@@ -378,6 +390,27 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A serving process compiles only the built-in recipes its sources name, and a
+    /// misspelt name still gets the built-in one it was meant to be.
+    #[test]
+    fn builtin_only_compiles_the_wanted_recipes_and_suggests_all() {
+        let reg = Registry::builtin_only(|name| name == "meminfo").unwrap();
+        assert!(reg.get("meminfo").is_some());
+        assert!(
+            reg.get("kv").is_some(),
+            "the generic formats are always there"
+        );
+        assert!(reg.get("redis_info").is_none());
+        assert_eq!(
+            reg.did_you_mean("redis_inf"),
+            "; did you mean \"redis_info\"?"
+        );
+        assert_eq!(
+            Registry::builtin().unwrap().names().count(),
+            EMBEDDED.len() + GENERIC.len()
+        );
+    }
 
     /// What `parsers show` prints loads as the parser it shows, for every built-in one.
     #[test]
