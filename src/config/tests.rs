@@ -1,16 +1,18 @@
 use super::*;
 
 fn load_str(text: &str, env: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-    let dir = std::env::temp_dir().join(format!(
-        "ma-config-test-{}-{}",
-        std::process::id(),
-        text.len()
-    ));
+    // One directory per call: tests run in parallel, and two configs of one length (the
+    // name's part before) overwrote each other's file now and then.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("ma-config-test-{}-{call}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("adapter.toml");
     std::fs::write(&path, text).unwrap();
     let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
-    Settings::load(Some(&path), env, &Overrides::default())
+    let loaded = Settings::load(Some(&path), env, &Overrides::default());
+    let _ = std::fs::remove_dir_all(&dir);
+    loaded
 }
 
 #[test]
