@@ -204,8 +204,9 @@ struct Counting;
 
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 
-#[allow(unsafe_code)] // the one place: a global allocator cannot be written without it
-                      // SAFETY: every call is passed to `System` unchanged; the counter is only a side effect.
+// The one place with `unsafe`: a global allocator cannot be written without it.
+// SAFETY: every call is passed to `System` unchanged; the counter is only a side effect.
+#[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);

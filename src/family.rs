@@ -265,7 +265,7 @@ pub struct FamilySet {
     /// Names as written on the page (`x_total` for counter `x`), so two families can never
     /// write the same series name.
     exposed: HashSet<String>,
-    /// (family, suffix, label set in name order): the series already on the page, for the families
+    /// (family, suffix, label set in any order): the series already on the page, for the families
     /// marked in `indexed`. A family taken whole from another set (see [`FamilySet::merge`])
     /// is only indexed if more samples come for it.
     series: HashSet<(usize, Suffix, SeriesKey)>,

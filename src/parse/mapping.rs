@@ -42,15 +42,18 @@ use required::Required;
 use rule::{full_match, labels_of, Rule};
 pub use run::{Finished, MappingRun};
 
+/// A family name and help made once for a key and kept for every later read (see
+/// `Mapping::emit`): per read they were most of a small page's allocations.
+type Made = std::sync::OnceLock<(String, String)>;
+
 /// A rule that can match a key (its index), and what depends on the key alone.
 #[derive(Debug, Clone)]
 struct Candidate {
     rule: usize,
     /// Its captures of the key: `None` when its pattern does not match after all.
     captures: Option<Vec<(String, String)>>,
-    /// The family name and help the rule makes of the key, made once for every later read
-    /// (see `Mapping::emit`): per read it was most of a small page's allocations.
-    made: std::sync::OnceLock<(String, String)>,
+    /// The family name and help the rule makes of the key.
+    made: Made,
 }
 
 /// What the rules make of one key (see [`Known`]).
@@ -58,8 +61,8 @@ struct Candidate {
 struct KeyRules {
     /// The rules that can match it, in order.
     hits: Vec<Candidate>,
-    /// The catch-all's family name and help for it, once made (as [`Candidate::made`]).
-    unmatched: std::sync::OnceLock<(String, String)>,
+    /// The catch-all's family name and help for it.
+    unmatched: Made,
 }
 
 /// What the rules make of each key met in earlier reads: `None` when include/exclude leave
@@ -308,12 +311,12 @@ impl Mapping {
                 .map(|(i, rule)| Candidate {
                     rule: i,
                     captures: rule.captures(key),
-                    made: std::sync::OnceLock::new(),
+                    made: Made::new(),
                 })
                 .collect();
             KeyRules {
                 hits,
-                unmatched: std::sync::OnceLock::new(),
+                unmatched: Made::new(),
             }
         })
     }
@@ -395,7 +398,7 @@ impl Mapping {
         record: &Record<'_>,
         issues: &mut Vec<Issue>,
         out: &mut Builder,
-        made: Option<&std::sync::OnceLock<(String, String)>>,
+        made: Option<&Made>,
     ) {
         if self.unmatched.is_none() {
             out.unused

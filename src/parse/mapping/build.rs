@@ -3,7 +3,7 @@
 
 use foldhash::HashMap;
 
-use super::Mapping;
+use super::{Made, Mapping};
 use crate::family::{
     le_label, name_part, Family, LabelSet, MetricKind, PerLabelSet, Sample, Suffix,
 };
@@ -143,27 +143,44 @@ impl Builder {
     }
 
     pub(super) fn family(&mut self, name: String, kind: MetricKind, help: &str) -> usize {
-        if let Some(&i) = self.index.get(&name) {
-            if self.families[i].help.is_empty() && !help.is_empty() {
-                self.families[i].help = help.to_string();
-            }
-            return i;
+        match self.named(&name, help) {
+            Some(i) => i,
+            None => self.add_family(name, kind, help),
         }
-        self.families.push(Family::new(name.clone(), kind, help));
-        self.index.insert(name, self.families.len() - 1);
-        self.families.len() - 1
     }
 
-    /// [`Builder::family`] for a name and help kept elsewhere: copied only when new here.
-    pub(super) fn family_named(&mut self, name: &str, kind: MetricKind, help: &str) -> usize {
-        if let Some(&i) = self.index.get(name) {
-            if self.families[i].help.is_empty() && !help.is_empty() {
-                self.families[i].help = help.to_string();
-            }
-            return i;
+    /// The family of `make`'s name and help: made once and kept in `made` when the key's
+    /// rules are kept across reads (then only copied into this read when new here), else
+    /// made now.
+    pub(super) fn family_made(
+        &mut self,
+        made: Option<&Made>,
+        kind: MetricKind,
+        make: impl FnOnce() -> (String, String),
+    ) -> usize {
+        let Some(made) = made else {
+            let (name, help) = make();
+            return self.family(name, kind, &help);
+        };
+        let (name, help) = made.get_or_init(make);
+        match self.named(name, help) {
+            Some(i) => i,
+            None => self.add_family(name.clone(), kind, help),
         }
-        self.families.push(Family::new(name, kind, help));
-        self.index.insert(name.to_string(), self.families.len() - 1);
+    }
+
+    /// The family called `name`, if this read has it (given `help` if it had none).
+    fn named(&mut self, name: &str, help: &str) -> Option<usize> {
+        let i = *self.index.get(name)?;
+        if self.families[i].help.is_empty() && !help.is_empty() {
+            self.families[i].help = help.to_string();
+        }
+        Some(i)
+    }
+
+    fn add_family(&mut self, name: String, kind: MetricKind, help: &str) -> usize {
+        self.families.push(Family::new(name.clone(), kind, help));
+        self.index.insert(name, self.families.len() - 1);
         self.families.len() - 1
     }
 

@@ -4,7 +4,7 @@
 use super::accumulate::Verb;
 use super::build::{expand, expand_help, uses_placeholder, with_label, with_unit, Builder, Piece};
 use super::rule::{Action, Part, Read, Rule, Words};
-use super::Mapping;
+use super::{Made, Mapping};
 use crate::family::{
     is_valid_metric_name, le_label, name_part, LabelSet, Labels, MetricKind, Suffix,
 };
@@ -131,7 +131,7 @@ fn piece_of(part: Part, captures: &[(String, String)]) -> Result<Piece, PieceErr
 pub(super) struct Hit<'a> {
     pub(super) rule: usize,
     pub(super) captures: &'a [(String, String)],
-    pub(super) made: Option<&'a std::sync::OnceLock<(String, String)>>,
+    pub(super) made: Option<&'a Made>,
 }
 
 impl Mapping {
@@ -216,7 +216,7 @@ impl Mapping {
     pub(super) fn emit_unmatched(
         &self,
         record: &Record,
-        made: Option<&std::sync::OnceLock<(String, String)>>,
+        made: Option<&Made>,
         out: &mut Builder,
         issues: &mut Vec<Issue>,
     ) {
@@ -266,17 +266,11 @@ impl Mapping {
             };
             (format!("{}{short}", self.prefix), help)
         };
-        let f = match (cached, made) {
-            (Some(f), _) => f,
-            // Made in an earlier read (see `Mapping::emit`).
-            (None, Some(made)) => {
-                let (name, help) = made.get_or_init(name_and_help);
-                out.family_named(name, kind, help)
-            }
-            (None, None) => {
-                let (name, help) = name_and_help();
-                let f = out.family(name, kind, &help);
-                if cacheable {
+        let f = match cached {
+            Some(f) => f,
+            None => {
+                let f = out.family_made(made, kind, name_and_help);
+                if cacheable && made.is_none() {
                     out.unmatched.insert(record.key.to_string(), f);
                 }
                 f
@@ -361,16 +355,7 @@ impl Mapping {
             // A key met in an earlier read: its name and help were made then, and the
             // family is found by name (no per-read copy of the key either).
             let made = made.filter(|_| cacheable);
-            let i = match made {
-                Some(made) => {
-                    let (name, help) = made.get_or_init(name_and_help);
-                    out.family_named(name, kind, help)
-                }
-                None => {
-                    let (name, help) = name_and_help();
-                    out.family(name, kind, &help)
-                }
-            };
+            let i = out.family_made(made, kind, name_and_help);
             if fixed || made.is_none() {
                 out.cache_family(rule_idx, fixed, cacheable, &record.key, i);
             }
